@@ -1,0 +1,83 @@
+# Makefile: builds pacto, its tests and benchmarks.
+#   make            build/pacto and the test programs
+#   make check      run every test (tests/run)
+#   make sanitize   the same tests built with AddressSanitizer + UBSan, in build-san/
+#   make V=1        show the commands
+CC ?= cc
+SANITIZE ?=
+BUILD ?= build$(if $(SANITIZE),-san)
+PREFIX ?= /usr/local
+RULES_DIR ?= /etc/pacto/rules
+
+PKGS := libpcre2-8 yaml-0.1 jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wcast-qual
+SAN_FLAGS := -fsanitize=address -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT := $(if $(SANITIZE),-O1 $(SAN_FLAGS),-O2)
+CFLAGS ?= -g
+CFLAGS += -std=c17 -D_GNU_SOURCE $(WARN) $(OPT) -MMD -MP -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) \
+	  -DPACTO_RULES_DIR='"$(RULES_DIR)"'
+LDFLAGS += $(if $(SANITIZE),$(SAN_FLAGS))
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+LIB_SRC := $(wildcard src/common/*.c src/detect/*.c src/sources/*.c)
+CTL_SRC := $(wildcard src/ctl/*.c)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+STOCK_RULES := $(sort $(wildcard rules/*.yaml))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CTL_OBJ := $(CTL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stock_rules.o
+TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+LIBPACTO := $(BUILD)/libpacto.a
+
+all: $(BUILD)/pacto $(BUILD)/gen_authlog $(TESTS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/stock_rules.c: $(STOCK_RULES) scripts/embed-rules
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  EMBED   $(STOCK_RULES)")
+	$(Q)scripts/embed-rules $(STOCK_RULES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/stock_rules.o: $(BUILD)/gen/stock_rules.c
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBPACTO): $(LIB_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/pacto: $(CTL_OBJ) $(LIBPACTO)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/gen_authlog: $(BUILD)/bench/gen_authlog.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBPACTO) $(BUILD)/gen/stock_rules.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs cmocka)
+
+check: all
+	$(Q)tests/run $(BUILD)
+
+sanitize:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 check
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all check sanitize clean
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+.SECONDARY:
