@@ -1,0 +1,37 @@
+/* counters.h: per-source failure counts over sliding windows.
+ * Why: decide when a source becomes an aggression, in bounded memory.
+ * Guarantees: at most `capacity` sources per table; the least recently seen
+ * is evicted and counted. A window holds the times of the last `threshold`
+ * failures, so the decision is exact, not a bucket approximation.
+ * Never: does I/O or reads the clock (time is passed in). */
+#ifndef PACTO_COUNTERS_H
+#define PACTO_COUNTERS_H
+
+#include <stdint.h>
+
+#include "common/addr.h"
+
+struct counters;
+
+struct counters *counters_new(size_t capacity, unsigned threshold, int64_t window_us, uint64_t seed);
+void counters_free(struct counters *c);  /* accepts NULL */
+
+struct window_result {
+	unsigned in_window;     /* failures of this source inside the window, this one included */
+	int64_t first_us;       /* the oldest of them */
+	bool reached;           /* in_window reached the threshold */
+};
+
+/* Records one failure of key at now_us. When the threshold is reached the
+ * source's window is cleared (the caller sanctions it). */
+struct window_result counters_hit(struct counters *c, const struct addr *key, int64_t now_us);
+
+/* Forgets key (after a sanction was lifted, for instance). */
+void counters_forget(struct counters *c, const struct addr *key);
+
+size_t counters_count(const struct counters *c);
+uint64_t counters_evictions(const struct counters *c);
+size_t counters_memory(const struct counters *c);
+size_t counters_max_memory(const struct counters *c);
+
+#endif

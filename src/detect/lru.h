@@ -1,0 +1,46 @@
+/* lru.h: a bounded hash table that forgets its least recently used entry.
+ * Why: per-source counters, open sshd connections and offenders are keyed by
+ * what attackers choose (addresses, pids, ports); memory must stay bounded
+ * whatever they send, and lookups must be cheap on the hot path.
+ * Guarantees: at most `capacity` entries, fixed-size keys and values; the
+ * table grows with use up to that bound and never past it; an insert into
+ * a full table evicts the least recently used entry, hands it to the evict
+ * callback first (which must not touch the table), and counts it. Keys are compared as bytes, so
+ * callers zero any padding.
+ * Ownership: the table owns its storage; value pointers stay valid until the
+ * next lru_get(create=true) or lru_remove(). */
+#ifndef PACTO_LRU_H
+#define PACTO_LRU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct lru;
+
+typedef void (*lru_evict_fn)(void *arg, const void *key, void *value);
+
+/* capacity >= 1; key_size >= 1. The seed keys the hash (pick it at random). */
+struct lru *lru_new(size_t capacity, size_t key_size, size_t value_size, uint64_t seed,
+		    lru_evict_fn on_evict, void *evict_arg);
+void lru_free(struct lru *t);  /* accepts NULL */
+
+/* Returns the value for key, marking it most recently used, or NULL when
+ * absent and !create. A created value is zeroed and *created set. */
+void *lru_get(struct lru *t, const void *key, bool create, bool *created);
+
+/* Removes key if present (no callback). */
+void lru_remove(struct lru *t, const void *key);
+
+/* The least recently used entry, or NULL when empty. */
+void *lru_oldest(struct lru *t, const void **key);
+
+size_t lru_count(const struct lru *t);
+size_t lru_capacity(const struct lru *t);
+uint64_t lru_evictions(const struct lru *t);
+
+/* Bytes the table holds now, and the most it can ever hold. */
+size_t lru_memory(const struct lru *t);
+size_t lru_max_memory(const struct lru *t);
+
+#endif

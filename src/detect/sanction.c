@@ -1,0 +1,138 @@
+/* sanction.c: allowlist, escalation and the offenders' memory (see sanction.h). */
+#include "detect/sanction.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/xalloc.h"
+#include "detect/lru.h"
+
+struct offender {
+	int64_t expires_us;        /* end of the current (or last) sanction */
+	int64_t last_sanction_us;
+	uint32_t offences;
+};
+
+struct policy {
+	struct addr *allowlist;
+	size_t nallowlist;
+	unsigned ipv6_prefix;
+	struct lru *offenders;
+};
+
+/* Loopback is always on the allowlist: 127.0.0.0/8 and ::1. */
+static void add_loopback(struct policy *p)
+{
+	struct addr *v4 = &p->allowlist[p->nallowlist++];
+	struct addr *v6 = &p->allowlist[p->nallowlist++];
+	memset(v4, 0, sizeof(*v4));
+	v4->family = AF_INET;
+	v4->prefix = 8;
+	v4->bytes[0] = 127;
+	memset(v6, 0, sizeof(*v6));
+	v6->family = AF_INET6;
+	v6->prefix = 128;
+	v6->bytes[15] = 1;
+}
+
+struct policy *policy_new(const struct policy_config *cfg)
+{
+	struct policy *p = xcalloc(1, sizeof(*p));
+	p->allowlist = xcalloc(cfg->nallowlist + 2, sizeof(*p->allowlist));
+	add_loopback(p);
+	if (cfg->nallowlist)
+		memcpy(p->allowlist + p->nallowlist, cfg->allowlist, cfg->nallowlist * sizeof(*p->allowlist));
+	p->nallowlist += cfg->nallowlist;
+	p->ipv6_prefix = cfg->ipv6_prefix ? cfg->ipv6_prefix : 128;
+	p->offenders = lru_new(cfg->max_offenders, sizeof(struct addr), sizeof(struct offender),
+			       cfg->seed, NULL, NULL);
+	return p;
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	lru_free(p->offenders);
+	free(p->allowlist);
+	free(p);
+}
+
+static bool overlaps(const struct addr *a, const struct addr *b)
+{
+	return addr_contains(a, b) || addr_contains(b, a);
+}
+
+static bool overlaps_allowlist(const struct policy *p, const struct addr *a)
+{
+	for (size_t i = 0; i < p->nallowlist; i++)
+		if (overlaps(&p->allowlist[i], a))
+			return true;
+	return false;
+}
+
+struct addr policy_key(const struct policy *p, const struct addr *source)
+{
+	struct addr key = *source;
+	if (key.family != AF_INET6)
+		return key;
+	addr_mask(&key, p->ipv6_prefix);
+	/* Never let a prefix cover an allowlisted address: narrow it to the source. */
+	if (key.prefix < 128 && overlaps_allowlist(p, &key))
+		return *source;
+	return key;
+}
+
+bool policy_allowlisted(const struct policy *p, const struct addr *key)
+{
+	return overlaps_allowlist(p, key);
+}
+
+bool policy_active(struct policy *p, const struct addr *key, int64_t now_us, int64_t *until_us)
+{
+	struct offender *o = lru_get(p->offenders, key, false, NULL);
+	if (!o || o->expires_us <= now_us)
+		return false;
+	if (until_us)
+		*until_us = o->expires_us;
+	return true;
+}
+
+/* base * factor^(offence-1), capped at max, without overflowing. */
+static int64_t escalate(const struct scenario *s, unsigned offence)
+{
+	int64_t d = s->sanction_us;
+	for (unsigned i = 1; i < offence && d < s->escalation_max_us; i++)
+		d *= s->escalation_factor;
+	return d < s->escalation_max_us ? d : s->escalation_max_us;
+}
+
+void policy_sanction(struct policy *p, const struct scenario *s, const struct addr *key,
+		     int64_t now_us, struct sanction *out)
+{
+	struct offender *o = lru_get(p->offenders, key, true, NULL);
+	if (o->offences && now_us - o->expires_us > s->escalation_memory_us)
+		o->offences = 0;   /* forgiven: calm for longer than the memory since the last sanction ended */
+	o->offences++;
+	o->last_sanction_us = now_us;
+	out->offence = o->offences;
+	out->duration_us = escalate(s, o->offences);
+	out->created_us = now_us;
+	o->expires_us = now_us + out->duration_us;
+}
+
+uint64_t policy_evictions(const struct policy *p)
+{
+	return lru_evictions(p->offenders);
+}
+
+size_t policy_memory(const struct policy *p)
+{
+	return lru_memory(p->offenders);
+}
+
+size_t policy_max_memory(const struct policy *p)
+{
+	return lru_max_memory(p->offenders);
+}
