@@ -1,0 +1,478 @@
+/* engine.c: split -> match -> connection -> counters -> policy (see engine.h).
+ * Connections: the lines of one sshd connection share a pid (or, in bare
+ * logs, an address and port). A connection remembers whether it has logged
+ * an attempt, whether it owes a pending failure, and its flags, so that each
+ * attempt is counted once however many lines describe it.
+ * Invariant: a connection is in the table from its first matched line until
+ * it ends, times out or is evicted; all three settle its pending failure. */
+#include "detect/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/xalloc.h"
+#include "detect/counters.h"
+#include "detect/lru.h"
+#include "detect/match.h"
+
+#define DEFAULT_IPV6_PREFIX 64
+#define DEFAULT_MAX_SOURCES 262144
+#define DEFAULT_MAX_CONNECTIONS 65536
+
+/* A connection: (scenario, host, pid), or (scenario, address, port) for
+ * lines without a pid. Three words, so hashing and comparing stay cheap on
+ * the hot path (a 48-byte key showed in the profile). */
+struct conn_key {
+	uint64_t w[3];
+};
+
+struct conn {
+	struct addr addr;       /* the source, once a line of the connection named it */
+	int32_t port;
+	bool has_addr, tried, pending;
+	uint16_t flags;
+	int64_t last_seen_us;
+};
+
+struct engine {
+	const struct ruleset *rs;
+	struct engine_config cfg;
+	struct matcher **matchers;
+	struct counters **counters;
+	struct policy *policy;
+	struct lru *conns;
+	struct year_guess year;
+	int64_t now_us;
+	struct engine_stats stats;
+};
+
+static const char *const verdict_texts[] = {
+	[VERDICT_COUNTED] = "counted",
+	[VERDICT_PENDING] = "pending: counts when the connection ends without an attempt",
+	[VERDICT_PENDING_COUNTED] = "counted: the connection ended without an attempt",
+	[VERDICT_ALREADY_TRIED] = "not counted: the connection's attempts were counted",
+	[VERDICT_NOT_FAILURE] = "not a failure: the connection ends with nothing tried",
+	[VERDICT_REDESCRIBES] = "not counted: re-describes an attempt counted by another line",
+	[VERDICT_MARKED] = "noted on the connection",
+	[VERDICT_ALLOWLISTED] = "not counted: the source is allowlisted",
+	[VERDICT_WHILE_SANCTIONED] = "not counted: the source is already sanctioned",
+	[VERDICT_SANCTIONED] = "counted: threshold reached, sanctioned",
+	[VERDICT_BAD_ADDRESS] = "refused: the captured text is not an address",
+};
+
+const char *verdict_text(enum verdict v)
+{
+	return (size_t)v < sizeof(verdict_texts) / sizeof(*verdict_texts) ? verdict_texts[v] : "?";
+}
+
+/* ---- tracing (pacto replay --explain) ---- */
+
+static bool tracing(const struct engine *e, const struct addr *source, const struct addr *key)
+{
+	if (e->cfg.trace_all)
+		return true;
+	if (!e->cfg.has_trace_source || !e->cfg.on_trace)
+		return false;
+	return addr_contains(&e->cfg.trace_source, source) || addr_contains(key, &e->cfg.trace_source);
+}
+
+struct line_ctx {
+	size_t scenario;
+	const struct scenario *s;
+	const struct match *m;
+	struct log_event *ev;
+	int64_t time_us;
+};
+
+static void trace(struct engine *e, const struct line_ctx *lc, enum verdict v, const struct addr *source,
+		  unsigned in_window, int64_t until_us)
+{
+	if (!e->cfg.on_trace || (!e->cfg.trace_all && !e->cfg.has_trace_source))
+		return;
+	struct addr key = policy_key(e->policy, source);
+	if (!tracing(e, source, &key))
+		return;
+	struct trace t = {
+		.verdict = v, .scenario = lc->s, .pattern = lc->m ? lc->m->pattern : NULL,
+		.event = lc->ev, .source = *source, .key = key, .in_window = in_window,
+		.time_us = lc->time_us, .until_us = until_us,
+	};
+	e->cfg.on_trace(e->cfg.arg, &t);
+}
+
+/* ---- counting ---- */
+
+static void sanction(struct engine *e, const struct line_ctx *lc, const struct addr *key,
+		     const struct window_result *w)
+{
+	struct sanction s = {
+		.addr = *key, .scenario = lc->s, .attempts = w->in_window,
+		.first_seen_us = w->first_us, .last_seen_us = lc->time_us,
+	};
+	policy_sanction(e->policy, lc->s, key, lc->time_us, &s);
+	e->stats.sanctions++;
+	if (e->cfg.on_sanction)
+		e->cfg.on_sanction(e->cfg.arg, &s);
+}
+
+/* One failure of source. `counted` is the verdict to trace when it does not
+ * reach the threshold. */
+static void count_failure(struct engine *e, const struct line_ctx *lc, const struct addr *source,
+			  enum verdict counted)
+{
+	struct addr key = policy_key(e->policy, source);
+	int64_t until;
+	if (policy_allowlisted(e->policy, &key)) {
+		e->stats.allowlisted++;
+		trace(e, lc, VERDICT_ALLOWLISTED, source, 0, 0);
+		return;
+	}
+	if (policy_active(e->policy, &key, lc->time_us, &until)) {
+		e->stats.while_sanctioned++;
+		trace(e, lc, VERDICT_WHILE_SANCTIONED, source, 0, until);
+		return;
+	}
+	e->stats.failures++;
+	struct window_result w = counters_hit(e->counters[lc->scenario], &key, lc->time_us);
+	trace(e, lc, w.reached ? VERDICT_SANCTIONED : counted, source, w.in_window, 0);
+	if (w.reached)
+		sanction(e, lc, &key, &w);
+}
+
+/* ---- connections ---- */
+
+static uint64_t host_hash(const struct log_event *ev)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < ev->host_len; i++)
+		h = (h ^ (unsigned char)ev->host[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static struct conn_key conn_key_for(const struct line_ctx *lc)
+{
+	struct conn_key k = {{0, 0, 0}};
+	uint64_t scenario = (uint64_t)lc->scenario << 32;
+	if (lc->ev->pid >= 0) {
+		k.w[0] = host_hash(lc->ev);
+		k.w[1] = (uint64_t)lc->ev->pid;
+		k.w[2] = scenario | 1;
+	} else if (lc->m->has_addr) {
+		memcpy(&k.w[0], lc->m->addr.bytes, 16);
+		uint64_t port = (uint64_t)(lc->m->port > 0 ? lc->m->port : 0);
+		k.w[2] = scenario | port << 8 | (uint64_t)lc->m->addr.family << 24 | 2;
+	}
+	return k;
+}
+
+static size_t conn_scenario(const struct conn_key *k)
+{
+	return (size_t)(k->w[2] >> 32);
+}
+
+/* Settles a connection that ends: its pending failure counts. */
+static void conn_settle(struct engine *e, const struct line_ctx *lc, struct conn *c)
+{
+	if (c->pending && !c->tried && c->has_addr) {
+		c->pending = false;
+		count_failure(e, lc, &c->addr, VERDICT_PENDING_COUNTED);
+	}
+}
+
+/* The table evicted a connection to make room: settle it now. */
+static void conn_evicted(void *arg, const void *key, void *value)
+{
+	struct engine *e = arg;
+	const struct conn_key *k = key;
+	struct line_ctx lc = {.scenario = conn_scenario(k), .s = &e->rs->scenarios[conn_scenario(k)],
+			      .time_us = e->now_us};
+	e->stats.connection_evictions++;
+	conn_settle(e, &lc, value);
+}
+
+static struct conn *conn_get(struct engine *e, const struct line_ctx *lc)
+{
+	struct conn_key k = conn_key_for(lc);
+	bool created;
+	struct conn *c = lru_get(e->conns, &k, true, &created);
+	const struct match *m = lc->m;
+	/* A pid reused by a new connection, or two hosts in one log: start afresh. */
+	if (!created && m->has_addr && c->has_addr &&
+	    (!addr_equal(&c->addr, &m->addr) || (m->port >= 0 && c->port >= 0 && c->port != m->port))) {
+		conn_settle(e, lc, c);
+		created = true;
+	}
+	if (created) {
+		memset(c, 0, sizeof(*c));
+		c->port = -1;
+	}
+	if (m->has_addr && !c->has_addr) {
+		c->addr = m->addr;
+		c->has_addr = true;
+	}
+	if (m->port >= 0)
+		c->port = m->port;
+	c->last_seen_us = lc->time_us;
+	return c;
+}
+
+static void conn_end(struct engine *e, const struct line_ctx *lc)
+{
+	struct conn_key k = conn_key_for(lc);
+	lru_remove(e->conns, &k);
+}
+
+static enum effect effective(const struct pattern *p, const struct conn *c)
+{
+	if (p->when_flag >= 0 && !(c->flags & (1u << p->when_flag)))
+		return p->otherwise;
+	return p->effect;
+}
+
+static void apply_effect(struct engine *e, const struct line_ctx *lc)
+{
+	const struct pattern *p = lc->m->pattern;
+	if (p->effect == EFFECT_IGNORE) {
+		if (lc->m->has_addr)
+			trace(e, lc, VERDICT_REDESCRIBES, &lc->m->addr, 0, 0);
+		return;
+	}
+	struct conn *c = conn_get(e, lc);
+	enum effect eff = effective(p, c);
+	if (eff != EFFECT_MARK && eff != EFFECT_IGNORE && !c->has_addr) {
+		e->stats.bad_address++;   /* an optional addr group that did not take part */
+		return;
+	}
+	switch (eff) {
+	case EFFECT_IGNORE:
+		trace(e, lc, VERDICT_NOT_FAILURE, &c->addr, 0, 0);
+		break;
+	case EFFECT_MARK:
+		c->flags |= (uint16_t)(1u << p->mark_flag);
+		break;
+	case EFFECT_ATTEMPT:
+		if (c->pending)
+			c->pending = false;
+		c->tried = true;
+		count_failure(e, lc, &c->addr, VERDICT_COUNTED);
+		break;
+	case EFFECT_PENDING:
+		if (!c->tried) {
+			c->pending = true;
+			trace(e, lc, VERDICT_PENDING, &c->addr, 0, 0);
+		}
+		break;
+	case EFFECT_END:
+		if (c->pending && !c->tried)
+			conn_settle(e, lc, c);
+		else
+			trace(e, lc, c->tried ? VERDICT_ALREADY_TRIED : VERDICT_NOT_FAILURE, &c->addr, 0, 0);
+		conn_end(e, lc);
+		break;
+	case EFFECT_END_ATTEMPT:
+		if (c->tried) {
+			trace(e, lc, VERDICT_ALREADY_TRIED, &c->addr, 0, 0);
+		} else {
+			c->pending = false;
+			count_failure(e, lc, &c->addr, VERDICT_COUNTED);
+		}
+		conn_end(e, lc);
+		break;
+	}
+}
+
+/* ---- lines ---- */
+
+static bool program_matches(const struct scenario *s, const struct log_event *ev)
+{
+	if (ev->ts_format == TS_NONE || s->nprograms == 0)
+		return true;   /* bare lines carry no program: sshd -E, journalctl -o cat */
+	if (!ev->has_header)
+		return false;
+	for (size_t i = 0; i < s->nprograms; i++)
+		if (s->program_lens[i] == ev->prog_len && memcmp(s->programs[i], ev->prog, ev->prog_len) == 0)
+			return true;
+	return false;
+}
+
+static int64_t event_time(struct engine *e, struct log_event *ev, int64_t now_us)
+{
+	if (!e->cfg.use_log_time)
+		return now_us;
+	if (ev->time_us == LOG_TIME_UNSET && ev->ts_format != TS_NONE &&
+	    logline_time(ev, &e->year) != 0)
+		e->stats.bad_time++;
+	if (ev->time_us == LOG_TIME_UNSET)
+		return e->now_us != INT64_MIN ? e->now_us : now_us;
+	return ev->time_us;
+}
+
+static void feed_scenario(struct engine *e, size_t i, struct log_event *ev, int64_t now_us)
+{
+	struct match m;
+	enum match_result r = matcher_run(e->matchers[i], ev->msg, ev->msg_len, &m);
+	if (r == MATCH_NONE)
+		return;
+	if (r == MATCH_ERROR) {
+		e->stats.match_errors++;
+		return;
+	}
+	e->stats.matched++;
+	struct line_ctx lc = {.scenario = i, .s = &e->rs->scenarios[i], .m = &m, .ev = ev,
+			      .time_us = event_time(e, ev, now_us)};
+	engine_advance(e, lc.time_us);
+	if (r == MATCH_BAD_ADDR) {
+		e->stats.bad_address++;
+		return;
+	}
+	apply_effect(e, &lc);
+}
+
+void engine_feed_event(struct engine *e, struct log_event *ev, int64_t now_us)
+{
+	e->stats.lines++;
+	for (size_t i = 0; i < e->rs->nscenarios; i++)
+		if (program_matches(&e->rs->scenarios[i], ev))
+			feed_scenario(e, i, ev, now_us);
+}
+
+static bool any_scenario_reads(const struct engine *e, const struct log_event *ev)
+{
+	for (size_t i = 0; i < e->rs->nscenarios; i++)
+		if (program_matches(&e->rs->scenarios[i], ev))
+			return true;
+	return false;
+}
+
+void engine_feed_line(struct engine *e, const char *line, size_t len, int64_t now_us)
+{
+	if (len > ENGINE_MAX_LINE) {
+		e->stats.lines++;
+		e->stats.oversized++;
+		return;
+	}
+	struct log_event ev;
+	logline_split_program(line, len, &ev);
+	/* Most lines of a busy log belong to programs no scenario reads: they
+	 * stop here, before the rest of the header is parsed. */
+	if (ev.ts_format != TS_NONE && (!any_scenario_reads(e, &ev) || !logline_split_rest(&ev))) {
+		e->stats.lines++;
+		return;
+	}
+	engine_feed_event(e, &ev, now_us);
+}
+
+/* ---- time ---- */
+
+static bool conn_expired(const struct engine *e, const struct conn_key *k, const struct conn *c, int64_t now_us)
+{
+	return now_us - c->last_seen_us > e->rs->scenarios[conn_scenario(k)].connection_timeout_us;
+}
+
+/* Ends the least recently seen connection, settling its pending failure. */
+static void conn_expire_oldest(struct engine *e, const struct conn_key *k, struct conn *c)
+{
+	struct conn_key key = *k;
+	struct line_ctx lc = {.scenario = conn_scenario(&key), .s = &e->rs->scenarios[conn_scenario(&key)],
+			      .time_us = e->now_us};
+	if (c->pending && !c->tried)
+		e->stats.pending_expired++;
+	conn_settle(e, &lc, c);
+	lru_remove(e->conns, &key);
+}
+
+void engine_advance(struct engine *e, int64_t now_us)
+{
+	if (now_us <= e->now_us && e->now_us != INT64_MIN)
+		return;
+	e->now_us = now_us;
+	const void *k;
+	struct conn *c;
+	while ((c = lru_oldest(e->conns, &k)) && conn_expired(e, k, c, now_us))
+		conn_expire_oldest(e, k, c);
+}
+
+void engine_finish(struct engine *e)
+{
+	const void *k;
+	struct conn *c;
+	while ((c = lru_oldest(e->conns, &k)))
+		conn_expire_oldest(e, k, c);
+}
+
+void engine_set_reference(struct engine *e, int64_t reference_us)
+{
+	year_guess_init(&e->year, reference_us);
+}
+
+int64_t engine_now(const struct engine *e)
+{
+	return e->now_us;
+}
+
+/* ---- life cycle ---- */
+
+static void config_defaults(struct engine_config *cfg)
+{
+	if (!cfg->ipv6_prefix)
+		cfg->ipv6_prefix = DEFAULT_IPV6_PREFIX;
+	if (!cfg->max_sources)
+		cfg->max_sources = DEFAULT_MAX_SOURCES;
+	if (!cfg->max_connections)
+		cfg->max_connections = DEFAULT_MAX_CONNECTIONS;
+}
+
+struct engine *engine_new(const struct ruleset *rs, const struct engine_config *cfg)
+{
+	struct engine *e = xcalloc(1, sizeof(*e));
+	e->rs = rs;
+	e->cfg = *cfg;
+	config_defaults(&e->cfg);
+	e->now_us = INT64_MIN;
+	year_guess_init(&e->year, cfg->reference_us);
+	e->matchers = xcalloc(rs->nscenarios, sizeof(*e->matchers));
+	e->counters = xcalloc(rs->nscenarios, sizeof(*e->counters));
+	for (size_t i = 0; i < rs->nscenarios; i++) {
+		const struct scenario *s = &rs->scenarios[i];
+		e->matchers[i] = matcher_new(s);
+		e->counters[i] = counters_new(e->cfg.max_sources, s->threshold, s->window_us, cfg->seed + i);
+	}
+	struct policy_config pc = {
+		.allowlist = cfg->allowlist, .nallowlist = cfg->nallowlist,
+		.ipv6_prefix = e->cfg.ipv6_prefix, .max_offenders = e->cfg.max_sources, .seed = cfg->seed,
+	};
+	e->policy = policy_new(&pc);
+	e->conns = lru_new(e->cfg.max_connections, sizeof(struct conn_key), sizeof(struct conn),
+			   cfg->seed ^ 0x5bd1e995, conn_evicted, e);
+	return e;
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->rs->nscenarios; i++) {
+		matcher_free(e->matchers[i]);
+		counters_free(e->counters[i]);
+	}
+	free(e->matchers);
+	free(e->counters);
+	policy_free(e->policy);
+	lru_free(e->conns);
+	free(e);
+}
+
+void engine_get_stats(const struct engine *e, struct engine_stats *out)
+{
+	*out = e->stats;
+	out->source_evictions = 0;
+	out->memory_bytes = lru_memory(e->conns) + policy_memory(e->policy);
+	out->memory_bound = lru_max_memory(e->conns) + policy_max_memory(e->policy);
+	for (size_t i = 0; i < e->rs->nscenarios; i++) {
+		out->source_evictions += counters_evictions(e->counters[i]);
+		out->memory_bytes += counters_memory(e->counters[i]);
+		out->memory_bound += counters_max_memory(e->counters[i]);
+	}
+	out->offender_evictions = policy_evictions(e->policy);
+}

@@ -1,0 +1,105 @@
+/* engine.h: the detection engine, from log lines to sanctions.
+ * Why: one pure pipeline (split -> match -> connection -> counters ->
+ * policy) that pactod, `pacto replay`, the tests and the fuzzers share.
+ * Guarantees: memory is bounded by the configured table sizes whatever the
+ * input; lines longer than ENGINE_MAX_LINE are refused whole, never cut
+ * (a cut line could end in text the attacker chose).
+ * Never: does I/O or reads the clock: time comes from the lines (replay) or
+ * from the caller (live). Not thread-safe. */
+#ifndef PACTO_ENGINE_H
+#define PACTO_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/addr.h"
+#include "detect/logline.h"
+#include "detect/rules.h"
+#include "detect/sanction.h"
+
+#define ENGINE_MAX_LINE 8192
+
+/* Why a line did or did not count, for --explain. */
+enum verdict {
+	VERDICT_COUNTED,          /* one failure counted now */
+	VERDICT_PENDING,          /* will count when the connection ends, unless it tries */
+	VERDICT_PENDING_COUNTED,  /* the connection ended without trying: its pending failure counted */
+	VERDICT_ALREADY_TRIED,    /* the connection ended after an attempt already counted */
+	VERDICT_NOT_FAILURE,      /* a connection that ends with nothing to count (health check) */
+	VERDICT_REDESCRIBES,      /* re-describes an attempt counted by another line */
+	VERDICT_MARKED,           /* sets a flag on its connection */
+	VERDICT_ALLOWLISTED,
+	VERDICT_WHILE_SANCTIONED, /* the source was already sanctioned */
+	VERDICT_SANCTIONED,       /* this failure reached the threshold */
+	VERDICT_BAD_ADDRESS,      /* the pattern matched but captured no valid address */
+};
+
+const char *verdict_text(enum verdict v);
+
+struct trace {
+	enum verdict verdict;
+	const struct scenario *scenario;
+	const struct pattern *pattern;    /* NULL for a connection that timed out */
+	const struct log_event *event;    /* NULL for a connection that timed out */
+	struct addr source;
+	struct addr key;
+	unsigned in_window;               /* failures in the window after this line */
+	int64_t time_us;
+	int64_t until_us;                 /* VERDICT_WHILE_SANCTIONED: the sanction's end */
+};
+
+struct engine_config {
+	const struct addr *allowlist;
+	size_t nallowlist;
+	unsigned ipv6_prefix;         /* default 64 */
+	size_t max_sources;           /* per scenario; default 262144 */
+	size_t max_connections;       /* default 65536 */
+	bool use_log_time;            /* replay: the lines' own times; live: the caller's */
+	int64_t reference_us;         /* for syslog times without a year */
+	uint64_t seed;                /* hash seed (pick it at random) */
+	void (*on_sanction)(void *arg, const struct sanction *s);
+	void (*on_trace)(void *arg, const struct trace *t);
+	void *arg;
+	bool trace_all;               /* trace every source, not just trace_source */
+	bool has_trace_source;
+	struct addr trace_source;     /* trace this address or prefix only */
+};
+
+struct engine_stats {
+	uint64_t lines, oversized, matched, failures, sanctions;
+	uint64_t allowlisted, while_sanctioned, bad_address, match_errors, bad_time;
+	uint64_t pending_expired;
+	uint64_t source_evictions, connection_evictions, offender_evictions;
+	size_t memory_bytes;          /* held by the tables now */
+	size_t memory_bound;          /* the most they can hold, from the configuration */
+};
+
+struct engine;
+
+/* rs is borrowed and must outlive the engine. */
+struct engine *engine_new(const struct ruleset *rs, const struct engine_config *cfg);
+void engine_free(struct engine *e);  /* accepts NULL */
+
+/* Feeds one line (without its newline). now_us is the caller's clock, used
+ * when !use_log_time or when the line carries no time. */
+void engine_feed_line(struct engine *e, const char *line, size_t len, int64_t now_us);
+
+/* Feeds an event already split (from the journal). */
+void engine_feed_event(struct engine *e, struct log_event *ev, int64_t now_us);
+
+/* Sets the reference time for syslog times without a year (a new file). */
+void engine_set_reference(struct engine *e, int64_t reference_us);
+
+/* Moves time on to now_us: connections idle longer than their timeout end,
+ * and their pending failures count. */
+void engine_advance(struct engine *e, int64_t now_us);
+
+/* Ends every open connection (end of a replay): pending failures count. */
+void engine_finish(struct engine *e);
+
+/* The engine's clock: the latest time it has seen. */
+int64_t engine_now(const struct engine *e);
+
+void engine_get_stats(const struct engine *e, struct engine_stats *out);
+
+#endif

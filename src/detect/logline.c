@@ -1,0 +1,414 @@
+/* logline.c: syslog header splitting and timestamp parsing (see logline.h).
+ * Why hand-written: this runs on every line of every log, before any regex;
+ * the formats are fixed-width or nearly so, and a general parser would cost
+ * more than the whole rest of the pipeline (measured in bench/replay).
+ * Never: reads past len, allocates, or trusts the message part. */
+#include "detect/logline.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Reads n digits at s; returns -1 if any is not a digit. */
+static int read_digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!is_digit(s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* "Jan".."Dec" -> 1..12, else 0. Hot: runs on every line of a classic log. */
+static int month_from_name(const char *s)
+{
+	uint32_t key = (uint32_t)(unsigned char)s[0] << 16 | (uint32_t)(unsigned char)s[1] << 8 |
+		       (unsigned char)s[2];
+	switch (key) {
+	case 'J' << 16 | 'a' << 8 | 'n': return 1;
+	case 'F' << 16 | 'e' << 8 | 'b': return 2;
+	case 'M' << 16 | 'a' << 8 | 'r': return 3;
+	case 'A' << 16 | 'p' << 8 | 'r': return 4;
+	case 'M' << 16 | 'a' << 8 | 'y': return 5;
+	case 'J' << 16 | 'u' << 8 | 'n': return 6;
+	case 'J' << 16 | 'u' << 8 | 'l': return 7;
+	case 'A' << 16 | 'u' << 8 | 'g': return 8;
+	case 'S' << 16 | 'e' << 8 | 'p': return 9;
+	case 'O' << 16 | 'c' << 8 | 't': return 10;
+	case 'N' << 16 | 'o' << 8 | 'v': return 11;
+	case 'D' << 16 | 'e' << 8 | 'c': return 12;
+	}
+	return 0;
+}
+
+/* Length of "Mmm dd hh:mm:ss[.frac]" at s, or 0. */
+static size_t syslog_ts_len(const char *s, size_t len)
+{
+	if (len < 16 || !month_from_name(s) || s[3] != ' ' || s[6] != ' ')
+		return 0;
+	if (!(s[4] == ' ' || is_digit(s[4])) || !is_digit(s[5]))
+		return 0;
+	if (s[9] != ':' || s[12] != ':' || read_digits(s + 7, 2) < 0 ||
+	    read_digits(s + 10, 2) < 0 || read_digits(s + 13, 2) < 0)
+		return 0;
+	size_t n = 15;
+	if (n < len && s[n] == '.') {
+		n++;
+		while (n < len && is_digit(s[n]))
+			n++;
+	}
+	return n;
+}
+
+/* Length of "YYYY-MM-DDThh:mm:ss[.frac](Z|+hh:mm|+hhmm)" at s, or 0. */
+static size_t rfc3339_ts_len(const char *s, size_t len)
+{
+	if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') ||
+	    s[13] != ':' || s[16] != ':' || read_digits(s, 4) < 0)
+		return 0;
+	size_t n = 19;
+	if (n < len && s[n] == '.') {
+		n++;
+		while (n < len && is_digit(s[n]))
+			n++;
+	}
+	if (n < len && s[n] == 'Z')
+		return n + 1;
+	if (n + 5 <= len && (s[n] == '+' || s[n] == '-')) {
+		if (n + 6 <= len && s[n + 3] == ':')
+			return n + 6;
+		return n + 5;
+	}
+	return 0;
+}
+
+/* Finds "host prog" at s: the program runs to '[', ':' or ' '. */
+static bool split_program(const char *s, const char *end, struct log_event *ev)
+{
+	const char *p = s;
+	while (p < end && *p != ' ')
+		p++;
+	if (p == s || p >= end)
+		return false;
+	ev->host = s;
+	ev->host_len = (size_t)(p - s);
+	const char *prog = ++p;
+	while (p < end && *p != '[' && *p != ':' && *p != ' ')
+		p++;
+	if (p == prog || p >= end)
+		return false;
+	ev->prog = prog;
+	ev->prog_len = (size_t)(p - prog);
+	ev->msg = p;     /* until logline_split_rest(): what follows the program */
+	ev->msg_len = (size_t)(end - p);
+	return true;
+}
+
+bool logline_split_rest(struct log_event *ev)
+{
+	const char *p = ev->msg, *end = ev->msg + ev->msg_len;
+	if (*p == '[') {
+		int64_t pid = 0;
+		const char *digits = ++p;
+		while (p < end && is_digit(*p) && p - digits < 10)
+			pid = pid * 10 + (*p++ - '0');
+		if (p == digits || p >= end || *p != ']')
+			return false;
+		ev->pid = pid;
+		p++;
+	}
+	if (p + 1 >= end || p[0] != ':' || p[1] != ' ')
+		return false;
+	ev->msg = p + 2;
+	ev->msg_len = (size_t)(end - ev->msg);
+	return true;
+}
+
+void logline_split_program(const char *line, size_t len, struct log_event *ev)
+{
+	/* Every field set by hand: a memset of the struct showed in the profile. */
+	ev->time_us = LOG_TIME_UNSET;
+	ev->ts = NULL;
+	ev->ts_len = 0;
+	ev->has_header = false;
+	ev->host = ev->prog = NULL;
+	ev->host_len = ev->prog_len = 0;
+	ev->pid = -1;
+	ev->msg = line;
+	ev->msg_len = len;
+
+	size_t tl = syslog_ts_len(line, len);
+	ev->ts_format = TS_SYSLOG;
+	if (tl == 0) {
+		tl = rfc3339_ts_len(line, len);
+		ev->ts_format = TS_RFC3339;
+	}
+	if (tl == 0 || tl >= len || line[tl] != ' ') {
+		ev->ts_format = TS_NONE;
+		return;
+	}
+	ev->ts = line;
+	ev->ts_len = tl;
+	const char *end = line + len;
+	if (split_program(line + tl + 1, end, ev))
+		ev->has_header = true;
+	else
+		ev->msg = NULL;
+}
+
+void logline_split(const char *line, size_t len, struct log_event *ev)
+{
+	logline_split_program(line, len, ev);
+	if (ev->has_header && logline_split_rest(ev))
+		return;
+	if (ev->ts_format == TS_NONE)
+		return;
+	/* A timestamp but no "prog[pid]: ": not a message of any program we know. */
+	ev->has_header = false;
+	ev->pid = -1;
+	ev->prog = NULL;
+	ev->prog_len = 0;
+	ev->msg = line + ev->ts_len + 1;
+	ev->msg_len = len - ev->ts_len - 1;
+}
+
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	/* Shift the year to start in March so that Feb 29 is the last day. */
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
+static bool valid_clock(int y, int mo, int d, int h, int mi, int s)
+{
+	return mo >= 1 && mo <= 12 && d >= 1 && d <= days_in_month(y, mo) &&
+	       h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && s >= 0 && s <= 60;
+}
+
+/* Microseconds from a fraction ".123456..." (any number of digits). */
+static int64_t fraction_us(const char *s, const char *end)
+{
+	int64_t us = 0;
+	int n = 0;
+	for (s++; s < end && is_digit(*s); s++)
+		if (n < 6) {
+			us = us * 10 + (*s - '0');
+			n++;
+		}
+	for (; n < 6; n++)
+		us *= 10;
+	return us;
+}
+
+static int64_t civil_to_us(int y, int mo, int d, int h, int mi, int s)
+{
+	int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+	return ((days * 24 + h) * 60 + mi) * 60 * 1000000LL + (int64_t)s * 1000000LL;
+}
+
+/* Offset of local time from UTC, in seconds, for a local wall-clock hour.
+ * mktime is slow and takes a lock, so the last hour's answer is kept. */
+static long local_utc_offset(int y, int mo, int d, int h)
+{
+	static int64_t cached_key = -1;
+	static long cached_offset;
+	int64_t key = ((int64_t)y * 13 + mo) * 32 * 24 + d * 24 + h;
+	if (key == cached_key)
+		return cached_offset;
+	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+			.tm_hour = h, .tm_isdst = -1};
+	time_t t = mktime(&tm);
+	struct tm utc;
+	long offset = 0;
+	if (t != (time_t)-1 && gmtime_r(&t, &utc))
+		offset = (long)((civil_to_us(y, mo, d, h, 0, 0) -
+				 civil_to_us(utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+					     utc.tm_hour, utc.tm_min, 0)) / 1000000);
+	cached_key = key;
+	cached_offset = offset;
+	return offset;
+}
+
+void year_guess_init(struct year_guess *yg, int64_t reference_us)
+{
+	yg->reference_us = reference_us;
+	yg->year = 0;
+	yg->last_month = 0;
+	yg->minute_len = 0;
+}
+
+static int guess_year(struct year_guess *yg, int month, int day)
+{
+	if (yg->last_month == 0) {
+		time_t ref = (time_t)(yg->reference_us / 1000000);
+		struct tm tm;
+		gmtime_r(&ref, &tm);
+		yg->year = tm.tm_year + 1900;
+		/* A date later in the year than the reference (plus a day) is last year's. */
+		int64_t ref_day = days_from_civil(yg->year, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday);
+		if (day <= days_in_month(yg->year, month) &&
+		    days_from_civil(yg->year, (unsigned)month, (unsigned)day) > ref_day + 1)
+			yg->year--;
+	} else if (month <= yg->last_month - 6) {
+		yg->year++;
+	} else if (month >= yg->last_month + 6) {
+		yg->year--;
+	}
+	yg->last_month = month;
+	return yg->year;
+}
+
+static int parse_syslog_time(struct log_event *ev, struct year_guess *yg)
+{
+	const char *s = ev->ts;
+	int mo = month_from_name(s);
+	int d = (s[4] == ' ' ? 0 : s[4] - '0') * 10 + (s[5] - '0');
+	int h = read_digits(s + 7, 2), mi = read_digits(s + 10, 2), sec = read_digits(s + 13, 2);
+	int y = guess_year(yg, mo, d);
+	if (!valid_clock(y, mo, d, h, mi, sec))
+		return -1;
+	int64_t us = civil_to_us(y, mo, d, h, mi, sec) - (int64_t)local_utc_offset(y, mo, d, h) * 1000000;
+	if (ev->ts_len > 15)
+		us += fraction_us(s + 15, s + ev->ts_len);
+	ev->time_us = us;
+	return 0;
+}
+
+static int parse_rfc3339_time(struct log_event *ev)
+{
+	const char *s = ev->ts, *end = ev->ts + ev->ts_len;
+	int y = read_digits(s, 4), mo = read_digits(s + 5, 2), d = read_digits(s + 8, 2);
+	int h = read_digits(s + 11, 2), mi = read_digits(s + 14, 2), sec = read_digits(s + 17, 2);
+	if (y < 0 || !valid_clock(y, mo, d, h, mi, sec))
+		return -1;
+	int64_t us = civil_to_us(y, mo, d, h, mi, sec);
+	const char *p = s + 19;
+	if (*p == '.') {
+		us += fraction_us(p, end);
+		for (p++; p < end && is_digit(*p); p++)
+			;
+	}
+	if (*p != 'Z') {
+		int oh = read_digits(p + 1, 2);
+		int om = read_digits(p + (p[3] == ':' ? 4 : 3), 2);
+		if (oh < 0 || om < 0 || oh > 23 || om > 59)
+			return -1;
+		int64_t offset = ((int64_t)oh * 60 + om) * 60 * 1000000;
+		us -= *p == '+' ? offset : -offset;
+	}
+	ev->time_us = us;
+	return 0;
+}
+
+/* Where the seconds are: "Mmm dd hh:mm:SS", "YYYY-MM-DDThh:mm:SS". */
+static size_t seconds_at(enum ts_format f)
+{
+	return f == TS_SYSLOG ? 13 : 17;
+}
+
+/* The zone of an RFC 3339 time: what follows the seconds and fraction. */
+static const char *zone_of(const struct log_event *ev)
+{
+	const char *z = ev->ts + 19, *end = ev->ts + ev->ts_len;
+	if (z < end && *z == '.')
+		for (z++; z < end && is_digit(*z); z++)
+			;
+	return z;
+}
+
+/* What lines of one minute share: the text before the seconds, and the
+ * zone. Returns its length, 0 when it does not fit. */
+static size_t minute_key(const struct log_event *ev, char key[32])
+{
+	size_t head = seconds_at(ev->ts_format);
+	memcpy(key, ev->ts, head);
+	if (ev->ts_format != TS_RFC3339)
+		return head;
+	const char *z = zone_of(ev);
+	size_t zone_len = (size_t)(ev->ts + ev->ts_len - z);
+	if (head + zone_len > 32)
+		return 0;
+	memcpy(key + head, z, zone_len);
+	return head + zone_len;
+}
+
+/* Seconds and fraction, in microseconds; -1 when not 00..60. */
+static int64_t seconds_us(const struct log_event *ev)
+{
+	const char *s = ev->ts + seconds_at(ev->ts_format), *end = ev->ts + ev->ts_len;
+	int sec = read_digits(s, 2);
+	if (sec < 0 || sec > 60)
+		return -1;
+	int64_t us = sec * 1000000LL;
+	if (s + 2 < end && s[2] == '.')
+		us += fraction_us(s + 2, end);
+	return us;
+}
+
+static int logline_time_full(struct log_event *ev, struct year_guess *yg);
+
+/* Parses ev's time, reusing the last minute's result when the line is in
+ * the same minute (measured: half of replay's time parsing went to
+ * recomputing dates that had not changed). */
+int logline_time(struct log_event *ev, struct year_guess *yg)
+{
+	if (ev->ts_format != TS_SYSLOG && ev->ts_format != TS_RFC3339)
+		return logline_time_full(ev, yg);
+	char key[32];
+	size_t len = minute_key(ev, key);
+	int64_t sec = seconds_us(ev);
+	if (len && sec >= 0 && len == yg->minute_len && memcmp(key, yg->minute, len) == 0) {
+		ev->time_us = yg->minute_us + sec;
+		return 0;
+	}
+	if (logline_time_full(ev, yg) != 0)
+		return -1;
+	if (len) {
+		memcpy(yg->minute, key, len);
+		yg->minute_len = len;
+		yg->minute_us = ev->time_us - sec;
+	}
+	return 0;
+}
+
+static int logline_time_full(struct log_event *ev, struct year_guess *yg)
+{
+	switch (ev->ts_format) {
+	case TS_SYSLOG:
+		return parse_syslog_time(ev, yg);
+	case TS_RFC3339:
+		return parse_rfc3339_time(ev);
+	case TS_EPOCH_US:
+		return ev->time_us == LOG_TIME_UNSET ? -1 : 0;
+	case TS_NONE:
+		break;
+	}
+	return -1;
+}
+
+char *format_time_utc(int64_t time_us, char *buf, size_t len)
+{
+	time_t t = (time_t)(time_us / 1000000);
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "?");
+	return buf;
+}

@@ -1,0 +1,37 @@
+/* match.h: one message against one scenario's patterns.
+ * Why: decides which pattern (if any) a line is and where the server wrote
+ * the address, trying only the patterns that can start with the message's
+ * first byte (PCRE2's own analysis of each pattern says which).
+ * Guarantees: a match has a valid binary address when its pattern has an
+ * addr group; a line whose captured text is not an address is refused
+ * (MATCH_BAD_ADDR), never guessed at. Backtracking is capped per line.
+ * Ownership: a matcher holds match data for one scenario; not thread-safe. */
+#ifndef PACTO_MATCH_H
+#define PACTO_MATCH_H
+
+#include "common/addr.h"
+#include "detect/rules.h"
+
+enum match_result {
+	MATCH_NONE,
+	MATCH_OK,
+	MATCH_BAD_ADDR,   /* the pattern matched but the address did not parse */
+	MATCH_ERROR,      /* PCRE2 gave up (match limit): counted, not trusted */
+};
+
+struct match {
+	const struct pattern *pattern;
+	size_t index;      /* of the pattern in its scenario */
+	bool has_addr;
+	struct addr addr;
+	int port;          /* -1 when the pattern captures none */
+};
+
+struct matcher;
+
+struct matcher *matcher_new(const struct scenario *s);
+void matcher_free(struct matcher *m);  /* accepts NULL */
+
+enum match_result matcher_run(struct matcher *m, const char *msg, size_t len, struct match *out);
+
+#endif

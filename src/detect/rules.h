@@ -1,0 +1,100 @@
+/* rules.h: scenarios, loaded from YAML rule files (format: docs/rules.md).
+ * Why: what counts as an aggression is data, not code; users add services
+ * by writing a file, and the stock sshd rule is one such file.
+ * Guarantees: a loaded ruleset is fully validated and every pattern is
+ * JIT-compiled; a file with any error is rejected whole, and every error is
+ * reported as "file:line: key: message".
+ * Ownership: ruleset_free() frees everything, including compiled patterns. */
+#ifndef PACTO_RULES_H
+#define PACTO_RULES_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a matching line does to its connection and its source. */
+enum effect {
+	EFFECT_IGNORE,       /* recognised; re-describes something already counted */
+	EFFECT_ATTEMPT,      /* one failure now; the connection has tried */
+	EFFECT_PENDING,      /* one failure when the connection ends, unless it tries */
+	EFFECT_END,          /* the connection ends; its pending failure counts */
+	EFFECT_END_ATTEMPT,  /* the connection ends; one failure unless it tried */
+	EFFECT_MARK,         /* sets a flag on the connection */
+};
+
+#define RULES_MAX_FLAGS 16
+#define RULES_MAX_PATTERNS 256
+#define RULES_MAX_THRESHOLD 1000
+
+struct pattern {
+	char *name;
+	char *regex;
+	unsigned line;          /* in the rule file, for messages */
+	enum effect effect;
+	enum effect otherwise;  /* when `when` is set but its flag is not */
+	int when_flag;          /* -1: unconditional */
+	int mark_flag;          /* EFFECT_MARK: the flag to set */
+	bool has_addr;          /* the regex has an (?<addr>...) group */
+	uint32_t addr_group;    /* its number */
+	uint32_t port_group;    /* 0 when the regex has no (?<port>...) */
+	pcre2_code *code;       /* compiled and JIT-compiled */
+};
+
+struct scenario {
+	char *name;
+	char *file;
+	char *description;
+	char **programs;        /* syslog identifiers read; none = every program */
+	size_t *program_lens;
+	size_t nprograms;
+	unsigned threshold;
+	int64_t window_us;
+	int64_t sanction_us;
+	unsigned escalation_factor;
+	int64_t escalation_max_us;
+	int64_t escalation_memory_us;
+	int64_t connection_timeout_us;
+	char *flags[RULES_MAX_FLAGS];
+	size_t nflags;
+	struct pattern *patterns;
+	size_t npatterns;
+};
+
+struct ruleset {
+	struct scenario *scenarios;
+	size_t nscenarios;
+};
+
+/* Collected messages of a failed load, one "file:line: ..." each. */
+struct rule_errors {
+	char **msgs;
+	size_t n;
+};
+
+/* Loads PATH: a rule file, or a directory whose *.yaml / *.yml files are
+ * loaded in name order. Returns 0 with *out set, or -1 with errs filled
+ * (nothing is loaded then). */
+int ruleset_load(const char *path, struct ruleset **out, struct rule_errors *errs)
+	__attribute__((warn_unused_result));
+
+/* Rule text held in memory (the stock rules built into the binary). */
+struct rule_text {
+	const char *name;   /* used in messages */
+	const char *text;
+	size_t len;
+};
+
+int ruleset_load_texts(const struct rule_text *texts, size_t n, struct ruleset **out,
+		       struct rule_errors *errs) __attribute__((warn_unused_result));
+
+void ruleset_free(struct ruleset *rs);
+void rule_errors_clear(struct rule_errors *errs);
+
+/* Parses "600", "600s", "10m", "2h", "1d", "1w" into microseconds. */
+int parse_duration(const char *s, int64_t *out_us) __attribute__((warn_unused_result));
+
+const char *effect_name(enum effect e);
+
+#endif
