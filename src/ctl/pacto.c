@@ -1,0 +1,58 @@
+/* pacto.c: the `pacto` command: a table of subcommands and its usage.
+ * Why a table: usage, dispatch and the man page check read the same list. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "ctl/cli.h"
+
+#ifndef PACTO_VERSION
+#define PACTO_VERSION "0.1.0"
+#endif
+
+static const struct command commands[] = {
+	{"replay", cmd_replay, "read logs as if live and print every sanction they would cause"},
+	{"rules", cmd_rules, "check rule files and show the scenarios they define"},
+};
+
+static const size_t ncommands = sizeof(commands) / sizeof(*commands);
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: pacto [--version] [--help] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < ncommands; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\n'pacto COMMAND --help' shows a command's options; see pacto(8).\n");
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < ncommands; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	log_init("pacto", LOG_LEVEL_INFO);
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("pacto %s\n", PACTO_VERSION);
+		return EXIT_OK;
+	}
+	const struct command *cmd = find_command(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "pacto: unknown command '%s'\n", argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return cmd->handler(argc - 1, argv + 1);
+}
