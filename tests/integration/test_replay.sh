@@ -1,0 +1,95 @@
+# replay.sh: black-box tests of `pacto replay` on generated logs (checked
+# against the generator's ground truth), on every input form, and on bad
+# command lines and rule files.
+. "$PACTO_TOP/tests/integration/lib.sh"
+cd "$SCRATCH" || exit 1
+
+# sanctions.jsonl -> "KEY COUNT D1,D2,..." lines sorted by key, like the truth file.
+summarize() {
+	jq -r '[.address, .duration_s] | @tsv' "$1" |
+		awk -F'\t' '{n[$1]++; d[$1] = d[$1] (d[$1] == "" ? "" : ",") $2}
+			END {for (k in n) print k, n[k], d[k]}' | LC_ALL=C sort
+}
+
+# 1. The generated log: every expected sanction and no other.
+"$GEN" --lines 300000 --seed 7 --out auth.log --truth truth.txt 2>/dev/null
+grep -v '^#' truth.txt | LC_ALL=C sort >want.txt
+"$PACTO" replay --json auth.log >got.jsonl 2>summary.txt
+summarize got.jsonl >got.txt
+if [ -s want.txt ] && cmp -s want.txt got.txt; then
+	ok "replay of a 300k-line generated log finds exactly the $(wc -l <want.txt) expected sanctions"
+else
+	not_ok "replay of a generated log matches its ground truth"
+	diff want.txt got.txt | head -20 | sed 's/^/# /'
+fi
+
+innocents=$(sed -n 's/^# innocent //p' truth.txt)
+framed=0
+for a in $innocents; do grep -q "\"address\":\"$a\"" got.jsonl && framed=$((framed + 1)); done
+check "none of the $(echo "$innocents" | wc -w) innocents in the truth file is sanctioned" \
+	[ -n "$innocents" -a "$framed" -eq 0 ]
+
+# 2. Every JSON object has the documented fields with the right types.
+check "each JSON sanction has address, scenario, attempts, first_seen, last_seen, duration_s" \
+	jq 'select((.address|type) != "string" or (.scenario|type) != "string" or
+		(.attempts|type) != "number" or (.first_seen|type) != "string" or
+		(.last_seen|type) != "string" or (.duration_s|type) != "number") | halt_error(1)' got.jsonl
+
+# 3. The summary on stderr.
+check "the summary gives lines read, matched, sanctions and lines per second" \
+	grep -Eq '^pacto replay: [0-9]+ lines read, [0-9]+ matched, [0-9]+ failures counted, [0-9]+ sanctions, [0-9.]+ s, [0-9]+ lines/s$' summary.txt
+
+# 4. Text output: one line per sanction, the same ones.
+"$PACTO" replay auth.log >got.txt 2>/dev/null
+check "text output has one line per sanction" [ "$(grep -c ' sanction ' got.txt)" -eq "$(wc -l <got.jsonl)" ]
+
+# 5. The same log in RFC 3339 form, and from stdin: the same sanctions at the same times.
+"$GEN" --lines 300000 --seed 7 --format rfc3339 --out auth3339.log --truth truth3339.txt 2>/dev/null
+"$PACTO" replay --json - <auth3339.log >got3339.jsonl 2>/dev/null
+check "classic syslog (across a year boundary) and RFC 3339 give the same sanctions at the same times" \
+	cmp -s got.jsonl got3339.jsonl
+check "the classic log crosses from 2025 into 2026" sh -c \
+	"grep -q '\"time\":\"2025-12-31' got.jsonl && grep -q '\"time\":\"2026-01-01' got.jsonl"
+
+# 6. --explain shows every counted line of one attacker, with the line itself.
+attacker=$(head -n 1 want.txt | cut -d' ' -f1)
+"$PACTO" replay --explain "$attacker" auth.log >explain.txt 2>/dev/null
+counted=$(grep -c ': counted' explain.txt)
+check "--explain $attacker shows its counted lines ($counted) and the log text" \
+	sh -c "[ $counted -ge 5 ] && grep -q '^    | ' explain.txt && grep -q 'sanctioned' explain.txt"
+
+# 7. journalctl -o json input.
+t=1795737600000000
+for i in 1 2 3 4 5; do
+	printf '{"__REALTIME_TIMESTAMP":"%s","_PID":"%s","SYSLOG_IDENTIFIER":"sshd","_HOSTNAME":"h","MESSAGE":"Failed password for root from 198.51.100.44 port 4%s ssh2"}\n' \
+		$((t + i * 1000000)) $((100 + i)) $i
+done >journal.json
+"$PACTO" replay --json journal.json >j.jsonl 2>/dev/null
+check "journalctl -o json lines are read with their own time" \
+	sh -c "jq -e 'select(.address == \"198.51.100.44\" and .time == \"2026-11-27T00:00:05Z\")' j.jsonl >/dev/null"
+
+# 8. Bad rules, bad options, missing files: clear errors and sysexits codes.
+printf 'scenario: x\npatterns:\n  - name: p\n    effect: attempt\n    regex: "(?<addr>x"\n' >bad.yaml
+expect_exit 78 "a bad rule file is refused with exit 78" "$PACTO" replay --rules bad.yaml auth.log
+check "the error names the file, line, key and pattern" grep -q '^bad.yaml:5: regex: missing closing parenthesis.*(?<addr>x' "$SCRATCH/err"
+expect_exit 64 "an unknown option is a usage error" "$PACTO" replay --frobnicate auth.log
+expect_exit 64 "--ipv6-prefix 200 is refused" "$PACTO" replay --ipv6-prefix 200 auth.log
+expect_exit 64 "--allow 192.0.2.1/24 is refused (bits past the prefix)" "$PACTO" replay --allow 192.0.2.1/24 auth.log
+expect_exit 64 "--explain of a non-address is refused" "$PACTO" replay --explain foo auth.log
+expect_exit 66 "a missing log file exits 66" "$PACTO" replay /nonexistent/auth.log
+check "and says which file" grep -q '/nonexistent/auth.log: No such file' "$SCRATCH/err"
+expect_exit 64 "an unknown command is a usage error" "$PACTO" frobnicate
+
+# 9. --allow keeps a network out of every sanction.
+first_v4=$(grep -v ':' want.txt | head -n 1 | cut -d' ' -f1)
+"$PACTO" replay --json --allow "$first_v4/32" auth.log >allow.jsonl 2>/dev/null
+kept=$(grep -c "\"address\":\"$first_v4\"" allow.jsonl)
+removed=$(($(wc -l <got.jsonl) - $(wc -l <allow.jsonl)))
+check "--allow $first_v4/32 removes exactly its sanctions" \
+	[ "$kept" -eq 0 -a "$removed" -eq "$(grep "^$first_v4 " want.txt | cut -d' ' -f2)" ]
+
+# 10. Lines no program could write: long lines and binary garbage are refused, not fatal.
+head -c 3000000 /dev/urandom >garbage.log
+awk 'BEGIN { s = ""; for (i = 0; i < 20000; i++) s = s "x"; print "Nov 27 00:00:00 h sshd[1]: Failed password for " s " from 198.51.100.9 port 1 ssh2" }' >>garbage.log
+expect_exit 0 "random bytes and a 20 kB line are survived" "$PACTO" replay garbage.log
+check "and the long line is counted as refused" grep -q 'oversized' "$SCRATCH/err"

@@ -1,0 +1,116 @@
+/* test_addr.c: binary addresses: every form OpenSSH prints, prefixes, and
+ * what must be refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "common/addr.h"
+
+static struct addr parse_ok(const char *s)
+{
+	struct addr a;
+	assert_int_equal(addr_parse(s, strlen(s), &a), 0);
+	return a;
+}
+
+static void assert_formats(const struct addr *a, const char *want)
+{
+	char buf[ADDR_STRLEN];
+	assert_string_equal(addr_format(a, buf, sizeof(buf)), want);
+}
+
+static void test_ipv4(void **state)
+{
+	(void)state;
+	struct addr z = parse_ok("0.0.0.0"), m = parse_ok("255.255.255.255");
+	assert_formats(&z, "0.0.0.0");
+	assert_formats(&m, "255.255.255.255");
+	struct addr a = parse_ok("192.0.2.7");
+	assert_int_equal(a.family, AF_INET);
+	assert_int_equal(a.prefix, 32);
+	assert_formats(&a, "192.0.2.7");
+}
+
+static void test_ipv6_forms(void **state)
+{
+	(void)state;
+	struct addr a = parse_ok("2001:db8::5");
+	struct addr b = parse_ok("2001:0db8:0000:0000:0000:0000:0000:0005");
+	assert_true(addr_equal(&a, &b));
+	assert_int_equal(a.family, AF_INET6);
+	assert_formats(&b, "2001:db8::5");
+}
+
+static void test_mapped_is_ipv4(void **state)
+{
+	(void)state;
+	struct addr a = parse_ok("::ffff:203.0.113.9");
+	struct addr b = parse_ok("203.0.113.9");
+	struct addr c = parse_ok("::FFFF:cb00:7109");
+	assert_true(addr_equal(&a, &b));
+	assert_true(addr_equal(&c, &b));
+	assert_formats(&a, "203.0.113.9");
+}
+
+static void test_refused(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4x", "01.2.3.4",
+					  "1.2.3.04", "1..2.3", "1.2.3.", ".1.2.3", "1.2.3.4444", "1.2.3.-4",
+					  "host.example", "2001:db8::1%eth0", "::g", "1.2.3.4 ",
+					  " 1.2.3.4", "2001:db8:::1"};
+	struct addr a;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_int_equal(addr_parse(bad[i], strlen(bad[i]), &a), -1);
+	/* Longer than any address: refused before copying. */
+	char big[200];
+	memset(big, '1', sizeof(big));
+	assert_int_equal(addr_parse(big, sizeof(big), &a), -1);
+}
+
+static void test_cidr(void **state)
+{
+	(void)state;
+	struct addr net, a = parse_ok("198.51.100.77");
+	assert_int_equal(addr_parse_cidr("198.51.100.0/24", &net), 0);
+	assert_true(addr_contains(&net, &a));
+	assert_formats(&net, "198.51.100.0/24");
+	assert_int_equal(addr_parse_cidr("198.51.100.1/24", &net), -2);
+	assert_int_equal(addr_parse_cidr("198.51.100.0/33", &net), -1);
+	assert_int_equal(addr_parse_cidr("198.51.100.0/", &net), -1);
+	assert_int_equal(addr_parse_cidr("198.51.100.0/2x", &net), -1);
+	assert_int_equal(addr_parse_cidr("2001:db8::/32", &net), 0);
+	struct addr v6 = parse_ok("2001:db8:1:2::3");
+	assert_true(addr_contains(&net, &v6));
+	assert_false(addr_contains(&net, &a));
+	assert_int_equal(addr_parse_cidr("::ffff:192.0.2.0/120", &net), 0);
+	assert_formats(&net, "192.0.2.0/24");
+}
+
+static void test_mask_and_loopback(void **state)
+{
+	(void)state;
+	struct addr a = parse_ok("2001:db8:0:7:1:2:3:4");
+	addr_mask(&a, 64);
+	assert_formats(&a, "2001:db8:0:7::/64");
+	struct addr lo4 = parse_ok("127.8.9.10"), lo6 = parse_ok("::1"), mapped = parse_ok("::ffff:127.0.0.1");
+	assert_true(addr_is_loopback(&lo4));
+	assert_true(addr_is_loopback(&lo6));
+	assert_true(addr_is_loopback(&mapped));
+	struct addr other = parse_ok("::2");
+	assert_false(addr_is_loopback(&other));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ipv4), cmocka_unit_test(test_ipv6_forms),
+		cmocka_unit_test(test_mapped_is_ipv4), cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_cidr), cmocka_unit_test(test_mask_and_loopback),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,166 @@
+/* test_logline.c: header splitting and every timestamp form: classic syslog
+ * (no year, across a year boundary), RFC 3339 with fraction and zones, bare
+ * messages, and invalid dates. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "detect/logline.h"
+
+/* 2026-11-27T00:00:00Z, the reference "now" of these tests. */
+#define REF_US (days_from_civil(2026, 11, 27) * 86400 * 1000000LL)
+
+static int64_t utc_us(int y, int mo, int d, int h, int mi, int s)
+{
+	return ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) * 3600 + mi * 60 + s) * 1000000LL;
+}
+
+static struct log_event split(const char *line)
+{
+	struct log_event ev;
+	logline_split(line, strlen(line), &ev);
+	return ev;
+}
+
+static void assert_field(const char *p, size_t len, const char *want)
+{
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(p, want, len);
+}
+
+static int setup_utc(void **state)
+{
+	(void)state;
+	setenv("TZ", "UTC", 1);
+	return 0;
+}
+
+static void test_split_classic(void **state)
+{
+	(void)state;
+	struct log_event ev = split("Nov 26 23:01:40 web1 sshd[26202]: Failed password for root from 192.0.2.2 port 36584 ssh2");
+	assert_int_equal(ev.ts_format, TS_SYSLOG);
+	assert_true(ev.has_header);
+	assert_field(ev.host, ev.host_len, "web1");
+	assert_field(ev.prog, ev.prog_len, "sshd");
+	assert_int_equal(ev.pid, 26202);
+	assert_field(ev.msg, ev.msg_len, "Failed password for root from 192.0.2.2 port 36584 ssh2");
+}
+
+static void test_split_rfc3339_no_pid_slash_prog(void **state)
+{
+	(void)state;
+	struct log_event ev = split("2026-11-27T00:13:10.807341+00:00 mx postfix/smtpd[77]: connect from x");
+	assert_int_equal(ev.ts_format, TS_RFC3339);
+	assert_field(ev.prog, ev.prog_len, "postfix/smtpd");
+	ev = split("Nov  1 02:03:04 host kernel: [UFW BLOCK] IN=eth0");
+	assert_true(ev.has_header);
+	assert_int_equal(ev.pid, -1);
+	assert_field(ev.prog, ev.prog_len, "kernel");
+	assert_field(ev.msg, ev.msg_len, "[UFW BLOCK] IN=eth0");
+}
+
+static void test_split_bare_and_headerless(void **state)
+{
+	(void)state;
+	struct log_event ev = split("Failed password for root from 192.0.2.2 port 1 ssh2");
+	assert_int_equal(ev.ts_format, TS_NONE);
+	assert_false(ev.has_header);
+	assert_int_equal(ev.msg_len, strlen("Failed password for root from 192.0.2.2 port 1 ssh2"));
+	/* A time but no "prog:": not a program's message. */
+	ev = split("Nov 26 23:01:40 something without a colon");
+	assert_int_equal(ev.ts_format, TS_SYSLOG);
+	assert_false(ev.has_header);
+	assert_int_equal(ev.prog_len, 0);
+	/* Short and truncated lines never read out of bounds. */
+	static const char *const shorts[] = {"", "N", "Nov 26 23:01:4", "Nov 26 23:01:40", "Nov 26 23:01:40 h",
+					     "2026-11-27T00:13:10", "2026-11-27T00:13:10+00", "Nov 26 23:01:40 h p["};
+	for (size_t i = 0; i < sizeof(shorts) / sizeof(*shorts); i++) {
+		size_t len = strlen(shorts[i]);
+		char *copy = malloc(len ? len : 1);   /* exact size: ASan catches any over-read */
+		memcpy(copy, shorts[i], len);
+		logline_split(copy, len, &ev);
+		assert_false(ev.has_header);
+		free(copy);
+	}
+}
+
+static int64_t parse_time(const char *line, struct year_guess *yg)
+{
+	struct log_event ev = split(line);
+	assert_int_equal(logline_time(&ev, yg), 0);
+	return ev.time_us;
+}
+
+static void test_time_classic_and_year(void **state)
+{
+	(void)state;
+	struct year_guess yg;
+	year_guess_init(&yg, REF_US);
+	assert_int_equal(parse_time("Nov 26 23:01:40 h sshd[1]: x", &yg), utc_us(2026, 11, 26, 23, 1, 40));
+	/* A log that starts in December, after the reference date: last year's. */
+	year_guess_init(&yg, REF_US);
+	assert_int_equal(parse_time("Dec 31 23:59:59 h sshd[1]: x", &yg), utc_us(2025, 12, 31, 23, 59, 59));
+	/* ...and its January lines are the next year: the boundary is crossed. */
+	assert_int_equal(parse_time("Jan  1 00:00:01 h sshd[1]: x", &yg), utc_us(2026, 1, 1, 0, 0, 1));
+	assert_int_equal(parse_time("Jan  1 00:00:02.250000 h sshd[1]: x", &yg), utc_us(2026, 1, 1, 0, 0, 2) + 250000);
+}
+
+static void test_time_rfc3339_zones(void **state)
+{
+	(void)state;
+	struct year_guess yg;
+	year_guess_init(&yg, REF_US);
+	int64_t want = utc_us(2026, 11, 27, 0, 13, 10) + 807341;
+	assert_int_equal(parse_time("2026-11-27T00:13:10.807341+00:00 h sshd[1]: x", &yg), want);
+	assert_int_equal(parse_time("2026-11-27T00:13:10.807341Z h sshd[1]: x", &yg), want);
+	assert_int_equal(parse_time("2026-11-27T01:13:10.807341+0100 h sshd[1]: x", &yg), want);
+	assert_int_equal(parse_time("2026-11-26T19:13:10.807341-05:00 h sshd[1]: x", &yg), want);
+	assert_int_equal(parse_time("2026-11-27T00:13:10+00:00 h sshd[1]: x", &yg), want - 807341);
+	/* More than six digits of fraction: truncated to microseconds. */
+	assert_int_equal(parse_time("2026-11-27T00:13:10.807341999Z h sshd[1]: x", &yg), want);
+}
+
+static void test_time_invalid(void **state)
+{
+	(void)state;
+	struct year_guess yg;
+	year_guess_init(&yg, REF_US);
+	static const char *const bad[] = {
+		"2026-02-30T00:00:00Z h sshd[1]: x", "2026-13-01T00:00:00Z h sshd[1]: x",
+		"2026-11-27T24:00:00Z h sshd[1]: x", "2026-11-27T00:00:00+25:00 h sshd[1]: x",
+		"Feb 30 00:00:00 h sshd[1]: x", "Nov 27 25:00:00 h sshd[1]: x",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		struct log_event ev = split(bad[i]);
+		assert_int_equal(logline_time(&ev, &yg), -1);
+		assert_true(ev.time_us == LOG_TIME_UNSET);
+	}
+	struct log_event ev = split("2024-02-29T12:00:00Z h sshd[1]: leap day");
+	assert_int_equal(logline_time(&ev, &yg), 0);
+	ev = split("no time here");
+	assert_int_equal(logline_time(&ev, &yg), -1);
+}
+
+static void test_days_from_civil(void **state)
+{
+	(void)state;
+	assert_int_equal(days_from_civil(1970, 1, 1), 0);
+	assert_int_equal(days_from_civil(2000, 3, 1), 11017);
+	assert_int_equal(days_from_civil(1969, 12, 31), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_split_classic), cmocka_unit_test(test_split_rfc3339_no_pid_slash_prog),
+		cmocka_unit_test(test_split_bare_and_headerless), cmocka_unit_test(test_time_classic_and_year),
+		cmocka_unit_test(test_time_rfc3339_zones), cmocka_unit_test(test_time_invalid),
+		cmocka_unit_test(test_days_from_civil),
+	};
+	return cmocka_run_group_tests(tests, setup_utc, NULL);
+}

@@ -1,0 +1,189 @@
+/* test_rules.c: rule files: the stock rules load; every kind of bad file is
+ * refused whole with file, line, key and the offending value. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ctl/cli.h"
+#include "detect/rules.h"
+
+static const char good_head[] =
+	"scenario: test\n"
+	"threshold: 3\n"
+	"window: 90s\n";
+
+/* Loads text as one rule file named "t.yaml"; returns the errors. */
+static int load(const char *text, struct ruleset **rs, struct rule_errors *errs)
+{
+	struct rule_text t = {"t.yaml", text, strlen(text)};
+	return ruleset_load_texts(&t, 1, rs, errs);
+}
+
+/* Asserts the load fails and one message contains every given fragment. */
+static void assert_error(const char *text, const char *frag1, const char *frag2)
+{
+	struct ruleset *rs = NULL;
+	struct rule_errors errs = {0};
+	assert_int_equal(load(text, &rs, &errs), -1);
+	assert_null(rs);
+	bool found = false;
+	for (size_t i = 0; i < errs.n; i++)
+		if (strstr(errs.msgs[i], frag1) && (!frag2 || strstr(errs.msgs[i], frag2)))
+			found = true;
+	if (!found) {
+		for (size_t i = 0; i < errs.n; i++)
+			print_message("got: %s\n", errs.msgs[i]);
+		fail_msg("no error with '%s' and '%s'", frag1, frag2 ? frag2 : "");
+	}
+	rule_errors_clear(&errs);
+}
+
+static void test_stock_rules_load(void **state)
+{
+	(void)state;
+	struct ruleset *rs;
+	struct rule_errors errs = {0};
+	assert_int_equal(ruleset_load_texts(stock_rules, nstock_rules, &rs, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	assert_string_equal(rs->scenarios[0].name, "sshd");
+	assert_int_equal(rs->scenarios[0].threshold, 5);
+	assert_int_equal(rs->scenarios[0].window_us, 600 * 1000000LL);
+	assert_int_equal(rs->scenarios[0].sanction_us, 600 * 1000000LL);
+	assert_int_equal(rs->scenarios[0].escalation_max_us, 604800 * 1000000LL);
+	ruleset_free(rs);
+	/* The file in the tree is the one embedded. */
+	assert_int_equal(ruleset_load("rules/sshd.yaml", &rs, &errs), 0);
+	ruleset_free(rs);
+	assert_int_equal(ruleset_load("rules", &rs, &errs), 0);
+	ruleset_free(rs);
+}
+
+static void test_bad_regex_names_line_and_pattern(void **state)
+{
+	(void)state;
+	char text[512];
+	snprintf(text, sizeof(text), "%spatterns:\n  - name: p\n    effect: attempt\n"
+		 "    regex: '^Failed (?<addr>\\S+ port'\n", good_head);
+	assert_error(text, "t.yaml:7: regex:", "'^Failed (?<addr>\\S+ port'");
+}
+
+static void test_yaml_syntax(void **state)
+{
+	(void)state;
+	assert_error("scenario: x\npatterns: [\n  - a: b\n  c\n", "t.yaml:", NULL);
+	assert_error("- just\n- a list\n", "t.yaml:1: scenario:", "mapping");
+	assert_error("", "t.yaml:1:", "no scenario");
+}
+
+static void test_unknown_and_bad_values(void **state)
+{
+	(void)state;
+	const char *pat = "patterns:\n  - name: p\n    effect: attempt\n    regex: 'from (?<addr>\\S+)$'\n";
+	char text[512];
+	snprintf(text, sizeof(text), "scenario: x\nthreshhold: 3\n%s", pat);
+	assert_error(text, "t.yaml:2: threshhold:", "unknown key");
+	snprintf(text, sizeof(text), "scenario: x\nthreshold: 0\n%s", pat);
+	assert_error(text, "t.yaml:2: threshold:", "'0'");
+	snprintf(text, sizeof(text), "scenario: x\nwindow: 10 minutes\n%s", pat);
+	assert_error(text, "t.yaml:2: window:", "'10 minutes'");
+	snprintf(text, sizeof(text), "scenario: x\nescalation:\n  factor: 99\n%s", pat);
+	assert_error(text, "t.yaml:3: factor:", "'99'");
+	snprintf(text, sizeof(text), "scenario: x\nsanction: 2w\nescalation:\n  max: 1w\n%s", pat);
+	assert_error(text, "escalation:", "shorter");
+}
+
+static void test_pattern_checks(void **state)
+{
+	(void)state;
+	char text[1024];
+	snprintf(text, sizeof(text), "%spatterns:\n  - name: p\n    effect: attempt\n    regex: 'no address here'\n", good_head);
+	assert_error(text, "t.yaml:7: regex:", "no (?<addr>");
+	snprintf(text, sizeof(text), "%spatterns:\n  - name: p\n    effect: explode\n    regex: '(?<addr>x)'\n", good_head);
+	assert_error(text, "t.yaml:6: effect:", "'explode'");
+	snprintf(text, sizeof(text), "%spatterns:\n  - effect: attempt\n    regex: '(?<addr>x)'\n", good_head);
+	assert_error(text, "t.yaml:5: name:", NULL);
+	snprintf(text, sizeof(text), "%spatterns:\n  - name: p\n    effect: end\n    when: nope\n    regex: '(?<addr>x)'\n", good_head);
+	assert_error(text, "t.yaml:7: when:", "'nope'");
+	snprintf(text, sizeof(text), "%spatterns:\n  - name: p\n    effect: mark\n    regex: 'x'\n", good_head);
+	assert_error(text, "flag:", "mark pattern needs");
+	snprintf(text, sizeof(text), "%spatterns: []\n", good_head);
+	assert_error(text, "patterns:", "1 to");
+}
+
+static void test_every_error_reported(void **state)
+{
+	(void)state;
+	struct ruleset *rs;
+	struct rule_errors errs = {0};
+	const char *text = "scenario: x\nthreshold: -1\nwindow: soon\npatterns:\n"
+			   "  - name: a\n    effect: attempt\n    regex: '('\n"
+			   "  - name: b\n    effect: what\n    regex: '(?<addr>x)'\n";
+	assert_int_equal(load(text, &rs, &errs), -1);
+	assert_int_equal(errs.n, 4);
+	rule_errors_clear(&errs);
+}
+
+static void test_directory_and_duplicates(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pacto-rules-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256];
+	const char *rule = "scenario: same\npatterns:\n  - name: p\n    effect: attempt\n    regex: '(?<addr>\\S+)$'\n";
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%d.yaml", dir, i);
+		FILE *f = fopen(path, "w");
+		fputs(rule, f);
+		fclose(f);
+	}
+	struct ruleset *rs;
+	struct rule_errors errs = {0};
+	assert_int_equal(ruleset_load(dir, &rs, &errs), -1);
+	assert_non_null(strstr(errs.msgs[0], "already defined"));
+	rule_errors_clear(&errs);
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%d.yaml", dir, i);
+		unlink(path);
+	}
+	assert_int_equal(ruleset_load(dir, &rs, &errs), -1);
+	assert_non_null(strstr(errs.msgs[0], "no *.yaml"));
+	rule_errors_clear(&errs);
+	rmdir(dir);
+	assert_int_equal(ruleset_load("/nonexistent/rules", &rs, &errs), -1);
+	assert_non_null(strstr(errs.msgs[0], "No such file"));
+	rule_errors_clear(&errs);
+}
+
+static void test_durations(void **state)
+{
+	(void)state;
+	int64_t us;
+	assert_int_equal(parse_duration("600", &us), 0);
+	assert_int_equal(us, 600 * 1000000LL);
+	assert_int_equal(parse_duration("10m", &us), 0);
+	assert_int_equal(us, 600 * 1000000LL);
+	assert_int_equal(parse_duration("1w", &us), 0);
+	assert_int_equal(us, 604800 * 1000000LL);
+	assert_int_equal(parse_duration("-5", &us), -1);
+	assert_int_equal(parse_duration("5x", &us), -1);
+	assert_int_equal(parse_duration("5mm", &us), -1);
+	assert_int_equal(parse_duration("99999999999w", &us), -1);
+	assert_int_equal(parse_duration("", &us), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stock_rules_load), cmocka_unit_test(test_bad_regex_names_line_and_pattern),
+		cmocka_unit_test(test_yaml_syntax), cmocka_unit_test(test_unknown_and_bad_values),
+		cmocka_unit_test(test_pattern_checks), cmocka_unit_test(test_every_error_reported),
+		cmocka_unit_test(test_directory_and_duplicates), cmocka_unit_test(test_durations),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,153 @@
+/* test_tables.c: the bounded LRU table and the sliding-window counters:
+ * bounds, eviction order, deletion under churn, and window edges. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "detect/counters.h"
+#include "detect/lru.h"
+
+#define SEC 1000000LL
+
+static int evicted_key = -1;
+
+static void on_evict(void *arg, const void *key, void *value)
+{
+	(void)arg;
+	(void)value;
+	memcpy(&evicted_key, key, sizeof(int));
+}
+
+static void test_lru_bound_and_order(void **state)
+{
+	(void)state;
+	struct lru *t = lru_new(3, sizeof(int), sizeof(int), 42, on_evict, NULL);
+	for (int k = 1; k <= 3; k++)
+		*(int *)lru_get(t, &k, true, NULL) = k * 10;
+	int one = 1;
+	assert_non_null(lru_get(t, &one, false, NULL));   /* 1 is now the most recent */
+	int four = 4;
+	bool created;
+	*(int *)lru_get(t, &four, true, &created) = 40;
+	assert_true(created);
+	assert_int_equal(evicted_key, 2);                 /* the least recently used */
+	assert_int_equal(lru_count(t), 3);
+	assert_int_equal(lru_evictions(t), 1);
+	int two = 2;
+	assert_null(lru_get(t, &two, false, NULL));
+	assert_int_equal(*(int *)lru_get(t, &one, false, NULL), 10);
+	lru_free(t);
+}
+
+/* Random inserts and removes against a plain array model: every key the
+ * model holds is found with its value, and no other. */
+static void test_lru_churn(void **state)
+{
+	(void)state;
+	enum { KEYS = 512, CAP = 600 };
+	int model[KEYS];
+	memset(model, 0, sizeof(model));
+	struct lru *t = lru_new(CAP, sizeof(int), sizeof(int), 7, NULL, NULL);
+	srand(1);
+	for (int step = 0; step < 200000; step++) {
+		int k = rand() % KEYS;
+		if (rand() % 3 == 0) {
+			lru_remove(t, &k);
+			model[k] = 0;
+		} else {
+			*(int *)lru_get(t, &k, true, NULL) = step + 1;
+			model[k] = step + 1;
+		}
+	}
+	size_t held = 0;
+	for (int k = 0; k < KEYS; k++) {
+		int *v = lru_get(t, &k, false, NULL);
+		if (model[k]) {
+			assert_non_null(v);
+			assert_int_equal(*v, model[k]);
+			held++;
+		} else {
+			assert_null(v);
+		}
+	}
+	assert_int_equal(lru_count(t), held);
+	lru_free(t);
+}
+
+static struct addr source(int n)
+{
+	struct addr a;
+	memset(&a, 0, sizeof(a));
+	a.family = 2;
+	a.prefix = 32;
+	memcpy(a.bytes, &n, sizeof(n));
+	return a;
+}
+
+static void test_window_edges(void **state)
+{
+	(void)state;
+	struct counters *c = counters_new(100, 5, 600 * SEC, 1);
+	struct addr a = source(1);
+	/* Five failures, the fifth 599 s after the first: reached. */
+	for (int i = 0; i < 4; i++)
+		assert_false(counters_hit(c, &a, i * 100 * SEC).reached);
+	struct window_result r = counters_hit(c, &a, 599 * SEC);
+	assert_true(r.reached);
+	assert_int_equal(r.in_window, 5);
+	assert_int_equal(r.first_us, 0);
+	/* Reaching the threshold clears the source. */
+	assert_int_equal(counters_count(c), 0);
+
+	/* The fifth exactly 600 s after the first: the first has left the window. */
+	struct addr b = source(2);
+	for (int i = 0; i < 4; i++)
+		assert_false(counters_hit(c, &b, i * 150 * SEC).reached);
+	r = counters_hit(c, &b, 600 * SEC);
+	assert_false(r.reached);
+	assert_int_equal(r.in_window, 4);
+	assert_int_equal(r.first_us, 150 * SEC);
+	/* One more inside the window of the remaining four: reached. */
+	assert_true(counters_hit(c, &b, 601 * SEC).reached);
+	counters_free(c);
+}
+
+static void test_counters_bounded(void **state)
+{
+	(void)state;
+	struct counters *c = counters_new(1000, 5, 600 * SEC, 3);
+	for (int i = 0; i < 100000; i++) {
+		struct addr a = source(i);
+		counters_hit(c, &a, i);
+	}
+	assert_int_equal(counters_count(c), 1000);
+	assert_int_equal(counters_evictions(c), 99000);
+	/* Memory grew to the bound the capacity sets, and stops there. */
+	size_t mem = counters_memory(c);
+	assert_int_equal(mem, counters_max_memory(c));
+	for (int i = 100000; i < 200000; i++) {
+		struct addr a = source(i);
+		counters_hit(c, &a, i);
+	}
+	assert_int_equal(counters_memory(c), mem);
+	counters_free(c);
+	/* A table that saw few sources holds far less than its bound. */
+	struct counters *small = counters_new(1000000, 5, 600 * SEC, 3);
+	struct addr a = source(1);
+	counters_hit(small, &a, 0);
+	assert_true(counters_memory(small) * 100 < counters_max_memory(small));
+	counters_free(small);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lru_bound_and_order), cmocka_unit_test(test_lru_churn),
+		cmocka_unit_test(test_window_edges), cmocka_unit_test(test_counters_bounded),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
