@@ -46,9 +46,7 @@ int addr_parse(const char *s, size_t len, struct addr *out)
 
 	if (len == 0 || len >= sizeof(buf))
 		return -1;
-	if (memchr(s, ':', len) == NULL) {
-		if (parse_v4(s, len, bin) != 0)
-			return -1;
+	if (parse_v4(s, len, bin) == 0) {
 		addr_set_v4(out, bin);
 		return 0;
 	}

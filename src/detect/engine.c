@@ -291,7 +291,8 @@ static bool program_matches(const struct scenario *s, const struct log_event *ev
 	if (!ev->has_header)
 		return false;
 	for (size_t i = 0; i < s->nprograms; i++)
-		if (s->program_lens[i] == ev->prog_len && memcmp(s->programs[i], ev->prog, ev->prog_len) == 0)
+		if (s->program_lens[i] == ev->prog_len && s->programs[i][0] == ev->prog[0] &&
+		    memcmp(s->programs[i], ev->prog, ev->prog_len) == 0)
 			return true;
 	return false;
 }
@@ -337,12 +338,24 @@ void engine_feed_event(struct engine *e, struct log_event *ev, int64_t now_us)
 			feed_scenario(e, i, ev, now_us);
 }
 
-static bool any_scenario_reads(const struct engine *e, const struct log_event *ev)
+/* engine_feed_event() for a line whose program is known to be read by
+ * scenario `first` and by none before it. */
+static void feed_from(struct engine *e, size_t first, struct log_event *ev, int64_t now_us)
 {
-	for (size_t i = 0; i < e->rs->nscenarios; i++)
+	e->stats.lines++;
+	feed_scenario(e, first, ev, now_us);
+	for (size_t i = first + 1; i < e->rs->nscenarios; i++)
 		if (program_matches(&e->rs->scenarios[i], ev))
-			return true;
-	return false;
+			feed_scenario(e, i, ev, now_us);
+}
+
+/* The first scenario that reads ev's program, or nscenarios. */
+static size_t first_reader(const struct engine *e, const struct log_event *ev)
+{
+	size_t i = 0;
+	while (i < e->rs->nscenarios && !program_matches(&e->rs->scenarios[i], ev))
+		i++;
+	return i;
 }
 
 void engine_feed_line(struct engine *e, const char *line, size_t len, int64_t now_us)
@@ -354,13 +367,14 @@ void engine_feed_line(struct engine *e, const char *line, size_t len, int64_t no
 	}
 	struct log_event ev;
 	logline_split_program(line, len, &ev);
-	/* Most lines of a busy log belong to programs no scenario reads: they
-	 * stop here, before the rest of the header is parsed. */
-	if (ev.ts_format != TS_NONE && (!any_scenario_reads(e, &ev) || !logline_split_rest(&ev))) {
+	/* Lines of programs no scenario reads stop here, before the rest of the
+	 * header is parsed. */
+	size_t first = first_reader(e, &ev);
+	if (first == e->rs->nscenarios || (ev.ts_format != TS_NONE && !logline_split_rest(&ev))) {
 		e->stats.lines++;
 		return;
 	}
-	engine_feed_event(e, &ev, now_us);
+	feed_from(e, first, &ev, now_us);
 }
 
 /* ---- time ---- */

@@ -48,15 +48,11 @@ static int month_from_name(const char *s)
 	return 0;
 }
 
-/* Length of "Mmm dd hh:mm:ss[.frac]" at s, or 0. */
+/* Length of "Mmm dd hh:mm:ss[.frac]" at s, or 0. Only the shape is
+ * checked here; the digits are checked when (and if) the time is parsed. */
 static size_t syslog_ts_len(const char *s, size_t len)
 {
-	if (len < 16 || !month_from_name(s) || s[3] != ' ' || s[6] != ' ')
-		return 0;
-	if (!(s[4] == ' ' || is_digit(s[4])) || !is_digit(s[5]))
-		return 0;
-	if (s[9] != ':' || s[12] != ':' || read_digits(s + 7, 2) < 0 ||
-	    read_digits(s + 10, 2) < 0 || read_digits(s + 13, 2) < 0)
+	if (len < 16 || s[3] != ' ' || s[6] != ' ' || s[9] != ':' || s[12] != ':' || !month_from_name(s))
 		return 0;
 	size_t n = 15;
 	if (n < len && s[n] == '.') {
@@ -279,6 +275,8 @@ static int guess_year(struct year_guess *yg, int month, int day)
 static int parse_syslog_time(struct log_event *ev, struct year_guess *yg)
 {
 	const char *s = ev->ts;
+	if (!(s[4] == ' ' || is_digit(s[4])) || !is_digit(s[5]))
+		return -1;
 	int mo = month_from_name(s);
 	int d = (s[4] == ' ' ? 0 : s[4] - '0') * 10 + (s[5] - '0');
 	int h = read_digits(s + 7, 2), mi = read_digits(s + 10, 2), sec = read_digits(s + 13, 2);
