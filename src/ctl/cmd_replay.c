@@ -28,8 +28,9 @@
 static const char replay_usage[] =
 	"usage: pacto replay [--rules PATH] [--json] [--explain ADDRESS] [--allow CIDR]...\n"
 	"                    [--ipv6-prefix N] [--max-sources N] [--year YYYY] [FILE... | -]\n"
-	"Reads sshd logs (syslog, RFC 3339, bare sshd -E lines, journalctl -o json) as if\n"
-	"they were live and prints each sanction pactod would issue. Reads stdin without FILE.\n"
+	"Reads sshd logs (syslog, RFC 3339, bare sshd -E lines, journalctl -o json or\n"
+	"-o export) as if they were live, and prints each sanction pactod would issue.\n"
+	"Reads stdin without FILE.\n"
 	"  --rules PATH        a rule file or directory (default: " PACTO_RULES_DIR " or the stock rules)\n"
 	"  --json              one JSON object per sanction (or explained line)\n"
 	"  --explain ADDRESS   show every line counted for ADDRESS (or prefix) and why\n"
@@ -50,10 +51,14 @@ struct replay_opts {
 	int year;
 };
 
+enum input_form { FORM_UNKNOWN, FORM_LINES, FORM_EXPORT };
+
 struct replay {
 	const struct replay_opts *opts;
 	struct engine *engine;
 	struct journal_store jstore;
+	enum input_form form;       /* of the input being read, from its first bytes */
+	struct reader_lines lines;
 	const char *line;           /* the line being fed, for --explain */
 	size_t line_len;
 	int64_t now_us;             /* time for lines that carry none */
@@ -151,6 +156,43 @@ static void on_line(void *arg, const char *line, size_t len, uint64_t offset)
 	engine_feed_line(r->engine, line, len, r->now_us);
 }
 
+/* One entry of journalctl -o export output. */
+static long export_frame(struct replay *r, const char *buf, size_t len, bool at_eof, bool full)
+{
+	struct log_event ev;
+	bool has_message;
+	/* A buffer full of one entry cannot grow: parse it as if input ended. */
+	long n = journal_export_parse(buf, len, at_eof || full, &r->jstore, &ev, &has_message);
+	if (n == 0)
+		return 0;
+	r->lines.stats->records++;
+	if (n < 0) {
+		r->bad_journal++;
+		return n == JOURNAL_EXPORT_SKIP_ALL ? -(long)len : n;
+	}
+	if (has_message) {
+		r->line = ev.msg;
+		r->line_len = ev.msg_len;
+		engine_feed_event(r->engine, &ev, r->now_us);
+	}
+	return n;
+}
+
+/* Decides from an input's first bytes whether it is journal export format
+ * or lines, then frames it accordingly. */
+static long replay_frame(void *arg, const char *buf, size_t len, bool at_eof, bool full)
+{
+	struct replay *r = arg;
+	if (r->form == FORM_UNKNOWN) {
+		if (len < 32 && !at_eof && !full)
+			return 0;
+		r->form = journal_export_detect(buf, len) ? FORM_EXPORT : FORM_LINES;
+	}
+	if (r->form == FORM_EXPORT)
+		return export_frame(r, buf, len, at_eof, full);
+	return reader_lines(&r->lines, buf, len, at_eof, full);
+}
+
 /* The time a log's undated lines are read against: its modification time. */
 static int64_t file_reference_us(int fd, const struct replay_opts *o)
 {
@@ -168,7 +210,9 @@ static int replay_fd(struct replay *r, int fd, const char *name, struct reader_s
 {
 	r->now_us = file_reference_us(fd, r->opts);
 	engine_set_reference(r->engine, r->now_us);
-	if (reader_run(fd, ENGINE_MAX_LINE, on_line, r, rs) != 0) {
+	r->form = FORM_UNKNOWN;
+	r->lines = (struct reader_lines){.fn = on_line, .arg = r, .max_line = ENGINE_MAX_LINE, .stats = rs};
+	if (reader_run(fd, replay_frame, r, rs) != 0) {
 		log_warn("%s", name);
 		return -1;
 	}
@@ -202,10 +246,10 @@ static void print_summary(const struct replay *r, const struct reader_stats *rs,
 {
 	struct engine_stats st;
 	engine_get_stats(r->engine, &st);
-	double rate = secs > 0 ? (double)rs->lines / secs : 0;
+	double rate = secs > 0 ? (double)rs->records / secs : 0;
 	fprintf(stderr, "pacto replay: %llu lines read, %llu matched, %llu failures counted, "
 		"%llu sanctions, %.3f s, %.0f lines/s\n",
-		(unsigned long long)rs->lines, (unsigned long long)st.matched,
+		(unsigned long long)rs->records, (unsigned long long)st.matched,
 		(unsigned long long)st.failures, (unsigned long long)st.sanctions, secs, rate);
 	uint64_t oversized = rs->oversized + st.oversized;
 	if (oversized || st.bad_address || st.match_errors || st.bad_time || r->bad_journal)

@@ -87,3 +87,173 @@ int journal_json_parse(const char *line, size_t len, struct journal_store *store
 	json_decref(obj);
 	return rc;
 }
+
+/* ---- export format ---- */
+
+struct export_fields {
+	struct journal_store *store;
+	long msg_len, prog_len, host_len;   /* -1 when absent */
+	int64_t pid, time_us;
+	bool bad;
+};
+
+static bool field_is(const char *name, size_t len, const char *want)
+{
+	return strlen(want) == len && memcmp(name, want, len) == 0;
+}
+
+static int64_t decimal_value(const char *s, size_t len)
+{
+	if (len == 0 || len > 18)
+		return -1;
+	int64_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+static long copy_value(const char *v, size_t len, char *dst, size_t cap)
+{
+	if (len >= cap)
+		return -1;
+	memcpy(dst, v, len);
+	dst[len] = '\0';
+	return (long)len;
+}
+
+/* Keeps the fields pacto reads; an oversized one marks the entry bad. */
+static void export_field(struct export_fields *f, const char *name, size_t nlen, const char *v, size_t vlen)
+{
+	struct journal_store *st = f->store;
+	if (field_is(name, nlen, "MESSAGE")) {
+		f->msg_len = copy_value(v, vlen, st->msg, sizeof(st->msg));
+		f->bad |= f->msg_len < 0;
+	} else if (field_is(name, nlen, "SYSLOG_IDENTIFIER")) {
+		f->prog_len = copy_value(v, vlen, st->prog, sizeof(st->prog));
+	} else if (field_is(name, nlen, "_HOSTNAME")) {
+		f->host_len = copy_value(v, vlen, st->host, sizeof(st->host));
+	} else if (field_is(name, nlen, "_PID")) {
+		f->pid = decimal_value(v, vlen);
+	} else if (field_is(name, nlen, "__REALTIME_TIMESTAMP")) {
+		f->time_us = decimal_value(v, vlen);
+	}
+}
+
+static bool valid_field_name(const char *s, size_t len)
+{
+	if (len == 0 || len > 64)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	return true;
+}
+
+/* Where to resume after a malformed entry: past the next empty line. */
+static long resync(const char *buf, size_t len, size_t from)
+{
+	for (size_t i = from; i + 1 < len; i++)
+		if (buf[i] == '\n' && buf[i + 1] == '\n')
+			return -(long)(i + 2);
+	return JOURNAL_EXPORT_SKIP_ALL;
+}
+
+/* Reads one field at buf[*pos]; returns 1, 0 when incomplete, -1 when malformed. */
+static int export_next_field(const char *buf, size_t len, size_t *pos, struct export_fields *f)
+{
+	const char *line = buf + *pos;
+	const char *nl = memchr(line, '\n', len - *pos);
+	if (!nl)
+		return 0;
+	const char *eq = memchr(line, '=', (size_t)(nl - line));
+	if (eq) {
+		if (!valid_field_name(line, (size_t)(eq - line)))
+			return -1;
+		export_field(f, line, (size_t)(eq - line), eq + 1, (size_t)(nl - eq - 1));
+		*pos = (size_t)(nl - buf) + 1;
+		return 1;
+	}
+	/* A binary field: NAME, newline, 64-bit little-endian size, data, newline. */
+	size_t nlen = (size_t)(nl - line), at = (size_t)(nl - buf) + 1;
+	if (!valid_field_name(line, nlen))
+		return -1;
+	if (len - at < 8)
+		return 0;
+	uint64_t size = 0;
+	for (int i = 7; i >= 0; i--)
+		size = size << 8 | (unsigned char)buf[at + (size_t)i];
+	if (size > 16 * 1024 * 1024)
+		return -1;
+	at += 8;
+	if (len - at < size + 1)
+		return 0;
+	if (buf[at + size] != '\n')
+		return -1;
+	export_field(f, line, nlen, buf + at, (size_t)size);
+	*pos = at + size + 1;
+	return 1;
+}
+
+static void export_event(const struct export_fields *f, struct log_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->msg = f->store->msg;
+	ev->msg_len = (size_t)f->msg_len;
+	ev->pid = f->pid;
+	ev->time_us = f->time_us >= 0 ? f->time_us : LOG_TIME_UNSET;
+	ev->ts_format = TS_EPOCH_US;
+	ev->prog = f->store->prog;
+	ev->prog_len = f->prog_len > 0 ? (size_t)f->prog_len : 0;
+	ev->has_header = f->prog_len > 0;
+	ev->host = f->store->host;
+	ev->host_len = f->host_len > 0 ? (size_t)f->host_len : 0;
+}
+
+long journal_export_parse(const char *buf, size_t len, bool at_eof, struct journal_store *store,
+			  struct log_event *ev, bool *has_message)
+{
+	struct export_fields f = {.store = store, .msg_len = -1, .prog_len = -1, .host_len = -1,
+				  .pid = -1, .time_us = -1};
+	size_t pos = 0;
+	*has_message = false;
+	for (;;) {
+		if (pos < len && buf[pos] == '\n') {
+			pos++;          /* the empty line that ends the entry */
+			break;
+		}
+		if (pos == len) {
+			if (!at_eof || pos == 0)
+				return 0;
+			break;          /* the last entry may lack its empty line */
+		}
+		int rc = export_next_field(buf, len, &pos, &f);
+		if (rc < 0)
+			return resync(buf, len, pos);
+		if (rc == 0) {
+			if (!at_eof)
+				return 0;
+			return JOURNAL_EXPORT_SKIP_ALL;   /* truncated at the end of input */
+		}
+	}
+	if (f.bad)
+		return -(long)pos;
+	if (f.msg_len >= 0) {
+		export_event(&f, ev);
+		*has_message = true;
+	}
+	return (long)pos;
+}
+
+bool journal_export_detect(const char *data, size_t len)
+{
+	static const char *const firsts[] = {"__CURSOR=", "__REALTIME_TIMESTAMP=", "__MONOTONIC_TIMESTAMP="};
+	for (size_t i = 0; i < sizeof(firsts) / sizeof(*firsts); i++) {
+		size_t n = strlen(firsts[i]);
+		if (len >= n && memcmp(data, firsts[i], n) == 0)
+			return true;
+	}
+	return false;
+}

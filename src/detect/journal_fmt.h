@@ -1,5 +1,5 @@
-/* journal_fmt.h: systemd journal entries in JSON form (journalctl -o json)
- * turned into log events.
+/* journal_fmt.h: systemd journal entries, in JSON form (journalctl -o json)
+ * or in export form (journalctl -o export), turned into log events.
  * Why: the journal carries the program, pid, host and microsecond time as
  * separate fields; using them beats re-parsing a formatted line.
  * Guarantees: strict: an entry without MESSAGE, or with fields of the wrong
@@ -7,6 +7,9 @@
  * into `store`, which lives as long as the caller keeps it. */
 #ifndef PACTO_JOURNAL_FMT_H
 #define PACTO_JOURNAL_FMT_H
+
+#include <limits.h>
+#include <stdbool.h>
 
 #include "detect/engine.h"
 #include "detect/logline.h"
@@ -19,5 +22,22 @@ struct journal_store {
 
 int journal_json_parse(const char *line, size_t len, struct journal_store *store, struct log_event *ev)
 	__attribute__((warn_unused_result));
+
+/* Export format (systemd's "Journal Export Format"): an entry is lines
+ * "NAME=value", or "NAME" then a 64-bit little-endian length, that many
+ * bytes and a newline (binary fields), and ends with an empty line.
+ * Parses the entry at the start of buf[0..len):
+ *   > 0  the entry's length (its empty line included); *has_message says
+ *        whether it carried a MESSAGE (then ev is filled)
+ *   0    buf holds no complete entry yet (at_eof: treat the rest as one)
+ *   < 0  malformed: -(bytes to skip to resynchronise after the next empty
+ *        line), or JOURNAL_EXPORT_SKIP_ALL when there is no empty line left. */
+#define JOURNAL_EXPORT_SKIP_ALL LONG_MIN
+long journal_export_parse(const char *buf, size_t len, bool at_eof, struct journal_store *store,
+			  struct log_event *ev, bool *has_message) __attribute__((warn_unused_result));
+
+/* True when data starts like export format (its first field is a known
+ * journal field written "NAME=" and NAME is in capitals). */
+bool journal_export_detect(const char *data, size_t len);
 
 #endif

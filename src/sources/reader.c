@@ -1,31 +1,19 @@
-/* reader.c: chunked line splitting with memchr (see reader.h).
+/* reader.c: the bounded read loop and line framing (see reader.h).
  * Hot path: measured in bench/replay; memchr over a 1 MiB buffer is several
  * times faster than getline() and allocates nothing. */
 #include "sources/reader.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/xalloc.h"
 
-struct reader_state {
-	char *buf;
-	size_t cap, max_line;
-	size_t start, end;      /* unread bytes are buf[start..end) */
-	uint64_t offset;        /* stream offset of buf[start] */
-	bool skipping;          /* inside an oversized line: drop until its newline */
-	reader_line_fn fn;
-	void *arg;
-	struct reader_stats *stats;
-};
-
-static void deliver(struct reader_state *r, const char *line, size_t len)
+static void deliver(struct reader_lines *r, const char *line, size_t len)
 {
 	uint64_t at = r->offset;
-	r->stats->lines++;
+	r->stats->records++;
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
 	if (len > r->max_line) {
@@ -35,53 +23,67 @@ static void deliver(struct reader_state *r, const char *line, size_t len)
 	r->fn(r->arg, line, len, at);
 }
 
-/* Delivers every complete line in the buffer. */
-static void split_lines(struct reader_state *r)
+long reader_lines(void *arg, const char *buf, size_t len, bool at_eof, bool full)
 {
-	while (r->start < r->end) {
-		char *p = r->buf + r->start;
-		char *nl = memchr(p, '\n', r->end - r->start);
+	struct reader_lines *r = arg;
+	size_t used = 0;
+	for (;;) {
+		const char *nl = memchr(buf + used, '\n', len - used);
 		if (!nl)
-			return;
-		size_t len = (size_t)(nl - p);
+			break;
+		size_t n = (size_t)(nl - (buf + used));
 		if (r->skipping)
-			r->skipping = false;   /* the tail of an oversized line */
+			r->skipping = false;   /* the tail of a line too long for the buffer */
 		else
-			deliver(r, p, len);
-		r->start += len + 1;
-		r->offset += len + 1;
+			deliver(r, buf + used, n);
+		used += n + 1;
+		r->offset += n + 1;
 	}
-}
-
-/* Makes room: moves the partial line to the front, or drops it when it
- * already fills the buffer (an oversized line). */
-static void compact(struct reader_state *r)
-{
-	size_t rest = r->end - r->start;
-	if (rest == r->cap) {
+	if (used)
+		return (long)used;
+	if (full) {                    /* one line fills the buffer: drop it whole */
 		if (!r->skipping) {
-			r->stats->lines++;
+			r->stats->records++;
 			r->stats->oversized++;
 		}
 		r->skipping = true;
-		r->offset += rest;
-		r->start = r->end = 0;
-		return;
+		r->offset += len;
+		return -(long)len;
 	}
-	memmove(r->buf, r->buf + r->start, rest);
-	r->start = 0;
-	r->end = rest;
+	if (at_eof && len) {           /* a last line without a newline */
+		if (!r->skipping)
+			deliver(r, buf, len);
+		r->skipping = false;
+		r->offset += len;
+		return (long)len;
+	}
+	return 0;
 }
 
-int reader_run(int fd, size_t max_line, reader_line_fn fn, void *arg, struct reader_stats *stats)
+/* Hands the unread bytes to the framing function until it wants more. */
+static void frame_all(char *buf, size_t *start, size_t end, size_t cap, bool at_eof,
+		      reader_frame_fn frame, void *arg)
 {
-	struct reader_state r = {.cap = READER_BUFFER, .max_line = max_line, .fn = fn, .arg = arg,
-				 .stats = stats};
-	r.buf = xmalloc(r.cap);
+	while (*start < end) {
+		size_t len = end - *start;
+		long n = frame(arg, buf + *start, len, at_eof, len == cap);
+		if (n == 0)
+			return;
+		size_t take = (size_t)(n > 0 ? n : -n);
+		*start += take < len ? take : len;
+	}
+}
+
+int reader_run(int fd, reader_frame_fn frame, void *arg, struct reader_stats *stats)
+{
+	size_t cap = READER_BUFFER, start = 0, end = 0;
+	char *buf = xmalloc(cap);
 	int rc = 0;
 	for (;;) {
-		compact(&r);
-		ssize_t n = read(fd, r.buf + r.end, r.cap - r.end);
+		memmove(buf, buf + start, end - start);   /* keep the partial record */
+		end -= start;
+		start = 0;
+		ssize_t n = read(fd, buf + end, cap - end);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -91,13 +93,13 @@ int reader_run(int fd, size_t max_line, reader_line_fn fn, void *arg, struct rea
 		if (n == 0)
 			break;
 		stats->bytes += (uint64_t)n;
-		r.end += (size_t)n;
-		split_lines(&r);
+		end += (size_t)n;
+		frame_all(buf, &start, end, cap, false, frame, arg);
 	}
-	if (rc == 0 && r.end > r.start && !r.skipping)
-		deliver(&r, r.buf + r.start, r.end - r.start);
+	if (rc == 0)
+		frame_all(buf, &start, end, cap, true, frame, arg);
 	int saved = errno;
-	free(r.buf);
+	free(buf);
 	errno = saved;
 	return rc;
 }

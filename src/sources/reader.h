@@ -1,27 +1,49 @@
-/* reader.h: splits a byte stream from a file descriptor into lines.
- * Why: replay today, file sources tomorrow; one bounded reader for both.
- * Guarantees: memory is one fixed buffer; a line longer than the buffer is
- * reported as oversized and skipped whole, never cut into pieces (a piece
- * could end in attacker-chosen text). A last line without a newline is
- * delivered at end of input. Each line comes with its byte offset.
- * Ownership: the line pointer is valid only during the callback. */
+/* reader.h: reads a byte stream from a file descriptor into one bounded
+ * buffer and hands it to a framing function, one record at a time: lines
+ * (reader_lines) or any other framing (journal export entries).
+ * Why: replay today, file sources tomorrow; one bounded reader for all.
+ * Guarantees: memory is one fixed buffer. A record that does not fit is
+ * dropped whole, never cut into pieces (a piece could end in text an
+ * attacker chose), and counted.
+ * Ownership: the bytes passed to a callback are valid only during the call. */
 #ifndef PACTO_READER_H
 #define PACTO_READER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define READER_BUFFER (1024 * 1024)
 
 struct reader_stats {
-	uint64_t bytes, lines, oversized;
+	uint64_t bytes, records, oversized;
 };
 
-/* Called once per line (newline removed, a trailing \r too). */
-typedef void (*reader_line_fn)(void *arg, const char *line, size_t len, uint64_t offset);
+/* A framing function gets the unread bytes. It returns how many bytes it
+ * used (> 0; it is called again with the rest), 0 when it needs more input,
+ * or -n to drop n bytes it cannot use. at_eof: no more input will come.
+ * full: the bytes fill the whole buffer, so asking for more cannot work. */
+typedef long (*reader_frame_fn)(void *arg, const char *buf, size_t len, bool at_eof, bool full);
 
 /* Reads fd to its end. Returns 0, or -1 with errno set on a read error. */
-int reader_run(int fd, size_t max_line, reader_line_fn fn, void *arg, struct reader_stats *stats)
+int reader_run(int fd, reader_frame_fn frame, void *arg, struct reader_stats *stats)
 	__attribute__((warn_unused_result));
+
+/* ---- lines ---- */
+
+/* Called once per line (newline removed, a trailing \r too), with its offset. */
+typedef void (*reader_line_fn)(void *arg, const char *line, size_t len, uint64_t offset);
+
+struct reader_lines {
+	reader_line_fn fn;
+	void *arg;
+	size_t max_line;          /* longer lines are dropped and counted */
+	struct reader_stats *stats;
+	uint64_t offset;          /* of the next unread byte */
+	bool skipping;            /* inside a line too long for the buffer */
+};
+
+/* The framing function for lines: pass a struct reader_lines as arg. */
+long reader_lines(void *arg, const char *buf, size_t len, bool at_eof, bool full);
 
 #endif

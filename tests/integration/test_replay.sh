@@ -68,6 +68,15 @@ done >journal.json
 check "journalctl -o json lines are read with their own time" \
 	sh -c "jq -e 'select(.address == \"198.51.100.44\" and .time == \"2026-11-27T00:00:05Z\")' j.jsonl >/dev/null"
 
+# 7b. journalctl -o export input (text fields), read with its own times.
+for i in 1 2 3 4 5; do
+	printf '__CURSOR=s=%s\n__REALTIME_TIMESTAMP=%s\n_PID=%s\nSYSLOG_IDENTIFIER=sshd\nMESSAGE=Invalid user u%s from 2001:db8:5:6::%s port 4%s\n\n' \
+		$i $((t + i * 1000000)) $((200 + i)) $i $i $i
+done >journal.export
+"$PACTO" replay --json journal.export >e.jsonl 2>/dev/null
+check "journalctl -o export entries are read, pending failures counted at the end" \
+	sh -c "jq -e 'select(.address == \"2001:db8:5:6::/64\" and .time == \"2026-11-27T00:00:05Z\")' e.jsonl >/dev/null"
+
 # 8. Bad rules, bad options, missing files: clear errors and sysexits codes.
 printf 'scenario: x\npatterns:\n  - name: p\n    effect: attempt\n    regex: "(?<addr>x"\n' >bad.yaml
 expect_exit 78 "a bad rule file is refused with exit 78" "$PACTO" replay --rules bad.yaml auth.log
