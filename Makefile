@@ -9,7 +9,7 @@ BUILD ?= build$(if $(SANITIZE),-san)
 PREFIX ?= /usr/local
 RULES_DIR ?= /etc/pacto/rules
 
-PKGS := libpcre2-8 yaml-0.1 jansson
+PKGS := libpcre2-8 yaml-0.1 jansson sqlite3 libnftables
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 
@@ -27,7 +27,7 @@ else
 Q := @
 endif
 
-LIB_SRC := $(wildcard src/common/*.c src/detect/*.c src/sources/*.c)
+LIB_SRC := $(wildcard src/common/*.c src/detect/*.c src/sources/*.c src/ledger/*.c src/enforce/*.c)
 CTL_SRC := $(wildcard src/ctl/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 STOCK_RULES := $(sort $(wildcard rules/*.yaml))
