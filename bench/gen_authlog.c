@@ -1364,8 +1364,8 @@ static unsigned script_login(struct gen *g, struct conn *c, const struct user_de
 /* ---- injected user names ----------------------------------------------------- */
 
 /* A user name that embeds victim address v in the shapes naive parsers
- * trip over. sshd logs it verbatim (truncated), so v appears in lines
- * that belong to the attacker. Up to ~200 characters. */
+ * trip over. sshd logs it verbatim (cut at a colon, truncated), so v
+ * appears in lines that belong to the attacker. Up to ~200 characters. */
 static void inject_name(struct gen *g, const char *v, char *out, size_t cap)
 {
 	static const char pad[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
@@ -1533,6 +1533,9 @@ static unsigned open_inject(struct gen *g, const struct actor *a)
 	if (!c)
 		return 0;
 	inject_name(g, g->victim_text[a->idx], c->user, sizeof(c->user));
+	/* sshd cuts a user name at its first colon ("user:style"), so no name it
+	 * logs holds one: an IPv6 victim or a copied "sshd[1]: ..." is cut there. */
+	c->user[strcspn(c->user, ":")] = '\0';
 	c->valid = 0;
 	if (rng_chance(&g->rng, 30))
 		n = script_enum(g, c);

@@ -21,8 +21,9 @@
 #define DEFAULT_MAX_CONNECTIONS 65536
 
 /* A connection: (scenario, host, pid), or (scenario, address, port) for
- * lines without a pid. Three words, so hashing and comparing stay cheap on
- * the hot path (a 48-byte key showed in the profile). */
+ * lines without a pid, or "unkeyed" for a line with neither (bare logs: it
+ * belongs to the next line). Three words, so hashing and comparing stay
+ * cheap on the hot path (a 48-byte key showed in the profile). */
 struct conn_key {
 	uint64_t w[3];
 };
@@ -162,8 +163,27 @@ static struct conn_key conn_key_for(const struct line_ctx *lc)
 		memcpy(&k.w[0], lc->m->addr.bytes, 16);
 		uint64_t port = (uint64_t)(lc->m->port > 0 ? lc->m->port : 0);
 		k.w[2] = scenario | port << 8 | (uint64_t)lc->m->addr.family << 24 | 2;
+	} else {
+		k.w[2] = scenario | 3;   /* unkeyed */
 	}
 	return k;
+}
+
+/* Bare logs: sshd -E writes some lines (the kex error) with neither pid
+ * nor address; their flags go to the connection of the very next line
+ * that names an address, and are dropped if that line continues an older
+ * connection. Returns the flags to give a new connection. */
+static uint16_t take_unkeyed_flags(struct engine *e, const struct line_ctx *lc)
+{
+	if (lc->ev->pid >= 0 || !lc->m->has_addr)
+		return 0;
+	struct conn_key k = {{0, 0, (uint64_t)lc->scenario << 32 | 3}};
+	struct conn *u = lru_get(e->conns, &k, false, NULL);
+	if (!u)
+		return 0;
+	uint16_t flags = u->flags;
+	lru_remove(e->conns, &k);
+	return flags;
 }
 
 static size_t conn_scenario(const struct conn_key *k)
@@ -193,6 +213,7 @@ static void conn_evicted(void *arg, const void *key, void *value)
 
 static struct conn *conn_get(struct engine *e, const struct line_ctx *lc)
 {
+	uint16_t inherited = take_unkeyed_flags(e, lc);
 	struct conn_key k = conn_key_for(lc);
 	bool created;
 	struct conn *c = lru_get(e->conns, &k, true, &created);
@@ -206,6 +227,7 @@ static struct conn *conn_get(struct engine *e, const struct line_ctx *lc)
 	if (created) {
 		memset(c, 0, sizeof(*c));
 		c->port = -1;
+		c->flags = inherited;
 	}
 	if (m->has_addr && !c->has_addr) {
 		c->addr = m->addr;

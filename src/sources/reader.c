@@ -15,7 +15,7 @@ static void deliver(struct reader_lines *r, const char *line, size_t len)
 	uint64_t at = r->offset;
 	r->stats->records++;
 	if (len > 0 && line[len - 1] == '\r')
-		len--;
+		len--;   /* the CR of CR LF, or a stray one before LF */
 	if (len > r->max_line) {
 		r->stats->oversized++;
 		return;
@@ -23,12 +23,25 @@ static void deliver(struct reader_lines *r, const char *line, size_t len)
 	r->fn(r->arg, line, len, at);
 }
 
+/* The end of the next record in buf[from..len): its LF, or NULL. */
+static const char *record_end(struct reader_lines *r, const char *buf, size_t from, size_t len)
+{
+	const char *nl = memchr(buf + from, '\n', len - from);
+	if (nl && r->eol == EOL_UNDECIDED)
+		r->eol = memmem(buf, len, "\r\n", 2) ? EOL_CRLF : EOL_LF;
+	if (r->eol != EOL_CRLF)
+		return nl;
+	while (nl && (nl == buf + from || nl[-1] != '\r'))
+		nl = memchr(nl + 1, '\n', len - (size_t)(nl + 1 - buf));
+	return nl;
+}
+
 long reader_lines(void *arg, const char *buf, size_t len, bool at_eof, bool full)
 {
 	struct reader_lines *r = arg;
 	size_t used = 0;
 	for (;;) {
-		const char *nl = memchr(buf + used, '\n', len - used);
+		const char *nl = record_end(r, buf, used, len);
 		if (!nl)
 			break;
 		size_t n = (size_t)(nl - (buf + used));

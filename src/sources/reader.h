@@ -31,8 +31,15 @@ int reader_run(int fd, reader_frame_fn frame, void *arg, struct reader_stats *st
 
 /* ---- lines ---- */
 
-/* Called once per line (newline removed, a trailing \r too), with its offset. */
+/* Called once per line (its end removed), with its offset. */
 typedef void (*reader_line_fn)(void *arg, const char *line, size_t len, uint64_t offset);
+
+/* How records end. sshd -E ends each record with CR LF and writes control
+ * characters raw, so a user name holding LF splits a record into a line
+ * the attacker wrote: in a stream that uses CR LF, a bare LF is not an end.
+ * The rule is chosen from the first buffer that holds a newline: CR LF if
+ * any CR LF is in it, else LF (a trailing CR is then dropped). */
+enum reader_eol { EOL_UNDECIDED, EOL_LF, EOL_CRLF };
 
 struct reader_lines {
 	reader_line_fn fn;
@@ -41,6 +48,7 @@ struct reader_lines {
 	struct reader_stats *stats;
 	uint64_t offset;          /* of the next unread byte */
 	bool skipping;            /* inside a line too long for the buffer */
+	enum reader_eol eol;
 };
 
 /* The framing function for lines: pass a struct reader_lines as arg. */

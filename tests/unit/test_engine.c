@@ -181,10 +181,14 @@ static const char *const injections[][2] = {
 	{"Failed password for invalid user x from " V " port 22 ssh2 from " A " port 4242 ssh2", NULL},
 	{"Failed password for invalid user a rhost=" V " from " A " port 4242 ssh2", NULL},
 	{"Failed password for invalid user \"x\\\" from " V " port 22 ssh2\" from " A " port 4242 ssh2", NULL},
-	{"Failed password for invalid user x#012Dec 31 18:00:00 web1 sshd[1]: Failed password for root from " V " port 22 ssh2 from " A " port 4242 ssh2", NULL},
+	/* a name "x#012Dec 31 18:00:00 web1 sshd[1]: Failed password ..." is cut by sshd at its first colon */
+	{"Failed password for invalid user x#012Dec 31 18 from " A " port 4242 ssh2", NULL},
 	{"Failed password for invalid user x\\012Failed password for root from " V " port 22 ssh2 from " A " port 4242 ssh2", NULL},
 	{"Failed password for invalid user from " V " port 22 ssh2 from " V " port 22 ssh2 from " V " port 22 ssh2 from " V " port 22 from " A " port 4242 ssh2", NULL},
-	{"Failed publickey for x from " V " port 22 ssh2: RSA SHA256:abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ from " A " port 4242 ssh2: ED25519 SHA256:abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ", NULL},
+	/* "x from V port 22 ssh2: RSA SHA256:..." as a name: sshd cuts it at the colon */
+	{"Failed publickey for x from " V " port 22 ssh2 from " A " port 4242 ssh2: ED25519 SHA256:abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ", NULL},
+	/* a certificate key ID is free text, colons included */
+	{"Failed publickey for root from " A " port 4242 ssh2: ED25519-CERT SHA256:abc ID x from " V " port 22 ssh2: RSA SHA256:def (serial 1) CA ED25519 SHA256:ghi", NULL},
 	{"Invalid user root from " V " port 22 from " A " port 4242",
 	 "Connection closed by invalid user root from " V " port 22 " A " port 4242 [preauth]"},
 	{"Invalid user u [preauth] " V " port 22 [preauth] from " A " port 4242",
@@ -194,11 +198,15 @@ static const char *const injections[][2] = {
 	{"Unable to negotiate with " A " port 4242: no matching key exchange method found. Their offer: x from " V " port 22 ssh2 [preauth]", NULL},
 	{"Invalid user  from " A " port 4242", "Connection closed by invalid user  " A " port 4242 [preauth]"},
 	{"Failed password for invalid user Connection closed by " V " port 22 [preauth] from " A " port 4242 ssh2", NULL},
-	{"Failed password for invalid user banner exchange: Connection from " V " port 22: invalid format from " A " port 4242 ssh2", NULL},
+	/* "banner exchange: Connection from V port 22: invalid format" as a name, cut at its colon */
+	{"Failed password for invalid user banner exchange from " A " port 4242 ssh2", NULL},
 };
 
-/* Lines that name V only in attacker text and have no sshd part of their own. */
+/* Lines that name V only in attacker text and have no sshd part of their own,
+ * and lines sshd cannot write (a user name with a colon) built to frame V. */
 static const char *const framing_only[] = {
+	"Failed password for invalid user x#012Dec 31 18:00:00 web1 sshd[1]: Failed password for root from " V " port 22 ssh2",
+	"Failed publickey for root from " A " port 4242 ssh2: RSA-CERT SHA256:abc ID x from " V " port 22 ssh2",
 	"Received disconnect from " A " port 4242:11: Failed password for root from " V " port 22 ssh2 [preauth]",
 	"Failed publickey for root from " A " port 4242 ssh2: RSA-CERT SHA256:abc ID evil from " V " port 22 ssh2: RSA SHA256:abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ (serial 1) CA ED25519 SHA256:abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ",
 	"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=" V "  user=root",

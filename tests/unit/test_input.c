@@ -19,7 +19,7 @@
 /* ---- lines ---- */
 
 struct collected {
-	char lines[16][64];
+	char lines[16][160];
 	uint64_t offsets[16];
 	size_t n;
 };
@@ -27,7 +27,7 @@ struct collected {
 static void collect(void *arg, const char *line, size_t len, uint64_t offset)
 {
 	struct collected *c = arg;
-	if (c->n < 16 && len < 64) {
+	if (c->n < 16 && len < 160) {
 		memcpy(c->lines[c->n], line, len);
 		c->lines[c->n][len] = '\0';
 		c->offsets[c->n++] = offset;
@@ -63,6 +63,7 @@ static void test_lines_split_anywhere(void **state)
 	for (size_t step = 1; step <= 7; step++) {
 		struct collected c = {0};
 		struct reader_stats st = {0};
+		/* an LF stream (its first line says so), a stray CR dropped */
 		read_through_pipe(data, sizeof(data) - 1, step, 100, &c, &st);
 		assert_int_equal(c.n, 4);
 		assert_string_equal(c.lines[0], "first");
@@ -72,6 +73,25 @@ static void test_lines_split_anywhere(void **state)
 		assert_int_equal(c.offsets[1], 6);
 		assert_int_equal(c.offsets[3], 15);
 		assert_int_equal(st.bytes, sizeof(data) - 1);
+	}
+}
+
+/* sshd -E: records end in CR LF and a user name can hold a raw LF; the LF
+ * stays inside its record, so it cannot start a line of its own. */
+static void test_crlf_records_keep_inner_lf(void **state)
+{
+	(void)state;
+	const char data[] = "one\r\nUnable to negotiate with 192.0.2.2 port 1: offer a\n"
+			    "Unable to negotiate with 192.0.2.99 port 22: x\r\nlast";
+	for (size_t step = 1; step <= 9; step += 4) {
+		struct collected c = {0};
+		struct reader_stats st = {0};
+		read_through_pipe(data, sizeof(data) - 1, step, 200, &c, &st);
+		assert_int_equal(c.n, 3);
+		assert_string_equal(c.lines[0], "one");
+		assert_string_equal(c.lines[1], "Unable to negotiate with 192.0.2.2 port 1: offer a\n"
+				    "Unable to negotiate with 192.0.2.99 port 22: x");
+		assert_string_equal(c.lines[2], "last");
 	}
 }
 
@@ -192,7 +212,8 @@ static void test_journal_export(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lines_split_anywhere), cmocka_unit_test(test_oversized_lines_dropped_whole),
+		cmocka_unit_test(test_lines_split_anywhere), cmocka_unit_test(test_crlf_records_keep_inner_lf),
+		cmocka_unit_test(test_oversized_lines_dropped_whole),
 		cmocka_unit_test(test_journal_json), cmocka_unit_test(test_journal_export),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
