@@ -38,7 +38,10 @@ typedef void (*reader_line_fn)(void *arg, const char *line, size_t len, uint64_t
  * characters raw, so a user name holding LF splits a record into a line
  * the attacker wrote: in a stream that uses CR LF, a bare LF is not an end.
  * The rule is chosen from the first buffer that holds a newline: CR LF if
- * any CR LF is in it, else LF (a trailing CR is then dropped). */
+ * any CR LF is in it, else LF (a trailing CR is then dropped). A regular
+ * file's first buffer is as full as the file allows; only a stream that
+ * mixes both endings near its start (no logger writes one) could be read
+ * either way depending on how its first bytes arrive. */
 enum reader_eol { EOL_UNDECIDED, EOL_LF, EOL_CRLF };
 
 struct reader_lines {
