@@ -1,0 +1,333 @@
+/* src_file.c: one log file followed through rotation (see src_file.h).
+ * How: one inotify watch on the file's directory (it reports changes to
+ * the files inside it too, and their renames and deletions). Every wake-up
+ * does a full check instead of trusting event details, so a lost or
+ * overflowed event costs nothing but a delay:
+ *   1. read what is new in the file being followed, and in the previous
+ *      one if a rotation happened lately (rsyslog writes to the renamed
+ *      file until it is told to reopen);
+ *   2. stat the path: another inode means rotation (rename or delete and
+ *      recreate): the current file becomes the previous one and the new
+ *      one is read from its start; the same inode but shorter than what
+ *      was read means copytruncate: read again from the start.
+ * Invariant: each open file has its own partial-line buffer, and its
+ * cursor offset always sits just after a newline. */
+#include "sources/src_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+
+#define FOLLOW_BUFFER (256 * 1024)
+/* How long a rotated-away file is still read: rsyslog keeps writing to it
+ * until logrotate's postrotate makes it reopen, which takes moments. */
+#define PREVIOUS_GRACE_S 30
+
+struct open_file {
+	int fd;                  /* -1: none */
+	uint64_t inode;
+	uint64_t read_offset;    /* bytes read from fd so far */
+	char *buf;
+	size_t len;              /* unframed bytes in buf */
+	struct reader_lines lines;
+	uint64_t boundary;       /* offset just past the last newline consumed */
+	time_t idle_since;
+};
+
+struct follower {
+	char *path, *rotated_path;
+	int inotify_fd;
+	struct open_file cur, prev;
+	struct reader_stats rstats;
+	struct follower_stats stats;
+	size_t max_line;
+	reader_line_fn on_line;
+	void *arg;
+};
+
+static void set_err(char *err, size_t errlen, const char *path, const char *what)
+{
+	snprintf(err, errlen, "%s: %s: %s", path, what, strerror(errno));
+}
+
+static time_t monotonic_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* ---- one open file ---- */
+
+static void file_init(struct follower *f, struct open_file *of)
+{
+	memset(of, 0, sizeof(*of));
+	of->fd = -1;
+	of->buf = xmalloc(FOLLOW_BUFFER);
+	of->lines = (struct reader_lines){.fn = f->on_line, .arg = f->arg, .max_line = f->max_line,
+					  .stats = &f->rstats};
+}
+
+static void file_close(struct open_file *of)
+{
+	if (of->fd >= 0)
+		close(of->fd);
+	of->fd = -1;
+	of->len = 0;
+}
+
+/* Starts reading fd at offset. When offset is not at the start of a line,
+ * the partial line there is skipped: its head was never seen. */
+static void file_start(struct open_file *of, int fd, uint64_t inode, uint64_t offset)
+{
+	of->fd = fd;
+	of->inode = inode;
+	of->read_offset = offset;
+	of->len = 0;
+	of->lines.offset = offset;
+	of->lines.skipping = false;
+	of->boundary = offset;
+	of->idle_since = monotonic_now();
+	char before;
+	if (offset > 0 && pread(fd, &before, 1, (off_t)offset - 1) == 1 && before != '\n')
+		of->lines.skipping = true;
+	lseek(fd, (off_t)offset, SEEK_SET);
+}
+
+/* Frames the buffered bytes into lines; keeps a partial line for later. */
+static void file_frame(struct open_file *of, bool final)
+{
+	size_t used = 0;
+	while (used < of->len) {
+		size_t rest = of->len - used;
+		long n = reader_lines(&of->lines, of->buf + used, rest, final, rest == FOLLOW_BUFFER);
+		if (n == 0)
+			break;
+		used += (size_t)(n > 0 ? n : -n);
+		if (!of->lines.skipping)
+			of->boundary = of->lines.offset;
+	}
+	memmove(of->buf, of->buf + used, of->len - used);
+	of->len -= used;
+}
+
+/* Reads fd to its current end. Returns bytes read, or -1. */
+static long file_drain(struct open_file *of)
+{
+	long total = 0;
+	for (;;) {
+		ssize_t n = read(of->fd, of->buf + of->len, FOLLOW_BUFFER - of->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? total : -1;
+		if (n == 0)
+			break;
+		of->len += (size_t)n;
+		of->read_offset += (uint64_t)n;
+		total += n;
+		file_frame(of, false);
+	}
+	if (total > 0)
+		of->idle_since = monotonic_now();
+	return total;
+}
+
+/* ---- the path ---- */
+
+static int open_path(const char *path, uint64_t *inode, uint64_t *size)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		int saved = S_ISREG(st.st_mode) ? errno : EINVAL;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	*inode = (uint64_t)st.st_ino;
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+/* The followed file moved away: it becomes the previous file, read for a
+ * grace period, and the new one is read from its start. */
+static void rotate(struct follower *f, int fd, uint64_t inode)
+{
+	if (f->prev.fd >= 0) {
+		file_frame(&f->prev, true);
+		file_close(&f->prev);
+	}
+	struct open_file old = f->prev;
+	f->prev = f->cur;
+	f->cur = old;
+	f->cur.lines = f->prev.lines;
+	file_start(&f->cur, fd, inode, 0);
+	f->stats.rotations++;
+}
+
+static void check_truncation(struct follower *f)
+{
+	struct stat st;
+	if (fstat(f->cur.fd, &st) != 0 || (uint64_t)st.st_size >= f->cur.read_offset)
+		return;
+	/* copytruncate: the rest of a partial line went to the copy. */
+	file_start(&f->cur, f->cur.fd, f->cur.inode, 0);
+	f->stats.truncations++;
+}
+
+static void check_path(struct follower *f)
+{
+	uint64_t inode, size;
+	struct stat st;
+	if (stat(f->path, &st) != 0)
+		return;   /* gone for now: keep reading the old file until one appears */
+	if (f->cur.fd >= 0 && (uint64_t)st.st_ino == f->cur.inode) {
+		check_truncation(f);
+		return;
+	}
+	int fd = open_path(f->path, &inode, &size);
+	if (fd < 0)
+		return;
+	if (f->cur.fd < 0)
+		file_start(&f->cur, fd, inode, 0);   /* appeared after we started */
+	else
+		rotate(f, fd, inode);
+}
+
+static void expire_previous(struct follower *f)
+{
+	if (f->prev.fd < 0 || monotonic_now() - f->prev.idle_since < PREVIOUS_GRACE_S)
+		return;
+	file_frame(&f->prev, true);   /* its unterminated last line is final now */
+	file_close(&f->prev);
+}
+
+/* ---- public ---- */
+
+static void drain_events(int fd)
+{
+	char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	while (read(fd, events, sizeof(events)) > 0)
+		;
+}
+
+int follower_process(struct follower *f, char *err, size_t errlen)
+{
+	drain_events(f->inotify_fd);
+	if (f->prev.fd >= 0 && file_drain(&f->prev) < 0)
+		file_close(&f->prev);
+	if (f->cur.fd >= 0 && file_drain(&f->cur) < 0) {
+		set_err(err, errlen, f->path, "read");
+		file_close(&f->cur);
+		return -1;
+	}
+	check_path(f);
+	if (f->cur.fd >= 0 && file_drain(&f->cur) < 0) {
+		set_err(err, errlen, f->path, "read");
+		file_close(&f->cur);
+		return -1;
+	}
+	expire_previous(f);
+	return 0;
+}
+
+/* Where reading starts: the cursor if it names this file (or PATH.1, the
+ * file it was rotated to while we were down), else the end, or the start. */
+static void open_initial(struct follower *f, const struct follower_config *cfg)
+{
+	uint64_t inode, size, rinode, rsize;
+	int fd = open_path(f->path, &inode, &size);
+	const struct file_cursor *c = &cfg->cursor;
+	if (c->valid && fd >= 0 && inode == c->inode) {
+		file_start(&f->cur, fd, inode, c->offset <= size ? c->offset : 0);
+		return;
+	}
+	int rfd = c->valid ? open_path(f->rotated_path, &rinode, &rsize) : -1;
+	if (rfd >= 0 && rinode == c->inode && c->offset <= rsize) {
+		file_start(&f->prev, rfd, rinode, c->offset);   /* finish it first */
+		f->prev.idle_since = 0;                         /* nobody writes there any more */
+	} else if (rfd >= 0) {
+		close(rfd);
+	}
+	if (fd >= 0)
+		file_start(&f->cur, fd, inode, c->valid || cfg->from_start ? 0 : size);
+}
+
+int follower_open(const struct follower_config *cfg, struct follower **out, char *err, size_t errlen)
+{
+	struct follower *f = xcalloc(1, sizeof(*f));
+	f->path = xstrdup(cfg->path);
+	if (asprintf(&f->rotated_path, "%s.1", cfg->path) < 0)
+		f->rotated_path = NULL;
+	f->max_line = cfg->max_line;
+	f->on_line = cfg->on_line;
+	f->arg = cfg->arg;
+	file_init(f, &f->cur);
+	file_init(f, &f->prev);
+	char *dir_copy = xstrdup(cfg->path);
+	const char *dir = dirname(dir_copy);
+	f->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	int wd = f->inotify_fd < 0 ? -1 :
+		 inotify_add_watch(f->inotify_fd, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM |
+						   IN_DELETE | IN_ATTRIB | IN_CLOSE_WRITE);
+	if (wd < 0 || !f->rotated_path) {
+		set_err(err, errlen, dir, "inotify");
+		free(dir_copy);
+		follower_close(f);
+		return -1;
+	}
+	free(dir_copy);
+	open_initial(f, cfg);
+	*out = f;
+	return 0;
+}
+
+void follower_close(struct follower *f)
+{
+	if (!f)
+		return;
+	file_close(&f->cur);
+	file_close(&f->prev);
+	free(f->cur.buf);
+	free(f->prev.buf);
+	if (f->inotify_fd >= 0)
+		close(f->inotify_fd);
+	free(f->path);
+	free(f->rotated_path);
+	free(f);
+}
+
+int follower_fd(const struct follower *f)
+{
+	return f->inotify_fd;
+}
+
+struct file_cursor follower_cursor(const struct follower *f)
+{
+	struct file_cursor c = {.valid = f->cur.fd >= 0};
+	if (c.valid) {
+		c.inode = f->cur.inode;
+		c.offset = f->cur.boundary;
+	}
+	return c;
+}
+
+void follower_get_stats(const struct follower *f, struct follower_stats *out)
+{
+	*out = f->stats;
+	out->lines = f->rstats.records - f->rstats.oversized;
+	out->bytes = f->cur.read_offset;
+	out->oversized = f->rstats.oversized;
+}

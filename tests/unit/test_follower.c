@@ -1,0 +1,252 @@
+/* test_follower.c: following a log file through each rotation style with
+ * real files: rename-and-create (with the old file still written after the
+ * rename), copytruncate, delete-and-recreate; partial lines; start at the
+ * end or the start; resume from a cursor, also from FILE.1. Each line must
+ * arrive exactly once, in order. */
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "sources/src_file.h"
+
+struct got {
+	char text[8192];    /* every line delivered, each followed by '|' */
+	size_t n;
+};
+
+static void on_line(void *arg, const char *line, size_t len, uint64_t offset)
+{
+	(void)offset;
+	struct got *g = arg;
+	int w = snprintf(g->text + strlen(g->text), sizeof(g->text) - strlen(g->text), "%.*s|", (int)len, line);
+	(void)w;
+	g->n++;
+}
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	char rotated[140];
+	struct got got;
+	struct follower *f;
+};
+
+static void append(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void start(struct fixture *fx, bool from_start, struct file_cursor cursor)
+{
+	struct follower_config cfg = {.path = fx->path, .from_start = from_start, .cursor = cursor,
+				      .max_line = 100, .on_line = on_line, .arg = &fx->got};
+	char err[256];
+	assert_int_equal(follower_open(&cfg, &fx->f, err, sizeof(err)), 0);
+}
+
+static void process(struct fixture *fx)
+{
+	char err[256];
+	assert_int_equal(follower_process(fx->f, err, sizeof(err)), 0);
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/pacto-follow-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->path, sizeof(fx->path), "%s/auth.log", fx->dir);
+	snprintf(fx->rotated, sizeof(fx->rotated), "%s.1", fx->path);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	follower_close(fx->f);
+	unlink(fx->path);
+	unlink(fx->rotated);
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static void test_from_end_then_new_lines(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "old 1\nold 2\nhalf of an old li");
+	start(fx, false, (struct file_cursor){0});
+	process(fx);
+	assert_int_equal(fx->got.n, 0);
+	append(fx->path, "ne\nnew 1\nnew ");
+	process(fx);
+	assert_string_equal(fx->got.text, "new 1|");   /* the old line's tail is not a line */
+	append(fx->path, "2\n");
+	process(fx);
+	assert_string_equal(fx->got.text, "new 1|new 2|");
+}
+
+static void test_from_start(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "a\nb\n");
+	start(fx, true, (struct file_cursor){0});
+	process(fx);
+	assert_string_equal(fx->got.text, "a|b|");
+}
+
+static void test_wakes_up_on_write(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "x\n");
+	struct pollfd p = {.fd = follower_fd(fx->f), .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	process(fx);
+	assert_string_equal(fx->got.text, "x|");
+}
+
+static void test_rename_and_create(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "1\n2\n");
+	process(fx);
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	append(fx->rotated, "3 written after the rename, before the reopen\n4 unfinished");
+	process(fx);
+	append(fx->path, "5 in the new file\n");
+	process(fx);
+	append(fx->rotated, " and finished\n");
+	append(fx->path, "6\n");
+	process(fx);
+	assert_string_equal(fx->got.text, "1|2|3 written after the rename, before the reopen|5 in the new file|"
+					  "4 unfinished and finished|6|");
+	struct follower_stats st;
+	follower_get_stats(fx->f, &st);
+	assert_int_equal(st.rotations, 1);
+}
+
+static void test_copytruncate(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "1\n2\n");
+	process(fx);
+	assert_int_equal(truncate(fx->path, 0), 0);
+	append(fx->path, "3\n");
+	process(fx);
+	assert_string_equal(fx->got.text, "1|2|3|");
+	struct follower_stats st;
+	follower_get_stats(fx->f, &st);
+	assert_int_equal(st.truncations, 1);
+}
+
+static void test_delete_and_recreate(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "1\n");
+	process(fx);
+	assert_int_equal(unlink(fx->path), 0);
+	process(fx);   /* gone: nothing to do, no error */
+	append(fx->path, "2\n");
+	process(fx);
+	assert_string_equal(fx->got.text, "1|2|");
+}
+
+static void test_resume_from_cursor(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "1\n2\npart");
+	process(fx);
+	struct file_cursor c = follower_cursor(fx->f);
+	assert_true(c.valid);
+	assert_int_equal(c.offset, 4);   /* just past "2\n": the partial line is not consumed */
+	follower_close(fx->f);
+	fx->f = NULL;
+	append(fx->path, "ial\n3\n");
+	start(fx, false, c);
+	process(fx);
+	assert_string_equal(fx->got.text, "1|2|partial|3|");
+}
+
+static void test_resume_after_rotation_while_down(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "1\n");
+	process(fx);
+	struct file_cursor c = follower_cursor(fx->f);
+	follower_close(fx->f);
+	fx->f = NULL;
+	append(fx->path, "2 before the rotation\n");
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	append(fx->path, "3 after\n");
+	start(fx, false, c);
+	process(fx);
+	assert_string_equal(fx->got.text, "1|2 before the rotation|3 after|");
+}
+
+static void test_long_line_dropped_whole(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	char big[400];
+	memset(big, 'x', sizeof(big) - 2);
+	big[sizeof(big) - 2] = '\n';
+	big[sizeof(big) - 1] = '\0';
+	append(fx->path, "a\n");
+	append(fx->path, big);
+	append(fx->path, "b\n");
+	process(fx);
+	assert_string_equal(fx->got.text, "a|b|");
+	struct follower_stats st;
+	follower_get_stats(fx->f, &st);
+	assert_int_equal(st.oversized, 1);
+}
+
+static void test_symlink_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char target[160];
+	snprintf(target, sizeof(target), "%s/other", fx->dir);
+	append(target, "secret\n");
+	assert_int_equal(symlink(target, fx->path), 0);
+	start(fx, true, (struct file_cursor){0});
+	process(fx);
+	assert_int_equal(fx->got.n, 0);
+	unlink(target);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_from_end_then_new_lines), T(test_from_start), T(test_wakes_up_on_write),
+		T(test_rename_and_create), T(test_copytruncate), T(test_delete_and_recreate),
+		T(test_resume_from_cursor), T(test_resume_after_rotation_while_down),
+		T(test_long_line_dropped_whole), T(test_symlink_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
