@@ -10,7 +10,7 @@
 
 #include "ctl/cli.h"
 
-static void print_errors(const struct rule_errors *errs)
+static void print_errors(const struct errors *errs)
 {
 	for (size_t i = 0; i < errs->n; i++)
 		fprintf(stderr, "%s\n", errs->msgs[i]);
@@ -19,7 +19,7 @@ static void print_errors(const struct rule_errors *errs)
 
 struct ruleset *cli_load_rules(const char *path, const char **origin)
 {
-	struct rule_errors errs = {0};
+	struct errors errs = {0};
 	struct ruleset *rs = NULL;
 	struct stat st;
 	int rc;
@@ -34,7 +34,7 @@ struct ruleset *cli_load_rules(const char *path, const char **origin)
 	}
 	if (rc != 0)
 		print_errors(&errs);
-	rule_errors_clear(&errs);
+	errors_clear(&errs);
 	return rs;
 }
 

@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "common/xalloc.h"
+#include "common/yaml_util.h"
 
 #define RULE_FILE_MAX (1024 * 1024)
 
@@ -30,13 +31,6 @@
 #define DEFAULT_MAX_US (604800 * 1000000LL)
 #define DEFAULT_MEMORY_US (604800 * 1000000LL)
 #define DEFAULT_CONN_TIMEOUT_US (300 * 1000000LL)
-
-struct load_ctx {
-	const char *file;
-	yaml_document_t *doc;
-	struct rule_errors *errs;
-	size_t nerrs_at_start;
-};
 
 static const char *const effect_names[] = {
 	[EFFECT_IGNORE] = "ignore",
@@ -52,124 +46,6 @@ const char *effect_name(enum effect e)
 	return (size_t)e < sizeof(effect_names) / sizeof(*effect_names) ? effect_names[e] : "?";
 }
 
-static void errs_add(struct rule_errors *errs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void errs_add(struct rule_errors *errs, const char *fmt, ...)
-{
-	char *msg;
-	va_list ap;
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = xstrdup("(out of memory formatting an error)");
-	va_end(ap);
-	errs->msgs = xreallocarray(errs->msgs, errs->n + 1, sizeof(*errs->msgs));
-	errs->msgs[errs->n++] = msg;
-}
-
-void rule_errors_clear(struct rule_errors *errs)
-{
-	for (size_t i = 0; i < errs->n; i++)
-		free(errs->msgs[i]);
-	free(errs->msgs);
-	errs->msgs = NULL;
-	errs->n = 0;
-}
-
-static unsigned node_line(const yaml_node_t *node)
-{
-	return (unsigned)node->start_mark.line + 1;
-}
-
-static void node_error(struct load_ctx *c, const yaml_node_t *node, const char *key,
-		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void node_error(struct load_ctx *c, const yaml_node_t *node, const char *key,
-		       const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	errs_add(c->errs, "%s:%u: %s: %s", c->file, node_line(node), key, msg);
-}
-
-int parse_duration(const char *s, int64_t *out_us)
-{
-	char *end;
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno)
-		return -1;
-	int64_t unit = 1;
-	if (*end) {
-		switch (*end++) {
-		case 's': unit = 1; break;
-		case 'm': unit = 60; break;
-		case 'h': unit = 3600; break;
-		case 'd': unit = 86400; break;
-		case 'w': unit = 604800; break;
-		default: return -1;
-		}
-		if (*end)
-			return -1;
-	}
-	/* Ten years is longer than any sensible sanction and keeps us far from overflow. */
-	if (v > 315360000LL / unit)
-		return -1;
-	*out_us = (int64_t)v * unit * 1000000LL;
-	return 0;
-}
-
-/* The scalar text of node, or NULL (with an error) when it is not a scalar. */
-static const char *want_scalar(struct load_ctx *c, yaml_node_t *node, const char *key)
-{
-	if (!node || node->type != YAML_SCALAR_NODE) {
-		if (node)
-			node_error(c, node, key, "expected a single value");
-		return NULL;
-	}
-	return (const char *)node->data.scalar.value;
-}
-
-static void want_string(struct load_ctx *c, yaml_node_t *node, const char *key, char **out)
-{
-	const char *s = want_scalar(c, node, key);
-	if (!s)
-		return;
-	free(*out);
-	*out = xstrdup(s);
-}
-
-static void want_uint(struct load_ctx *c, yaml_node_t *node, const char *key,
-		      unsigned min, unsigned max, unsigned *out)
-{
-	const char *s = want_scalar(c, node, key);
-	if (!s)
-		return;
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end || errno || v < min || v > max) {
-		node_error(c, node, key, "'%s' is not a whole number from %u to %u", s, min, max);
-		return;
-	}
-	*out = (unsigned)v;
-}
-
-static void want_duration(struct load_ctx *c, yaml_node_t *node, const char *key, int64_t *out)
-{
-	const char *s = want_scalar(c, node, key);
-	if (!s)
-		return;
-	int64_t us;
-	if (parse_duration(s, &us) != 0 || us <= 0) {
-		node_error(c, node, key, "'%s' is not a duration (e.g. 600, 90s, 10m, 2h, 1d, 1w)", s);
-		return;
-	}
-	*out = us;
-}
-
 static int effect_from_name(const char *s)
 {
 	for (size_t i = 0; i < sizeof(effect_names) / sizeof(*effect_names); i++)
@@ -178,40 +54,25 @@ static int effect_from_name(const char *s)
 	return -1;
 }
 
-static void want_effect(struct load_ctx *c, yaml_node_t *node, const char *key, enum effect *out)
+static void want_unsigned(struct yaml_ctx *c, yaml_node_t *node, const char *key, unsigned min,
+			  unsigned max, unsigned *out)
 {
-	const char *s = want_scalar(c, node, key);
+	uint64_t v = *out;
+	yml_uint(c, node, key, min, max, &v);
+	*out = (unsigned)v;
+}
+
+static void want_effect(struct yaml_ctx *c, yaml_node_t *node, const char *key, enum effect *out)
+{
+	const char *s = yml_scalar(c, node, key);
 	if (!s)
 		return;
 	int e = effect_from_name(s);
 	if (e < 0) {
-		node_error(c, node, key, "'%s' is not one of attempt, pending, end, end-attempt, mark, ignore", s);
+		yml_error(c, node, key, "'%s' is not one of attempt, pending, end, end-attempt, mark, ignore", s);
 		return;
 	}
 	*out = (enum effect)e;
-}
-
-/* Calls fn for each key/value of a mapping node; reports a non-mapping. */
-typedef void (*pair_fn)(struct load_ctx *c, const char *key, yaml_node_t *value, void *arg);
-
-static void for_each_pair(struct load_ctx *c, yaml_node_t *map, const char *what, pair_fn fn, void *arg)
-{
-	if (map->type != YAML_MAPPING_NODE) {
-		node_error(c, map, what, "expected a mapping of keys to values");
-		return;
-	}
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-		const char *key = want_scalar(c, k, what);
-		if (key && v)
-			fn(c, key, v, arg);
-	}
-}
-
-static void unknown_key(struct load_ctx *c, yaml_node_t *value, const char *key, const char *where)
-{
-	node_error(c, value, key, "unknown key in %s", where);
 }
 
 /* ---- patterns ---- */
@@ -224,13 +85,13 @@ struct pattern_text {
 	bool has_effect, has_otherwise;
 };
 
-static void pattern_pair(struct load_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static void pattern_pair(struct yaml_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
 	struct pattern_text *pt = arg;
 	if (strcmp(key, "name") == 0) {
-		want_string(c, v, key, &pt->p.name);
+		yml_string(c, v, key, &pt->p.name);
 	} else if (strcmp(key, "regex") == 0) {
-		want_string(c, v, key, &pt->p.regex);
+		yml_string(c, v, key, &pt->p.regex);
 		pt->regex_node = v;
 	} else if (strcmp(key, "effect") == 0) {
 		want_effect(c, v, key, &pt->p.effect);
@@ -239,13 +100,13 @@ static void pattern_pair(struct load_ctx *c, const char *key, yaml_node_t *v, vo
 		want_effect(c, v, key, &pt->p.otherwise);
 		pt->has_otherwise = true;
 	} else if (strcmp(key, "when") == 0) {
-		want_string(c, v, key, &pt->when);
+		yml_string(c, v, key, &pt->when);
 		pt->when_node = v;
 	} else if (strcmp(key, "flag") == 0) {
-		want_string(c, v, key, &pt->flag);
+		yml_string(c, v, key, &pt->flag);
 		pt->flag_node = v;
 	} else {
-		unknown_key(c, v, key, "a pattern");
+		yml_unknown_key(c, v, key, "a pattern");
 	}
 }
 
@@ -261,7 +122,7 @@ static int flag_index(struct scenario *s, const char *name, bool add)
 }
 
 /* Compiles one pattern alone, to report its errors precisely and learn its groups. */
-static pcre2_code *compile_alone(struct load_ctx *c, struct pattern_text *pt)
+static pcre2_code *compile_alone(struct yaml_ctx *c, struct pattern_text *pt)
 {
 	int err;
 	PCRE2_SIZE off;
@@ -269,12 +130,12 @@ static pcre2_code *compile_alone(struct load_ctx *c, struct pattern_text *pt)
 	if (!code) {
 		PCRE2_UCHAR msg[256];
 		pcre2_get_error_message(err, msg, sizeof(msg));
-		node_error(c, pt->regex_node, "regex", "%s at offset %zu in '%s'", (char *)msg,
+		yml_error(c, pt->regex_node, "regex", "%s at offset %zu in '%s'", (char *)msg,
 			   (size_t)off, pt->p.regex);
 		return NULL;
 	}
 	if (pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) != 0) {
-		node_error(c, pt->regex_node, "regex", "PCRE2 JIT cannot compile '%s'", pt->p.regex);
+		yml_error(c, pt->regex_node, "regex", "PCRE2 JIT cannot compile '%s'", pt->p.regex);
 		pcre2_code_free(code);
 		return NULL;
 	}
@@ -286,14 +147,14 @@ static bool effect_needs_addr(enum effect e)
 	return e != EFFECT_MARK && e != EFFECT_IGNORE;
 }
 
-static void check_pattern(struct load_ctx *c, struct scenario *s, struct pattern_text *pt, yaml_node_t *node)
+static void check_pattern(struct yaml_ctx *c, struct scenario *s, struct pattern_text *pt, yaml_node_t *node)
 {
 	if (!pt->p.name)
-		node_error(c, node, "name", "every pattern needs a name");
+		yml_error(c, node, "name", "every pattern needs a name");
 	if (!pt->has_effect)
-		node_error(c, node, "effect", "every pattern needs an effect");
+		yml_error(c, node, "effect", "every pattern needs an effect");
 	if (!pt->p.regex) {
-		node_error(c, node, "regex", "every pattern needs a regex");
+		yml_error(c, node, "regex", "every pattern needs a regex");
 		return;
 	}
 	pcre2_code *code = compile_alone(c, pt);
@@ -307,31 +168,31 @@ static void check_pattern(struct load_ctx *c, struct scenario *s, struct pattern
 	pt->p.code = code;
 	if (effect_needs_addr(pt->p.effect) || (pt->when && effect_needs_addr(pt->p.otherwise))) {
 		if (!pt->p.has_addr)
-			node_error(c, pt->regex_node, "regex", "'%s' has no (?<addr>...) group for the source address",
+			yml_error(c, pt->regex_node, "regex", "'%s' has no (?<addr>...) group for the source address",
 				   pt->p.regex);
 	}
 
 	if (pt->p.effect == EFFECT_MARK) {
 		if (!pt->flag)
-			node_error(c, node, "flag", "a mark pattern needs a flag name");
+			yml_error(c, node, "flag", "a mark pattern needs a flag name");
 		else if ((pt->p.mark_flag = flag_index(s, pt->flag, true)) < 0)
-			node_error(c, pt->flag_node, "flag", "more than %d flags", RULES_MAX_FLAGS);
+			yml_error(c, pt->flag_node, "flag", "more than %d flags", RULES_MAX_FLAGS);
 	} else if (pt->flag) {
-		node_error(c, pt->flag_node, "flag", "only a mark pattern sets a flag");
+		yml_error(c, pt->flag_node, "flag", "only a mark pattern sets a flag");
 	}
 	if (pt->has_otherwise && !pt->when)
-		node_error(c, node, "otherwise", "only meaningful with 'when'");
+		yml_error(c, node, "otherwise", "only meaningful with 'when'");
 }
 
 /* Resolves `when` after every mark pattern has declared its flag. */
-static void resolve_when(struct load_ctx *c, struct scenario *s, struct pattern_text *pt)
+static void resolve_when(struct yaml_ctx *c, struct scenario *s, struct pattern_text *pt)
 {
 	pt->p.when_flag = -1;
 	if (!pt->when)
 		return;
 	pt->p.when_flag = flag_index(s, pt->when, false);
 	if (pt->p.when_flag < 0)
-		node_error(c, pt->when_node, "when", "no mark pattern sets the flag '%s'", pt->when);
+		yml_error(c, pt->when_node, "when", "no mark pattern sets the flag '%s'", pt->when);
 }
 
 static void pattern_text_free(struct pattern_text *pt)
@@ -341,27 +202,27 @@ static void pattern_text_free(struct pattern_text *pt)
 	free(pt->otherwise_name);
 }
 
-static void load_patterns(struct load_ctx *c, struct scenario *s, yaml_node_t *seq)
+static void load_patterns(struct yaml_ctx *c, struct scenario *s, yaml_node_t *seq)
 {
 	if (seq->type != YAML_SEQUENCE_NODE) {
-		node_error(c, seq, "patterns", "expected a list of patterns");
+		yml_error(c, seq, "patterns", "expected a list of patterns");
 		return;
 	}
 	if (s->patterns) {
-		node_error(c, seq, "patterns", "given twice");
+		yml_error(c, seq, "patterns", "given twice");
 		return;
 	}
 	size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
 	if (n == 0 || n > RULES_MAX_PATTERNS) {
-		node_error(c, seq, "patterns", "expected 1 to %d patterns, found %zu", RULES_MAX_PATTERNS, n);
+		yml_error(c, seq, "patterns", "expected 1 to %d patterns, found %zu", RULES_MAX_PATTERNS, n);
 		return;
 	}
 	struct pattern_text *pts = xcalloc(n, sizeof(*pts));
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *node = yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
-		pts[i].p.line = node_line(node);
+		pts[i].p.line = yml_line(node);
 		pts[i].p.mark_flag = -1;
-		for_each_pair(c, node, "patterns", pattern_pair, &pts[i]);
+		yml_for_each_pair(c, node, "patterns", pattern_pair, &pts[i]);
 		check_pattern(c, s, &pts[i], node);
 	}
 	s->patterns = xcalloc(n, sizeof(*s->patterns));
@@ -376,14 +237,14 @@ static void load_patterns(struct load_ctx *c, struct scenario *s, yaml_node_t *s
 
 /* ---- scenario ---- */
 
-static void load_programs(struct load_ctx *c, struct scenario *s, yaml_node_t *seq)
+static void load_programs(struct yaml_ctx *c, struct scenario *s, yaml_node_t *seq)
 {
 	if (seq->type != YAML_SEQUENCE_NODE) {
-		node_error(c, seq, "programs", "expected a list of program names, e.g. [sshd, sshd-session]");
+		yml_error(c, seq, "programs", "expected a list of program names, e.g. [sshd, sshd-session]");
 		return;
 	}
 	for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
-		const char *name = want_scalar(c, yaml_document_get_node(c->doc, *it), "programs");
+		const char *name = yml_scalar(c, yaml_document_get_node(c->doc, *it), "programs");
 		if (!name)
 			continue;
 		s->programs = xreallocarray(s->programs, s->nprograms + 1, sizeof(*s->programs));
@@ -393,51 +254,51 @@ static void load_programs(struct load_ctx *c, struct scenario *s, yaml_node_t *s
 	}
 }
 
-static void escalation_pair(struct load_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static void escalation_pair(struct yaml_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
 	struct scenario *s = arg;
 	if (strcmp(key, "factor") == 0)
-		want_uint(c, v, key, 1, 16, &s->escalation_factor);
+		want_unsigned(c, v, key, 1, 16, &s->escalation_factor);
 	else if (strcmp(key, "max") == 0)
-		want_duration(c, v, key, &s->escalation_max_us);
+		yml_duration(c, v, key, &s->escalation_max_us);
 	else if (strcmp(key, "memory") == 0)
-		want_duration(c, v, key, &s->escalation_memory_us);
+		yml_duration(c, v, key, &s->escalation_memory_us);
 	else
-		unknown_key(c, v, key, "escalation");
+		yml_unknown_key(c, v, key, "escalation");
 }
 
-static void connection_pair(struct load_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static void connection_pair(struct yaml_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
 	struct scenario *s = arg;
 	if (strcmp(key, "timeout") == 0)
-		want_duration(c, v, key, &s->connection_timeout_us);
+		yml_duration(c, v, key, &s->connection_timeout_us);
 	else
-		unknown_key(c, v, key, "connection");
+		yml_unknown_key(c, v, key, "connection");
 }
 
-static void scenario_pair(struct load_ctx *c, const char *key, yaml_node_t *v, void *arg)
+static void scenario_pair(struct yaml_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
 	struct scenario *s = arg;
 	if (strcmp(key, "scenario") == 0)
-		want_string(c, v, key, &s->name);
+		yml_string(c, v, key, &s->name);
 	else if (strcmp(key, "description") == 0)
-		want_string(c, v, key, &s->description);
+		yml_string(c, v, key, &s->description);
 	else if (strcmp(key, "programs") == 0)
 		load_programs(c, s, v);
 	else if (strcmp(key, "threshold") == 0)
-		want_uint(c, v, key, 1, RULES_MAX_THRESHOLD, &s->threshold);
+		want_unsigned(c, v, key, 1, RULES_MAX_THRESHOLD, &s->threshold);
 	else if (strcmp(key, "window") == 0)
-		want_duration(c, v, key, &s->window_us);
+		yml_duration(c, v, key, &s->window_us);
 	else if (strcmp(key, "sanction") == 0)
-		want_duration(c, v, key, &s->sanction_us);
+		yml_duration(c, v, key, &s->sanction_us);
 	else if (strcmp(key, "escalation") == 0)
-		for_each_pair(c, v, key, escalation_pair, s);
+		yml_for_each_pair(c, v, key, escalation_pair, s);
 	else if (strcmp(key, "connection") == 0)
-		for_each_pair(c, v, key, connection_pair, s);
+		yml_for_each_pair(c, v, key, connection_pair, s);
 	else if (strcmp(key, "patterns") == 0)
 		load_patterns(c, s, v);
 	else
-		unknown_key(c, v, key, "a scenario");
+		yml_unknown_key(c, v, key, "a scenario");
 }
 
 static void scenario_defaults(struct scenario *s, const char *file)
@@ -474,65 +335,49 @@ static void scenario_free(struct scenario *s)
 
 /* ---- files ---- */
 
-static void check_scenario(struct load_ctx *c, struct scenario *s, yaml_node_t *root)
+static void check_scenario(struct yaml_ctx *c, struct scenario *s, yaml_node_t *root)
 {
 	if (!s->name)
-		node_error(c, root, "scenario", "a rule file needs a 'scenario: NAME' key");
+		yml_error(c, root, "scenario", "a rule file needs a 'scenario: NAME' key");
 	if (!s->patterns && c->errs->n == c->nerrs_at_start)
-		node_error(c, root, "patterns", "a scenario needs at least one pattern");
+		yml_error(c, root, "patterns", "a scenario needs at least one pattern");
 	if (s->escalation_max_us < s->sanction_us)
-		node_error(c, root, "escalation", "max is shorter than the sanction itself");
-}
-
-static void yaml_error(struct load_ctx *c, const yaml_parser_t *parser)
-{
-	errs_add(c->errs, "%s:%zu: %s%s%s", c->file, parser->problem_mark.line + 1,
-		 parser->problem ? parser->problem : "malformed YAML",
-		 parser->context ? " " : "", parser->context ? parser->context : "");
+		yml_error(c, root, "escalation", "max is shorter than the sanction itself");
 }
 
 /* Parses one scenario from text into *s; returns 0 or -1 (errors added). */
 static int load_scenario(const char *name, const char *text, size_t len, struct scenario *s,
-			 struct rule_errors *errs)
+			 struct errors *errs)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct load_ctx c = {.file = name, .doc = &doc, .errs = errs, .nerrs_at_start = errs->n};
+	bool loaded;
+	struct yaml_ctx c = {.file = name, .doc = &doc, .errs = errs, .nerrs_at_start = errs->n};
 
 	scenario_defaults(s, name);
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		yaml_error(&c, &parser);
-		yaml_parser_delete(&parser);
-		return -1;
-	}
-	yaml_node_t *root = yaml_document_get_root_node(&doc);
-	if (!root)
-		errs_add(errs, "%s:1: the file holds no scenario", name);
-	else if (root->type != YAML_MAPPING_NODE)
-		node_error(&c, root, "scenario", "expected a mapping with scenario, patterns, ...");
-	else {
-		for_each_pair(&c, root, "scenario", scenario_pair, s);
+	yaml_node_t *root = yml_open(&c, &parser, &doc, text, len, &loaded);
+	if (root && root->type != YAML_MAPPING_NODE) {
+		yml_error(&c, root, "scenario", "expected a mapping with scenario, patterns, ...");
+	} else if (root) {
+		yml_for_each_pair(&c, root, "scenario", scenario_pair, s);
 		check_scenario(&c, s, root);
 	}
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
+	yml_close(&parser, &doc, loaded);
 	return errs->n == c.nerrs_at_start ? 0 : -1;
 }
 
-static void ruleset_add(struct ruleset *rs, struct scenario *s, struct rule_errors *errs)
+static void ruleset_add(struct ruleset *rs, struct scenario *s, struct errors *errs)
 {
 	for (size_t i = 0; i < rs->nscenarios; i++)
 		if (strcmp(rs->scenarios[i].name, s->name) == 0)
-			errs_add(errs, "%s:1: scenario: '%s' is already defined in %s", s->file, s->name,
+			errors_add(errs, "%s:1: scenario: '%s' is already defined in %s", s->file, s->name,
 				 rs->scenarios[i].file);
 	rs->scenarios = xreallocarray(rs->scenarios, rs->nscenarios + 1, sizeof(*rs->scenarios));
 	rs->scenarios[rs->nscenarios++] = *s;
 }
 
 static int add_text(struct ruleset *rs, const char *name, const char *text, size_t len,
-		    struct rule_errors *errs)
+		    struct errors *errs)
 {
 	struct scenario s;
 	if (load_scenario(name, text, len, &s, errs) != 0) {
@@ -543,31 +388,10 @@ static int add_text(struct ruleset *rs, const char *name, const char *text, size
 	return 0;
 }
 
-/* Reads a whole rule file, refusing anything larger than RULE_FILE_MAX. */
-static char *read_rule_file(const char *path, size_t *len, struct rule_errors *errs)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		errs_add(errs, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	char *buf = xmalloc(RULE_FILE_MAX + 1);
-	*len = fread(buf, 1, RULE_FILE_MAX + 1, f);
-	bool failed = ferror(f);
-	fclose(f);
-	if (failed || *len > RULE_FILE_MAX) {
-		errs_add(errs, "%s: %s", path, failed ? "read error" : "larger than 1 MiB");
-		free(buf);
-		return NULL;
-	}
-	buf[*len] = '\0';
-	return buf;
-}
-
-static int add_file(struct ruleset *rs, const char *path, struct rule_errors *errs)
+static int add_file(struct ruleset *rs, const char *path, struct errors *errs)
 {
 	size_t len;
-	char *text = read_rule_file(path, &len, errs);
+	char *text = read_small_file(path, RULE_FILE_MAX, &len, errs);
 	if (!text)
 		return -1;
 	int rc = add_text(rs, path, text, len, errs);
@@ -582,12 +406,12 @@ static bool is_rule_name(const char *name)
 				  (n > 4 && strcmp(name + n - 4, ".yml") == 0));
 }
 
-static int add_dir(struct ruleset *rs, const char *dir, struct rule_errors *errs)
+static int add_dir(struct ruleset *rs, const char *dir, struct errors *errs)
 {
 	struct dirent **names;
 	int n = scandir(dir, &names, NULL, alphasort);
 	if (n < 0) {
-		errs_add(errs, "%s: %s", dir, strerror(errno));
+		errors_add(errs, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
 	int rc = 0;
@@ -601,13 +425,13 @@ static int add_dir(struct ruleset *rs, const char *dir, struct rule_errors *errs
 	}
 	free(names);
 	if (rc == 0 && rs->nscenarios == 0) {
-		errs_add(errs, "%s: no *.yaml rule files", dir);
+		errors_add(errs, "%s: no *.yaml rule files", dir);
 		rc = -1;
 	}
 	return rc;
 }
 
-static int finish_load(struct ruleset *rs, struct ruleset **out, struct rule_errors *errs, size_t nerrs)
+static int finish_load(struct ruleset *rs, struct ruleset **out, struct errors *errs, size_t nerrs)
 {
 	if (errs->n != nerrs) {
 		ruleset_free(rs);
@@ -618,13 +442,13 @@ static int finish_load(struct ruleset *rs, struct ruleset **out, struct rule_err
 	return 0;
 }
 
-int ruleset_load(const char *path, struct ruleset **out, struct rule_errors *errs)
+int ruleset_load(const char *path, struct ruleset **out, struct errors *errs)
 {
 	struct ruleset *rs = xcalloc(1, sizeof(*rs));
 	size_t nerrs = errs->n;
 	struct stat st;
 	if (stat(path, &st) != 0)
-		errs_add(errs, "%s: %s", path, strerror(errno));
+		errors_add(errs, "%s: %s", path, strerror(errno));
 	else if (S_ISDIR(st.st_mode))
 		add_dir(rs, path, errs);
 	else
@@ -633,7 +457,7 @@ int ruleset_load(const char *path, struct ruleset **out, struct rule_errors *err
 }
 
 int ruleset_load_texts(const struct rule_text *texts, size_t n, struct ruleset **out,
-		       struct rule_errors *errs)
+		       struct errors *errs)
 {
 	struct ruleset *rs = xcalloc(1, sizeof(*rs));
 	size_t nerrs = errs->n;

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/errors.h"
+
 /* What a matching line does to its connection and its source. */
 enum effect {
 	EFFECT_IGNORE,       /* recognised; re-describes something already counted */
@@ -67,16 +69,10 @@ struct ruleset {
 	size_t nscenarios;
 };
 
-/* Collected messages of a failed load, one "file:line: ..." each. */
-struct rule_errors {
-	char **msgs;
-	size_t n;
-};
-
 /* Loads PATH: a rule file, or a directory whose *.yaml / *.yml files are
  * loaded in name order. Returns 0 with *out set, or -1 with errs filled
  * (nothing is loaded then). */
-int ruleset_load(const char *path, struct ruleset **out, struct rule_errors *errs)
+int ruleset_load(const char *path, struct ruleset **out, struct errors *errs)
 	__attribute__((warn_unused_result));
 
 /* Rule text held in memory (the stock rules built into the binary). */
@@ -87,13 +83,9 @@ struct rule_text {
 };
 
 int ruleset_load_texts(const struct rule_text *texts, size_t n, struct ruleset **out,
-		       struct rule_errors *errs) __attribute__((warn_unused_result));
+		       struct errors *errs) __attribute__((warn_unused_result));
 
 void ruleset_free(struct ruleset *rs);
-void rule_errors_clear(struct rule_errors *errs);
-
-/* Parses "600", "600s", "10m", "2h", "1d", "1w" into microseconds. */
-int parse_duration(const char *s, int64_t *out_us) __attribute__((warn_unused_result));
 
 const char *effect_name(enum effect e);
 

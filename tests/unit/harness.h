@@ -64,7 +64,7 @@ static inline void h_on_sanction(void *arg, const struct sanction *s)
 static inline void h_start_with(struct harness *h, unsigned threshold, const struct engine_config *base)
 {
 	memset(h, 0, sizeof(*h));
-	struct rule_errors errs = {0};
+	struct errors errs = {0};
 	if (ruleset_load_texts(stock_rules, nstock_rules, &h->rs, &errs) != 0)
 		abort();
 	if (threshold)

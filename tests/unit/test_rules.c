@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "ctl/cli.h"
+#include "common/yaml_util.h"
 #include "detect/rules.h"
 
 static const char good_head[] =
@@ -19,7 +20,7 @@ static const char good_head[] =
 	"window: 90s\n";
 
 /* Loads text as one rule file named "t.yaml"; returns the errors. */
-static int load(const char *text, struct ruleset **rs, struct rule_errors *errs)
+static int load(const char *text, struct ruleset **rs, struct errors *errs)
 {
 	struct rule_text t = {"t.yaml", text, strlen(text)};
 	return ruleset_load_texts(&t, 1, rs, errs);
@@ -29,7 +30,7 @@ static int load(const char *text, struct ruleset **rs, struct rule_errors *errs)
 static void assert_error(const char *text, const char *frag1, const char *frag2)
 {
 	struct ruleset *rs = NULL;
-	struct rule_errors errs = {0};
+	struct errors errs = {0};
 	assert_int_equal(load(text, &rs, &errs), -1);
 	assert_null(rs);
 	bool found = false;
@@ -41,14 +42,14 @@ static void assert_error(const char *text, const char *frag1, const char *frag2)
 			print_message("got: %s\n", errs.msgs[i]);
 		fail_msg("no error with '%s' and '%s'", frag1, frag2 ? frag2 : "");
 	}
-	rule_errors_clear(&errs);
+	errors_clear(&errs);
 }
 
 static void test_stock_rules_load(void **state)
 {
 	(void)state;
 	struct ruleset *rs;
-	struct rule_errors errs = {0};
+	struct errors errs = {0};
 	assert_int_equal(ruleset_load_texts(stock_rules, nstock_rules, &rs, &errs), 0);
 	assert_int_equal(errs.n, 0);
 	assert_string_equal(rs->scenarios[0].name, "sshd");
@@ -78,7 +79,7 @@ static void test_yaml_syntax(void **state)
 	(void)state;
 	assert_error("scenario: x\npatterns: [\n  - a: b\n  c\n", "t.yaml:", NULL);
 	assert_error("- just\n- a list\n", "t.yaml:1: scenario:", "mapping");
-	assert_error("", "t.yaml:1:", "no scenario");
+	assert_error("", "t.yaml:1:", "empty");
 }
 
 static void test_unknown_and_bad_values(void **state)
@@ -120,13 +121,13 @@ static void test_every_error_reported(void **state)
 {
 	(void)state;
 	struct ruleset *rs;
-	struct rule_errors errs = {0};
+	struct errors errs = {0};
 	const char *text = "scenario: x\nthreshold: -1\nwindow: soon\npatterns:\n"
 			   "  - name: a\n    effect: attempt\n    regex: '('\n"
 			   "  - name: b\n    effect: what\n    regex: '(?<addr>x)'\n";
 	assert_int_equal(load(text, &rs, &errs), -1);
 	assert_int_equal(errs.n, 4);
-	rule_errors_clear(&errs);
+	errors_clear(&errs);
 }
 
 static void test_directory_and_duplicates(void **state)
@@ -143,21 +144,21 @@ static void test_directory_and_duplicates(void **state)
 		fclose(f);
 	}
 	struct ruleset *rs;
-	struct rule_errors errs = {0};
+	struct errors errs = {0};
 	assert_int_equal(ruleset_load(dir, &rs, &errs), -1);
 	assert_non_null(strstr(errs.msgs[0], "already defined"));
-	rule_errors_clear(&errs);
+	errors_clear(&errs);
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/%d.yaml", dir, i);
 		unlink(path);
 	}
 	assert_int_equal(ruleset_load(dir, &rs, &errs), -1);
 	assert_non_null(strstr(errs.msgs[0], "no *.yaml"));
-	rule_errors_clear(&errs);
+	errors_clear(&errs);
 	rmdir(dir);
 	assert_int_equal(ruleset_load("/nonexistent/rules", &rs, &errs), -1);
 	assert_non_null(strstr(errs.msgs[0], "No such file"));
-	rule_errors_clear(&errs);
+	errors_clear(&errs);
 }
 
 static void test_durations(void **state)
