@@ -145,6 +145,7 @@ void yml_for_each_pair(struct yaml_ctx *c, yaml_node_t *map, const char *what, y
 		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
 		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
 		const char *key = yml_scalar(c, k, what);
+		c->key = k;
 		if (key && v)
 			fn(c, key, v, arg);
 	}

@@ -18,6 +18,7 @@ struct yaml_ctx {
 	yaml_document_t *doc;
 	struct errors *errs;
 	size_t nerrs_at_start;
+	const yaml_node_t *key;     /* during yml_for_each_pair: the current key's node */
 };
 
 unsigned yml_line(const yaml_node_t *node);

@@ -1,0 +1,365 @@
+/* config.c: pacto.conf read with libyaml through the options table (see config.h). */
+#include "config/config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "common/yaml_util.h"
+
+#define CONFIG_FILE_MAX (64 * 1024)
+
+#define F(field) offsetof(struct config, field)
+
+const struct option config_options[] = {
+	{"files", OPT_PATH_LIST, F(files), F(nfiles), 0, 0, "(automatic)", false,
+	 "log files to follow; without it and without the journal: /var/log/auth.log, else /var/log/secure"},
+	{"journal", OPT_JOURNAL, F(journal), 0, 0, 0, "auto", false,
+	 "read sshd's messages from the systemd journal: auto (when it exists), yes or no"},
+	{"read_from_start", OPT_BOOL, F(read_from_start), 0, 0, 0, "no", false,
+	 "read a file seen for the first time from its start rather than its end"},
+	{"rules", OPT_PATH_LIST, F(rules), F(nrules), 0, 0, "[/etc/pacto/rules]", true,
+	 "rule files or directories; the stock rules built into pacto when none exists"},
+	{"allowlist", OPT_CIDR_LIST, F(allowlist), F(nallowlist), 0, 0, "[]", true,
+	 "networks never sanctioned (loopback always is)"},
+	{"ipv6_prefix", OPT_UINT, F(ipv6_prefix), 0, 1, 128, "64", true,
+	 "IPv6 sources are counted and sanctioned per prefix of this length"},
+	{"max_sources", OPT_UINT, F(max_sources), 0, 1, 100000000, "262144", false,
+	 "sources tracked per scenario; the least recently seen is forgotten first"},
+	{"max_connections", OPT_UINT, F(max_connections), 0, 1, 10000000, "65536", false,
+	 "open connections tracked; the least recently seen is settled first"},
+	{"state_dir", OPT_PATH, F(state_dir), 0, 0, 0, "/var/lib/pacto", false, "where the ledger lives"},
+	{"run_dir", OPT_PATH, F(run_dir), 0, 0, 0, "/run/pacto", false, "where the control socket lives"},
+	{"dry_run", OPT_BOOL, F(dry_run), 0, 0, 0, "no", false, "log what would be done and touch no firewall"},
+	{"scenarios", OPT_SCENARIOS, F(overrides), F(noverrides), 0, 0, "{}", true,
+	 "per scenario: threshold, window, sanction, escalation (factor, max, memory) over its rule file"},
+};
+
+const size_t config_noptions = sizeof(config_options) / sizeof(*config_options);
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->journal = JOURNAL_AUTO;
+	cfg->ipv6_prefix = 64;
+	cfg->max_sources = 262144;
+	cfg->max_connections = 65536;
+	cfg->state_dir = xstrdup("/var/lib/pacto");
+	cfg->run_dir = xstrdup("/run/pacto");
+}
+
+static void free_list(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->path);
+	free_list(cfg->files, cfg->nfiles);
+	free_list(cfg->rules, cfg->nrules);
+	free(cfg->allowlist);
+	free(cfg->state_dir);
+	free(cfg->run_dir);
+	for (size_t i = 0; i < cfg->noverrides; i++)
+		free(cfg->overrides[i].scenario);
+	free(cfg->overrides);
+	free(cfg);
+}
+
+/* ---- lists ---- */
+
+struct path_list {
+	char ***items;
+	size_t *n;
+	const char *key;
+};
+
+static void path_item(struct yaml_ctx *c, yaml_node_t *item, void *arg)
+{
+	struct path_list *pl = arg;
+	const char *s = yml_scalar(c, item, pl->key);
+	if (!s)
+		return;
+	if (s[0] != '/') {
+		yml_error(c, item, pl->key, "'%s' is not an absolute path", s);
+		return;
+	}
+	if (*pl->n == CONFIG_MAX_LIST) {
+		yml_error(c, item, pl->key, "more than %d entries", CONFIG_MAX_LIST);
+		return;
+	}
+	*pl->items = xreallocarray(*pl->items, *pl->n + 1, sizeof(**pl->items));
+	(*pl->items)[(*pl->n)++] = xstrdup(s);
+}
+
+static void cidr_item(struct yaml_ctx *c, yaml_node_t *item, void *arg)
+{
+	struct config *cfg = arg;
+	const char *s = yml_scalar(c, item, "allowlist");
+	struct addr a;
+	if (!s)
+		return;
+	int rc = addr_parse_cidr(s, &a);
+	if (rc != 0) {
+		yml_error(c, item, "allowlist", "'%s' %s", s,
+			  rc == -2 ? "has bits set past its prefix length" : "is not an address or CIDR network");
+		return;
+	}
+	if (cfg->nallowlist == CONFIG_MAX_LIST) {
+		yml_error(c, item, "allowlist", "more than %d entries", CONFIG_MAX_LIST);
+		return;
+	}
+	cfg->allowlist = xreallocarray(cfg->allowlist, cfg->nallowlist + 1, sizeof(*cfg->allowlist));
+	cfg->allowlist[cfg->nallowlist++] = a;
+}
+
+/* ---- scenario overrides ---- */
+
+static void escalation_pair(struct yaml_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct scenario_override *o = arg;
+	uint64_t factor = o->factor;
+	if (strcmp(key, "factor") == 0) {
+		yml_uint(c, v, key, 1, 16, &factor);
+		o->factor = (unsigned)factor;
+		o->has |= OVR_HAS_FACTOR;
+	} else if (strcmp(key, "max") == 0) {
+		yml_duration(c, v, key, &o->max_us);
+		o->has |= OVR_HAS_MAX;
+	} else if (strcmp(key, "memory") == 0) {
+		yml_duration(c, v, key, &o->memory_us);
+		o->has |= OVR_HAS_MEMORY;
+	} else {
+		yml_unknown_key(c, v, key, "escalation");
+	}
+}
+
+static void override_pair(struct yaml_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	struct scenario_override *o = arg;
+	uint64_t threshold = o->threshold;
+	if (strcmp(key, "threshold") == 0) {
+		yml_uint(c, v, key, 1, RULES_MAX_THRESHOLD, &threshold);
+		o->threshold = (unsigned)threshold;
+		o->has |= OVR_HAS_THRESHOLD;
+	} else if (strcmp(key, "window") == 0) {
+		yml_duration(c, v, key, &o->window_us);
+		o->has |= OVR_HAS_WINDOW;
+	} else if (strcmp(key, "sanction") == 0) {
+		yml_duration(c, v, key, &o->sanction_us);
+		o->has |= OVR_HAS_SANCTION;
+	} else if (strcmp(key, "escalation") == 0) {
+		yml_for_each_pair(c, v, key, escalation_pair, o);
+	} else {
+		yml_unknown_key(c, v, key, "a scenario override");
+	}
+}
+
+static void scenario_pair(struct yaml_ctx *c, const char *name, yaml_node_t *v, void *arg)
+{
+	struct config *cfg = arg;
+	cfg->overrides = xreallocarray(cfg->overrides, cfg->noverrides + 1, sizeof(*cfg->overrides));
+	struct scenario_override *o = &cfg->overrides[cfg->noverrides++];
+	memset(o, 0, sizeof(*o));
+	o->scenario = xstrdup(name);
+	o->line = yml_line(c->key);
+	yml_for_each_pair(c, v, name, override_pair, o);
+}
+
+/* ---- the table ---- */
+
+static const struct option *find_option(const char *name)
+{
+	for (size_t i = 0; i < config_noptions; i++)
+		if (strcmp(config_options[i].name, name) == 0)
+			return &config_options[i];
+	return NULL;
+}
+
+static void set_journal(struct yaml_ctx *c, yaml_node_t *v, struct config *cfg)
+{
+	const char *s = yml_scalar(c, v, "journal");
+	if (!s)
+		return;
+	if (strcmp(s, "auto") == 0)
+		cfg->journal = JOURNAL_AUTO;
+	else if (strcmp(s, "yes") == 0 || strcmp(s, "true") == 0)
+		cfg->journal = JOURNAL_YES;
+	else if (strcmp(s, "no") == 0 || strcmp(s, "false") == 0)
+		cfg->journal = JOURNAL_NO;
+	else
+		yml_error(c, v, "journal", "'%s' is not auto, yes or no", s);
+}
+
+static void set_path(struct yaml_ctx *c, yaml_node_t *v, const char *key, char **out)
+{
+	const char *s = yml_scalar(c, v, key);
+	if (s && s[0] != '/')
+		yml_error(c, v, key, "'%s' is not an absolute path", s);
+	else if (s)
+		yml_string(c, v, key, out);
+}
+
+static void *field_at(struct config *cfg, size_t offset)
+{
+	return (char *)cfg + offset;
+}
+
+/* Sets the field the table row names, by the row's type. */
+static void set_option(struct yaml_ctx *c, const struct option *opt, yaml_node_t *v, struct config *cfg)
+{
+	void *field = field_at(cfg, opt->offset);
+	switch (opt->type) {
+	case OPT_BOOL:
+		yml_bool(c, v, opt->name, field);
+		break;
+	case OPT_UINT:
+		yml_uint(c, v, opt->name, opt->min, opt->max, field);
+		break;
+	case OPT_PATH:
+		set_path(c, v, opt->name, field);
+		break;
+	case OPT_PATH_LIST: {
+		struct path_list pl = {field, field_at(cfg, opt->count_offset), opt->name};
+		yml_for_each_item(c, v, opt->name, path_item, &pl);
+		break;
+	}
+	case OPT_CIDR_LIST:
+		yml_for_each_item(c, v, opt->name, cidr_item, cfg);
+		break;
+	case OPT_JOURNAL:
+		set_journal(c, v, cfg);
+		break;
+	case OPT_SCENARIOS:
+		yml_for_each_pair(c, v, opt->name, scenario_pair, cfg);
+		break;
+	}
+}
+
+static void config_pair(struct yaml_ctx *c, const char *key, yaml_node_t *v, void *arg)
+{
+	const struct option *opt = find_option(key);
+	if (!opt) {
+		yml_unknown_key(c, v, key, "pacto.conf (see pacto.conf(5))");
+		return;
+	}
+	set_option(c, opt, v, arg);
+}
+
+int config_load(const char *path, struct config **out, struct errors *errs)
+{
+	size_t nerrs = errs->n, len;
+	char *text = read_small_file(path, CONFIG_FILE_MAX, &len, errs);
+	if (!text)
+		return -1;
+	struct config *cfg = xmalloc(sizeof(*cfg));
+	config_defaults(cfg);
+	cfg->path = xstrdup(path);
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	bool loaded;
+	struct yaml_ctx c = {.file = path, .doc = &doc, .errs = errs, .nerrs_at_start = nerrs};
+	yaml_node_t *root = yml_open(&c, &parser, &doc, text, len, &loaded);
+	/* An empty file is a valid configuration: every default. */
+	if (!root && loaded && errs->n == nerrs + 1 && strstr(errs->msgs[nerrs], "is empty")) {
+		free(errs->msgs[--errs->n]);
+	} else if (root) {
+		yml_for_each_pair(&c, root, "pacto.conf", config_pair, cfg);
+	}
+	yml_close(&parser, &doc, loaded);
+	free(text);
+	if (errs->n != nerrs) {
+		config_free(cfg);
+		return -1;
+	}
+	*out = cfg;
+	return 0;
+}
+
+/* ---- applying ---- */
+
+static struct scenario *find_scenario(struct ruleset *rs, const char *name)
+{
+	for (size_t i = 0; i < rs->nscenarios; i++)
+		if (strcmp(rs->scenarios[i].name, name) == 0)
+			return &rs->scenarios[i];
+	return NULL;
+}
+
+static void apply_override(const struct scenario_override *o, struct scenario *s)
+{
+	if (o->has & OVR_HAS_THRESHOLD)
+		s->threshold = o->threshold;
+	if (o->has & OVR_HAS_WINDOW)
+		s->window_us = o->window_us;
+	if (o->has & OVR_HAS_SANCTION)
+		s->sanction_us = o->sanction_us;
+	if (o->has & OVR_HAS_FACTOR)
+		s->escalation_factor = o->factor;
+	if (o->has & OVR_HAS_MAX)
+		s->escalation_max_us = o->max_us;
+	if (o->has & OVR_HAS_MEMORY)
+		s->escalation_memory_us = o->memory_us;
+}
+
+int config_apply_overrides(const struct config *cfg, struct ruleset *rs, struct errors *errs)
+{
+	size_t nerrs = errs->n;
+	const char *file = cfg->path ? cfg->path : "pacto.conf";
+	for (size_t i = 0; i < cfg->noverrides; i++) {
+		const struct scenario_override *o = &cfg->overrides[i];
+		struct scenario *s = find_scenario(rs, o->scenario);
+		if (!s) {
+			errors_add(errs, "%s:%u: scenarios: no loaded rule defines a scenario '%s'", file, o->line,
+				   o->scenario);
+			continue;
+		}
+		apply_override(o, s);
+		if (s->escalation_max_us < s->sanction_us)
+			errors_add(errs, "%s:%u: scenarios: %s: escalation max is shorter than the sanction", file,
+				   o->line, o->scenario);
+	}
+	return errs->n == nerrs ? 0 : -1;
+}
+
+static bool same_list(char **a, size_t na, char **b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+size_t config_unreloadable_changes(const struct config *o, const struct config *n, const char **names, size_t max)
+{
+	const char *changed[8];
+	size_t k = 0;
+	if (!same_list(o->files, o->nfiles, n->files, n->nfiles))
+		changed[k++] = "files";
+	if (o->journal != n->journal)
+		changed[k++] = "journal";
+	if (o->read_from_start != n->read_from_start)
+		changed[k++] = "read_from_start";
+	if (o->max_sources != n->max_sources)
+		changed[k++] = "max_sources";
+	if (o->max_connections != n->max_connections)
+		changed[k++] = "max_connections";
+	if (strcmp(o->state_dir, n->state_dir) != 0)
+		changed[k++] = "state_dir";
+	if (strcmp(o->run_dir, n->run_dir) != 0)
+		changed[k++] = "run_dir";
+	if (o->dry_run != n->dry_run)
+		changed[k++] = "dry_run";
+	for (size_t i = 0; i < k && i < max; i++)
+		names[i] = changed[i];
+	return k;
+}

@@ -1,0 +1,222 @@
+/* test_config.c: pacto.conf: defaults, every option, every kind of error
+ * with file:line, overrides applied to loaded rules, what a reload cannot
+ * change, and the man page documenting exactly the options of the table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/yaml_util.h"
+#include "config/config.h"
+#include "ctl/cli.h"
+
+static char path[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/pacto-conf-XXXXXX");
+	int fd = mkstemp(path);
+	close(fd);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(path);
+	return 0;
+}
+
+static void write_conf(const char *text)
+{
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+static struct config *load_ok(const char *text)
+{
+	write_conf(text);
+	struct config *cfg = NULL;
+	struct errors errs = {0};
+	int rc = config_load(path, &cfg, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		print_message("%s\n", errs.msgs[i]);
+	assert_int_equal(rc, 0);
+	errors_clear(&errs);
+	return cfg;
+}
+
+/* Asserts the file is refused and one error has "path:LINE: KEY:" and frag. */
+static void assert_refused(const char *text, int line, const char *key, const char *frag)
+{
+	write_conf(text);
+	struct config *cfg = NULL;
+	struct errors errs = {0};
+	assert_int_equal(config_load(path, &cfg, &errs), -1);
+	assert_null(cfg);
+	char head[128];
+	if (*key)
+		snprintf(head, sizeof(head), "%s:%d: %s:", path, line, key);
+	else
+		snprintf(head, sizeof(head), "%s:%d: ", path, line);
+	bool found = false;
+	for (size_t i = 0; i < errs.n; i++)
+		found |= strncmp(errs.msgs[i], head, strlen(head)) == 0 && strstr(errs.msgs[i], frag);
+	if (!found)
+		for (size_t i = 0; i < errs.n; i++)
+			print_message("got: %s\n", errs.msgs[i]);
+	assert_true(found);
+	errors_clear(&errs);
+}
+
+static void test_empty_file_is_defaults(void **state)
+{
+	(void)state;
+	struct config *cfg = load_ok("");
+	assert_int_equal(cfg->ipv6_prefix, 64);
+	assert_int_equal(cfg->max_sources, 262144);
+	assert_int_equal(cfg->journal, JOURNAL_AUTO);
+	assert_string_equal(cfg->state_dir, "/var/lib/pacto");
+	assert_false(cfg->dry_run);
+	config_free(cfg);
+}
+
+static void test_every_option(void **state)
+{
+	(void)state;
+	struct config *cfg = load_ok(
+		"files: [/var/log/auth.log, /var/log/secure]\n"
+		"journal: no\nread_from_start: yes\nrules: [/etc/pacto/rules, /srv/rules.yaml]\n"
+		"allowlist: [192.0.2.0/24, 2001:db8::/32, 203.0.113.7]\n"
+		"ipv6_prefix: 56\nmax_sources: 1000\nmax_connections: 500\n"
+		"state_dir: /srv/pacto\nrun_dir: /run/p\ndry_run: yes\n"
+		"scenarios:\n  sshd:\n    threshold: 3\n    window: 5m\n    sanction: 1h\n"
+		"    escalation: {factor: 4, max: 4w, memory: 2w}\n");
+	assert_int_equal(cfg->nfiles, 2);
+	assert_string_equal(cfg->files[1], "/var/log/secure");
+	assert_int_equal(cfg->journal, JOURNAL_NO);
+	assert_true(cfg->read_from_start);
+	assert_int_equal(cfg->nrules, 2);
+	assert_int_equal(cfg->nallowlist, 3);
+	assert_int_equal(cfg->ipv6_prefix, 56);
+	assert_int_equal(cfg->max_sources, 1000);
+	assert_int_equal(cfg->max_connections, 500);
+	assert_string_equal(cfg->state_dir, "/srv/pacto");
+	assert_string_equal(cfg->run_dir, "/run/p");
+	assert_true(cfg->dry_run);
+	assert_int_equal(cfg->noverrides, 1);
+	assert_int_equal(cfg->overrides[0].threshold, 3);
+	assert_int_equal(cfg->overrides[0].has, OVR_HAS_THRESHOLD | OVR_HAS_WINDOW | OVR_HAS_SANCTION |
+						 OVR_HAS_FACTOR | OVR_HAS_MAX | OVR_HAS_MEMORY);
+	config_free(cfg);
+}
+
+static void test_errors_name_file_line_key(void **state)
+{
+	(void)state;
+	assert_refused("journal: no\nthreshhold: 3\n", 2, "threshhold", "unknown key");
+	assert_refused("ipv6_prefix: 129\n", 1, "ipv6_prefix", "'129'");
+	assert_refused("max_sources: lots\n", 1, "max_sources", "'lots'");
+	assert_refused("files: [auth.log]\n", 1, "files", "absolute");
+	assert_refused("files: /var/log/auth.log\n", 1, "files", "list");
+	assert_refused("allowlist:\n  - 192.0.2.1/24\n", 2, "allowlist", "bits set past");
+	assert_refused("allowlist: [bogus]\n", 1, "allowlist", "not an address");
+	assert_refused("dry_run: maybe\n", 1, "dry_run", "yes or no");
+	assert_refused("journal: sometimes\n", 1, "journal", "auto, yes or no");
+	assert_refused("scenarios:\n  sshd:\n    window: soon\n", 3, "window", "duration");
+	assert_refused("scenarios:\n  sshd:\n    escalation: {factor: 0}\n", 3, "factor", "'0'");
+	assert_refused("state_dir: [a]\n", 1, "state_dir", "single value");
+	assert_refused("files: [\n", 2, "", "");
+}
+
+static void test_missing_file(void **state)
+{
+	(void)state;
+	struct config *cfg = NULL;
+	struct errors errs = {0};
+	assert_int_equal(config_load("/nonexistent/pacto.conf", &cfg, &errs), -1);
+	assert_non_null(strstr(errs.msgs[0], "/nonexistent/pacto.conf: No such file"));
+	errors_clear(&errs);
+}
+
+static void test_overrides_apply_to_rules(void **state)
+{
+	(void)state;
+	struct config *cfg = load_ok("scenarios:\n  sshd:\n    threshold: 3\n    sanction: 1h\n"
+				     "    escalation: {max: 2w}\n");
+	struct ruleset *rs;
+	struct errors errs = {0};
+	assert_int_equal(ruleset_load_texts(stock_rules, nstock_rules, &rs, &errs), 0);
+	assert_int_equal(config_apply_overrides(cfg, rs, &errs), 0);
+	assert_int_equal(rs->scenarios[0].threshold, 3);
+	assert_int_equal(rs->scenarios[0].sanction_us, 3600 * 1000000LL);
+	assert_int_equal(rs->scenarios[0].escalation_max_us, 2 * 604800 * 1000000LL);
+	assert_int_equal(rs->scenarios[0].window_us, 600 * 1000000LL);   /* untouched */
+	config_free(cfg);
+	/* a typo in a scenario name is an error, not a silent no-op */
+	cfg = load_ok("scenarios:\n  sshdd:\n    threshold: 3\n");
+	assert_int_equal(config_apply_overrides(cfg, rs, &errs), -1);
+	assert_non_null(strstr(errs.msgs[0], ":2: scenarios: no loaded rule defines a scenario 'sshdd'"));
+	errors_clear(&errs);
+	config_free(cfg);
+	ruleset_free(rs);
+}
+
+static void test_unreloadable_changes(void **state)
+{
+	(void)state;
+	struct config *a = load_ok("max_sources: 10\nallowlist: [192.0.2.0/24]\n");
+	struct config *b = load_ok("max_sources: 20\nallowlist: [198.51.100.0/24]\ndry_run: yes\n");
+	const char *names[8];
+	size_t n = config_unreloadable_changes(a, b, names, 8);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "max_sources");
+	assert_string_equal(names[1], "dry_run");
+	config_free(a);
+	config_free(b);
+}
+
+/* The man page documents exactly the options of the table, with defaults. */
+static void test_man_page_matches_table(void **state)
+{
+	(void)state;
+	size_t len;
+	struct errors errs = {0};
+	char *man = read_small_file("man/pacto.conf.5", 1 << 20, &len, &errs);
+	assert_non_null(man);
+	for (size_t i = 0; i < config_noptions; i++) {
+		char entry[128];
+		snprintf(entry, sizeof(entry), ".TP\n.B %s\n", config_options[i].name);
+		char *at = strstr(man, entry);
+		if (!at)
+			fail_msg("man/pacto.conf.5 has no entry for '%s'", config_options[i].name);
+		char *next = strstr(at + 1, ".TP\n");
+		char *def = strstr(at, config_options[i].default_text);
+		if (!def || (next && def > next))
+			fail_msg("man/pacto.conf.5 does not give '%s' as the default of '%s'",
+				 config_options[i].default_text, config_options[i].name);
+	}
+	size_t entries = 0;
+	for (char *p = strstr(man, "\n.SH OPTIONS"); p && (p = strstr(p + 1, ".TP\n.B ")); entries++)
+		;
+	assert_int_equal(entries, config_noptions);
+	free(man);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_empty_file_is_defaults), T(test_every_option), T(test_errors_name_file_line_key),
+		T(test_missing_file), T(test_overrides_apply_to_rules), T(test_unreloadable_changes),
+		T(test_man_page_matches_table),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
