@@ -27,8 +27,9 @@ else
 Q := @
 endif
 
-LIB_SRC := $(wildcard src/common/*.c src/config/*.c src/detect/*.c src/sources/*.c src/ledger/*.c src/enforce/*.c)
-CTL_SRC := $(wildcard src/ctl/*.c)
+LIB_SRC := $(wildcard src/common/*.c src/config/*.c src/detect/*.c src/sources/*.c src/ledger/*.c src/enforce/*.c) \
+	   $(wildcard src/ctl/ctl_*.c)
+CTL_SRC := $(filter-out src/ctl/ctl_%.c,$(wildcard src/ctl/*.c))
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 STOCK_RULES := $(sort $(wildcard rules/*.yaml))
 
