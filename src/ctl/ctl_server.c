@@ -153,12 +153,15 @@ static void serve_client(struct ctl_server *s, int fd, const struct ctl_command 
 	struct ctl_peer peer = {.pid = cred.pid, .uid = cred.uid, .gid = cred.gid};
 	json_t *reply, *req = NULL;
 	char err[256];
+	/* The request is read even from a peer about to be refused: closing a
+	 * socket with unread data resets it, and the reset can destroy the reply. */
+	int got = ctl_recv(fd, &req, err, sizeof(err));
 	if (!ctl_peer_allowed(&peer, s->group)) {
 		s->stats.refused_peers++;
 		log_warnx("control: refused uid %u (pid %d): not root nor in the socket's group",
 			  (unsigned)peer.uid, (int)peer.pid);
 		reply = ctl_reply_error("permission denied: only root and the pacto group may control pactod");
-	} else if (ctl_recv(fd, &req, err, sizeof(err)) != 0) {
+	} else if (got != 0) {
 		s->stats.bad_requests++;
 		reply = ctl_reply_error("%s", err);
 	} else {
@@ -171,6 +174,17 @@ static void serve_client(struct ctl_server *s, int fd, const struct ctl_command 
 	json_decref(req);
 }
 
+/* Ends a connection without a reset: what the peer sent beyond its request
+ * (oversized or trailing data) is read away, within bounds, first. */
+static void finish(int fd)
+{
+	char sink[4096];
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 64 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
+	close(fd);
+}
+
 void ctl_server_serve(struct ctl_server *s, const struct ctl_command *cmds, size_t ncmds, void *ctx)
 {
 	int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
@@ -178,7 +192,7 @@ void ctl_server_serve(struct ctl_server *s, const struct ctl_command *cmds, size
 		return;
 	set_deadline(fd);
 	serve_client(s, fd, cmds, ncmds, ctx);
-	close(fd);
+	finish(fd);
 }
 
 void ctl_server_get_stats(const struct ctl_server *s, struct ctl_server_stats *out)
