@@ -30,15 +30,17 @@ endif
 LIB_SRC := $(wildcard src/common/*.c src/config/*.c src/detect/*.c src/sources/*.c src/ledger/*.c src/enforce/*.c) \
 	   $(wildcard src/ctl/ctl_*.c)
 CTL_SRC := $(filter-out src/ctl/ctl_%.c,$(wildcard src/ctl/*.c))
+DAEMON_SRC := src/pactod.c $(wildcard src/daemon/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 STOCK_RULES := $(sort $(wildcard rules/*.yaml))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CTL_OBJ := $(CTL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stock_rules.o
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stock_rules.o
 TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBPACTO := $(BUILD)/libpacto.a
 
-all: $(BUILD)/pacto $(BUILD)/gen_authlog $(TESTS)
+all: $(BUILD)/pacto $(BUILD)/pactod $(BUILD)/gen_authlog $(TESTS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -58,6 +60,10 @@ $(LIBPACTO): $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/pacto: $(CTL_OBJ) $(LIBPACTO)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/pactod: $(DAEMON_OBJ) $(LIBPACTO)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

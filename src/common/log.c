@@ -7,14 +7,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 static const char *log_progname = "pacto";
 static enum log_level log_level = LOG_LEVEL_INFO;
+static bool log_syslog;
 
 void log_init(const char *progname, enum log_level level)
 {
 	log_progname = progname;
 	log_level = level;
+}
+
+void log_to_syslog(const char *ident)
+{
+	openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_syslog = true;
 }
 
 void log_set_level(enum log_level level)
@@ -34,7 +42,13 @@ static void log_vprint(enum log_level level, int errnum, const char *fmt, va_lis
 	int saved = errno;
 	char msg[2048];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (errnum)
+	if (log_syslog) {
+		static const int priority[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+		if (errnum)
+			syslog(priority[level], "%s: %s", msg, strerror(errnum));
+		else
+			syslog(priority[level], "%s", msg);
+	} else if (errnum)
 		fprintf(stderr, "%s: %s: %s\n", log_progname, msg, strerror(errnum));
 	else
 		fprintf(stderr, "%s: %s\n", log_progname, msg);

@@ -13,6 +13,10 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBU
 /* Sets the program name shown before each message and the lowest level shown. */
 void log_init(const char *progname, enum log_level level);
 void log_set_level(enum log_level level);
+
+/* Sends messages to syslog (the journal) instead of stderr: a daemon that
+ * left its terminal. */
+void log_to_syslog(const char *ident);
 bool log_enabled(enum log_level level);
 
 #define LOG_PRINTF(f, a) __attribute__((format(printf, f, a)))

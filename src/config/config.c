@@ -13,7 +13,7 @@
 
 #define F(field) offsetof(struct config, field)
 
-const struct option config_options[] = {
+const struct config_option config_options[] = {
 	{"files", OPT_PATH_LIST, F(files), F(nfiles), 0, 0, "(automatic)", false,
 	 "log files to follow; without it and without the journal: /var/log/auth.log, else /var/log/secure"},
 	{"journal", OPT_JOURNAL, F(journal), 0, 0, 0, "auto", false,
@@ -175,7 +175,7 @@ static void scenario_pair(struct yaml_ctx *c, const char *name, yaml_node_t *v, 
 
 /* ---- the table ---- */
 
-static const struct option *find_option(const char *name)
+static const struct config_option *find_option(const char *name)
 {
 	for (size_t i = 0; i < config_noptions; i++)
 		if (strcmp(config_options[i].name, name) == 0)
@@ -213,7 +213,7 @@ static void *field_at(struct config *cfg, size_t offset)
 }
 
 /* Sets the field the table row names, by the row's type. */
-static void set_option(struct yaml_ctx *c, const struct option *opt, yaml_node_t *v, struct config *cfg)
+static void set_option(struct yaml_ctx *c, const struct config_option *opt, yaml_node_t *v, struct config *cfg)
 {
 	void *field = field_at(cfg, opt->offset);
 	switch (opt->type) {
@@ -245,7 +245,7 @@ static void set_option(struct yaml_ctx *c, const struct option *opt, yaml_node_t
 
 static void config_pair(struct yaml_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
-	const struct option *opt = find_option(key);
+	const struct config_option *opt = find_option(key);
 	if (!opt) {
 		yml_unknown_key(c, v, key, "pacto.conf (see pacto.conf(5))");
 		return;

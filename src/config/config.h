@@ -61,7 +61,7 @@ struct config {
 /* One row of the options table. */
 enum option_type { OPT_BOOL, OPT_UINT, OPT_PATH, OPT_PATH_LIST, OPT_CIDR_LIST, OPT_JOURNAL, OPT_SCENARIOS };
 
-struct option {
+struct config_option {
 	const char *name;
 	enum option_type type;
 	size_t offset;              /* of the field in struct config */
@@ -72,7 +72,7 @@ struct option {
 	const char *meaning;
 };
 
-extern const struct option config_options[];
+extern const struct config_option config_options[];
 extern const size_t config_noptions;
 
 /* Fills cfg with every default. */

@@ -25,6 +25,15 @@ struct command {
 
 int cmd_replay(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_sanctions(int argc, char **argv);
+int cmd_sanction(int argc, char **argv);
+int cmd_lift(int argc, char **argv);
+int cmd_why(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
+
+/* Where the control socket is: `pacto --state-dir DIR` (NULL: /run/pacto). */
+extern const char *cli_state_dir;
 
 /* Loads the rules at path, or the stock rules built into pacto when path is
  * NULL and PACTO_RULES_DIR does not exist. Prints every error on stderr

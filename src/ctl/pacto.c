@@ -11,6 +11,12 @@
 #endif
 
 static const struct command commands[] = {
+	{"status", cmd_status, "what pactod is doing: sources, counts, ledger, firewall"},
+	{"sanctions", cmd_sanctions, "the sanctions in force"},
+	{"sanction", cmd_sanction, "sanction an address or prefix by hand"},
+	{"lift", cmd_lift, "lift a sanction"},
+	{"why", cmd_why, "an address's whole history: each sanction, its evidence, lifts"},
+	{"reload", cmd_reload, "read the configuration and rules again"},
 	{"replay", cmd_replay, "read logs as if live and print every sanction they would cause"},
 	{"rules", cmd_rules, "check rule files and show the scenarios they define"},
 };
@@ -19,9 +25,9 @@ static const size_t ncommands = sizeof(commands) / sizeof(*commands);
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: pacto [--version] [--help] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(out, "usage: pacto [--version] [--help] [--state-dir DIR] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < ncommands; i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n'pacto COMMAND --help' shows a command's options; see pacto(8).\n");
 }
 
@@ -47,6 +53,15 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
 		printf("pacto %s\n", PACTO_VERSION);
 		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--state-dir") == 0) {
+		if (argc < 4) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		cli_state_dir = argv[2];
+		argc -= 2;
+		argv += 2;
 	}
 	const struct command *cmd = find_command(argv[1]);
 	if (!cmd) {

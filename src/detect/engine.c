@@ -437,6 +437,23 @@ void engine_finish(struct engine *e)
 		conn_expire_oldest(e, k, c);
 }
 
+void engine_impose(struct engine *e, const struct addr *key, int64_t until_us)
+{
+	policy_impose(e->policy, key, e->now_us, until_us);
+}
+
+void engine_lift(struct engine *e, const struct addr *key)
+{
+	policy_lift(e->policy, key, e->now_us);
+	for (size_t i = 0; i < e->rs->nscenarios; i++)
+		counters_forget(e->counters[i], key);
+}
+
+struct addr engine_key(const struct engine *e, const struct addr *source)
+{
+	return policy_key(e->policy, source);
+}
+
 void engine_set_reference(struct engine *e, int64_t reference_us)
 {
 	year_guess_init(&e->year, reference_us);

@@ -94,6 +94,16 @@ void engine_set_reference(struct engine *e, int64_t reference_us);
  * and their pending failures count. */
 void engine_advance(struct engine *e, int64_t now_us);
 
+/* A sanction decided outside the engine (by hand, restored at start): key
+ * counts as sanctioned until until_us. */
+void engine_impose(struct engine *e, const struct addr *key, int64_t until_us);
+
+/* A sanction lifted by hand: key's failures count again, from zero. */
+void engine_lift(struct engine *e, const struct addr *key);
+
+/* The key a source is counted and sanctioned under (see policy_key). */
+struct addr engine_key(const struct engine *e, const struct addr *source);
+
 /* Ends every open connection (end of a replay): pending failures count. */
 void engine_finish(struct engine *e);
 

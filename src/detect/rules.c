@@ -442,10 +442,8 @@ static int finish_load(struct ruleset *rs, struct ruleset **out, struct errors *
 	return 0;
 }
 
-int ruleset_load(const char *path, struct ruleset **out, struct errors *errs)
+static void add_path(struct ruleset *rs, const char *path, struct errors *errs)
 {
-	struct ruleset *rs = xcalloc(1, sizeof(*rs));
-	size_t nerrs = errs->n;
 	struct stat st;
 	if (stat(path, &st) != 0)
 		errors_add(errs, "%s: %s", path, strerror(errno));
@@ -453,7 +451,20 @@ int ruleset_load(const char *path, struct ruleset **out, struct errors *errs)
 		add_dir(rs, path, errs);
 	else
 		add_file(rs, path, errs);
+}
+
+int ruleset_load_paths(const char *const *paths, size_t n, struct ruleset **out, struct errors *errs)
+{
+	struct ruleset *rs = xcalloc(1, sizeof(*rs));
+	size_t nerrs = errs->n;
+	for (size_t i = 0; i < n; i++)
+		add_path(rs, paths[i], errs);
 	return finish_load(rs, out, errs, nerrs);
+}
+
+int ruleset_load(const char *path, struct ruleset **out, struct errors *errs)
+{
+	return ruleset_load_paths(&path, 1, out, errs);
 }
 
 int ruleset_load_texts(const struct rule_text *texts, size_t n, struct ruleset **out,

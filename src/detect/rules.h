@@ -75,6 +75,10 @@ struct ruleset {
 int ruleset_load(const char *path, struct ruleset **out, struct errors *errs)
 	__attribute__((warn_unused_result));
 
+/* The same for several paths, into one ruleset. */
+int ruleset_load_paths(const char *const *paths, size_t n, struct ruleset **out, struct errors *errs)
+	__attribute__((warn_unused_result));
+
 /* Rule text held in memory (the stock rules built into the binary). */
 struct rule_text {
 	const char *name;   /* used in messages */

@@ -122,6 +122,22 @@ void policy_sanction(struct policy *p, const struct scenario *s, const struct ad
 	o->expires_us = now_us + out->duration_us;
 }
 
+void policy_impose(struct policy *p, const struct addr *key, int64_t now_us, int64_t until_us)
+{
+	struct offender *o = lru_get(p->offenders, key, true, NULL);
+	if (until_us > o->expires_us)
+		o->expires_us = until_us;
+	if (!o->last_sanction_us)
+		o->last_sanction_us = now_us;
+}
+
+void policy_lift(struct policy *p, const struct addr *key, int64_t now_us)
+{
+	struct offender *o = lru_get(p->offenders, key, false, NULL);
+	if (o && o->expires_us > now_us)
+		o->expires_us = now_us;
+}
+
 uint64_t policy_evictions(const struct policy *p)
 {
 	return lru_evictions(p->offenders);

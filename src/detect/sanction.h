@@ -55,6 +55,14 @@ bool policy_active(struct policy *p, const struct addr *key, int64_t now_us, int
 void policy_sanction(struct policy *p, const struct scenario *s, const struct addr *key,
 		     int64_t now_us, struct sanction *out);
 
+/* Records a sanction of key decided elsewhere (by hand, restored from the
+ * ledger) as running until until_us, so its failures are not counted meanwhile. */
+void policy_impose(struct policy *p, const struct addr *key, int64_t now_us, int64_t until_us);
+
+/* Ends key's running sanction at now_us (a lift): its failures count again.
+ * The offence history stays, so a repeat still escalates. */
+void policy_lift(struct policy *p, const struct addr *key, int64_t now_us);
+
 uint64_t policy_evictions(const struct policy *p);
 size_t policy_memory(const struct policy *p);
 size_t policy_max_memory(const struct policy *p);

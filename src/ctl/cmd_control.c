@@ -1,0 +1,291 @@
+/* cmd_control.c: the `pacto` commands that talk to pactod over its control
+ * socket: status, sanctions, sanction, lift, why, reload.
+ * Why one file: they share the connection, the request and the choice
+ * between --json (the daemon's reply as it came) and text for people. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/addr.h"
+#include "common/yaml_util.h"
+#include "ctl/cli.h"
+#include "ctl/ctl_proto.h"
+
+#define DEFAULT_RUN_DIR "/run/pacto"
+
+const char *cli_state_dir;
+
+static int connect_daemon(char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s", cli_state_dir ? cli_state_dir : DEFAULT_RUN_DIR, CTL_SOCKET_NAME);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Sends one request; on success *reply holds the daemon's answer (caller
+ * frees) and *result points into it. Returns a sysexits code. */
+static int ask(const char *command, json_t *args, json_t **reply, json_t **result)
+{
+	char path[512], err[512];
+	json_t *req = ctl_request(command, args);
+	int fd = connect_daemon(path, sizeof(path));
+	if (fd < 0) {
+		fprintf(stderr, "pacto: cannot reach pactod at %s: %s\n", path, strerror(errno));
+		json_decref(req);
+		return 69;   /* EX_UNAVAILABLE */
+	}
+	int rc = ctl_send(fd, req) == 0 ? ctl_recv(fd, reply, err, sizeof(err)) : -1;
+	close(fd);
+	json_decref(req);
+	if (rc != 0) {
+		fprintf(stderr, "pacto: %s: no answer from pactod (%s)\n", path, rc < 0 ? err : "");
+		return 69;
+	}
+	int ok = ctl_reply_check(*reply, result, err, sizeof(err));
+	if (ok != 0) {
+		fprintf(stderr, "pacto %s: %s\n", command, err);
+		json_decref(*reply);
+		return ok > 0 ? EXIT_DATAERR : 69;
+	}
+	return EXIT_OK;
+}
+
+static void print_json(json_t *result)
+{
+	char *text = json_dumps(result, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (text)
+		puts(text);
+	free(text);
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static long long num(json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* ---- text output ---- */
+
+static void print_status(json_t *r)
+{
+	json_t *e = json_object_get(r, "engine"), *l = json_object_get(r, "ledger");
+	printf("pactod %s, up %llds, firewall: %s%s\n", str(r, "version"), num(r, "uptime_s"), str(r, "firewall"),
+	       json_is_true(json_object_get(r, "table_present")) ? "" : " (table missing)");
+	printf("lines %lld, matched %lld, failures %lld, sanctions %lld\n", num(e, "lines"), num(e, "matched"),
+	       num(e, "failures"), num(e, "sanctions"));
+	printf("ledger %s: %lld sanctions, %lld active\n", str(l, "path"), num(l, "sanctions"), num(l, "active"));
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(r, "sources"), i, s)
+		printf("source %s: %lld lines, %lld rotations, %lld truncations\n", str(s, "path"), num(s, "lines"),
+		       num(s, "rotations"), num(s, "truncations"));
+}
+
+static void print_sanction_line(json_t *s)
+{
+	printf("%-28s %-10s %-20s until %s (%llds left, offence %lld)\n", str(s, "address"), str(s, "scenario"),
+	       str(s, "origin"), str(s, "expires"), num(s, "remaining_s"), num(s, "offence"));
+}
+
+static void print_sanctions(json_t *r)
+{
+	json_t *list = json_object_get(r, "sanctions"), *s;
+	size_t i;
+	json_array_foreach(list, i, s)
+		print_sanction_line(s);
+	printf("%zu active sanction%s\n", json_array_size(list), json_array_size(list) == 1 ? "" : "s");
+}
+
+static void print_why(json_t *r)
+{
+	json_t *list = json_object_get(r, "history"), *s, *line;
+	size_t i, j;
+	if (json_array_size(list) == 0)
+		printf("%s: never sanctioned\n", str(r, "address"));
+	json_array_foreach(list, i, s) {
+		printf("%s sanction %s until %s: %s, %lld failures from %s (offence %lld), by %s\n", str(s, "created"),
+		       str(s, "address"), str(s, "expires"), str(s, "scenario"), num(s, "attempts"),
+		       str(s, "first_seen"), num(s, "offence"), str(s, "origin"));
+		if (*str(s, "reason"))
+			printf("    reason: %s\n", str(s, "reason"));
+		json_array_foreach(json_object_get(s, "evidence"), j, line)
+			printf("    | %s\n", json_string_value(line));
+		json_t *lifted = json_object_get(s, "lifted");
+		if (lifted)
+			printf("    lifted %s by %s\n", str(lifted, "at"), str(lifted, "by"));
+	}
+}
+
+/* ---- commands ---- */
+
+struct control_opts {
+	bool json;
+	const char *duration, *reason;
+};
+
+/* Parses --json, and --for/--reason where allowed; returns the index of the
+ * first operand, or -1. */
+static int control_options(int argc, char **argv, struct control_opts *o, bool sanction_opts, const char *usage)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'}, {"for", required_argument, NULL, 'f'},
+		{"reason", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+		if (opt == 'j')
+			o->json = true;
+		else if (opt == 'f' && sanction_opts)
+			o->duration = optarg;
+		else if (opt == 'r' && sanction_opts)
+			o->reason = optarg;
+		else {
+			fprintf(opt == 'h' ? stdout : stderr, "usage: pacto %s\n", usage);
+			return opt == 'h' ? -2 : -1;
+		}
+	}
+	return optind;
+}
+
+static int run(const char *command, json_t *args, bool json, void (*print)(json_t *))
+{
+	json_t *reply = NULL, *result = NULL;
+	int rc = ask(command, args, &reply, &result);
+	if (rc != EXIT_OK)
+		return rc;
+	if (json)
+		print_json(result);
+	else
+		print(result);
+	json_decref(reply);
+	return EXIT_OK;
+}
+
+static int simple(int argc, char **argv, const char *command, const char *usage, void (*print)(json_t *))
+{
+	struct control_opts o = {0};
+	int first = control_options(argc, argv, &o, false, usage);
+	if (first < 0 || first != argc) {
+		if (first != -2)
+			fprintf(stderr, "usage: pacto %s\n", usage);
+		return first == -2 ? EXIT_OK : EXIT_USAGE;
+	}
+	return run(command, NULL, o.json, print);
+}
+
+static void print_message(json_t *r)
+{
+	puts(str(r, "message"));
+}
+
+int cmd_status(int argc, char **argv)
+{
+	return simple(argc, argv, "status", "status [--json]", print_status);
+}
+
+int cmd_sanctions(int argc, char **argv)
+{
+	return simple(argc, argv, "sanctions", "sanctions [--json]", print_sanctions);
+}
+
+int cmd_reload(int argc, char **argv)
+{
+	return simple(argc, argv, "reload", "reload [--json]", print_message);
+}
+
+/* The one ADDRESS operand, checked here too so a typo fails before the daemon. */
+static int address_operand(int argc, char **argv, int first, const char *usage)
+{
+	struct addr a;
+	if (first < 0 || first + 1 != argc) {
+		if (first != -2)
+			fprintf(stderr, "usage: pacto %s\n", usage);
+		return first == -2 ? -2 : -1;
+	}
+	int rc = addr_parse_cidr(argv[first], &a);
+	if (rc != 0) {
+		fprintf(stderr, "pacto: '%s' %s\n", argv[first],
+			rc == -2 ? "has bits set past its prefix length" : "is not an address or ADDRESS/LEN");
+		return -1;
+	}
+	return 0;
+}
+
+static void print_sanctioned(json_t *r)
+{
+	printf("sanctioned %s for %llds\n", str(r, "address"), num(r, "duration_s"));
+}
+
+static void print_lifted(json_t *r)
+{
+	printf("lifted %s\n", str(r, "address"));
+}
+
+static void print_why_or_never(json_t *r)
+{
+	print_why(r);
+}
+
+int cmd_sanction(int argc, char **argv)
+{
+	static const char usage[] = "sanction ADDRESS[/LEN] [--for DURATION] [--reason TEXT] [--json]";
+	struct control_opts o = {0};
+	int first = control_options(argc, argv, &o, true, usage);
+	int rc = address_operand(argc, argv, first, usage);
+	if (rc != 0)
+		return rc == -2 ? EXIT_OK : EXIT_USAGE;
+	json_t *args = json_pack("{s:s}", "address", argv[first]);
+	if (o.duration) {
+		int64_t us;
+		if (parse_duration(o.duration, &us) != 0 || us < 1000000) {
+			fprintf(stderr, "pacto: --for '%s' is not a duration (e.g. 90s, 10m, 2h, 1d, 1w)\n", o.duration);
+			json_decref(args);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(args, "duration_s", json_integer(us / 1000000));
+	}
+	if (o.reason)
+		json_object_set_new(args, "reason", json_string(o.reason));
+	return run("sanction", args, o.json, print_sanctioned);
+}
+
+static int address_command(int argc, char **argv, const char *command, const char *usage, void (*print)(json_t *))
+{
+	struct control_opts o = {0};
+	int first = control_options(argc, argv, &o, false, usage);
+	int rc = address_operand(argc, argv, first, usage);
+	if (rc != 0)
+		return rc == -2 ? EXIT_OK : EXIT_USAGE;
+	return run(command, json_pack("{s:s}", "address", argv[first]), o.json, print);
+}
+
+int cmd_lift(int argc, char **argv)
+{
+	return address_command(argc, argv, "lift", "lift ADDRESS[/LEN] [--json]", print_lifted);
+}
+
+int cmd_why(int argc, char **argv)
+{
+	return address_command(argc, argv, "why", "why ADDRESS[/LEN] [--json]", print_why_or_never);
+}

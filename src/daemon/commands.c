@@ -1,0 +1,247 @@
+/* commands.c: what `pacto` can ask pactod, one handler per command.
+ * Why: the operator's questions (status, what is blocked, why) and actions
+ * (sanction, lift, reload) reach the daemon's state only through here, and
+ * every argument is checked again: the socket is a privileged edge. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/log.h"
+#include "ctl/ctl_proto.h"
+#include "daemon/daemon.h"
+#include "detect/logline.h"
+
+#define DEFAULT_MANUAL_SANCTION_US (3600 * 1000000LL)
+#define MAX_LISTED 1000000
+
+static json_t *time_json(int64_t us)
+{
+	char buf[32];
+	return json_string(format_time_utc(us, buf, sizeof(buf)));
+}
+
+static json_t *addr_json(const struct addr *a)
+{
+	char buf[ADDR_STRLEN];
+	return json_string(addr_format(a, buf, sizeof(buf)));
+}
+
+/* ---- status ---- */
+
+static json_t *sources_json(const struct daemon *d)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < d->nsources; i++) {
+		struct follower_stats fs;
+		follower_get_stats(d->sources[i].follower, &fs);
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I, s:I}", "path", d->sources[i].path,
+						     "lines", (json_int_t)fs.lines, "oversized", (json_int_t)fs.oversized,
+						     "rotations", (json_int_t)fs.rotations,
+						     "truncations", (json_int_t)fs.truncations));
+	}
+	return arr;
+}
+
+static json_t *engine_json(const struct daemon *d)
+{
+	struct engine_stats st;
+	engine_get_stats(d->engine, &st);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "lines", (json_int_t)st.lines, "matched", (json_int_t)st.matched,
+			 "failures", (json_int_t)st.failures, "sanctions", (json_int_t)st.sanctions,
+			 "allowlisted", (json_int_t)st.allowlisted, "bad_address", (json_int_t)st.bad_address,
+			 "oversized", (json_int_t)st.oversized, "source_evictions", (json_int_t)st.source_evictions,
+			 "connection_evictions", (json_int_t)st.connection_evictions,
+			 "memory_bytes", (json_int_t)st.memory_bytes, "memory_bound", (json_int_t)st.memory_bound);
+}
+
+static json_t *cmd_status(void *ctx, json_t *args, const struct ctl_peer *peer)
+{
+	struct daemon *d = ctx;
+	(void)args;
+	(void)peer;
+	struct ledger_counts lc = {0};
+	struct ctl_server_stats cs;
+	char err[256];
+	if (ledger_counts(d->ledger, daemon_now_us(), &lc, err, sizeof(err)) != 0)
+		return ctl_reply_error("ledger: %s", err);
+	ctl_server_get_stats(d->ctl, &cs);
+	json_t *r = json_pack("{s:s, s:o, s:I, s:s, s:b, s:b, s:o, s:o}", "version", "0.1.0",
+			      "started", time_json(d->started_us),
+			      "uptime_s", (json_int_t)((daemon_now_us() - d->started_us) / 1000000),
+			      "firewall", firewall_backend(d->fw), "dry_run", d->cfg->dry_run,
+			      "table_present", firewall_present(d->fw), "sources", sources_json(d),
+			      "engine", engine_json(d));
+	json_object_set_new(r, "ledger", json_pack("{s:s, s:I, s:I, s:I}", "path", d->ledger_path,
+						   "sanctions", (json_int_t)lc.sanctions, "active", (json_int_t)lc.active,
+						   "errors", (json_int_t)d->ledger_errors));
+	json_object_set_new(r, "counters", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+						     "sanctions", (json_int_t)d->sanctions,
+						     "firewall_errors", (json_int_t)d->firewall_errors,
+						     "table_restores", (json_int_t)d->table_restores,
+						     "reloads", (json_int_t)d->reloads,
+						     "control_refused", (json_int_t)cs.refused_peers,
+						     "control_bad_requests", (json_int_t)cs.bad_requests));
+	return ctl_reply_ok(r);
+}
+
+/* ---- sanctions and why ---- */
+
+static json_t *sanction_json(const struct ledger_sanction *s, int64_t now_us)
+{
+	json_t *o = json_pack("{s:I, s:o, s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:I}", "id", (json_int_t)s->id,
+			      "address", addr_json(&s->addr), "scenario", s->scenario, "origin", s->origin,
+			      "attempts", (int)s->attempts, "offence", (int)s->offence,
+			      "first_seen", time_json(s->first_seen_us), "last_seen", time_json(s->last_seen_us),
+			      "created", time_json(s->created_us), "expires", time_json(s->expires_us),
+			      "remaining_s", (json_int_t)(s->expires_us > now_us && !s->lifted ?
+							  (s->expires_us - now_us) / 1000000 : 0));
+	if (s->reason)
+		json_object_set_new(o, "reason", json_string(s->reason));
+	if (s->lifted)
+		json_object_set_new(o, "lifted", json_pack("{s:o, s:s}", "at", time_json(s->lifted_us), "by",
+							   s->lifted_by ? s->lifted_by : ""));
+	if (s->nevidence) {
+		json_t *ev = json_array();
+		for (size_t i = 0; i < s->nevidence; i++)
+			json_array_append_new(ev, json_stringn_nocheck(s->evidence[i].text, s->evidence[i].len));
+		json_object_set_new(o, "evidence", ev);
+	}
+	return o;
+}
+
+struct listing {
+	json_t *arr;
+	int64_t now_us;
+};
+
+static int list_one(void *arg, const struct ledger_sanction *s)
+{
+	struct listing *l = arg;
+	json_array_append_new(l->arr, sanction_json(s, l->now_us));
+	return json_array_size(l->arr) >= MAX_LISTED;
+}
+
+static json_t *cmd_sanctions(void *ctx, json_t *args, const struct ctl_peer *peer)
+{
+	struct daemon *d = ctx;
+	(void)peer;
+	(void)args;
+	struct listing l = {json_array(), daemon_now_us()};
+	char err[256];
+	if (ledger_each_active(d->ledger, l.now_us, list_one, &l, err, sizeof(err)) != 0) {
+		json_decref(l.arr);
+		return ctl_reply_error("ledger: %s", err);
+	}
+	return ctl_reply_ok(json_pack("{s:o}", "sanctions", l.arr));
+}
+
+/* The "address" argument, parsed strictly: an address or a prefix. */
+static int address_arg(json_t *args, struct addr *out, char *err, size_t errlen)
+{
+	json_t *a = json_object_get(args, "address");
+	if (!json_is_string(a)) {
+		snprintf(err, errlen, "an address is needed");
+		return -1;
+	}
+	int rc = addr_parse_cidr(json_string_value(a), out);
+	if (rc != 0)
+		snprintf(err, errlen, "'%s' %s", json_string_value(a),
+			 rc == -2 ? "has bits set past its prefix length" : "is not an address or prefix");
+	return rc == 0 ? 0 : -1;
+}
+
+static json_t *cmd_why(void *ctx, json_t *args, const struct ctl_peer *peer)
+{
+	struct daemon *d = ctx;
+	(void)peer;
+	struct addr a;
+	char err[256];
+	if (address_arg(args, &a, err, sizeof(err)) != 0)
+		return ctl_reply_error("%s", err);
+	struct listing l = {json_array(), daemon_now_us()};
+	if (ledger_each_history(d->ledger, &a, list_one, &l, err, sizeof(err)) != 0) {
+		json_decref(l.arr);
+		return ctl_reply_error("ledger: %s", err);
+	}
+	return ctl_reply_ok(json_pack("{s:o, s:o}", "address", addr_json(&a), "history", l.arr));
+}
+
+/* ---- sanction, lift, reload ---- */
+
+static int duration_arg(json_t *args, int64_t *us, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(args, "duration_s");
+	*us = DEFAULT_MANUAL_SANCTION_US;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 315360000) {
+		snprintf(err, errlen, "the duration must be 1 s to 10 years");
+		return -1;
+	}
+	*us = json_integer_value(v) * 1000000LL;
+	return 0;
+}
+
+static json_t *cmd_sanction(void *ctx, json_t *args, const struct ctl_peer *peer)
+{
+	struct daemon *d = ctx;
+	struct addr a;
+	int64_t duration;
+	char err[256], origin[64];
+	if (address_arg(args, &a, err, sizeof(err)) != 0 || duration_arg(args, &duration, err, sizeof(err)) != 0)
+		return ctl_reply_error("%s", err);
+	if (a.prefix < (a.family == AF_INET ? 8 : 32))
+		return ctl_reply_error("a prefix that wide would drop too much: at most /8 (IPv4) or /32 (IPv6)");
+	json_t *reason = json_object_get(args, "reason");
+	int64_t now = daemon_now_us();
+	struct sanction s = {.addr = a, .created_us = now, .duration_us = duration, .offence = 1,
+			     .first_seen_us = now, .last_seen_us = now};
+	snprintf(origin, sizeof(origin), "manual (uid %u)", (unsigned)peer->uid);
+	if (daemon_sanction(d, &s, origin, json_is_string(reason) ? json_string_value(reason) : NULL, NULL, err,
+			    sizeof(err)) != 0)
+		return ctl_reply_error("firewall: %s", err);
+	engine_impose(d->engine, &a, now + duration);
+	return ctl_reply_ok(json_pack("{s:o, s:I}", "address", addr_json(&a), "duration_s",
+				      (json_int_t)(duration / 1000000)));
+}
+
+static json_t *cmd_lift(void *ctx, json_t *args, const struct ctl_peer *peer)
+{
+	struct daemon *d = ctx;
+	struct addr a;
+	char err[256], by[64];
+	unsigned lifted = 0;
+	if (address_arg(args, &a, err, sizeof(err)) != 0)
+		return ctl_reply_error("%s", err);
+	snprintf(by, sizeof(by), "manual (uid %u)", (unsigned)peer->uid);
+	if (ledger_lift(d->ledger, &a, daemon_now_us(), by, &lifted, err, sizeof(err)) != 0)
+		return ctl_reply_error("ledger: %s", err);
+	if (lifted == 0)
+		return ctl_reply_error("no active sanction of exactly %s (see pacto sanctions)",
+				       json_string_value(json_object_get(args, "address")));
+	if (firewall_remove(d->fw, &a, err, sizeof(err)) != 0 || firewall_commit(d->fw, err, sizeof(err)) != 0)
+		return ctl_reply_error("firewall: %s (the ledger records the lift)", err);
+	engine_lift(d->engine, &a);
+	char text[ADDR_STRLEN];
+	log_info("lift %s (%s)", addr_format(&a, text, sizeof(text)), by);
+	return ctl_reply_ok(json_pack("{s:o, s:i}", "address", addr_json(&a), "lifted", (int)lifted));
+}
+
+static json_t *cmd_reload(void *ctx, json_t *args, const struct ctl_peer *peer)
+{
+	(void)args;
+	(void)peer;
+	char msg[512];
+	if (daemon_reload(ctx, msg, sizeof(msg)) != 0)
+		return ctl_reply_error("%s", msg);
+	return ctl_reply_ok(json_pack("{s:s}", "message", msg));
+}
+
+const struct ctl_command daemon_commands[] = {
+	{"status", cmd_status}, {"sanctions", cmd_sanctions}, {"why", cmd_why},
+	{"sanction", cmd_sanction}, {"lift", cmd_lift}, {"reload", cmd_reload},
+};
+
+const size_t daemon_ncommands = sizeof(daemon_commands) / sizeof(*daemon_commands);

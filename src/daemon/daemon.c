@@ -1,0 +1,508 @@
+/* daemon.c: pactod's startup, sanction path and loop (see daemon.h). */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "ctl/cli.h"
+#include "ctl/ctl_proto.h"
+
+#define TICK_MS 1000
+#define CURSOR_SAVE_US (5 * 1000000LL)
+#define TABLE_CHECK_US (5 * 1000000LL)
+#define RESTORE_BATCH 1000
+#define EVIDENCE_SOURCES 4096
+
+int64_t daemon_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+/* ---- the sanction path ---- */
+
+static void ledger_record(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
+			  const struct evidence_lines *ev)
+{
+	struct ledger_line lines[EVIDENCE_LINES];
+	size_t n = ev ? ev->n : 0;
+	for (size_t i = 0; i < n; i++)
+		lines[i] = (struct ledger_line){.text = ev->text[i], .len = ev->len[i]};
+	struct ledger_sanction ls = {
+		.addr = s->addr, .scenario = s->scenario ? s->scenario->name : "manual", .origin = origin,
+		.reason = reason, .attempts = s->attempts, .first_seen_us = s->first_seen_us,
+		.last_seen_us = s->last_seen_us, .created_us = s->created_us,
+		.expires_us = s->created_us + s->duration_us, .offence = s->offence, .evidence = lines,
+		.nevidence = n,
+	};
+	char err[256];
+	if (ledger_add_sanction(d->ledger, &ls, NULL, err, sizeof(err)) != 0) {
+		d->ledger_errors++;
+		log_warnx("ledger: %s (the sanction is enforced but not recorded)", err);
+	}
+}
+
+int daemon_sanction(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
+		    const struct evidence_lines *ev, char *err, size_t errlen)
+{
+	int64_t seconds = (s->duration_us + 999999) / 1000000;
+	/* The firewall first: the drop must not wait for the ledger's fsync. */
+	if (firewall_add(d->fw, &s->addr, seconds, err, errlen) != 0 || firewall_commit(d->fw, err, errlen) != 0) {
+		d->firewall_errors++;
+		return -1;
+	}
+	d->sanctions++;
+	ledger_record(d, s, origin, reason, ev);
+	char addr[ADDR_STRLEN];
+	log_info("sanction %s for %llds: %s, %u failures (offence %u, %s)", addr_format(&s->addr, addr, sizeof(addr)),
+		 (long long)seconds, s->scenario ? s->scenario->name : "manual", s->attempts, s->offence, origin);
+	return 0;
+}
+
+static void on_sanction(void *arg, const struct sanction *s)
+{
+	struct daemon *d = arg;
+	struct evidence_lines ev;
+	char err[256];
+	evidence_get(d->evidence, &s->addr, &ev);
+	if (!ledger_in_transaction(d->ledger) && ledger_begin(d->ledger, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+	if (daemon_sanction(d, s, "local", NULL, &ev, err, sizeof(err)) != 0)
+		log_warnx("firewall: %s", err);
+	evidence_forget(d->evidence, &s->addr);
+}
+
+/* The line being fed, for evidence: the engine's trace points into it. */
+static const char *current_line;
+static size_t current_len;
+
+static void on_trace(void *arg, const struct trace *t)
+{
+	struct daemon *d = arg;
+	if (!t->event || !current_line)
+		return;
+	if (t->verdict == VERDICT_COUNTED || t->verdict == VERDICT_PENDING || t->verdict == VERDICT_SANCTIONED)
+		evidence_add(d->evidence, &t->key, current_line, current_len);
+}
+
+static void on_line(void *arg, const char *line, size_t len, uint64_t offset)
+{
+	struct daemon *d = arg;
+	(void)offset;
+	current_line = line;
+	current_len = len;
+	engine_feed_line(d->engine, line, len, daemon_now_us());
+	current_line = NULL;
+}
+
+/* ---- sources ---- */
+
+static void format_cursor(const struct file_cursor *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%llu:%llu", (unsigned long long)c->inode, (unsigned long long)c->offset);
+}
+
+static struct file_cursor parse_cursor(const char *text)
+{
+	struct file_cursor c = {0};
+	unsigned long long inode, offset;
+	char tail;
+	if (sscanf(text, "%llu:%llu%c", &inode, &offset, &tail) == 2)
+		c = (struct file_cursor){.inode = inode, .offset = offset, .valid = true};
+	return c;
+}
+
+static void save_cursor(struct daemon *d, struct source *src)
+{
+	struct file_cursor c = follower_cursor(src->follower);
+	char text[64], err[256];
+	if (!c.valid)
+		return;
+	format_cursor(&c, text, sizeof(text));
+	if (ledger_set_cursor(d->ledger, src->name, text, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+}
+
+/* Reads what is new in src. Sanctions open a ledger transaction; it is
+ * committed here with the source's cursor, so both land together. */
+static void read_source(struct daemon *d, struct source *src)
+{
+	char err[256];
+	if (follower_process(src->follower, err, sizeof(err)) != 0)
+		log_warnx("%s", err);
+	if (!ledger_in_transaction(d->ledger))
+		return;
+	save_cursor(d, src);
+	if (ledger_commit(d->ledger, err, sizeof(err)) != 0) {
+		d->ledger_errors++;
+		log_warnx("ledger: %s", err);
+	}
+}
+
+static void save_all_cursors(struct daemon *d)
+{
+	char err[256];
+	if (ledger_begin(d->ledger, err, sizeof(err)) != 0) {
+		log_warnx("ledger: %s", err);
+		return;
+	}
+	for (size_t i = 0; i < d->nsources; i++)
+		save_cursor(d, &d->sources[i]);
+	if (ledger_commit(d->ledger, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+}
+
+static int open_source(struct daemon *d, const char *path, char *err, size_t errlen)
+{
+	struct source *src = &d->sources[d->nsources];
+	memset(src, 0, sizeof(*src));
+	src->path = xstrdup(path);
+	snprintf(src->name, sizeof(src->name), "file:%s", path);
+	char text[LEDGER_MAX_CURSOR + 1];
+	bool found = false;
+	if (ledger_get_cursor(d->ledger, src->name, text, sizeof(text), &found, err, errlen) != 0)
+		return -1;
+	struct follower_config fc = {
+		.path = path, .from_start = d->cfg->read_from_start, .cursor = found ? parse_cursor(text) : (struct file_cursor){0},
+		.max_line = ENGINE_MAX_LINE, .on_line = on_line, .arg = d,
+	};
+	if (follower_open(&fc, &src->follower, err, errlen) != 0) {
+		free(src->path);
+		return -1;
+	}
+	d->nsources++;
+	log_info("following %s%s", path, found ? " from where it was left" : "");
+	return 0;
+}
+
+/* The files to follow: --watch, else the configured ones, else the usual auth log. */
+static int open_sources(struct daemon *d, char *err, size_t errlen)
+{
+	const char *defaults[] = {"/var/log/auth.log", "/var/log/secure"};
+	const char *const *paths = d->opts.nwatch ? d->opts.watch : (const char *const *)d->cfg->files;
+	size_t n = d->opts.nwatch ? d->opts.nwatch : d->cfg->nfiles;
+	if (n == 0) {
+		for (size_t i = 0; i < 2 && n == 0; i++)
+			if (access(defaults[i], R_OK) == 0)
+				paths = &defaults[i], n = 1;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "no log to follow: set files in pacto.conf or use --watch "
+			 "(the systemd journal is not read yet)");
+		return -1;
+	}
+	d->sources = xcalloc(n, sizeof(*d->sources));
+	for (size_t i = 0; i < n; i++)
+		if (open_source(d, paths[i], err, errlen) != 0)
+			return -1;
+	return 0;
+}
+
+/* ---- restore ---- */
+
+struct restore {
+	struct daemon *d;
+	int64_t now_us;
+	size_t queued, restored;
+	int failed;
+	char *err;
+	size_t errlen;
+};
+
+static int restore_one(void *arg, const struct ledger_sanction *s)
+{
+	struct restore *r = arg;
+	int64_t seconds = (s->expires_us - r->now_us + 999999) / 1000000;
+	if (seconds <= 0)
+		return 0;
+	if (firewall_add(r->d->fw, &s->addr, seconds, r->err, r->errlen) != 0) {
+		r->failed = -1;
+		return 1;
+	}
+	engine_impose(r->d->engine, &s->addr, s->expires_us);
+	r->restored++;
+	if (++r->queued == RESTORE_BATCH) {
+		r->queued = 0;
+		if (firewall_commit(r->d->fw, r->err, r->errlen) != 0) {
+			r->failed = -1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int daemon_restore(struct daemon *d, char *err, size_t errlen)
+{
+	struct restore r = {.d = d, .now_us = daemon_now_us(), .err = err, .errlen = errlen};
+	if (firewall_reset(d->fw, err, errlen) != 0)
+		return -1;
+	if (ledger_each_active(d->ledger, r.now_us, restore_one, &r, err, errlen) != 0 || r.failed)
+		return -1;
+	if (firewall_commit(d->fw, err, errlen) != 0)
+		return -1;
+	log_info("firewall: %zu sanctions restored from the ledger", r.restored);
+	return 0;
+}
+
+static void check_table(struct daemon *d, int64_t now_us)
+{
+	if (now_us - d->last_table_check_us < TABLE_CHECK_US)
+		return;
+	d->last_table_check_us = now_us;
+	if (firewall_present(d->fw))
+		return;
+	char err[256];
+	log_warnx("firewall: pacto's table is gone; restoring it");
+	d->table_restores++;
+	if (daemon_restore(d, err, sizeof(err)) != 0)
+		log_warnx("firewall: %s", err);
+}
+
+/* ---- configuration, rules, engine ---- */
+
+static void log_errors(const struct errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		log_warnx("%s", errs->msgs[i]);
+}
+
+/* Reads the configuration: the given file, else the default one if it
+ * exists, else every default. */
+static struct config *load_config(const char *path, struct errors *errs)
+{
+	struct config *cfg = NULL;
+	if (!path && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+		path = CONFIG_DEFAULT_PATH;
+	if (path)
+		return config_load(path, &cfg, errs) == 0 ? cfg : NULL;
+	cfg = xmalloc(sizeof(*cfg));
+	config_defaults(cfg);
+	return cfg;
+}
+
+static struct ruleset *load_rules(const struct config *cfg, struct errors *errs)
+{
+	struct ruleset *rs = NULL;
+	struct stat st;
+	int rc;
+	if (cfg->nrules)
+		rc = ruleset_load_paths((const char *const *)cfg->rules, cfg->nrules, &rs, errs);
+	else if (stat(PACTO_RULES_DIR, &st) == 0)
+		rc = ruleset_load(PACTO_RULES_DIR, &rs, errs);
+	else
+		rc = ruleset_load_texts(stock_rules, nstock_rules, &rs, errs);
+	if (rc == 0 && config_apply_overrides(cfg, rs, errs) != 0) {
+		ruleset_free(rs);
+		return NULL;
+	}
+	return rc == 0 ? rs : NULL;
+}
+
+static uint64_t random_seed(void)
+{
+	uint64_t seed = 0;
+	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed = (uint64_t)daemon_now_us() ^ (uint64_t)getpid();
+	return seed;
+}
+
+static struct engine *make_engine(struct daemon *d, const struct config *cfg, const struct ruleset *rs)
+{
+	struct engine_config ec = {
+		.allowlist = cfg->allowlist, .nallowlist = cfg->nallowlist, .ipv6_prefix = (unsigned)cfg->ipv6_prefix,
+		.max_sources = cfg->max_sources, .max_connections = cfg->max_connections, .use_log_time = false,
+		.reference_us = daemon_now_us(), .seed = random_seed(), .on_sanction = on_sanction,
+		.on_trace = on_trace, .arg = d, .trace_all = true,
+	};
+	struct engine *e = engine_new(rs, &ec);
+	engine_advance(e, daemon_now_us());
+	return e;
+}
+
+int daemon_check(const struct daemon_options *opts, struct errors *errs, size_t *nscenarios)
+{
+	struct config *cfg = load_config(opts->config_path, errs);
+	struct ruleset *rs = cfg ? load_rules(cfg, errs) : NULL;
+	*nscenarios = rs ? rs->nscenarios : 0;
+	ruleset_free(rs);
+	config_free(cfg);
+	return rs ? 0 : -1;
+}
+
+/* ---- directories ---- */
+
+static gid_t pacto_group(void)
+{
+	struct group *g = getgrnam("pacto");
+	return g ? g->gr_gid : (gid_t)-1;
+}
+
+static int make_dir(const char *path, char *err, size_t errlen)
+{
+	if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: mkdir: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void choose_paths(struct daemon *d)
+{
+	const char *state = d->opts.state_dir ? d->opts.state_dir : d->cfg->state_dir;
+	const char *run = d->opts.state_dir ? d->opts.state_dir : d->cfg->run_dir;
+	if (asprintf(&d->ledger_path, "%s/ledger.db", state) < 0 ||
+	    asprintf(&d->socket_path, "%s/%s", run, CTL_SOCKET_NAME) < 0)
+		fatalx("out of memory");
+}
+
+/* ---- open, run, close ---- */
+
+static int open_config_and_rules(struct daemon *d, char *err, size_t errlen)
+{
+	struct errors errs = {0};
+	d->cfg = load_config(d->opts.config_path, &errs);
+	if (d->cfg)
+		d->rs = load_rules(d->cfg, &errs);
+	if (!d->cfg || !d->rs) {
+		log_errors(&errs);
+		snprintf(err, errlen, "%zu error%s in the configuration or rules", errs.n, errs.n == 1 ? "" : "s");
+		errors_clear(&errs);
+		return -1;
+	}
+	if (d->opts.dry_run)
+		d->cfg->dry_run = true;
+	return 0;
+}
+
+static int open_state(struct daemon *d, char *err, size_t errlen)
+{
+	choose_paths(d);
+	const char *state = d->opts.state_dir ? d->opts.state_dir : d->cfg->state_dir;
+	const char *run = d->opts.state_dir ? d->opts.state_dir : d->cfg->run_dir;
+	if (make_dir(state, err, errlen) != 0 || make_dir(run, err, errlen) != 0)
+		return -1;
+	if (ledger_open(d->ledger_path, &d->ledger, err, errlen) != 0)
+		return -1;
+	if (firewall_open(d->cfg->dry_run, &d->fw, err, errlen) != 0)
+		return -1;
+	return daemon_restore(d, err, errlen);
+}
+
+int daemon_open(struct daemon *d, const struct daemon_options *opts, char *err, size_t errlen)
+{
+	d->opts = *opts;
+	d->started_us = daemon_now_us();
+	if (open_config_and_rules(d, err, errlen) != 0)
+		return -1;
+	d->engine = make_engine(d, d->cfg, d->rs);
+	d->evidence = evidence_new(EVIDENCE_SOURCES, random_seed());
+	if (open_state(d, err, errlen) != 0 || open_sources(d, err, errlen) != 0)
+		return -1;
+	if (ctl_server_open(d->socket_path, pacto_group(), &d->ctl, err, errlen) != 0)
+		return -1;
+	log_info("ready: %zu scenario%s, %zu source%s, firewall %s, control at %s", d->rs->nscenarios,
+		 d->rs->nscenarios == 1 ? "" : "s", d->nsources, d->nsources == 1 ? "" : "s",
+		 firewall_backend(d->fw), d->socket_path);
+	return 0;
+}
+
+int daemon_reload(struct daemon *d, char *message, size_t len)
+{
+	struct errors errs = {0};
+	struct config *cfg = load_config(d->cfg->path, &errs);
+	struct ruleset *rs = cfg ? load_rules(cfg, &errs) : NULL;
+	if (!cfg || !rs) {
+		log_errors(&errs);
+		snprintf(message, len, "reload refused, the running configuration stays: %s",
+			 errs.n ? errs.msgs[0] : "unknown error");
+		errors_clear(&errs);
+		config_free(cfg);
+		return -1;
+	}
+	const char *names[8];
+	size_t n = config_unreloadable_changes(d->cfg, cfg, names, 8);
+	cfg->dry_run = d->cfg->dry_run;
+	engine_free(d->engine);
+	ruleset_free(d->rs);
+	config_free(d->cfg);
+	d->cfg = cfg;
+	d->rs = rs;
+	d->engine = make_engine(d, cfg, rs);
+	d->reloads++;
+	char restore_err[256];
+	if (daemon_restore(d, restore_err, sizeof(restore_err)) != 0)
+		log_warnx("firewall: %s", restore_err);
+	snprintf(message, len, "reloaded: %zu scenario%s%s%s", rs->nscenarios, rs->nscenarios == 1 ? "" : "s",
+		 n ? "; a restart is needed for: " : "", n ? names[0] : "");
+	log_info("%s", message);
+	return 0;
+}
+
+static void tick(struct daemon *d)
+{
+	int64_t now = daemon_now_us();
+	static int64_t last_cursor_save;
+	engine_advance(d->engine, now);
+	check_table(d, now);
+	if (now - last_cursor_save >= CURSOR_SAVE_US) {
+		last_cursor_save = now;
+		save_all_cursors(d);
+	}
+}
+
+int daemon_run(struct daemon *d)
+{
+	struct pollfd *fds = xcalloc(d->nsources + 1, sizeof(*fds));
+	while (!*d->stop) {
+		if (*d->reload) {
+			char msg[512];
+			*d->reload = 0;
+			daemon_reload(d, msg, sizeof(msg));
+		}
+		fds[0] = (struct pollfd){.fd = ctl_server_fd(d->ctl), .events = POLLIN};
+		for (size_t i = 0; i < d->nsources; i++)
+			fds[i + 1] = (struct pollfd){.fd = follower_fd(d->sources[i].follower), .events = POLLIN};
+		int n = poll(fds, d->nsources + 1, TICK_MS);
+		if (n < 0 && errno != EINTR)
+			log_warn("poll");
+		for (size_t i = 0; i < d->nsources; i++)
+			if (n == 0 || (fds[i + 1].revents & POLLIN))
+				read_source(d, &d->sources[i]);
+		if (n > 0 && (fds[0].revents & POLLIN))
+			ctl_server_serve(d->ctl, daemon_commands, daemon_ncommands, d);
+		tick(d);
+	}
+	free(fds);
+	return 0;
+}
+
+void daemon_close(struct daemon *d)
+{
+	if (d->ledger && d->nsources)
+		save_all_cursors(d);
+	for (size_t i = 0; i < d->nsources; i++) {
+		follower_close(d->sources[i].follower);
+		free(d->sources[i].path);
+	}
+	free(d->sources);
+	ctl_server_close(d->ctl);
+	engine_free(d->engine);
+	evidence_free(d->evidence);
+	firewall_close(d->fw);
+	ledger_close(d->ledger);
+	ruleset_free(d->rs);
+	config_free(d->cfg);
+	free(d->ledger_path);
+	free(d->socket_path);
+}

@@ -1,0 +1,94 @@
+/* daemon.h: pactod's state and its one loop.
+ * Why: pactod.c reads the command line and calls daemon_open, daemon_run
+ * and daemon_close; everything between a log line and a dropped packet is
+ * reached from here, in one direction (DESIGN.md data path):
+ * followers -> engine -> sanction (ledger + firewall); control requests
+ * read and change the same state.
+ * Guarantees: a sanction is in the firewall before it is written to the
+ * ledger (reaction first), and the ledger write and the source's cursor
+ * commit together, so after a crash the restart re-reads the lines whose
+ * sanctions were not committed, and the firewall is rebuilt from the ledger. */
+#ifndef PACTO_DAEMON_H
+#define PACTO_DAEMON_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "ctl/ctl_server.h"
+#include "daemon/evidence.h"
+#include "daemon/firewall.h"
+#include "detect/engine.h"
+#include "ledger/ledger.h"
+#include "sources/src_file.h"
+
+#define DAEMON_MAX_WATCH 64
+
+struct daemon_options {
+	const char *config_path;        /* NULL: the default, if it exists */
+	const char *watch[DAEMON_MAX_WATCH];
+	size_t nwatch;                  /* overrides the configured files */
+	const char *state_dir;          /* overrides state_dir and run_dir */
+	bool dry_run;
+	bool foreground;
+};
+
+struct source {
+	char *path;
+	char name[160];                 /* "file:PATH", its cursor's key in the ledger */
+	struct follower *follower;
+};
+
+struct daemon {
+	struct daemon_options opts;
+	struct config *cfg;
+	struct ruleset *rs;
+	struct engine *engine;
+	struct ledger *ledger;
+	struct firewall *fw;
+	struct evidence *evidence;
+	struct ctl_server *ctl;
+	struct source *sources;
+	size_t nsources;
+	char *ledger_path, *socket_path;
+	int64_t started_us;
+	int64_t last_table_check_us;
+	uint64_t sanctions, firewall_errors, ledger_errors, table_restores, reloads;
+	volatile sig_atomic_t *stop, *reload;
+};
+
+/* Sets everything up; on failure err says what, and what was opened is closed. */
+int daemon_open(struct daemon *d, const struct daemon_options *opts, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Loads the configuration and rules as daemon_open() would, then frees
+ * them (pactod -n). Returns 0 and the number of scenarios, or -1 with errs. */
+int daemon_check(const struct daemon_options *opts, struct errors *errs, size_t *nscenarios)
+	__attribute__((warn_unused_result));
+
+/* Loops until *d->stop is set. Returns 0. */
+int daemon_run(struct daemon *d);
+
+void daemon_close(struct daemon *d);
+
+/* Wall clock in microseconds: the engine's time when live. */
+int64_t daemon_now_us(void);
+
+/* Rebuilds the firewall from the ledger's active sanctions. */
+int daemon_restore(struct daemon *d, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Reads the configuration and rules again; keeps the running ones if either
+ * is bad. *message says what happened (for `pacto reload`). */
+int daemon_reload(struct daemon *d, char *message, size_t len);
+
+/* Records and enforces a sanction decided by hand or by the engine. */
+int daemon_sanction(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
+		    const struct evidence_lines *ev, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* The control commands (commands.c). */
+extern const struct ctl_command daemon_commands[];
+extern const size_t daemon_ncommands;
+
+#endif

@@ -1,0 +1,35 @@
+/* firewall.h: what the daemon needs from the enforcer, in its own words:
+ * drop a key for a while, stop dropping it, start from a clean table, and
+ * notice when an administrator removed the table.
+ * Why an adapter: the daemon's sanction path stays the same whatever the
+ * enforcer backend (nftables, or dry run that only logs). */
+#ifndef PACTO_FIREWALL_H
+#define PACTO_FIREWALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/addr.h"
+
+struct firewall;
+
+int firewall_open(bool dry_run, struct firewall **out, char *err, size_t errlen) __attribute__((warn_unused_result));
+void firewall_close(struct firewall *fw);  /* accepts NULL */
+
+/* Recreates pacto's table empty. */
+int firewall_reset(struct firewall *fw, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Queue a change; firewall_commit() applies the queue as one transaction. */
+int firewall_add(struct firewall *fw, const struct addr *key, int64_t seconds, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+int firewall_remove(struct firewall *fw, const struct addr *key, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+int firewall_commit(struct firewall *fw, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* False when pacto's table is gone (deleted behind our back). */
+bool firewall_present(struct firewall *fw);
+
+const char *firewall_backend(const struct firewall *fw);
+
+#endif

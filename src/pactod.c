@@ -1,0 +1,174 @@
+/* pactod.c: main() of the pacto daemon: the startup sequence, top to
+ * bottom (STYLE.md, after OpenSMTPD's smtpd.c).
+ *   1. options and logging;
+ *   2. configuration and rules (pactod -n stops here, after checking them);
+ *   3. ledger, firewall (restored from the ledger), log sources, control
+ *      socket (daemon_open);
+ *   4. the loop, until SIGTERM or SIGINT; SIGHUP reloads.
+ * Not yet: dropping privileges to CAP_NET_ADMIN and seccomp (issue
+ * "Hardening"), the systemd journal as a source. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "daemon/daemon.h"
+
+#ifndef PACTO_VERSION
+#define PACTO_VERSION "0.1.0"
+#endif
+
+static volatile sig_atomic_t stop_requested, reload_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reload_requested = 1;
+}
+
+static const char usage_text[] =
+	"usage: pactod [--config FILE] [--watch FILE]... [--state-dir DIR] [--foreground]\n"
+	"              [--dry-run] [-n] [-v] [--version]\n"
+	"  --config FILE     configuration (default " CONFIG_DEFAULT_PATH " if it exists; see pacto.conf(5))\n"
+	"  --watch FILE      follow this log file (repeatable; replaces the configured files)\n"
+	"  --state-dir DIR   keep the ledger and the control socket in DIR\n"
+	"                    (default: state_dir and run_dir of the configuration)\n"
+	"  --foreground      stay attached and log to stderr (default: detach, log to syslog)\n"
+	"  --dry-run         log what would be dropped; touch no firewall\n"
+	"  -n                check the configuration and rules, then exit\n"
+	"  -v                log debugging messages too\n";
+
+struct cli {
+	struct daemon_options opts;
+	bool check_only, verbose;
+};
+
+static int parse_args(int argc, char **argv, struct cli *c)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'}, {"watch", required_argument, NULL, 'w'},
+		{"state-dir", required_argument, NULL, 's'}, {"foreground", no_argument, NULL, 'f'},
+		{"dry-run", no_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "c:w:s:fdnvh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': c->opts.config_path = optarg; break;
+		case 's': c->opts.state_dir = optarg; break;
+		case 'f': c->opts.foreground = true; break;
+		case 'd': c->opts.dry_run = true; break;
+		case 'n': c->check_only = true; break;
+		case 'v': c->verbose = true; break;
+		case 'h': fputs(usage_text, stdout); exit(0);
+		case 'V': printf("pactod %s\n", PACTO_VERSION); exit(0);
+		case 'w':
+			if (c->opts.nwatch == DAEMON_MAX_WATCH || optarg[0] != '/') {
+				fprintf(stderr, "pactod: --watch %s: %s\n", optarg,
+					optarg[0] != '/' ? "give an absolute path" : "too many files");
+				return -1;
+			}
+			c->opts.watch[c->opts.nwatch++] = optarg;
+			break;
+		default: return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "pactod: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static void set_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_stop};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Leaves the terminal: fork, new session, standard streams on /dev/null. */
+static void detach(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		fatal("setsid");
+	int fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (chdir("/") != 0)
+		fatal("chdir /");
+}
+
+/* pactod -n: every error of the configuration and rules, or OK. */
+static int check_only(const struct daemon_options *opts)
+{
+	struct errors errs = {0};
+	size_t n;
+	if (daemon_check(opts, &errs, &n) != 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		fprintf(stderr, "pactod: %zu error%s; pactod would not start\n", errs.n, errs.n == 1 ? "" : "s");
+		errors_clear(&errs);
+		return 78;
+	}
+	printf("pactod: configuration and rules OK (%zu scenario%s)\n", n, n == 1 ? "" : "s");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = {0};
+	log_init("pactod", LOG_LEVEL_INFO);
+	if (parse_args(argc, argv, &c) != 0) {
+		fputs(usage_text, stderr);
+		return 64;
+	}
+	if (c.verbose)
+		log_set_level(LOG_LEVEL_DEBUG);
+	if (c.check_only)
+		return check_only(&c.opts);
+	set_signals();
+	static struct daemon d;
+	d.stop = &stop_requested;
+	d.reload = &reload_requested;
+	char err[512];
+	if (daemon_open(&d, &c.opts, err, sizeof(err)) != 0) {
+		log_warnx("cannot start: %s", err);
+		daemon_close(&d);
+		return 78;
+	}
+	if (!c.opts.foreground) {
+		log_to_syslog("pactod");
+		detach();
+	}
+	daemon_run(&d);
+	log_info("stopping");
+	daemon_close(&d);
+	return 0;
+}
