@@ -40,7 +40,7 @@ DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stock_rules.o
 TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBPACTO := $(BUILD)/libpacto.a
 
-all: $(BUILD)/pacto $(BUILD)/pactod $(BUILD)/gen_authlog $(TESTS)
+all: $(BUILD)/pacto $(BUILD)/pactod $(BUILD)/gen_authlog $(BUILD)/netprobe $(TESTS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -66,6 +66,10 @@ $(BUILD)/pacto: $(CTL_OBJ) $(LIBPACTO)
 $(BUILD)/pactod: $(DAEMON_OBJ) $(LIBPACTO)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/netprobe: $(BUILD)/tests/tools/netprobe.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/gen_authlog: $(BUILD)/bench/gen_authlog.o
 	@$(if $(Q),echo "  LD      $@")
