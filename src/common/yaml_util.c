@@ -135,6 +135,17 @@ void yml_bool(struct yaml_ctx *c, yaml_node_t *node, const char *key, bool *out)
 		yml_error(c, node, key, "'%s' is not yes or no", s);
 }
 
+/* True when an earlier key of the same mapping has the same text. */
+static bool key_seen(struct yaml_ctx *c, yaml_node_t *map, yaml_node_pair_t *upto, const char *key)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < upto; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		if (k && k->type == YAML_SCALAR_NODE && strcmp((const char *)k->data.scalar.value, key) == 0)
+			return true;
+	}
+	return false;
+}
+
 void yml_for_each_pair(struct yaml_ctx *c, yaml_node_t *map, const char *what, yml_pair_fn fn, void *arg)
 {
 	if (map->type != YAML_MAPPING_NODE) {
@@ -146,7 +157,9 @@ void yml_for_each_pair(struct yaml_ctx *c, yaml_node_t *map, const char *what, y
 		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
 		const char *key = yml_scalar(c, k, what);
 		c->key = k;
-		if (key && v)
+		if (key && key_seen(c, map, p, key))
+			yml_error(c, k, key, "given twice (YAML would silently keep the last)");
+		else if (key && v)
 			fn(c, key, v, arg);
 	}
 }
@@ -182,8 +195,18 @@ yaml_node_t *yml_open(struct yaml_ctx *c, yaml_parser_t *parser, yaml_document_t
 		return NULL;
 	}
 	yaml_node_t *root = yaml_document_get_root_node(doc);
-	if (!root)
+	if (!root) {
 		errors_add(c->errs, "%s:1: the file is empty", c->file);
+		return NULL;
+	}
+	/* One document per file: a second one (after "---") would be ignored. */
+	yaml_document_t next;
+	if (yaml_parser_load(parser, &next)) {
+		if (yaml_document_get_root_node(&next))
+			errors_add(c->errs, "%s:%zu: a second YAML document: one per file", c->file,
+				   (size_t)yaml_document_get_root_node(&next)->start_mark.line + 1);
+		yaml_document_delete(&next);
+	}
 	return root;
 }
 
@@ -202,11 +225,14 @@ char *read_small_file(const char *path, size_t max, size_t *len, struct errors *
 		return NULL;
 	}
 	char *buf = xmalloc(max + 1);
+	errno = 0;
 	*len = fread(buf, 1, max + 1, f);
 	bool failed = ferror(f);
+	int saved = errno;
 	fclose(f);
+	errno = saved;
 	if (failed || *len > max) {
-		errors_add(errs, "%s: %s", path, failed ? "read error" : "too large");
+		errors_add(errs, "%s: %s", path, failed ? strerror(errno) : "too large");
 		free(buf);
 		return NULL;
 	}

@@ -37,7 +37,10 @@ static const char replay_usage[] =
 	"  --allow CIDR        never sanction this network (repeatable; loopback always)\n"
 	"  --ipv6-prefix N     count and sanction IPv6 sources per /N (default 64)\n"
 	"  --max-sources N     per-scenario bound on sources tracked (default 262144)\n"
-	"  --year YYYY         year of classic syslog times (default: from the file's date)\n";
+	"  --year YYYY         year of classic syslog times (default: from the file's date)\n"
+	"  --bare              also read lines without a syslog header as sshd's (sshd -E output).\n"
+	"                      Unsafe on logs an attacker reaches: sshd writes control characters\n"
+	"                      raw there, so a user name can forge a whole line.\n";
 
 struct replay_opts {
 	const char *rules;
@@ -49,6 +52,7 @@ struct replay_opts {
 	unsigned ipv6_prefix;
 	size_t max_sources;
 	int year;
+	bool bare;
 };
 
 enum input_form { FORM_UNKNOWN, FORM_LINES, FORM_EXPORT };
@@ -258,6 +262,12 @@ static void print_summary(const struct replay *r, const struct reader_stats *rs,
 			(unsigned long long)oversized, (unsigned long long)st.bad_address,
 			(unsigned long long)st.match_errors, (unsigned long long)st.bad_time,
 			(unsigned long long)r->bad_journal);
+	if (st.bare_ignored)
+		fprintf(stderr, "pacto replay: %llu lines without a syslog header were not read "
+			"(sshd -E output? see --bare)\n", (unsigned long long)st.bare_ignored);
+	if (st.backwards)
+		fprintf(stderr, "pacto replay: %llu lines were older than lines read before them: "
+			"give the files oldest first (auth.log.1 auth.log)\n", (unsigned long long)st.backwards);
 	if (st.allowlisted || st.source_evictions || st.connection_evictions || st.offender_evictions)
 		fprintf(stderr, "pacto replay: %llu allowlisted failures, evicted %llu sources, "
 			"%llu connections, %llu offenders\n",
@@ -300,6 +310,7 @@ static int parse_option(struct replay_opts *o, int opt, const char *arg)
 	switch (opt) {
 	case 'r': o->rules = arg; return 0;
 	case 'j': o->json = true; return 0;
+	case 'b': o->bare = true; return 0;
 	case 'a': return parse_allow(o, arg);
 	case 'e':
 		if (addr_parse_cidr(arg, &o->explain) != 0) {
@@ -340,7 +351,8 @@ static int parse_options(int argc, char **argv, struct replay_opts *o)
 		{"rules", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
 		{"explain", required_argument, NULL, 'e'}, {"allow", required_argument, NULL, 'a'},
 		{"ipv6-prefix", required_argument, NULL, '6'}, {"max-sources", required_argument, NULL, 'm'},
-		{"year", required_argument, NULL, 'y'}, {"help", no_argument, NULL, 'h'},
+		{"year", required_argument, NULL, 'y'}, {"bare", no_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -371,7 +383,7 @@ static struct engine *replay_engine(struct replay *r, const struct ruleset *rs)
 	const struct replay_opts *o = r->opts;
 	struct engine_config cfg = {
 		.allowlist = o->allow, .nallowlist = o->nallow, .ipv6_prefix = o->ipv6_prefix,
-		.max_sources = o->max_sources, .use_log_time = true, .seed = random_seed(),
+		.max_sources = o->max_sources, .use_log_time = true, .trust_bare = o->bare, .seed = random_seed(),
 		.on_sanction = on_sanction, .on_trace = o->has_explain ? on_trace : NULL, .arg = r,
 		.has_trace_source = o->has_explain, .trace_source = o->explain,
 	};

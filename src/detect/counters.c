@@ -1,6 +1,9 @@
 /* counters.c: sliding windows of failure times per source (see counters.h).
  * Each entry is a ring of the last `threshold` failure times: a failure
- * older than the window falls out when the next one arrives. */
+ * more than a window away from the newest one falls out when it arrives,
+ * whichever side it is on. Logs can go back in time (files replayed newest
+ * first, hosts whose clocks disagree): a failure from the "future" must not
+ * join a window it is not part of. */
 #include "detect/counters.h"
 
 #include <stdlib.h>
@@ -40,12 +43,25 @@ void counters_free(struct counters *c)
 	free(c);
 }
 
-static void window_drop_old(struct window *w, unsigned cap, int64_t now_us, int64_t window_us)
+/* Keeps, in order, only the times less than a window away from now. */
+static void window_drop_far(struct window *w, unsigned cap, int64_t now_us, int64_t window_us)
 {
-	while (w->n > 0 && now_us - w->times[w->head] >= window_us) {
-		w->head = (w->head + 1) % cap;
-		w->n--;
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < w->n; i++) {
+		int64_t t = w->times[(w->head + i) % cap];
+		if (now_us - t < window_us && t - now_us < window_us)
+			w->times[(w->head + kept++) % cap] = t;
 	}
+	w->n = kept;
+}
+
+static int64_t window_oldest(const struct window *w, unsigned cap)
+{
+	int64_t oldest = w->times[w->head];
+	for (uint32_t i = 1; i < w->n; i++)
+		if (w->times[(w->head + i) % cap] < oldest)
+			oldest = w->times[(w->head + i) % cap];
+	return oldest;
 }
 
 static void window_push(struct window *w, unsigned cap, int64_t t)
@@ -61,11 +77,11 @@ static void window_push(struct window *w, unsigned cap, int64_t t)
 struct window_result counters_hit(struct counters *c, const struct addr *key, int64_t now_us)
 {
 	struct window *w = lru_get(c->table, key, true, NULL);
-	window_drop_old(w, c->threshold, now_us, c->window_us);
+	window_drop_far(w, c->threshold, now_us, c->window_us);
 	window_push(w, c->threshold, now_us);
 	struct window_result r = {
 		.in_window = w->n,
-		.first_us = w->times[w->head],
+		.first_us = window_oldest(w, c->threshold),
 		.reached = w->n >= c->threshold,
 	};
 	if (r.reached)

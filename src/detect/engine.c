@@ -205,8 +205,10 @@ static void conn_evicted(void *arg, const void *key, void *value)
 {
 	struct engine *e = arg;
 	const struct conn_key *k = key;
+	const struct conn *c = value;
+	/* A pending failure happened when its connection was last seen, not now. */
 	struct line_ctx lc = {.scenario = conn_scenario(k), .s = &e->rs->scenarios[conn_scenario(k)],
-			      .time_us = e->now_us};
+			      .time_us = c->last_seen_us};
 	e->stats.connection_evictions++;
 	conn_settle(e, &lc, value);
 }
@@ -306,12 +308,14 @@ static void apply_effect(struct engine *e, const struct line_ctx *lc)
 
 /* ---- lines ---- */
 
-static bool program_matches(const struct scenario *s, const struct log_event *ev)
+static bool program_matches(const struct scenario *s, const struct log_event *ev, bool trust_bare)
 {
-	if (ev->ts_format == TS_NONE || s->nprograms == 0)
-		return true;   /* bare lines carry no program: sshd -E, journalctl -o cat */
+	if (ev->ts_format == TS_NONE)
+		return trust_bare;   /* bare lines carry no program: sshd -E, journalctl -o cat */
 	if (!ev->has_header)
 		return false;
+	if (s->nprograms == 0)
+		return true;
 	for (size_t i = 0; i < s->nprograms; i++)
 		if (s->program_lens[i] == ev->prog_len && s->programs[i][0] == ev->prog[0] &&
 		    memcmp(s->programs[i], ev->prog, ev->prog_len) == 0)
@@ -328,6 +332,8 @@ static int64_t event_time(struct engine *e, struct log_event *ev, int64_t now_us
 		e->stats.bad_time++;
 	if (ev->time_us == LOG_TIME_UNSET)
 		return e->now_us != INT64_MIN ? e->now_us : now_us;
+	if (e->now_us != INT64_MIN && ev->time_us < e->now_us - 60 * 1000000LL)
+		e->stats.backwards++;
 	return ev->time_us;
 }
 
@@ -356,7 +362,7 @@ void engine_feed_event(struct engine *e, struct log_event *ev, int64_t now_us)
 {
 	e->stats.lines++;
 	for (size_t i = 0; i < e->rs->nscenarios; i++)
-		if (program_matches(&e->rs->scenarios[i], ev))
+		if (program_matches(&e->rs->scenarios[i], ev, e->cfg.trust_bare))
 			feed_scenario(e, i, ev, now_us);
 }
 
@@ -367,7 +373,7 @@ static void feed_from(struct engine *e, size_t first, struct log_event *ev, int6
 	e->stats.lines++;
 	feed_scenario(e, first, ev, now_us);
 	for (size_t i = first + 1; i < e->rs->nscenarios; i++)
-		if (program_matches(&e->rs->scenarios[i], ev))
+		if (program_matches(&e->rs->scenarios[i], ev, e->cfg.trust_bare))
 			feed_scenario(e, i, ev, now_us);
 }
 
@@ -375,7 +381,7 @@ static void feed_from(struct engine *e, size_t first, struct log_event *ev, int6
 static size_t first_reader(const struct engine *e, const struct log_event *ev)
 {
 	size_t i = 0;
-	while (i < e->rs->nscenarios && !program_matches(&e->rs->scenarios[i], ev))
+	while (i < e->rs->nscenarios && !program_matches(&e->rs->scenarios[i], ev, e->cfg.trust_bare))
 		i++;
 	return i;
 }
@@ -394,6 +400,8 @@ void engine_feed_line(struct engine *e, const char *line, size_t len, int64_t no
 	size_t first = first_reader(e, &ev);
 	if (first == e->rs->nscenarios || (ev.ts_format != TS_NONE && !logline_split_rest(&ev))) {
 		e->stats.lines++;
+		if (ev.ts_format == TS_NONE)
+			e->stats.bare_ignored++;
 		return;
 	}
 	feed_from(e, first, &ev, now_us);
@@ -411,7 +419,7 @@ static void conn_expire_oldest(struct engine *e, const struct conn_key *k, struc
 {
 	struct conn_key key = *k;
 	struct line_ctx lc = {.scenario = conn_scenario(&key), .s = &e->rs->scenarios[conn_scenario(&key)],
-			      .time_us = e->now_us};
+			      .time_us = c->last_seen_us};
 	if (c->pending && !c->tried)
 		e->stats.pending_expired++;
 	conn_settle(e, &lc, c);

@@ -55,6 +55,9 @@ struct engine_config {
 	size_t max_sources;           /* per scenario; default 262144 */
 	size_t max_connections;       /* default 65536 */
 	bool use_log_time;            /* replay: the lines' own times; live: the caller's */
+	bool trust_bare;              /* read lines without a syslog header as the server's own
+				       * (sshd -E). Unsafe: sshd writes control characters raw
+				       * there, so a user name can forge whole lines. */
 	int64_t reference_us;         /* for syslog times without a year */
 	uint64_t seed;                /* hash seed (pick it at random) */
 	void (*on_sanction)(void *arg, const struct sanction *s);
@@ -69,6 +72,8 @@ struct engine_stats {
 	uint64_t lines, oversized, matched, failures, sanctions;
 	uint64_t allowlisted, while_sanctioned, bad_address, match_errors, bad_time;
 	uint64_t pending_expired;
+	uint64_t bare_ignored;        /* header-less lines not read (trust_bare off) */
+	uint64_t backwards;           /* lines more than a minute older than the latest seen */
 	uint64_t source_evictions, connection_evictions, offender_evictions;
 	size_t memory_bytes;          /* held by the tables now */
 	size_t memory_bound;          /* the most they can hold, from the configuration */

@@ -38,7 +38,10 @@ static long copy_byte_array(json_t *arr, char *dst, size_t cap)
 	return (long)n;
 }
 
-/* Numbers arrive as decimal strings ("_PID": "1234"). */
+/* Numbers arrive as decimal strings ("_PID": "1234"). Bounded so that
+ * nothing computed from them (a time plus a duration) can overflow. */
+#define DECIMAL_MAX 100000000000000000LL   /* 10^17: far past year 3000 in µs */
+
 static int64_t decimal_field(json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
@@ -48,9 +51,25 @@ static int64_t decimal_field(json_t *obj, const char *key)
 	char *end;
 	errno = 0;
 	long long n = strtoll(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end || errno || n < 0)
+	if (*s < '0' || *s > '9' || *end || errno || n < 0 || n > DECIMAL_MAX)
 		return -1;
 	return n;
+}
+
+/* The identifier names the program only when the kernel vouches for it. */
+static bool trusted_identity(json_t *obj, const char *prog, size_t prog_len)
+{
+	json_t *transport = json_object_get(obj, "_TRANSPORT");
+	json_t *comm = json_object_get(obj, "_COMM");
+	if (json_is_string(transport) && strcmp(json_string_value(transport), "syslog") != 0 &&
+	    strcmp(json_string_value(transport), "journal") != 0)
+		return false;
+	if (!comm)
+		return true;
+	/* _COMM is the kernel's name, cut at 15 bytes. */
+	size_t n = prog_len < 15 ? prog_len : 15;
+	return json_is_string(comm) && json_string_length(comm) == n &&
+	       memcmp(json_string_value(comm), prog, n) == 0;
 }
 
 static int fill_event(json_t *obj, struct journal_store *store, struct log_event *ev)
@@ -70,7 +89,7 @@ static int fill_event(json_t *obj, struct journal_store *store, struct log_event
 	long plen = copy_string(obj, "SYSLOG_IDENTIFIER", store->prog, sizeof(store->prog));
 	ev->prog = store->prog;
 	ev->prog_len = plen > 0 ? (size_t)plen : 0;
-	ev->has_header = plen > 0;
+	ev->has_header = plen > 0 && trusted_identity(obj, store->prog, (size_t)plen);
 	long hlen = copy_string(obj, "_HOSTNAME", store->host, sizeof(store->host));
 	ev->host = store->host;
 	ev->host_len = hlen > 0 ? (size_t)hlen : 0;
@@ -95,6 +114,9 @@ struct export_fields {
 	long msg_len, prog_len, host_len;   /* -1 when absent */
 	int64_t pid, time_us;
 	bool bad;
+	bool untrusted_transport;
+	char comm[16];
+	long comm_len;                      /* -1 when absent */
 };
 
 static bool field_is(const char *name, size_t len, const char *want)
@@ -104,7 +126,7 @@ static bool field_is(const char *name, size_t len, const char *want)
 
 static int64_t decimal_value(const char *s, size_t len)
 {
-	if (len == 0 || len > 18)
+	if (len == 0 || len > 17)
 		return -1;
 	int64_t v = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -139,7 +161,22 @@ static void export_field(struct export_fields *f, const char *name, size_t nlen,
 		f->pid = decimal_value(v, vlen);
 	} else if (field_is(name, nlen, "__REALTIME_TIMESTAMP")) {
 		f->time_us = decimal_value(v, vlen);
+	} else if (field_is(name, nlen, "_TRANSPORT")) {
+		f->untrusted_transport = !(vlen == 6 && memcmp(v, "syslog", 6) == 0) &&
+					 !(vlen == 7 && memcmp(v, "journal", 7) == 0);
+	} else if (field_is(name, nlen, "_COMM")) {
+		f->comm_len = copy_value(v, vlen, f->comm, sizeof(f->comm));
 	}
+}
+
+static bool export_trusted(const struct export_fields *f)
+{
+	if (f->untrusted_transport || f->prog_len <= 0)
+		return false;
+	if (f->comm_len < 0)
+		return true;
+	size_t n = f->prog_len < 15 ? (size_t)f->prog_len : 15;
+	return (size_t)f->comm_len == n && memcmp(f->comm, f->store->prog, n) == 0;
 }
 
 static bool valid_field_name(const char *s, size_t len)
@@ -207,7 +244,7 @@ static void export_event(const struct export_fields *f, struct log_event *ev)
 	ev->ts_format = TS_EPOCH_US;
 	ev->prog = f->store->prog;
 	ev->prog_len = f->prog_len > 0 ? (size_t)f->prog_len : 0;
-	ev->has_header = f->prog_len > 0;
+	ev->has_header = export_trusted(f);
 	ev->host = f->store->host;
 	ev->host_len = f->host_len > 0 ? (size_t)f->host_len : 0;
 }
@@ -216,7 +253,7 @@ long journal_export_parse(const char *buf, size_t len, bool at_eof, struct journ
 			  struct log_event *ev, bool *has_message)
 {
 	struct export_fields f = {.store = store, .msg_len = -1, .prog_len = -1, .host_len = -1,
-				  .pid = -1, .time_us = -1};
+				  .pid = -1, .time_us = -1, .comm_len = -1};
 	size_t pos = 0;
 	*has_message = false;
 	for (;;) {

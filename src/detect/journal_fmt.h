@@ -4,7 +4,12 @@
  * separate fields; using them beats re-parsing a formatted line.
  * Guarantees: strict: an entry without MESSAGE, or with fields of the wrong
  * type or size, is refused (-1) and nothing is guessed. The event points
- * into `store`, which lives as long as the caller keeps it. */
+ * into `store`, which lives as long as the caller keeps it.
+ * Trust: an entry is a program's message (has_header) only when its
+ * identifier is backed by the kernel: _TRANSPORT is syslog or journal (a
+ * program's stdout is split on newlines a user name can hold, so it is
+ * not), and _COMM, when present, is the identifier (any user can write
+ * "logger -t sshd"). Other entries are kept as events no scenario reads. */
 #ifndef PACTO_JOURNAL_FMT_H
 #define PACTO_JOURNAL_FMT_H
 

@@ -182,6 +182,10 @@ static void check_pattern(struct yaml_ctx *c, struct scenario *s, struct pattern
 	}
 	if (pt->has_otherwise && !pt->when)
 		yml_error(c, node, "otherwise", "only meaningful with 'when'");
+	if (pt->has_otherwise && pt->p.otherwise == EFFECT_MARK)
+		yml_error(c, node, "otherwise", "cannot be mark (a mark needs its own pattern and flag)");
+	if (pt->when && (pt->p.effect == EFFECT_MARK || pt->p.effect == EFFECT_IGNORE))
+		yml_error(c, node, "when", "a %s pattern cannot be conditional", effect_name(pt->p.effect));
 }
 
 /* Resolves `when` after every mark pattern has declared its flag. */

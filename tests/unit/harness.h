@@ -72,6 +72,7 @@ static inline void h_start_with(struct harness *h, unsigned threshold, const str
 	if (base)
 		h->cfg = *base;
 	h->cfg.use_log_time = true;
+	h->cfg.trust_bare = !base || base->trust_bare;
 	h->cfg.reference_us = T0 * 1000000LL;
 	h->cfg.seed = 1;
 	h->cfg.on_trace = h_on_trace;

@@ -121,6 +121,39 @@ static void test_pending_counts_on_timeout_and_finish(void **state)
 	h_stop(&h);
 }
 
+/* Pending failures count at their connection's own time, not when they are
+ * settled: five enumerations 4 minutes apart span 16 minutes, not one. */
+static void test_pending_failures_keep_their_time(void **state)
+{
+	(void)state;
+	struct harness h;
+	h_start(&h, 0);
+	char msg[128];
+	for (int i = 0; i < 5; i++) {
+		snprintf(msg, sizeof(msg), "Invalid user u%d from " A " port %d", i, 5000 + i);
+		h_line(&h, i * 240, 800 + i, msg);   /* none closes: each times out */
+	}
+	engine_finish(h.e);
+	assert_int_equal(h_failures(&h, A), 5);
+	assert_int_equal(h.nsanctions, 0);
+	h_stop(&h);
+}
+
+static void test_bare_lines_ignored_by_default(void **state)
+{
+	(void)state;
+	struct engine_config cfg = {.trust_bare = false};
+	struct harness h;
+	h_start_with(&h, 1, &cfg);
+	const char *line = "Failed password for root from " A " port 1 ssh2";
+	engine_feed_line(h.e, line, strlen(line), T0 * SEC);
+	struct engine_stats st;
+	engine_get_stats(h.e, &st);
+	assert_int_equal(h_failures(&h, A), 0);
+	assert_int_equal(st.bare_ignored, 1);
+	h_stop(&h);
+}
+
 static void test_pid_reuse_starts_a_new_connection(void **state)
 {
 	(void)state;
@@ -230,6 +263,30 @@ static void test_injections_catch_the_attacker_frame_no_one(void **state)
 		h_stop(&h);
 	}
 	assert_true(n >= 12);
+}
+
+/* sshd logs through syslog with "%.500s": a certificate key ID sized to
+ * the cut ends the line with text the attacker chose. */
+static void test_key_id_cut_at_500_bytes(void **state)
+{
+	(void)state;
+	char line[512];
+	const char *head = "Failed publickey for invalid user x from " A " port 4242 ssh2: ED25519-CERT SHA256:abc ID ";
+	const char *tail = " from " V " port 22 ssh2";
+	size_t pad = 500 - strlen(head) - strlen(tail);
+	snprintf(line, sizeof(line), "%s%.*s%s", head, (int)pad,
+		 "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+		 "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+		 "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+		 "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", tail);
+	assert_int_equal(strlen(line), 500);
+	struct harness h;
+	h_start(&h, 1000);
+	for (int i = 0; i < 5; i++)
+		h_line(&h, i, 990 + i, line);
+	assert_int_equal(h_failures(&h, V), 0);
+	assert_int_equal(h_failures(&h, A), 5);
+	h_stop(&h);
 }
 
 static void test_framing_only_lines_count_nothing(void **state)
@@ -362,7 +419,6 @@ static void test_memory_bounded_under_unique_sources(void **state)
 	struct engine_config cfg = {.max_sources = 1000, .max_connections = 500};
 	struct harness h;
 	h_start_with(&h, 0, &cfg);
-	cfg.trace_all = false;
 	struct engine_stats before, after;
 	char msg[128];
 	for (int i = 0; i < 400000; i++) {
@@ -414,11 +470,14 @@ int main(void)
 		cmocka_unit_test(test_lines_after_a_try_do_not_count_again),
 		cmocka_unit_test(test_health_checks_are_not_failures),
 		cmocka_unit_test(test_pending_counts_on_timeout_and_finish),
+		cmocka_unit_test(test_pending_failures_keep_their_time),
+		cmocka_unit_test(test_bare_lines_ignored_by_default),
 		cmocka_unit_test(test_pid_reuse_starts_a_new_connection),
 		cmocka_unit_test(test_bare_lines_without_pid),
 		cmocka_unit_test(test_only_sshd_lines),
 		cmocka_unit_test(test_injections_catch_the_attacker_frame_no_one),
 		cmocka_unit_test(test_framing_only_lines_count_nothing),
+		cmocka_unit_test(test_key_id_cut_at_500_bytes),
 		cmocka_unit_test(test_ipv6_prefix_and_mapped),
 		cmocka_unit_test(test_allowlist),
 		cmocka_unit_test(test_sanction_fields_and_escalation),

@@ -141,6 +141,21 @@ static void test_journal_json(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
 		assert_int_equal(journal_json_parse(bad[i], strlen(bad[i]), st, &ev), -1);
+	/* Identities the kernel does not vouch for name no program. */
+	static const char *const untrusted[] = {
+		"{\"MESSAGE\":\"x\",\"SYSLOG_IDENTIFIER\":\"sshd\",\"_TRANSPORT\":\"stdout\",\"_COMM\":\"sshd\"}",
+		"{\"MESSAGE\":\"x\",\"SYSLOG_IDENTIFIER\":\"sshd\",\"_TRANSPORT\":\"syslog\",\"_COMM\":\"logger\"}",
+	};
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(journal_json_parse(untrusted[i], strlen(untrusted[i]), st, &ev), 0);
+		assert_false(ev.has_header);
+	}
+	const char *trusted = "{\"MESSAGE\":\"x\",\"SYSLOG_IDENTIFIER\":\"sshd-session\",\"_TRANSPORT\":\"syslog\",\"_COMM\":\"sshd-session\"}";
+	assert_int_equal(journal_json_parse(trusted, strlen(trusted), st, &ev), 0);
+	assert_true(ev.has_header);
+	const char *huge = "{\"MESSAGE\":\"x\",\"__REALTIME_TIMESTAMP\":\"9223372036854775807\"}";
+	assert_int_equal(journal_json_parse(huge, strlen(huge), st, &ev), 0);
+	assert_true(ev.time_us == LOG_TIME_UNSET);
 	/* A _PID that is not a number is no pid, not a guess. */
 	const char *badpid = "{\"MESSAGE\":\"x\",\"_PID\":\"12a\"}";
 	assert_int_equal(journal_json_parse(badpid, strlen(badpid), st, &ev), 0);

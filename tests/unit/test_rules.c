@@ -115,6 +115,25 @@ static void test_pattern_checks(void **state)
 	assert_error(text, "flag:", "mark pattern needs");
 	snprintf(text, sizeof(text), "%spatterns: []\n", good_head);
 	assert_error(text, "patterns:", "1 to");
+	snprintf(text, sizeof(text), "%spatterns:\n  - name: m\n    effect: mark\n    flag: f\n    regex: 'x'\n"
+		 "  - name: p\n    effect: end\n    when: f\n    otherwise: mark\n    regex: '(?<addr>x)'\n", good_head);
+	assert_error(text, "otherwise:", "cannot be mark");
+	snprintf(text, sizeof(text), "%spatterns:\n  - name: m\n    effect: mark\n    flag: f\n    regex: 'x'\n"
+		 "  - name: p\n    effect: ignore\n    when: f\n    regex: 'y'\n", good_head);
+	assert_error(text, "when:", "cannot be conditional");
+}
+
+static void test_duplicates_and_documents(void **state)
+{
+	(void)state;
+	const char *pat = "patterns:\n  - name: p\n    effect: attempt\n    regex: 'from (?<addr>\\S+)$'\n";
+	char text[512];
+	snprintf(text, sizeof(text), "scenario: x\nthreshold: 3\nthreshold: 1000\n%s", pat);
+	assert_error(text, "t.yaml:3: threshold:", "given twice");
+	snprintf(text, sizeof(text), "scenario: x\n%s    effect: ignore\n", pat);
+	assert_error(text, "t.yaml:6: effect:", "given twice");
+	snprintf(text, sizeof(text), "scenario: x\n%s---\nbogus: key\n", pat);
+	assert_error(text, "t.yaml:7:", "second YAML document");
 }
 
 static void test_every_error_reported(void **state)
@@ -183,7 +202,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stock_rules_load), cmocka_unit_test(test_bad_regex_names_line_and_pattern),
 		cmocka_unit_test(test_yaml_syntax), cmocka_unit_test(test_unknown_and_bad_values),
-		cmocka_unit_test(test_pattern_checks), cmocka_unit_test(test_every_error_reported),
+		cmocka_unit_test(test_pattern_checks), cmocka_unit_test(test_duplicates_and_documents),
+		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_directory_and_duplicates), cmocka_unit_test(test_durations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -116,6 +116,31 @@ static void test_window_edges(void **state)
 	counters_free(c);
 }
 
+/* Logs replayed newest first: a failure ten days ahead must not complete
+ * a window of four failures today. */
+static void test_window_ignores_far_future(void **state)
+{
+	(void)state;
+	struct counters *c = counters_new(100, 5, 600 * SEC, 1);
+	struct addr a = source(7);
+	assert_false(counters_hit(c, &a, 10 * 86400 * SEC).reached);
+	for (int i = 0; i < 3; i++)
+		assert_false(counters_hit(c, &a, i * SEC).reached);
+	struct window_result r = counters_hit(c, &a, 3 * SEC);
+	assert_false(r.reached);
+	assert_int_equal(r.in_window, 4);
+	assert_int_equal(r.first_us, 0);
+	/* Slightly out of order (rsyslog from several processes) still counts. */
+	struct addr b = source(8);
+	long order[] = {10, 8, 9, 12, 11};
+	for (int i = 0; i < 4; i++)
+		assert_false(counters_hit(c, &b, order[i] * SEC).reached);
+	r = counters_hit(c, &b, order[4] * SEC);
+	assert_true(r.reached);
+	assert_int_equal(r.first_us, 8 * SEC);
+	counters_free(c);
+}
+
 static void test_counters_bounded(void **state)
 {
 	(void)state;
@@ -147,7 +172,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lru_bound_and_order), cmocka_unit_test(test_lru_churn),
-		cmocka_unit_test(test_window_edges), cmocka_unit_test(test_counters_bounded),
+		cmocka_unit_test(test_window_edges), cmocka_unit_test(test_window_ignores_far_future),
+		cmocka_unit_test(test_counters_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
