@@ -6,6 +6,7 @@
 #define PACTO_TEST_HARNESS_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -36,10 +37,12 @@ static inline void h_count(struct harness *h, const struct addr *key)
 			h->keys[i].failures++;
 			return;
 		}
-	if (h->nkeys < H_MAX) {
-		snprintf(h->keys[h->nkeys].key, ADDR_STRLEN, "%s", text);
-		h->keys[h->nkeys++].failures = 1;
+	if (h->nkeys == H_MAX) {
+		fprintf(stderr, "harness: more than %d sources; raise H_MAX\n", H_MAX);
+		abort();
 	}
+	snprintf(h->keys[h->nkeys].key, ADDR_STRLEN, "%s", text);
+	h->keys[h->nkeys++].failures = 1;
 }
 
 static inline void h_on_trace(void *arg, const struct trace *t)
