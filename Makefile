@@ -40,7 +40,7 @@ DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stock_rules.o
 TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBPACTO := $(BUILD)/libpacto.a
 
-all: $(BUILD)/pacto $(BUILD)/pactod $(BUILD)/gen_authlog $(BUILD)/netprobe $(TESTS)
+all: $(BUILD)/pacto $(BUILD)/pactod $(BUILD)/gen_authlog $(BUILD)/netprobe $(BUILD)/reaction $(TESTS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -70,6 +70,10 @@ $(BUILD)/pactod: $(DAEMON_OBJ) $(LIBPACTO)
 $(BUILD)/netprobe: $(BUILD)/tests/tools/netprobe.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/reaction: $(BUILD)/bench/reaction.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libnftables)
 
 $(BUILD)/gen_authlog: $(BUILD)/bench/gen_authlog.o
 	@$(if $(Q),echo "  LD      $@")

@@ -76,6 +76,11 @@ static json_t *cmd_status(void *ctx, json_t *args, const struct ctl_peer *peer)
 	json_object_set_new(r, "ledger", json_pack("{s:s, s:I, s:I, s:I}", "path", d->ledger_path,
 						   "sanctions", (json_int_t)lc.sanctions, "active", (json_int_t)lc.active,
 						   "errors", (json_int_t)d->ledger_errors));
+	int64_t p50, p99;
+	daemon_reaction_percentiles(d, &p50, &p99);
+	json_object_set_new(r, "reaction_us", json_pack("{s:I, s:I, s:I}", "samples",
+							 (json_int_t)(d->reactions < REACTION_SAMPLES ? d->reactions : REACTION_SAMPLES),
+							 "p50", (json_int_t)p50, "p99", (json_int_t)p99));
 	json_object_set_new(r, "counters", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
 						     "sanctions", (json_int_t)d->sanctions,
 						     "firewall_errors", (json_int_t)d->firewall_errors,

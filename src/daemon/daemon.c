@@ -57,17 +57,64 @@ int daemon_sanction(struct daemon *d, const struct sanction *s, const char *orig
 		    const struct evidence_lines *ev, char *err, size_t errlen)
 {
 	int64_t seconds = (s->duration_us + 999999) / 1000000;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* The firewall first: the drop must not wait for the ledger's fsync. */
 	if (firewall_add(d->fw, &s->addr, seconds, err, errlen) != 0 || firewall_commit(d->fw, err, errlen) != 0) {
 		d->firewall_errors++;
 		return -1;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_debug("firewall: committed in %ld us",
+		  (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
 	d->sanctions++;
+	if (!ledger_in_transaction(d->ledger) && ledger_begin(d->ledger, err, errlen) != 0)
+		log_warnx("ledger: %s", err);
 	ledger_record(d, s, origin, reason, ev);
 	char addr[ADDR_STRLEN];
 	log_info("sanction %s for %llds: %s, %u failures (offence %u, %s)", addr_format(&s->addr, addr, sizeof(addr)),
 		 (long long)seconds, s->scenario ? s->scenario->name : "manual", s->attempts, s->offence, origin);
 	return 0;
+}
+
+/* The line being fed, for evidence: the engine's trace points into it. */
+static const char *current_line;
+static size_t current_len;
+
+/* Records how long the sanctioning line took from its own timestamp (the
+ * logger's clock, this host's) to the drop being in force. */
+static void record_reaction(struct daemon *d)
+{
+	struct log_event ev;
+	struct year_guess yg;
+	if (!current_line)
+		return;
+	year_guess_init(&yg, daemon_now_us());
+	logline_split(current_line, current_len, &ev);
+	if (ev.ts_format == TS_NONE || logline_time(&ev, &yg) != 0)
+		return;
+	int64_t r = daemon_now_us() - ev.time_us;
+	if (r >= 0 && r < 60 * 1000000LL)
+		d->reaction_us[d->reactions++ % REACTION_SAMPLES] = r;
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+void daemon_reaction_percentiles(const struct daemon *d, int64_t *p50, int64_t *p99)
+{
+	size_t n = d->reactions < REACTION_SAMPLES ? d->reactions : REACTION_SAMPLES;
+	int64_t sorted[REACTION_SAMPLES];
+	*p50 = *p99 = 0;
+	if (n == 0)
+		return;
+	memcpy(sorted, d->reaction_us, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_int64);
+	*p50 = sorted[n / 2];
+	*p99 = sorted[(size_t)((double)n * 0.99)];
 }
 
 static void on_sanction(void *arg, const struct sanction *s)
@@ -76,16 +123,12 @@ static void on_sanction(void *arg, const struct sanction *s)
 	struct evidence_lines ev;
 	char err[256];
 	evidence_get(d->evidence, &s->addr, &ev);
-	if (!ledger_in_transaction(d->ledger) && ledger_begin(d->ledger, err, sizeof(err)) != 0)
-		log_warnx("ledger: %s", err);
 	if (daemon_sanction(d, s, "local", NULL, &ev, err, sizeof(err)) != 0)
 		log_warnx("firewall: %s", err);
+	else
+		record_reaction(d);
 	evidence_forget(d->evidence, &s->addr);
 }
-
-/* The line being fed, for evidence: the engine's trace points into it. */
-static const char *current_line;
-static size_t current_len;
 
 static void on_trace(void *arg, const struct trace *t)
 {

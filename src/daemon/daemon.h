@@ -25,6 +25,7 @@
 #include "sources/src_file.h"
 
 #define DAEMON_MAX_WATCH 64
+#define REACTION_SAMPLES 1024
 
 struct daemon_options {
 	const char *config_path;        /* NULL: the default, if it exists */
@@ -56,6 +57,10 @@ struct daemon {
 	int64_t started_us;
 	int64_t last_table_check_us;
 	uint64_t sanctions, firewall_errors, ledger_errors, table_restores, reloads;
+	/* Reaction: from a sanctioning line's own timestamp to the firewall
+	 * commit's return, in µs; the last REACTION_SAMPLES local sanctions. */
+	int64_t reaction_us[REACTION_SAMPLES];
+	uint64_t reactions;
 	volatile sig_atomic_t *stop, *reload;
 };
 
@@ -86,6 +91,9 @@ int daemon_reload(struct daemon *d, char *message, size_t len);
 /* Records and enforces a sanction decided by hand or by the engine. */
 int daemon_sanction(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
 		    const struct evidence_lines *ev, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* p50 and p99 of the recorded reaction times (0 when none). */
+void daemon_reaction_percentiles(const struct daemon *d, int64_t *p50, int64_t *p99);
 
 /* The control commands (commands.c). */
 extern const struct ctl_command daemon_commands[];
