@@ -84,6 +84,18 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBPACTO) $(BUILD)/gen/stock_rules.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs cmocka)
 
+# Installs under PREFIX (binaries, man pages), the stock rules and the
+# systemd unit (its paths rewritten to PREFIX). DESTDIR for packaging.
+install: $(BUILD)/pacto $(BUILD)/pactod
+	install -D -m 0755 $(BUILD)/pactod $(DESTDIR)$(PREFIX)/sbin/pactod
+	install -D -m 0755 $(BUILD)/pacto $(DESTDIR)$(PREFIX)/bin/pacto
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(RULES_DIR)
+	install -m 0644 man/pacto.8 man/pactod.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 man/pacto.conf.5 man/pacto-rules.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 $(STOCK_RULES) $(DESTDIR)$(RULES_DIR)/
+	install -d $(DESTDIR)/lib/systemd/system
+	sed 's|/usr/sbin/pactod|$(PREFIX)/sbin/pactod|' contrib/pactod.service > $(DESTDIR)/lib/systemd/system/pactod.service
+
 check: all
 	$(Q)tests/run $(BUILD)
 
@@ -93,6 +105,6 @@ sanitize:
 clean:
 	rm -rf build build-san
 
-.PHONY: all check sanitize clean
+.PHONY: all check sanitize clean install
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 .SECONDARY:
