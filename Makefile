@@ -9,7 +9,7 @@ BUILD ?= build$(if $(SANITIZE),-san)
 PREFIX ?= /usr/local
 RULES_DIR ?= /etc/pacto/rules
 
-PKGS := libpcre2-8 yaml-0.1 jansson sqlite3 libnftables
+PKGS := libpcre2-8 yaml-0.1 jansson sqlite3 libnftables libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 

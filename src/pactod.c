@@ -6,7 +6,7 @@
  *      socket (daemon_open);
  *   4. the loop, until SIGTERM or SIGINT; SIGHUP reloads.
  * Not yet: dropping privileges to CAP_NET_ADMIN and seccomp (issue
- * "Hardening"), the systemd journal as a source. */
+ * "Hardening"). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -38,10 +38,11 @@ static void on_hup(int sig)
 }
 
 static const char usage_text[] =
-	"usage: pactod [--config FILE] [--watch FILE]... [--state-dir DIR] [--foreground]\n"
+	"usage: pactod [--config FILE] [--watch FILE]... [--journal-dir DIR] [--state-dir DIR] [--foreground]\n"
 	"              [--dry-run] [-n] [-v] [--version]\n"
 	"  --config FILE     configuration (default " CONFIG_DEFAULT_PATH " if it exists; see pacto.conf(5))\n"
 	"  --watch FILE      follow this log file (repeatable; replaces the configured files)\n"
+	"  --journal-dir DIR read sshd's messages from the journal files in DIR\n"
 	"  --state-dir DIR   keep the ledger and the control socket in DIR\n"
 	"                    (default: state_dir and run_dir of the configuration)\n"
 	"  --foreground      stay attached and log to stderr (default: detach, log to syslog)\n"
@@ -59,6 +60,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'}, {"watch", required_argument, NULL, 'w'},
 		{"state-dir", required_argument, NULL, 's'}, {"foreground", no_argument, NULL, 'f'},
+		{"journal-dir", required_argument, NULL, 'J'},
 		{"dry-run", no_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
 	};
@@ -67,6 +69,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		switch (opt) {
 		case 'c': c->opts.config_path = optarg; break;
 		case 's': c->opts.state_dir = optarg; break;
+		case 'J': c->opts.journal_dir = optarg; break;
 		case 'f': c->opts.foreground = true; break;
 		case 'd': c->opts.dry_run = true; break;
 		case 'n': c->check_only = true; break;

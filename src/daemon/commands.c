@@ -33,7 +33,12 @@ static json_t *sources_json(const struct daemon *d)
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; i < d->nsources; i++) {
-		struct follower_stats fs;
+		struct follower_stats fs = {0};
+		if (d->sources[i].journal) {
+			json_array_append_new(arr, json_pack("{s:s, s:I}", "journal", d->sources[i].path, "entries",
+							     (json_int_t)journal_source_entries(d->sources[i].journal)));
+			continue;
+		}
 		follower_get_stats(d->sources[i].follower, &fs);
 		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I, s:I}", "path", d->sources[i].path,
 						     "lines", (json_int_t)fs.lines, "oversized", (json_int_t)fs.oversized,

@@ -168,11 +168,16 @@ static struct file_cursor parse_cursor(const char *text)
 
 static void save_cursor(struct daemon *d, struct source *src)
 {
-	struct file_cursor c = follower_cursor(src->follower);
-	char text[64], err[256];
-	if (!c.valid)
-		return;
-	format_cursor(&c, text, sizeof(text));
+	char text[LEDGER_MAX_CURSOR + 1], err[256];
+	if (src->journal) {
+		if (!journal_source_cursor(src->journal, text, sizeof(text)))
+			return;
+	} else {
+		struct file_cursor c = follower_cursor(src->follower);
+		if (!c.valid)
+			return;
+		format_cursor(&c, text, sizeof(text));
+	}
 	if (ledger_set_cursor(d->ledger, src->name, text, err, sizeof(err)) != 0)
 		log_warnx("ledger: %s", err);
 }
@@ -182,7 +187,9 @@ static void save_cursor(struct daemon *d, struct source *src)
 static void read_source(struct daemon *d, struct source *src)
 {
 	char err[256];
-	if (follower_process(src->follower, err, sizeof(err)) != 0)
+	int rc = src->journal ? journal_source_process(src->journal, err, sizeof(err))
+			      : follower_process(src->follower, err, sizeof(err));
+	if (rc != 0)
 		log_warnx("%s", err);
 	if (!ledger_in_transaction(d->ledger))
 		return;
@@ -229,27 +236,80 @@ static int open_source(struct daemon *d, const char *path, char *err, size_t err
 	return 0;
 }
 
-/* The files to follow: --watch, else the configured ones, else the usual auth log. */
+static void on_journal_event(void *arg, struct log_event *ev, const char *line, size_t len)
+{
+	struct daemon *d = arg;
+	current_line = line;
+	current_len = len;
+	engine_feed_event(d->engine, ev, daemon_now_us());
+	current_line = NULL;
+}
+
+/* The programs the scenarios read: the journal is asked for those only. */
+static size_t journal_identifiers(const struct ruleset *rs, const char **ids, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < rs->nscenarios; i++)
+		for (size_t k = 0; k < rs->scenarios[i].nprograms && n < max; k++)
+			ids[n++] = rs->scenarios[i].programs[k];
+	return n;
+}
+
+static int open_journal(struct daemon *d, const char *directory, char *err, size_t errlen)
+{
+	struct source *src = &d->sources[d->nsources];
+	memset(src, 0, sizeof(*src));
+	src->path = xstrdup(directory ? directory : "system");
+	snprintf(src->name, sizeof(src->name), "journal:%.140s", src->path);
+	char cursor[LEDGER_MAX_CURSOR + 1];
+	bool found = false;
+	if (ledger_get_cursor(d->ledger, src->name, cursor, sizeof(cursor), &found, err, errlen) != 0)
+		return -1;
+	const char *ids[64];
+	struct journal_config jc = {
+		.directory = directory, .identifiers = ids, .nidentifiers = journal_identifiers(d->rs, ids, 64),
+		.cursor = found ? cursor : NULL, .from_start = d->cfg->read_from_start,
+		.on_event = on_journal_event, .arg = d,
+	};
+	if (journal_source_open(&jc, &src->journal, err, errlen) != 0) {
+		free(src->path);
+		return -1;
+	}
+	d->nsources++;
+	log_info("reading the journal (%s)%s", src->path, found ? " from where it was left" : "");
+	return 0;
+}
+
+/* Whether to read the journal: --journal-dir, journal: yes, or journal:
+ * auto with no file given and a system journal present. */
+static bool use_journal(const struct daemon *d, size_t nfiles)
+{
+	if (d->opts.journal_dir || d->cfg->journal == JOURNAL_YES)
+		return true;
+	return d->cfg->journal == JOURNAL_AUTO && nfiles == 0 && journal_source_available();
+}
+
+/* The sources: --watch (and --journal-dir), else the configured files and
+ * the journal, else the usual auth log. */
 static int open_sources(struct daemon *d, char *err, size_t errlen)
 {
 	const char *defaults[] = {"/var/log/auth.log", "/var/log/secure"};
 	const char *const *paths = d->opts.nwatch ? d->opts.watch : (const char *const *)d->cfg->files;
-	size_t n = d->opts.nwatch ? d->opts.nwatch : d->cfg->nfiles;
-	if (n == 0) {
-		for (size_t i = 0; i < 2 && n == 0; i++)
-			if (access(defaults[i], R_OK) == 0)
-				paths = &defaults[i], n = 1;
-	}
-	if (n == 0) {
-		snprintf(err, errlen, "no log to follow: set files in pacto.conf or use --watch "
-			 "(the systemd journal is not read yet)");
+	size_t n = d->opts.nwatch ? d->opts.nwatch : (d->opts.journal_dir ? 0 : d->cfg->nfiles);
+	bool journal = use_journal(d, n);
+	for (size_t i = 0; i < 2 && n == 0 && !journal; i++)
+		if (access(defaults[i], R_OK) == 0)
+			paths = &defaults[i], n = 1;
+	if (n == 0 && !journal) {
+		snprintf(err, errlen, "no log to follow: no journal, no /var/log/auth.log or /var/log/secure; "
+			 "set files in pacto.conf or use --watch");
 		return -1;
 	}
-	d->sources = xcalloc(n, sizeof(*d->sources));
+	d->sources = xcalloc(n + 1, sizeof(*d->sources));
 	for (size_t i = 0; i < n; i++)
 		if (open_source(d, paths[i], err, errlen) != 0)
 			return -1;
-	return 0;
+	return journal ? open_journal(d, d->opts.journal_dir, err, errlen) : 0;
 }
 
 /* ---- restore ---- */
@@ -507,6 +567,7 @@ static void tick(struct daemon *d)
 int daemon_run(struct daemon *d)
 {
 	struct pollfd *fds = xcalloc(d->nsources + 1, sizeof(*fds));
+	int64_t last_full_read = 0;
 	while (!*d->stop) {
 		if (*d->reload) {
 			char msg[512];
@@ -515,12 +576,22 @@ int daemon_run(struct daemon *d)
 		}
 		fds[0] = (struct pollfd){.fd = ctl_server_fd(d->ctl), .events = POLLIN};
 		for (size_t i = 0; i < d->nsources; i++)
-			fds[i + 1] = (struct pollfd){.fd = follower_fd(d->sources[i].follower), .events = POLLIN};
+			fds[i + 1] = (struct pollfd){.fd = d->sources[i].journal ? journal_source_fd(d->sources[i].journal)
+										  : follower_fd(d->sources[i].follower),
+						     .events = POLLIN};
 		int n = poll(fds, d->nsources + 1, TICK_MS);
 		if (n < 0 && errno != EINTR)
 			log_warn("poll");
+		/* Every source is also read at start and once a tick whatever else
+		 * wakes the loop: what was there before any event (a journal read
+		 * from its start), or an event lost to an inotify overflow, must
+		 * not wait for the next change, nor be starved by control traffic. */
+		int64_t now = daemon_now_us();
+		bool full = now - last_full_read >= TICK_MS * 1000LL;
+		if (full)
+			last_full_read = now;
 		for (size_t i = 0; i < d->nsources; i++)
-			if (n == 0 || (fds[i + 1].revents & POLLIN))
+			if (full || (n > 0 && (fds[i + 1].revents & POLLIN)))
 				read_source(d, &d->sources[i]);
 		if (n > 0 && (fds[0].revents & POLLIN))
 			ctl_server_serve(d->ctl, daemon_commands, daemon_ncommands, d);
@@ -536,6 +607,7 @@ void daemon_close(struct daemon *d)
 		save_all_cursors(d);
 	for (size_t i = 0; i < d->nsources; i++) {
 		follower_close(d->sources[i].follower);
+		journal_source_close(d->sources[i].journal);
 		free(d->sources[i].path);
 	}
 	free(d->sources);

@@ -23,6 +23,7 @@
 #include "detect/engine.h"
 #include "ledger/ledger.h"
 #include "sources/src_file.h"
+#include "sources/src_journal.h"
 
 #define DAEMON_MAX_WATCH 64
 #define REACTION_SAMPLES 1024
@@ -32,14 +33,17 @@ struct daemon_options {
 	const char *watch[DAEMON_MAX_WATCH];
 	size_t nwatch;                  /* overrides the configured files */
 	const char *state_dir;          /* overrides state_dir and run_dir */
+	const char *journal_dir;        /* read this journal directory (implies the journal) */
 	bool dry_run;
 	bool foreground;
 };
 
+/* A log source: a followed file, or the journal (exactly one is set). */
 struct source {
-	char *path;
-	char name[160];                 /* "file:PATH", its cursor's key in the ledger */
+	char *path;                     /* the file, or the journal directory ("system") */
+	char name[160];                 /* "file:PATH" or "journal:...", its cursor's key in the ledger */
 	struct follower *follower;
+	struct journal_source *journal;
 };
 
 struct daemon {

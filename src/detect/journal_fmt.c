@@ -56,20 +56,29 @@ static int64_t decimal_field(json_t *obj, const char *key)
 	return n;
 }
 
-/* The identifier names the program only when the kernel vouches for it. */
+bool journal_identity_trusted(const char *transport, size_t transport_len, const char *comm, size_t comm_len,
+			      const char *ident, size_t ident_len)
+{
+	if (transport && !(transport_len == 6 && memcmp(transport, "syslog", 6) == 0) &&
+	    !(transport_len == 7 && memcmp(transport, "journal", 7) == 0))
+		return false;
+	if (!comm)
+		return true;
+	size_t n = ident_len < 15 ? ident_len : 15;
+	return comm_len == n && memcmp(comm, ident, n) == 0;
+}
+
+/* The JSON entry's identity, through the common rule. */
 static bool trusted_identity(json_t *obj, const char *prog, size_t prog_len)
 {
 	json_t *transport = json_object_get(obj, "_TRANSPORT");
 	json_t *comm = json_object_get(obj, "_COMM");
-	if (json_is_string(transport) && strcmp(json_string_value(transport), "syslog") != 0 &&
-	    strcmp(json_string_value(transport), "journal") != 0)
+	if ((transport && !json_is_string(transport)) || (comm && !json_is_string(comm)))
 		return false;
-	if (!comm)
-		return true;
-	/* _COMM is the kernel's name, cut at 15 bytes. */
-	size_t n = prog_len < 15 ? prog_len : 15;
-	return json_is_string(comm) && json_string_length(comm) == n &&
-	       memcmp(json_string_value(comm), prog, n) == 0;
+	return journal_identity_trusted(transport ? json_string_value(transport) : NULL,
+					transport ? json_string_length(transport) : 0,
+					comm ? json_string_value(comm) : NULL, comm ? json_string_length(comm) : 0,
+					prog, prog_len);
 }
 
 static int fill_event(json_t *obj, struct journal_store *store, struct log_event *ev)
@@ -114,7 +123,8 @@ struct export_fields {
 	long msg_len, prog_len, host_len;   /* -1 when absent */
 	int64_t pid, time_us;
 	bool bad;
-	bool untrusted_transport;
+	char transport[16];
+	long transport_len;                 /* -1 when absent */
 	char comm[16];
 	long comm_len;                      /* -1 when absent */
 };
@@ -162,8 +172,9 @@ static void export_field(struct export_fields *f, const char *name, size_t nlen,
 	} else if (field_is(name, nlen, "__REALTIME_TIMESTAMP")) {
 		f->time_us = decimal_value(v, vlen);
 	} else if (field_is(name, nlen, "_TRANSPORT")) {
-		f->untrusted_transport = !(vlen == 6 && memcmp(v, "syslog", 6) == 0) &&
-					 !(vlen == 7 && memcmp(v, "journal", 7) == 0);
+		f->transport_len = copy_value(v, vlen, f->transport, sizeof(f->transport));
+		if (f->transport_len < 0)
+			f->transport_len = copy_value("(long)", 6, f->transport, sizeof(f->transport));
 	} else if (field_is(name, nlen, "_COMM")) {
 		f->comm_len = copy_value(v, vlen, f->comm, sizeof(f->comm));
 	}
@@ -171,12 +182,12 @@ static void export_field(struct export_fields *f, const char *name, size_t nlen,
 
 static bool export_trusted(const struct export_fields *f)
 {
-	if (f->untrusted_transport || f->prog_len <= 0)
+	if (f->prog_len <= 0)
 		return false;
-	if (f->comm_len < 0)
-		return true;
-	size_t n = f->prog_len < 15 ? (size_t)f->prog_len : 15;
-	return (size_t)f->comm_len == n && memcmp(f->comm, f->store->prog, n) == 0;
+	return journal_identity_trusted(f->transport_len >= 0 ? f->transport : NULL,
+					f->transport_len >= 0 ? (size_t)f->transport_len : 0,
+					f->comm_len >= 0 ? f->comm : NULL, f->comm_len >= 0 ? (size_t)f->comm_len : 0,
+					f->store->prog, (size_t)f->prog_len);
 }
 
 static bool valid_field_name(const char *s, size_t len)
@@ -253,7 +264,7 @@ long journal_export_parse(const char *buf, size_t len, bool at_eof, struct journ
 			  struct log_event *ev, bool *has_message)
 {
 	struct export_fields f = {.store = store, .msg_len = -1, .prog_len = -1, .host_len = -1,
-				  .pid = -1, .time_us = -1, .comm_len = -1};
+				  .pid = -1, .time_us = -1, .transport_len = -1, .comm_len = -1};
 	size_t pos = 0;
 	*has_message = false;
 	for (;;) {

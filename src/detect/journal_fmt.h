@@ -25,6 +25,13 @@ struct journal_store {
 	char host[256];
 };
 
+/* The trust rule for journal entries, whatever their form: the identifier
+ * names the program only when _TRANSPORT (if present) is syslog or journal
+ * and _COMM (if present) is the identifier, cut at 15 bytes as the kernel
+ * cuts it. Absent fields are NULL. */
+bool journal_identity_trusted(const char *transport, size_t transport_len, const char *comm, size_t comm_len,
+			      const char *ident, size_t ident_len);
+
 int journal_json_parse(const char *line, size_t len, struct journal_store *store, struct log_event *ev)
 	__attribute__((warn_unused_result));
 

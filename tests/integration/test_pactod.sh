@@ -93,3 +93,44 @@ stop_pactod
 check "SIGTERM stops pactod and removes its socket" [ ! -e "$STATE/pacto.sock" ]
 expect_exit 69 "pacto without a running pactod exits 69" ctl status
 check "and says where it looked" grep -q "cannot reach pactod at $STATE/pacto.sock" "$SCRATCH/err"
+
+# 7. The systemd journal as the source: trusted entries count, forged ones
+# (logger -t sshd, a program's stdout) do not, new journal files are read live.
+JDIR="$SCRATCH/journal"
+JSTATE="$SCRATCH/jstate"
+mkdir -p "$JDIR"
+seq_no=1
+# Sequence numbers must differ across files (sd-journal merges entries it
+# takes for the same one), so the counter lives in this shell, not a pipe.
+journal_entries() {   # journal_entries FILE_NAME COMM TRANSPORT ADDRESS N
+	: >"$SCRATCH/entries"
+	for i in $(seq "$5"); do
+		printf '__CURSOR=s=0;i=%s\n__REALTIME_TIMESTAMP=%s\n__MONOTONIC_TIMESTAMP=%s\n_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=h\n_PID=%s\nSYSLOG_IDENTIFIER=sshd\n_COMM=%s\n_TRANSPORT=%s\nMESSAGE=Failed password for root from %s port %s ssh2\n\n' \
+			"$seq_no" "$(($(date +%s) * 1000000 + seq_no))" "$seq_no" "$((3000 + seq_no))" "$2" "$3" "$4" "$((41000 + seq_no))" \
+			>>"$SCRATCH/entries"
+		seq_no=$((seq_no + 1))
+	done
+	/lib/systemd/systemd-journal-remote -o "$JDIR/remote-$1.journal" - <"$SCRATCH/entries" 2>/dev/null
+}
+journal_entries one sshd syslog 203.0.113.20 5
+journal_entries two logger syslog 198.51.100.21 5
+journal_entries three sshd stdout 198.51.100.22 5
+printf 'read_from_start: yes\n' >"$CONF"
+"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$JSTATE" --journal-dir "$JDIR" \
+	>>"$SCRATCH/pactod-journal.log" 2>&1 &
+PACTOD_PID=$!
+jctl() { "$PACTO" --state-dir "$JSTATE" "$@"; }
+for i in $(seq 50); do jctl status >/dev/null 2>&1 && break; sleep 0.1; done
+jsanctioned() {
+	for i in $(seq 30); do
+		jctl sanctions --json 2>/dev/null | jq -e --arg k "$1" '.sanctions[] | select(.address == $k)' >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "journal entries from sshd sanction 203.0.113.20" jsanctioned 203.0.113.20
+check "entries claiming sshd from logger or a program's stdout sanction no one" \
+	sh -c "$BUILD/pacto --state-dir $JSTATE sanctions --json | jq -e '.sanctions | length == 1' >/dev/null"
+journal_entries four sshd journal 203.0.113.23 5
+check "a journal file written while pactod runs is read live" jsanctioned 203.0.113.23
+stop_pactod

@@ -1,0 +1,147 @@
+/* test_journal.c: the journal source on real journal files, written by
+ * systemd-journal-remote from export format: wanted identifiers only, the
+ * trust rule, resuming after a cursor, entries of a file that appears later. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "sources/src_journal.h"
+
+#define REMOTE "/lib/systemd/systemd-journal-remote"
+
+static char dir[64];
+
+struct got {
+	char msgs[32][160];
+	bool trusted[32];
+	int64_t pid[32];
+	size_t n;
+};
+
+static void on_event(void *arg, struct log_event *ev, const char *line, size_t len)
+{
+	struct got *g = arg;
+	(void)line;
+	(void)len;
+	if (g->n == 32)
+		return;
+	snprintf(g->msgs[g->n], sizeof(g->msgs[0]), "%.*s", (int)ev->msg_len, ev->msg);
+	g->trusted[g->n] = ev->has_header;
+	g->pid[g->n++] = ev->pid;
+}
+
+/* Writes entries (IDENT, COMM, TRANSPORT, MESSAGE) into DIR/remote-NAME.journal. */
+static void write_journal(const char *name, const char *const entries[][4], size_t n)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), REMOTE " -o %s/remote-%s.journal - 2>/dev/null", dir, name);
+	FILE *p = popen(cmd, "w");
+	assert_non_null(p);
+	static unsigned long long seq = 1;
+	for (size_t i = 0; i < n; i++, seq++)
+		fprintf(p, "__CURSOR=s=0;i=%llu\n__REALTIME_TIMESTAMP=%llu\n__MONOTONIC_TIMESTAMP=%llu\n"
+			"_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=h\n_PID=%zu\nSYSLOG_IDENTIFIER=%s\n"
+			"_COMM=%s\n_TRANSPORT=%s\nMESSAGE=%s\n\n",
+			seq, 1795737600000000ULL + seq * 1000000, seq, 100 + i, entries[i][0], entries[i][1],
+			entries[i][2], entries[i][3]);
+	assert_int_equal(pclose(p), 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/pacto-journal-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static const char *const ids[] = {"sshd", "sshd-session"};
+
+static struct journal_source *open_source(struct got *g, const char *cursor, bool from_start)
+{
+	struct journal_config cfg = {.directory = dir, .identifiers = ids, .nidentifiers = 2, .cursor = cursor,
+				     .from_start = from_start, .on_event = on_event, .arg = g};
+	struct journal_source *js;
+	char err[256];
+	if (journal_source_open(&cfg, &js, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	return js;
+}
+
+static void test_entries_and_trust(void **state)
+{
+	(void)state;
+	static const char *const e[][4] = {
+		{"sshd", "sshd", "syslog", "Failed password for root from 192.0.2.7 port 1 ssh2"},
+		{"cron", "cron", "syslog", "session opened"},
+		{"sshd", "logger", "syslog", "Failed password for root from 192.0.2.99 port 1 ssh2"},
+		{"sshd", "sshd", "stdout", "Failed password for root from 192.0.2.98 port 1 ssh2"},
+		{"sshd-session", "sshd-session", "journal", "Invalid user x from 192.0.2.7 port 2"},
+	};
+	write_journal("a", e, 5);
+	struct got g = {0};
+	struct journal_source *js = open_source(&g, NULL, true);
+	char err[256];
+	assert_int_equal(journal_source_process(js, err, sizeof(err)), 0);
+	assert_int_equal(g.n, 4);                     /* cron is not matched */
+	assert_true(g.trusted[0]);
+	assert_false(g.trusted[1]);                   /* _COMM=logger: logger -t sshd */
+	assert_false(g.trusted[2]);                   /* _TRANSPORT=stdout */
+	assert_true(g.trusted[3]);
+	assert_string_equal(g.msgs[3], "Invalid user x from 192.0.2.7 port 2");
+	assert_int_equal(g.pid[0], 100);
+	journal_source_close(js);
+}
+
+static void test_cursor_and_new_files(void **state)
+{
+	(void)state;
+	static const char *const first[][4] = {
+		{"sshd", "sshd", "syslog", "one"}, {"sshd", "sshd", "syslog", "two"},
+	};
+	static const char *const later[][4] = {{"sshd", "sshd", "syslog", "three"}};
+	write_journal("a", first, 2);
+	struct got g = {0};
+	struct journal_source *js = open_source(&g, NULL, true);
+	char err[256], cursor[512];
+	assert_int_equal(journal_source_process(js, err, sizeof(err)), 0);
+	assert_int_equal(g.n, 2);
+	assert_true(journal_source_cursor(js, cursor, sizeof(cursor)));
+	journal_source_close(js);
+	/* Resuming after the cursor delivers nothing twice, and new entries once. */
+	write_journal("b", later, 1);
+	struct got g2 = {0};
+	js = open_source(&g2, cursor, false);
+	assert_int_equal(journal_source_process(js, err, sizeof(err)), 0);
+	assert_int_equal(g2.n, 1);
+	assert_string_equal(g2.msgs[0], "three");
+	journal_source_close(js);
+	/* Without a cursor and from the end: nothing old. */
+	struct got g3 = {0};
+	js = open_source(&g3, NULL, false);
+	assert_int_equal(journal_source_process(js, err, sizeof(err)), 0);
+	assert_int_equal(g3.n, 0);
+	journal_source_close(js);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_entries_and_trust, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_and_new_files, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
