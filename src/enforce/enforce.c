@@ -161,15 +161,21 @@ static int push(enum enforce_kind kind, const struct addr *a, uint32_t duration_
 	return 0;
 }
 
-int enforce_add(const struct addr *a, uint32_t duration_s)
+/* What every queued operation must pass: an open enforcer, a valid address. */
+static int accept_address(const struct addr *a)
 {
 	if (!enf.be) {
 		errno = EBADF;
 		return -1;
 	}
 	const char *why = enforce_check(a, NULL);
-	if (why)
-		return refuse(a, EINVAL, why);
+	return why ? refuse(a, EINVAL, why) : 0;
+}
+
+int enforce_add(const struct addr *a, uint32_t duration_s)
+{
+	if (accept_address(a) != 0)
+		return -1;
 	if (duration_s == 0 || duration_s > ENFORCE_MAX_DURATION_S) {
 		char range[64];
 		snprintf(range, sizeof(range), "duration %" PRIu32 " s out of 1..%u", duration_s,
@@ -181,13 +187,8 @@ int enforce_add(const struct addr *a, uint32_t duration_s)
 
 int enforce_remove(const struct addr *a)
 {
-	if (!enf.be) {
-		errno = EBADF;
+	if (accept_address(a) != 0)
 		return -1;
-	}
-	const char *why = enforce_check(a, NULL);
-	if (why)
-		return refuse(a, EINVAL, why);
 	return push(ENFORCE_REMOVE, a, 0);
 }
 

@@ -40,6 +40,18 @@ check() {
 	if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
 
+# wait_sanctioned STATE_DIR KEY: waits up to 3 s for KEY among the active
+# sanctions of the pactod whose socket is in STATE_DIR (a filesystem socket:
+# reachable from any network namespace).
+wait_sanctioned() {
+	for i in $(seq 30); do
+		"$BUILD/pacto" --state-dir "$1" sanctions --json 2>/dev/null |
+			jq -e --arg k "$2" '.sanctions[] | select(.address == $k)' >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # expect_exit CODE DESCRIPTION COMMAND...: ok when the command exits CODE.
 expect_exit() {
 	want=$1 what=$2

@@ -30,13 +30,6 @@ fail_lines() {   # fail_lines ADDRESS N [FIRST_PID]
 	done >>"$LOG"
 }
 
-sanctioned() {
-	for i in $(seq 20); do
-		ctl sanctions --json 2>/dev/null | jq -e --arg k "$1" '.sanctions[] | select(.address == $k)' >/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # 1. Configuration errors: named with file, line and key; pactod does not start.
 printf 'journal: no\nthreshhold: 3\n' >"$CONF"
@@ -53,7 +46,7 @@ expect_exit 0 "pactod -n accepts a good configuration" "$BUILD/pactod" -n --conf
 : >"$LOG"
 check "pactod starts (dry run)" start_pactod
 fail_lines 203.0.113.10 3
-check "the configured threshold of 3 sanctions 203.0.113.10" sanctioned 203.0.113.10
+check "the configured threshold of 3 sanctions 203.0.113.10" wait_sanctioned "$STATE" 203.0.113.10
 
 # 3. A reload with a bad file keeps the running configuration.
 printf 'scenarios:\n  sshd:\n    threshold: many\n' >"$CONF"
@@ -61,23 +54,23 @@ expect_exit 65 "pacto reload with a bad file is refused" ctl reload
 check "with the file's error" grep -q "threshold: 'many'" "$SCRATCH/err"
 check "and pactod keeps running" sh -c "$BUILD/pacto --state-dir $STATE status >/dev/null"
 fail_lines 203.0.113.11 3 200
-check "with the old configuration (3 failures still sanction)" sanctioned 203.0.113.11
+check "with the old configuration (3 failures still sanction)" wait_sanctioned "$STATE" 203.0.113.11
 printf 'scenarios:\n  sshd:\n    threshold: 2\n' >"$CONF"
 check "a good file reloads" sh -c "$BUILD/pacto --state-dir $STATE reload | grep -q reloaded"
 fail_lines 203.0.113.12 2 300
-check "and applies (2 failures now sanction)" sanctioned 203.0.113.12
+check "and applies (2 failures now sanction)" wait_sanctioned "$STATE" 203.0.113.12
 
 # 4. Rotation in the middle of an attack: failures before and after add up.
 fail_lines 203.0.113.13 1 400
 sleep 0.3
 mv "$LOG" "$LOG.1" && : >"$LOG"
 fail_lines 203.0.113.13 1 500
-check "rename-and-create during an attack: the failures on both sides add up" sanctioned 203.0.113.13
+check "rename-and-create during an attack: the failures on both sides add up" wait_sanctioned "$STATE" 203.0.113.13
 fail_lines 203.0.113.14 1 600
 sleep 0.3
 cp "$LOG" "$LOG.2" && : >"$LOG"
 fail_lines 203.0.113.14 1 700
-check "copytruncate during an attack: likewise" sanctioned 203.0.113.14
+check "copytruncate during an attack: likewise" wait_sanctioned "$STATE" 203.0.113.14
 check "status counts both rotations" sh -c "$BUILD/pacto --state-dir $STATE status --json | jq -e '.sources[0].rotations == 1 and .sources[0].truncations == 1' >/dev/null"
 
 # 5. The control socket: other users are refused; bad addresses too.
@@ -121,16 +114,9 @@ printf 'read_from_start: yes\n' >"$CONF"
 PACTOD_PID=$!
 jctl() { "$PACTO" --state-dir "$JSTATE" "$@"; }
 for i in $(seq 50); do jctl status >/dev/null 2>&1 && break; sleep 0.1; done
-jsanctioned() {
-	for i in $(seq 30); do
-		jctl sanctions --json 2>/dev/null | jq -e --arg k "$1" '.sanctions[] | select(.address == $k)' >/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-check "journal entries from sshd sanction 203.0.113.20" jsanctioned 203.0.113.20
+check "journal entries from sshd sanction 203.0.113.20" wait_sanctioned "$JSTATE" 203.0.113.20
 check "entries claiming sshd from logger or a program's stdout sanction no one" \
 	sh -c "$BUILD/pacto --state-dir $JSTATE sanctions --json | jq -e '.sanctions | length == 1' >/dev/null"
 journal_entries four sshd journal 203.0.113.23 5
-check "a journal file written while pactod runs is read live" jsanctioned 203.0.113.23
+check "a journal file written while pactod runs is read live" wait_sanctioned "$JSTATE" 203.0.113.23
 stop_pactod

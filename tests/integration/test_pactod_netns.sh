@@ -66,14 +66,6 @@ fail_lines() {
 	done >>"$LOG"
 }
 
-# sanctioned KEY: waits up to 2 s for KEY to be among the active sanctions.
-sanctioned() {
-	for i in $(seq 20); do
-		ctl sanctions --json 2>/dev/null | jq -e --arg k "$1" '.sanctions[] | select(.address == $k)' >/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 if ! setup_namespaces; then
 	not_ok "network namespaces could not be set up (root and iproute2 are required)"
@@ -89,7 +81,7 @@ fail_lines 192.0.2.2 4
 sleep 0.3
 check "four failures are not enough: the attacker still gets through" reaches 192.0.2.1
 fail_lines 192.0.2.2 1
-check "the fifth failure sanctions 192.0.2.2" sanctioned 192.0.2.2
+check "the fifth failure sanctions 192.0.2.2" wait_sanctioned "$STATE" 192.0.2.2
 check "192.0.2.2's next connection is dropped" sh -c "! ip netns exec $ATT $PROBE connect 192.0.2.1 $PORT 192.0.2.2 1000"
 check "192.0.2.3, on the same attacker host but not sanctioned, still gets through" reaches 192.0.2.1 192.0.2.3
 check "pacto why shows the evidence lines" sh -c "ip netns exec $DEF $BUILD/pacto --state-dir $STATE why 192.0.2.2 | grep -c 'Failed password for root from 192.0.2.2 port 4000' | grep -qx 5"
@@ -98,13 +90,13 @@ check "pacto lift 192.0.2.2 succeeds" sh -c "ip netns exec $DEF $BUILD/pacto --s
 check "after the lift 192.0.2.2 gets through again" reaches 192.0.2.1 192.0.2.2
 
 fail_lines 2001:db8::2 5
-check "five IPv6 failures sanction the attacker's /64" sanctioned 2001:db8::/64
+check "five IPv6 failures sanction the attacker's /64" wait_sanctioned "$STATE" 2001:db8::/64
 check "its next IPv6 connection is dropped" sh -c "! ip netns exec $ATT $PROBE connect 2001:db8::1 $PORT 2001:db8::2 1000"
 check "pacto lift 2001:db8::/64 opens it again" sh -c "ip netns exec $DEF $BUILD/pacto --state-dir $STATE lift 2001:db8::/64 >/dev/null && ip netns exec $ATT $PROBE connect 2001:db8::1 $PORT 2001:db8::2 1500"
 
 # Crash and restart: the ledger rebuilds the firewall.
 fail_lines 192.0.2.3 5
-check "192.0.2.3 is sanctioned" sanctioned 192.0.2.3
+check "192.0.2.3 is sanctioned" wait_sanctioned "$STATE" 192.0.2.3
 kill -9 $(pactod_pids) 2>/dev/null
 wait "$PACTOD_PID" 2>/dev/null
 PACTOD_PID=
@@ -114,7 +106,7 @@ in_def nft delete table inet pacto
 check "with pacto's table deleted, 192.0.2.3 gets through" reaches 192.0.2.1 192.0.2.3
 check "pactod restarts on the same state" start_pactod
 check "the restart restores 192.0.2.3's sanction from the ledger" sh -c "! ip netns exec $ATT $PROBE connect 192.0.2.1 $PORT 192.0.2.3 1000"
-check "and the ledger still lists it" sanctioned 192.0.2.3
+check "and the ledger still lists it" wait_sanctioned "$STATE" 192.0.2.3
 in_def nft list tables >"$SCRATCH/tables"
 check "pactod made no table but its own" sh -c "! grep -v 'table inet pacto' $SCRATCH/tables | grep -q table"
 
