@@ -103,8 +103,16 @@ static void print_status(json_t *r)
 
 static void print_sanction_line(json_t *s)
 {
-	printf("%-28s %-10s %-20s until %s (%llds left, offence %lld)\n", str(s, "address"), str(s, "scenario"),
-	       str(s, "origin"), str(s, "expires"), num(s, "remaining_s"), num(s, "offence"));
+	json_t *lifted = json_object_get(s, "lifted");
+	if (lifted)
+		printf("%-28s %-10s %-20s lifted %s by %s\n", str(s, "address"), str(s, "scenario"), str(s, "origin"),
+		       str(lifted, "at"), str(lifted, "by"));
+	else if (num(s, "remaining_s") == 0)
+		printf("%-28s %-10s %-20s ended %s (offence %lld)\n", str(s, "address"), str(s, "scenario"),
+		       str(s, "origin"), str(s, "expires"), num(s, "offence"));
+	else
+		printf("%-28s %-10s %-20s until %s (%llds left, offence %lld)\n", str(s, "address"),
+		       str(s, "scenario"), str(s, "origin"), str(s, "expires"), num(s, "remaining_s"), num(s, "offence"));
 }
 
 static void print_sanctions(json_t *r)
@@ -113,7 +121,7 @@ static void print_sanctions(json_t *r)
 	size_t i;
 	json_array_foreach(list, i, s)
 		print_sanction_line(s);
-	printf("%zu active sanction%s\n", json_array_size(list), json_array_size(list) == 1 ? "" : "s");
+	printf("%zu sanction%s\n", json_array_size(list), json_array_size(list) == 1 ? "" : "s");
 }
 
 static void print_why(json_t *r)
@@ -139,7 +147,7 @@ static void print_why(json_t *r)
 /* ---- commands ---- */
 
 struct control_opts {
-	bool json;
+	bool json, all;
 	const char *duration, *reason;
 };
 
@@ -148,7 +156,7 @@ struct control_opts {
 static int control_options(int argc, char **argv, struct control_opts *o, bool sanction_opts, const char *usage)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'}, {"for", required_argument, NULL, 'f'},
+		{"json", no_argument, NULL, 'j'}, {"all", no_argument, NULL, 'a'}, {"for", required_argument, NULL, 'f'},
 		{"reason", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -156,6 +164,8 @@ static int control_options(int argc, char **argv, struct control_opts *o, bool s
 	while ((opt = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
 		if (opt == 'j')
 			o->json = true;
+		else if (opt == 'a' && !sanction_opts && strstr(usage, "--all"))
+			o->all = true;
 		else if (opt == 'f' && sanction_opts)
 			o->duration = optarg;
 		else if (opt == 'r' && sanction_opts)
@@ -206,7 +216,15 @@ int cmd_status(int argc, char **argv)
 
 int cmd_sanctions(int argc, char **argv)
 {
-	return simple(argc, argv, "sanctions", "sanctions [--json]", print_sanctions);
+	static const char usage[] = "sanctions [--all] [--json]";
+	struct control_opts o = {0};
+	int first = control_options(argc, argv, &o, false, usage);
+	if (first < 0 || first != argc) {
+		if (first != -2)
+			fprintf(stderr, "usage: pacto %s\n", usage);
+		return first == -2 ? EXIT_OK : EXIT_USAGE;
+	}
+	return run("sanctions", o.all ? json_pack("{s:b}", "all", 1) : NULL, o.json, print_sanctions);
 }
 
 int cmd_reload(int argc, char **argv)

@@ -133,14 +133,19 @@ static int list_one(void *arg, const struct ledger_sanction *s)
 	return json_array_size(l->arr) >= MAX_LISTED;
 }
 
+#define RECENT_LISTED 1000
+
+/* The sanctions in force; with "all", the latest RECENT_LISTED of any state. */
 static json_t *cmd_sanctions(void *ctx, json_t *args, const struct ctl_peer *peer)
 {
 	struct daemon *d = ctx;
 	(void)peer;
-	(void)args;
 	struct listing l = {json_array(), daemon_now_us()};
 	char err[256];
-	if (ledger_each_active(d->ledger, l.now_us, list_one, &l, err, sizeof(err)) != 0) {
+	int rc = json_is_true(json_object_get(args, "all"))
+			 ? ledger_each_recent(d->ledger, RECENT_LISTED, list_one, &l, err, sizeof(err))
+			 : ledger_each_active(d->ledger, l.now_us, list_one, &l, err, sizeof(err));
+	if (rc != 0) {
 		json_decref(l.arr);
 		return ctl_reply_error("ledger: %s", err);
 	}

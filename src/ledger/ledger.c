@@ -37,6 +37,7 @@ enum stmt {
 	ST_LIFT,
 	ST_ACTIVE,
 	ST_HISTORY,
+	ST_RECENT,
 	ST_LINES,
 	ST_OFFENCES,
 	ST_SET_CURSOR,
@@ -79,6 +80,7 @@ static const char *const stmt_sql[ST_NSTMT] = {
 		       " WHERE p.family = ?1 AND p.prefix <= ?2 AND s.family = ?1"
 		       " AND s.prefix = p.prefix + 0 AND s.net = pacto_mask(?3, p.prefix)"
 		       " ORDER BY s.created_us, s.id",
+	[ST_RECENT] = "SELECT " SANCTION_COLUMNS " FROM sanction AS s ORDER BY s.id DESC LIMIT ?1",
 	[ST_LINES] = "SELECT line, orig_len FROM evidence WHERE sanction_id = ?1 ORDER BY seq",
 	/* count(*) OVER () counts every matching row before LIMIT keeps the latest. */
 	[ST_OFFENCES] = "SELECT count(*) OVER (), s.offence, s.created_us, s.expires_us, s.lifted_us"
@@ -638,6 +640,15 @@ int ledger_each_history(struct ledger *l, const struct addr *a, ledger_sanction_
 		return db_fail(l->db, err, errlen, "bind history");
 	}
 	return each_row(l, st, true, fn, arg, "history", err, errlen);
+}
+
+int ledger_each_recent(struct ledger *l, unsigned limit, ledger_sanction_fn fn, void *arg, char *err,
+		       size_t errlen)
+{
+	sqlite3_stmt *st = l->st[ST_RECENT];
+	if (sqlite3_bind_int64(st, 1, limit) != SQLITE_OK)
+		return db_fail(l->db, err, errlen, "bind recent");
+	return each_row(l, st, false, fn, arg, "recent sanctions", err, errlen);
 }
 
 static void read_offences(sqlite3_stmt *st, struct ledger_offences *out)

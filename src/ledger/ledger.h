@@ -130,6 +130,11 @@ int ledger_each_active(struct ledger *l, int64_t now_us, ledger_sanction_fn fn, 
 int ledger_each_history(struct ledger *l, const struct addr *a, ledger_sanction_fn fn, void *arg,
 			char *err, size_t errlen) LEDGER_WUR;
 
+/* Calls fn for the latest `limit` sanctions, newest first, lifted and
+ * expired ones included, without evidence (pacto sanctions --all). */
+int ledger_each_recent(struct ledger *l, unsigned limit, ledger_sanction_fn fn, void *arg, char *err,
+		       size_t errlen) LEDGER_WUR;
+
 /* Escalation state of exactly a since since_us (see struct ledger_offences). */
 int ledger_offences(struct ledger *l, const struct addr *a, int64_t since_us,
 		    struct ledger_offences *out, char *err, size_t errlen) LEDGER_WUR;

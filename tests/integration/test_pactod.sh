@@ -73,6 +73,13 @@ fail_lines 203.0.113.14 1 700
 check "copytruncate during an attack: likewise" wait_sanctioned "$STATE" 203.0.113.14
 check "status counts both rotations" sh -c "$BUILD/pacto --state-dir $STATE status --json | jq -e '.sources[0].rotations == 1 and .sources[0].truncations == 1' >/dev/null"
 
+check "sanctions --all lists lifted and running ones, newest first" sh -c \
+	"$BUILD/pacto --state-dir $STATE lift 203.0.113.10 >/dev/null &&
+	 $BUILD/pacto --state-dir $STATE sanctions --all --json | jq -e '(.sanctions | length) == 5 and
+		(.sanctions[-1].address == \"203.0.113.10\") and (.sanctions[-1].lifted.by | startswith(\"manual\"))' >/dev/null"
+check "while plain sanctions lists only the running ones" sh -c \
+	"$BUILD/pacto --state-dir $STATE sanctions --json | jq -e '(.sanctions | length) == 4' >/dev/null"
+
 # 5. The control socket: other users are refused; bad addresses too.
 expect_exit 65 "pacto lift of an address never sanctioned is refused" ctl lift 198.51.100.99
 expect_exit 64 "pacto sanction of a non-address is a usage error" ctl sanction example.org
