@@ -200,9 +200,21 @@ static void read_source(struct daemon *d, struct source *src)
 	}
 }
 
+/* Commits a transaction left open by a sanction decided outside a source's
+ * read (by hand, or a pending failure settled by the clock). */
+static void commit_open(struct daemon *d)
+{
+	char err[256];
+	if (ledger_in_transaction(d->ledger) && ledger_commit(d->ledger, err, sizeof(err)) != 0) {
+		d->ledger_errors++;
+		log_warnx("ledger: %s", err);
+	}
+}
+
 static void save_all_cursors(struct daemon *d)
 {
 	char err[256];
+	commit_open(d);
 	if (ledger_begin(d->ledger, err, sizeof(err)) != 0) {
 		log_warnx("ledger: %s", err);
 		return;
@@ -596,6 +608,7 @@ int daemon_run(struct daemon *d)
 		if (n > 0 && (fds[0].revents & POLLIN))
 			ctl_server_serve(d->ctl, daemon_commands, daemon_ncommands, d);
 		tick(d);
+		commit_open(d);
 	}
 	free(fds);
 	return 0;
