@@ -192,6 +192,7 @@ static int run(const char *command, json_t *args, bool json, void (*print)(json_
 	return EXIT_OK;
 }
 
+/* A command without operands; --all (where its usage offers it) is passed on. */
 static int simple(int argc, char **argv, const char *command, const char *usage, void (*print)(json_t *))
 {
 	struct control_opts o = {0};
@@ -201,7 +202,7 @@ static int simple(int argc, char **argv, const char *command, const char *usage,
 			fprintf(stderr, "usage: pacto %s\n", usage);
 		return first == -2 ? EXIT_OK : EXIT_USAGE;
 	}
-	return run(command, NULL, o.json, print);
+	return run(command, o.all ? json_pack("{s:b}", "all", 1) : NULL, o.json, print);
 }
 
 static void print_message(json_t *r)
@@ -216,15 +217,7 @@ int cmd_status(int argc, char **argv)
 
 int cmd_sanctions(int argc, char **argv)
 {
-	static const char usage[] = "sanctions [--all] [--json]";
-	struct control_opts o = {0};
-	int first = control_options(argc, argv, &o, false, usage);
-	if (first < 0 || first != argc) {
-		if (first != -2)
-			fprintf(stderr, "usage: pacto %s\n", usage);
-		return first == -2 ? EXIT_OK : EXIT_USAGE;
-	}
-	return run("sanctions", o.all ? json_pack("{s:b}", "all", 1) : NULL, o.json, print_sanctions);
+	return simple(argc, argv, "sanctions", "sanctions [--all] [--json]", print_sanctions);
 }
 
 int cmd_reload(int argc, char **argv)
