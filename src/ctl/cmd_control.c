@@ -198,7 +198,7 @@ static int simple(int argc, char **argv, const char *command, const char *usage,
 	struct control_opts o = {0};
 	int first = control_options(argc, argv, &o, false, usage);
 	if (first < 0 || first != argc) {
-		if (first != -2)
+		if (first >= 0)   /* control_options already said it otherwise */
 			fprintf(stderr, "usage: pacto %s\n", usage);
 		return first == -2 ? EXIT_OK : EXIT_USAGE;
 	}
@@ -230,7 +230,7 @@ static int address_operand(int argc, char **argv, int first, const char *usage)
 {
 	struct addr a;
 	if (first < 0 || first + 1 != argc) {
-		if (first != -2)
+		if (first >= 0)
 			fprintf(stderr, "usage: pacto %s\n", usage);
 		return first == -2 ? -2 : -1;
 	}
