@@ -106,14 +106,30 @@ static void set_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
-/* Leaves the terminal: fork, new session, standard streams on /dev/null. */
-static void detach(void)
+/* Leaves the terminal before anything is opened: SQLite's locks do not
+ * survive a fork, so the ledger must be opened by the process that keeps
+ * it. The parent waits on a pipe for the child's "started" or its error,
+ * so a failed start is still reported where it was asked for. Returns the
+ * pipe's write end in the child. */
+static int detach(void)
 {
+	int p[2];
+	if (pipe(p) != 0)
+		fatal("pipe");
 	pid_t pid = fork();
 	if (pid < 0)
 		fatal("fork");
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		char msg[600] = "";
+		close(p[1]);
+		ssize_t n = read(p[0], msg, sizeof(msg) - 1);
+		msg[n > 0 ? n : 0] = '\0';
+		if (strcmp(msg, "ok") == 0)
+			_exit(0);
+		fprintf(stderr, "pactod: cannot start: %s\n", n > 0 ? msg : "the daemon died while starting");
+		_exit(78);
+	}
+	close(p[0]);
 	if (setsid() < 0)
 		fatal("setsid");
 	int fd = open("/dev/null", O_RDWR);
@@ -126,6 +142,16 @@ static void detach(void)
 	}
 	if (chdir("/") != 0)
 		fatal("chdir /");
+	return p[1];
+}
+
+static void report_start(int fd, const char *msg)
+{
+	if (fd < 0)
+		return;
+	ssize_t n = write(fd, msg, strlen(msg));
+	(void)n;
+	close(fd);
 }
 
 /* pactod -n: every error of the configuration and rules, or OK. */
@@ -161,15 +187,18 @@ int main(int argc, char **argv)
 	d.stop = &stop_requested;
 	d.reload = &reload_requested;
 	char err[512];
+	int started = -1;
+	if (!c.opts.foreground) {
+		started = detach();
+		log_to_syslog("pactod");
+	}
 	if (daemon_open(&d, &c.opts, err, sizeof(err)) != 0) {
 		log_warnx("cannot start: %s", err);
+		report_start(started, err);
 		daemon_close(&d);
 		return 78;
 	}
-	if (!c.opts.foreground) {
-		log_to_syslog("pactod");
-		detach();
-	}
+	report_start(started, "ok");
 	daemon_run(&d);
 	log_info("stopping");
 	daemon_close(&d);

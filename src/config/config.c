@@ -24,7 +24,8 @@ const struct config_option config_options[] = {
 	 "rule files or directories; the stock rules built into pacto when none exists"},
 	{"allowlist", OPT_CIDR_LIST, F(allowlist), F(nallowlist), 0, 0, "[]", true,
 	 "networks never sanctioned (loopback always is)"},
-	{"ipv6_prefix", OPT_UINT, F(ipv6_prefix), 0, 1, 128, "64", true,
+	/* 48: the widest IPv6 prefix the enforcer accepts (enforce.h). */
+	{"ipv6_prefix", OPT_UINT, F(ipv6_prefix), 0, 48, 128, "64", true,
 	 "IPv6 sources are counted and sanctioned per prefix of this length"},
 	{"max_sources", OPT_UINT, F(max_sources), 0, 1, 100000000, "262144", false,
 	 "sources tracked per scenario; the least recently seen is forgotten first"},

@@ -49,7 +49,8 @@ static int ask(const char *command, json_t *args, json_t **reply, json_t **resul
 		json_decref(req);
 		return 69;   /* EX_UNAVAILABLE */
 	}
-	int rc = ctl_send(fd, req) == 0 ? ctl_recv(fd, reply, err, sizeof(err)) : -1;
+	/* pactod answers within its loop; a long listing takes a moment. */
+	int rc = ctl_send(fd, req) == 0 ? ctl_recv(fd, CTL_MAX_REPLY, 60000, reply, err, sizeof(err)) : -1;
 	close(fd);
 	json_decref(req);
 	if (rc != 0) {

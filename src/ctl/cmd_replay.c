@@ -320,8 +320,8 @@ static int parse_option(struct replay_opts *o, int opt, const char *arg)
 		o->has_explain = true;
 		return 0;
 	case '6':
-		if (parse_ulong(arg, 1, 128, &v) != 0) {
-			fprintf(stderr, "pacto replay: --ipv6-prefix '%s': expected 1 to 128\n", arg);
+		if (parse_ulong(arg, 48, 128, &v) != 0) {
+			fprintf(stderr, "pacto replay: --ipv6-prefix '%s': expected 48 to 128\n", arg);
 			return -1;
 		}
 		o->ipv6_prefix = (unsigned)v;

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 json_t *ctl_request(const char *command, json_t *args)
@@ -98,18 +100,30 @@ int ctl_send(int fd, const json_t *msg)
 		return -1;
 	}
 	size_t len = strlen(text);
-	int rc = len < CTL_MAX_MESSAGE ? write_all(fd, text, len) : (errno = EMSGSIZE, -1);
+	int rc = len < CTL_MAX_REPLY ? write_all(fd, text, len) : (errno = EMSGSIZE, -1);
 	if (rc == 0)
 		rc = write_all(fd, "\n", 1);
 	free(text);
 	return rc;
 }
 
-/* Reads until a newline, the end of input or cap bytes; returns the length. */
-static size_t read_line(int fd, char *buf, size_t cap)
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads until a newline, the end of input, cap bytes or the deadline;
+ * returns the length. */
+static size_t read_line(int fd, char *buf, size_t cap, int64_t deadline)
 {
 	size_t len = 0;
 	while (len < cap && !memchr(buf, '\n', len)) {
+		int64_t left = deadline - monotonic_ms();
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
 		ssize_t n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -120,18 +134,18 @@ static size_t read_line(int fd, char *buf, size_t cap)
 	return len;
 }
 
-int ctl_recv(int fd, json_t **msg, char *err, size_t errlen)
+int ctl_recv(int fd, size_t max, int deadline_ms, json_t **msg, char *err, size_t errlen)
 {
-	char *buf = malloc(CTL_MAX_MESSAGE);
+	char *buf = malloc(max);
 	if (!buf) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	size_t len = read_line(fd, buf, CTL_MAX_MESSAGE);
+	size_t len = read_line(fd, buf, max, monotonic_ms() + deadline_ms);
 	char *nl = memchr(buf, '\n', len);
 	int rc = -1;
 	if (!nl) {
-		snprintf(err, errlen, len >= CTL_MAX_MESSAGE ? "message too large" : "connection closed early");
+		snprintf(err, errlen, len >= max ? "message too large" : "connection closed early or too slow");
 	} else if (nl != buf + len - 1) {
 		snprintf(err, errlen, "data after the message");
 	} else {

@@ -15,7 +15,8 @@
 #include <stddef.h>
 
 #define CTL_VERSION 1
-#define CTL_MAX_MESSAGE (64 * 1024)
+#define CTL_MAX_MESSAGE (64 * 1024)            /* a request */
+#define CTL_MAX_REPLY (64 * 1024 * 1024)       /* a reply (a long listing) */
 #define CTL_MAX_COMMAND 32
 #define CTL_SOCKET_NAME "pacto.sock"
 
@@ -35,11 +36,14 @@ json_t *ctl_reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2
 int ctl_reply_check(json_t *reply, json_t **result, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
-/* Writes msg as one line. Returns 0 or -1 (errno). Does not take msg. */
+/* Writes msg as one line of at most CTL_MAX_REPLY bytes. Returns 0 or -1
+ * (errno). Does not take msg. */
 int ctl_send(int fd, const json_t *msg) __attribute__((warn_unused_result));
 
-/* Reads one line of at most CTL_MAX_MESSAGE bytes and decodes it.
- * Returns 0 with *msg (caller frees) or -1 with err. */
-int ctl_recv(int fd, json_t **msg, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Reads one line of at most max bytes within deadline_ms in all (one slow
+ * peer cannot hold the reader longer), and decodes it. Returns 0 with *msg
+ * (caller frees) or -1 with err. */
+int ctl_recv(int fd, size_t max, int deadline_ms, json_t **msg, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -155,7 +155,7 @@ static void serve_client(struct ctl_server *s, int fd, const struct ctl_command 
 	char err[256];
 	/* The request is read even from a peer about to be refused: closing a
 	 * socket with unread data resets it, and the reset can destroy the reply. */
-	int got = ctl_recv(fd, &req, err, sizeof(err));
+	int got = ctl_recv(fd, CTL_MAX_MESSAGE, CTL_DEADLINE_MS, &req, err, sizeof(err));
 	if (!ctl_peer_allowed(&peer, s->group)) {
 		s->stats.refused_peers++;
 		log_warnx("control: refused uid %u (pid %d): not root nor in the socket's group",

@@ -13,7 +13,8 @@
 #include "detect/logline.h"
 
 #define DEFAULT_MANUAL_SANCTION_US (3600 * 1000000LL)
-#define MAX_LISTED 1000000
+/* Rows in one listing: a reply must stay far under CTL_MAX_REPLY. */
+#define MAX_LISTED 100000
 
 static json_t *time_json(int64_t us)
 {

@@ -123,10 +123,13 @@ static void on_sanction(void *arg, const struct sanction *s)
 	struct evidence_lines ev;
 	char err[256];
 	evidence_get(d->evidence, &s->addr, &ev);
-	if (daemon_sanction(d, s, "local", NULL, &ev, err, sizeof(err)) != 0)
+	if (daemon_sanction(d, s, "local", NULL, &ev, err, sizeof(err)) != 0) {
+		/* Not enforced, not recorded: the engine must not think it is. */
 		log_warnx("firewall: %s", err);
-	else
+		engine_lift(d->engine, &s->addr);
+	} else {
 		record_reaction(d);
+	}
 	evidence_forget(d->evidence, &s->addr);
 }
 
@@ -329,7 +332,7 @@ static int open_sources(struct daemon *d, char *err, size_t errlen)
 struct restore {
 	struct daemon *d;
 	int64_t now_us;
-	size_t queued, restored;
+	size_t queued, restored, skipped;
 	int failed;
 	char *err;
 	size_t errlen;
@@ -342,8 +345,9 @@ static int restore_one(void *arg, const struct ledger_sanction *s)
 	if (seconds <= 0)
 		return 0;
 	if (firewall_add(r->d->fw, &s->addr, seconds, r->err, r->errlen) != 0) {
-		r->failed = -1;
-		return 1;
+		log_warnx("firewall: restore: %s (skipped)", r->err);
+		r->skipped++;
+		return 0;
 	}
 	engine_impose(r->d->engine, &s->addr, s->expires_us);
 	r->restored++;
@@ -357,6 +361,20 @@ static int restore_one(void *arg, const struct ledger_sanction *s)
 	return 0;
 }
 
+static int reimpose_one(void *arg, const struct ledger_sanction *s)
+{
+	struct daemon *d = arg;
+	engine_impose(d->engine, &s->addr, s->expires_us);
+	return 0;
+}
+
+/* After a reload the engine is new but the firewall is right: the engine
+ * only relearns what is sanctioned (the kernel's sets are not touched). */
+static int reimpose(struct daemon *d, char *err, size_t errlen)
+{
+	return ledger_each_active(d->ledger, daemon_now_us(), reimpose_one, d, err, errlen);
+}
+
 int daemon_restore(struct daemon *d, char *err, size_t errlen)
 {
 	struct restore r = {.d = d, .now_us = daemon_now_us(), .err = err, .errlen = errlen};
@@ -366,7 +384,7 @@ int daemon_restore(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	if (firewall_commit(d->fw, err, errlen) != 0)
 		return -1;
-	log_info("firewall: %zu sanctions restored from the ledger", r.restored);
+	log_info("firewall: %zu sanctions restored from the ledger%s", r.restored, r.skipped ? " (some skipped)" : "");
 	return 0;
 }
 
@@ -546,8 +564,8 @@ int daemon_reload(struct daemon *d, char *message, size_t len)
 		return -1;
 	}
 	const char *names[8];
+	cfg->dry_run = d->cfg->dry_run;   /* set by the command line, not the file */
 	size_t n = config_unreloadable_changes(d->cfg, cfg, names, 8);
-	cfg->dry_run = d->cfg->dry_run;
 	engine_free(d->engine);
 	ruleset_free(d->rs);
 	config_free(d->cfg);
@@ -556,8 +574,8 @@ int daemon_reload(struct daemon *d, char *message, size_t len)
 	d->engine = make_engine(d, cfg, rs);
 	d->reloads++;
 	char restore_err[256];
-	if (daemon_restore(d, restore_err, sizeof(restore_err)) != 0)
-		log_warnx("firewall: %s", restore_err);
+	if (reimpose(d, restore_err, sizeof(restore_err)) != 0)
+		log_warnx("ledger: %s", restore_err);
 	snprintf(message, len, "reloaded: %zu scenario%s%s%s", rs->nscenarios, rs->nscenarios == 1 ? "" : "s",
 		 n ? "; a restart is needed for: " : "", n ? names[0] : "");
 	log_info("%s", message);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -108,7 +109,7 @@ static void test_bad_requests_refused(void **state)
 		{"{\"version\":1,\"command\":\"echo\",\"args\":[1]}\n", "args is not an object"},
 		{"not json\n", "malformed JSON"},
 		{"{\"version\":1,\"command\":\"echo\"}\nextra\n", "data after"},
-		{"{\"version\":1,\"command\":\"echo\"", "closed early"},
+		{"{\"version\":1,\"command\":\"echo\"", "closed early or too slow"},
 		{"{\"version\":1,\"version\":1,\"command\":\"echo\"}\n", "malformed JSON"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
@@ -127,7 +128,7 @@ static void test_oversized_request(void **state)
 {
 	(void)state;
 	struct ctl_server *s = start((gid_t)-1);
-	size_t len = CTL_MAX_MESSAGE + 100;
+	size_t len = CTL_MAX_MESSAGE + 100;   /* requests are bounded far below replies */
 	char *big = malloc(len);
 	memset(big, 'x', len);
 	char *reply = exchange(s, big, len, 0);
@@ -150,6 +151,35 @@ static void test_silent_client_cannot_hold_the_server(void **state)
 	double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
 	assert_true(ms < CTL_DEADLINE_MS * 3);
 	close(fd);
+	ctl_server_close(s);
+}
+
+/* A client dripping one byte at a time is cut at the deadline, which is
+ * for the whole request, not for each read. */
+static void test_dripping_client_cut_at_deadline(void **state)
+{
+	(void)state;
+	struct ctl_server *s = start((gid_t)-1);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = connect_to();
+		for (int i = 0; i < 30 && fd >= 0; i++) {
+			if (write(fd, "{", 1) != 1)
+				break;
+			usleep(100000);
+		}
+		_exit(0);
+	}
+	struct pollfd pf = {.fd = ctl_server_fd(s), .events = POLLIN};
+	assert_int_equal(poll(&pf, 1, 2000), 1);
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ctl_server_serve(s, commands, 1, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	assert_true(ms < CTL_DEADLINE_MS * 2);
 	ctl_server_close(s);
 }
 
@@ -192,6 +222,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_served), cmocka_unit_test(test_bad_requests_refused),
 		cmocka_unit_test(test_oversized_request), cmocka_unit_test(test_silent_client_cannot_hold_the_server),
+		cmocka_unit_test(test_dripping_client_cut_at_deadline),
 		cmocka_unit_test(test_other_users_refused), cmocka_unit_test(test_refuses_to_replace_a_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
