@@ -74,10 +74,30 @@ static void print_json(json_t *result)
 	free(text);
 }
 
+/* Text for a terminal: control characters (reasons and log lines come from
+ * others) are written as \ooo, so nothing they hold can drive the terminal.
+ * Rotating buffers: several may be used in one printf. */
+static const char *safe(const char *s)
+{
+	static char bufs[8][4096];
+	static unsigned next;
+	char *out = bufs[next++ % 8];
+	size_t n = 0;
+	for (; *s && n + 5 < sizeof(bufs[0]); s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f)
+			n += (size_t)snprintf(out + n, 5, "\\%03o", c);
+		else
+			out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return out;
+}
+
 static const char *str(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
-	return json_is_string(v) ? json_string_value(v) : "";
+	return safe(json_is_string(v) ? json_string_value(v) : "");
 }
 
 static long long num(json_t *o, const char *key)
@@ -138,7 +158,7 @@ static void print_why(json_t *r)
 		if (*str(s, "reason"))
 			printf("    reason: %s\n", str(s, "reason"));
 		json_array_foreach(json_object_get(s, "evidence"), j, line)
-			printf("    | %s\n", json_string_value(line));
+			printf("    | %s\n", safe(json_is_string(line) ? json_string_value(line) : ""));
 		json_t *lifted = json_object_get(s, "lifted");
 		if (lifted)
 			printf("    lifted %s by %s\n", str(lifted, "at"), str(lifted, "by"));
@@ -208,7 +228,7 @@ static int simple(int argc, char **argv, const char *command, const char *usage,
 
 static void print_message(json_t *r)
 {
-	puts(str(r, "message"));
+	printf("%s\n", str(r, "message"));
 }
 
 int cmd_status(int argc, char **argv)

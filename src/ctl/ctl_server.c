@@ -56,8 +56,13 @@ static int bind_socket(int fd, const char *path, gid_t group, char *err, size_t 
 	umask(old);
 	if (rc != 0)
 		return fail(err, errlen, path, "bind");
-	if (chown(path, 0, group) != 0 || chmod(path, group == (gid_t)-1 ? 0600 : 0660) != 0)
-		return fail(err, errlen, path, "chown/chmod");
+	if (group != (gid_t)-1 && chown(path, 0, group) != 0) {
+		/* Without CAP_CHOWN (a tight systemd unit) the socket stays root's only. */
+		log_warnx("%s: chown to the pacto group: %s; only root may use the socket", path, strerror(errno));
+		group = (gid_t)-1;
+	}
+	if (chmod(path, group == (gid_t)-1 ? 0600 : 0660) != 0)
+		return fail(err, errlen, path, "chmod");
 	return listen(fd, 16) == 0 ? 0 : fail(err, errlen, path, "listen");
 }
 

@@ -22,6 +22,24 @@ static json_t *time_json(int64_t us)
 	return json_string(format_time_utc(us, buf, sizeof(buf)));
 }
 
+/* A JSON string of bytes that may not be UTF-8 (log lines): invalid bytes
+ * become \xHH, so the reply is valid JSON whatever the log held. */
+static json_t *text_json(const char *s, size_t len)
+{
+	json_t *j = json_stringn(s, len);
+	if (j)
+		return j;
+	char *buf = malloc(len * 4 + 1);
+	size_t n = 0;
+	for (size_t i = 0; buf && i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		n += c < 0x80 ? (size_t)(buf[n] = (char)c, 1) : (size_t)sprintf(buf + n, "\\x%02x", c);
+	}
+	j = buf ? json_stringn(buf, n) : NULL;
+	free(buf);
+	return j ? j : json_string("(unreadable)");
+}
+
 static json_t *addr_json(const struct addr *a)
 {
 	char buf[ADDR_STRLEN];
@@ -116,7 +134,7 @@ static json_t *sanction_json(const struct ledger_sanction *s, int64_t now_us)
 	if (s->nevidence) {
 		json_t *ev = json_array();
 		for (size_t i = 0; i < s->nevidence; i++)
-			json_array_append_new(ev, json_stringn_nocheck(s->evidence[i].text, s->evidence[i].len));
+			json_array_append_new(ev, text_json(s->evidence[i].text, s->evidence[i].len));
 		json_object_set_new(o, "evidence", ev);
 	}
 	return o;
@@ -192,8 +210,9 @@ static int duration_arg(json_t *args, int64_t *us, char *err, size_t errlen)
 	*us = DEFAULT_MANUAL_SANCTION_US;
 	if (!v)
 		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 315360000) {
-		snprintf(err, errlen, "the duration must be 1 s to 10 years");
+	/* A kernel timeout is at most 366 days (enforce.h): longer would lapse silently. */
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 366 * 86400) {
+		snprintf(err, errlen, "the duration must be 1 s to 366 days");
 		return -1;
 	}
 	*us = json_integer_value(v) * 1000000LL;
@@ -208,8 +227,11 @@ static json_t *cmd_sanction(void *ctx, json_t *args, const struct ctl_peer *peer
 	char err[256], origin[64];
 	if (address_arg(args, &a, err, sizeof(err)) != 0 || duration_arg(args, &duration, err, sizeof(err)) != 0)
 		return ctl_reply_error("%s", err);
-	if (a.prefix < (a.family == AF_INET ? 8 : 32))
-		return ctl_reply_error("a prefix that wide would drop too much: at most /8 (IPv4) or /32 (IPv6)");
+	if (a.prefix < (a.family == AF_INET ? 24 : 48))
+		return ctl_reply_error("a prefix that wide would drop too much: at most /24 (IPv4) or /48 (IPv6)");
+	if (engine_allowlisted(d->engine, &a))
+		return ctl_reply_error("%s is or overlaps an allowlisted network (or loopback)",
+				       json_string_value(json_object_get(args, "address")));
 	json_t *reason = json_object_get(args, "reason");
 	int64_t now = daemon_now_us();
 	struct sanction s = {.addr = a, .created_us = now, .duration_us = duration, .offence = 1,

@@ -481,9 +481,9 @@ static gid_t pacto_group(void)
 	return g ? g->gr_gid : (gid_t)-1;
 }
 
-static int make_dir(const char *path, char *err, size_t errlen)
+static int make_dir(const char *path, mode_t mode, char *err, size_t errlen)
 {
-	if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+	if (mkdir(path, mode) != 0 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: mkdir: %s", path, strerror(errno));
 		return -1;
 	}
@@ -523,7 +523,9 @@ static int open_state(struct daemon *d, char *err, size_t errlen)
 	choose_paths(d);
 	const char *state = d->opts.state_dir ? d->opts.state_dir : d->cfg->state_dir;
 	const char *run = d->opts.state_dir ? d->opts.state_dir : d->cfg->run_dir;
-	if (make_dir(state, err, errlen) != 0 || make_dir(run, err, errlen) != 0)
+	/* The run directory is open to all: the socket's own mode (root and the
+	 * pacto group) is the gate; a closed directory would shut the group out. */
+	if (make_dir(state, 0750, err, errlen) != 0 || make_dir(run, 0755, err, errlen) != 0)
 		return -1;
 	if (ledger_open(d->ledger_path, &d->ledger, err, errlen) != 0)
 		return -1;

@@ -457,6 +457,11 @@ void engine_lift(struct engine *e, const struct addr *key)
 		counters_forget(e->counters[i], key);
 }
 
+bool engine_allowlisted(const struct engine *e, const struct addr *key)
+{
+	return policy_allowlisted(e->policy, key);
+}
+
 struct addr engine_key(const struct engine *e, const struct addr *source)
 {
 	return policy_key(e->policy, source);

@@ -106,6 +106,9 @@ void engine_impose(struct engine *e, const struct addr *key, int64_t until_us);
 /* A sanction lifted by hand: key's failures count again, from zero. */
 void engine_lift(struct engine *e, const struct addr *key);
 
+/* True when key is, holds or lies in an allowlisted network. */
+bool engine_allowlisted(const struct engine *e, const struct addr *key);
+
 /* The key a source is counted and sanctioned under (see policy_key). */
 struct addr engine_key(const struct engine *e, const struct addr *source);
 

@@ -347,6 +347,8 @@ static void check_scenario(struct yaml_ctx *c, struct scenario *s, yaml_node_t *
 		yml_error(c, root, "patterns", "a scenario needs at least one pattern");
 	if (s->escalation_max_us < s->sanction_us)
 		yml_error(c, root, "escalation", "max is shorter than the sanction itself");
+	if (s->escalation_max_us > 366 * 86400 * 1000000LL || s->sanction_us > 366 * 86400 * 1000000LL)
+		yml_error(c, root, "escalation", "longer than 366 days: the kernel's timeout would cut it");
 }
 
 /* Parses one scenario from text into *s; returns 0 or -1 (errors added). */

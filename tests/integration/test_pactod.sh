@@ -83,7 +83,18 @@ check "while plain sanctions lists only the running ones" sh -c \
 # 5. The control socket: other users are refused; bad addresses too.
 expect_exit 65 "pacto lift of an address never sanctioned is refused" ctl lift 198.51.100.99
 expect_exit 64 "pacto sanction of a non-address is a usage error" ctl sanction example.org
-expect_exit 65 "pactod refuses a prefix wider than /8" ctl sanction 10.0.0.0/7
+expect_exit 65 "pactod refuses a prefix wider than /24" ctl sanction 10.0.0.0/16
+expect_exit 65 "a manual sanction of an allowlisted address (loopback) is refused" ctl sanction ::1
+check "and says why" grep -q "allowlisted" "$SCRATCH/err"
+check "text others wrote reaches the terminal escaped" sh -c \
+	"$BUILD/pacto --state-dir $STATE sanction 198.51.100.77 --reason \"\$(printf 'x\\033[2Jy')\" >/dev/null &&
+	 $BUILD/pacto --state-dir $STATE why 198.51.100.77 > $SCRATCH/why.txt &&
+	 grep -q 'reason: x\\\\033\\[2Jy' $SCRATCH/why.txt && ! grep -q \"\$(printf '\\033')\" $SCRATCH/why.txt"
+printf '%s h sshd[900]: Failed password for invalid user \377x from 203.0.113.30 port 1 ssh2\n' \
+	"$(date -u '+%Y-%m-%dT%H:%M:%S.000000+00:00')" "$(date -u '+%Y-%m-%dT%H:%M:%S.000000+00:00')" >>"$LOG"
+check "evidence that is not UTF-8 still gives valid JSON" sh -c \
+	"for i in \$(seq 30); do $BUILD/pacto --state-dir $STATE why 203.0.113.30 --json 2>/dev/null |
+		jq -e '.history[0].evidence[0] | test(\"\\\\\\\\xff\")' >/dev/null && exit 0; sleep 0.1; done; exit 1"
 nobody_exit=0
 setpriv --reuid=65534 --regid=65534 --clear-groups "$BUILD/pacto" --state-dir "$STATE" status >/dev/null 2>&1 || nobody_exit=$?
 check "a user outside root and the pacto group cannot use the socket (exit $nobody_exit)" [ "$nobody_exit" -ne 0 ]
