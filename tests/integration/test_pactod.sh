@@ -138,3 +138,12 @@ check "entries claiming sshd from logger or a program's stdout sanction no one" 
 journal_entries four sshd journal 203.0.113.23 5
 check "a journal file written while pactod runs is read live" wait_sanctioned "$JSTATE" 203.0.113.23
 stop_pactod
+
+# 8. Without --foreground: pactod detaches only once it has started, and a
+# failed start is reported by the command that was run.
+DSTATE="$SCRATCH/dstate"
+expect_exit 0 "pactod without --foreground returns once started" "$BUILD/pactod" --dry-run --state-dir "$DSTATE" --watch "$LOG"
+check "and the detached daemon answers" sh -c "$BUILD/pacto --state-dir $DSTATE status >/dev/null"
+for pid in $(pgrep -f "pactod --dry-run --state-dir $DSTATE"); do kill "$pid"; done
+expect_exit 78 "a detached start that fails exits 78" "$BUILD/pactod" --dry-run --state-dir "$DSTATE" --watch /nonexistent/dir/auth.log
+check "and says why on its standard error" grep -q "cannot start: /nonexistent/dir" "$SCRATCH/err"
