@@ -450,12 +450,29 @@ static uint64_t random_seed(void)
 	return seed;
 }
 
+/* The engine's memory of repeat offenders, after a restart: the ledger's. */
+static int offence_history(void *arg, const struct addr *key, int64_t since_us, unsigned *offences,
+			   int64_t *last_end_us)
+{
+	struct daemon *d = arg;
+	struct ledger_offences lo;
+	char err[256];
+	if (ledger_offences(d->ledger, key, since_us, &lo, err, sizeof(err)) != 0) {
+		log_warnx("ledger: %s", err);
+		return -1;
+	}
+	*offences = lo.last_offence;
+	*last_end_us = lo.last_end_us;
+	return 0;
+}
+
 static struct engine *make_engine(struct daemon *d, const struct config *cfg, const struct ruleset *rs)
 {
 	struct engine_config ec = {
 		.allowlist = cfg->allowlist, .nallowlist = cfg->nallowlist, .ipv6_prefix = (unsigned)cfg->ipv6_prefix,
 		.max_sources = cfg->max_sources, .max_connections = cfg->max_connections, .use_log_time = false,
 		.reference_us = daemon_now_us(), .seed = random_seed(), .on_sanction = on_sanction,
+		.offence_history = offence_history,
 		.on_trace = on_trace, .arg = d, .trace_all = true,
 	};
 	struct engine *e = engine_new(rs, &ec);

@@ -505,6 +505,7 @@ struct engine *engine_new(const struct ruleset *rs, const struct engine_config *
 		e->counters[i] = counters_new(e->cfg.max_sources, s->threshold, s->window_us, cfg->seed + i);
 	}
 	struct policy_config pc = {
+		.history = cfg->offence_history, .history_arg = cfg->arg,
 		.allowlist = cfg->allowlist, .nallowlist = cfg->nallowlist,
 		.ipv6_prefix = e->cfg.ipv6_prefix, .max_offenders = e->cfg.max_sources, .seed = cfg->seed,
 	};

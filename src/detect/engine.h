@@ -61,6 +61,7 @@ struct engine_config {
 	int64_t reference_us;         /* for syslog times without a year */
 	uint64_t seed;                /* hash seed (pick it at random) */
 	void (*on_sanction)(void *arg, const struct sanction *s);
+	offence_history_fn offence_history;  /* past offences of a key not in memory; may be NULL */
 	void (*on_trace)(void *arg, const struct trace *t);
 	void *arg;
 	bool trace_all;               /* trace every source, not just trace_source */

@@ -15,6 +15,8 @@ struct offender {
 };
 
 struct policy {
+	offence_history_fn history;
+	void *history_arg;
 	struct addr *allowlist;
 	size_t nallowlist;
 	unsigned ipv6_prefix;
@@ -39,6 +41,8 @@ static void add_loopback(struct policy *p)
 struct policy *policy_new(const struct policy_config *cfg)
 {
 	struct policy *p = xcalloc(1, sizeof(*p));
+	p->history = cfg->history;
+	p->history_arg = cfg->history_arg;
 	p->allowlist = xcalloc(cfg->nallowlist + 2, sizeof(*p->allowlist));
 	add_loopback(p);
 	if (cfg->nallowlist)
@@ -111,7 +115,18 @@ static int64_t escalate(const struct scenario *s, unsigned offence)
 void policy_sanction(struct policy *p, const struct scenario *s, const struct addr *key,
 		     int64_t now_us, struct sanction *out)
 {
-	struct offender *o = lru_get(p->offenders, key, true, NULL);
+	bool created;
+	struct offender *o = lru_get(p->offenders, key, true, &created);
+	unsigned past = 0;
+	int64_t last_end = 0;
+	/* Not in memory (a restart, an eviction): ask the record, if any. */
+	if (created && p->history &&
+	    p->history(p->history_arg, key, now_us - s->escalation_memory_us - s->escalation_max_us, &past, &last_end) == 0 &&
+	    past) {
+		o->offences = past;
+		o->expires_us = last_end;
+		o->last_sanction_us = last_end;
+	}
 	if (o->offences && now_us - o->expires_us > s->escalation_memory_us)
 		o->offences = 0;   /* forgiven: calm for longer than the memory since the last sanction ended */
 	o->offences++;

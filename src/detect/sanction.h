@@ -27,7 +27,15 @@ struct sanction {
 
 struct policy;
 
+/* Where the policy learns a key's past offences when it has none in memory
+ * (after a restart): their number since since_us and when the last ended.
+ * Returns 0 (found or not: *offences 0), -1 on error (treated as none). */
+typedef int (*offence_history_fn)(void *arg, const struct addr *key, int64_t since_us, unsigned *offences,
+				   int64_t *last_end_us);
+
 struct policy_config {
+	offence_history_fn history;       /* may be NULL */
+	void *history_arg;
 	const struct addr *allowlist;     /* networks never sanctioned (loopback is added) */
 	size_t nallowlist;
 	unsigned ipv6_prefix;             /* an IPv6 source is counted and dropped per prefix */

@@ -60,6 +60,16 @@ check "a good file reloads" sh -c "$BUILD/pacto --state-dir $STATE reload | grep
 fail_lines 203.0.113.12 2 300
 check "and applies (2 failures now sanction)" wait_sanctioned "$STATE" 203.0.113.12
 
+# 3b. Repeat offenders stay repeat offenders across a reload (a new engine):
+# the ledger remembers their offences.
+check "203.0.113.12 lifted" sh -c "$BUILD/pacto --state-dir $STATE lift 203.0.113.12 >/dev/null"
+check "a reload" sh -c "$BUILD/pacto --state-dir $STATE reload >/dev/null"
+fail_lines 203.0.113.12 2 350
+check "after the reload its next sanction is its second offence, twice as long" sh -c \
+	"for i in \$(seq 30); do $BUILD/pacto --state-dir $STATE sanctions --json |
+		jq -e '.sanctions[] | select(.address == \"203.0.113.12\" and .offence == 2 and .remaining_s > 1100)' >/dev/null && exit 0;
+		sleep 0.1; done; exit 1"
+
 # 4. Rotation in the middle of an attack: failures before and after add up.
 fail_lines 203.0.113.13 1 400
 sleep 0.3
@@ -75,7 +85,7 @@ check "status counts both rotations" sh -c "$BUILD/pacto --state-dir $STATE stat
 
 check "sanctions --all lists lifted and running ones, newest first" sh -c \
 	"$BUILD/pacto --state-dir $STATE lift 203.0.113.10 >/dev/null &&
-	 $BUILD/pacto --state-dir $STATE sanctions --all --json | jq -e '(.sanctions | length) == 5 and
+	 $BUILD/pacto --state-dir $STATE sanctions --all --json | jq -e '(.sanctions | length) == 6 and
 		(.sanctions[-1].address == \"203.0.113.10\") and (.sanctions[-1].lifted.by | startswith(\"manual\"))' >/dev/null"
 check "while plain sanctions lists only the running ones" sh -c \
 	"$BUILD/pacto --state-dir $STATE sanctions --json | jq -e '(.sanctions | length) == 4' >/dev/null"
