@@ -10,13 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/seed.h"
 #include "common/xalloc.h"
 #include "ctl/cli.h"
 #include "detect/engine.h"
@@ -368,14 +368,6 @@ static int parse_options(int argc, char **argv, struct replay_opts *o)
 		}
 	}
 	return optind;
-}
-
-static uint64_t random_seed(void)
-{
-	uint64_t seed = 0;
-	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-		seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
-	return seed;
 }
 
 static struct engine *replay_engine(struct replay *r, const struct ruleset *rs)

@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/seed.h"
 #include "common/xalloc.h"
 #include "ctl/cli.h"
 #include "ctl/ctl_proto.h"
@@ -440,14 +440,6 @@ static struct ruleset *load_rules(const struct config *cfg, struct errors *errs)
 		return NULL;
 	}
 	return rc == 0 ? rs : NULL;
-}
-
-static uint64_t random_seed(void)
-{
-	uint64_t seed = 0;
-	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-		seed = (uint64_t)daemon_now_us() ^ (uint64_t)getpid();
-	return seed;
 }
 
 /* The engine's memory of repeat offenders, after a restart: the ledger's. */

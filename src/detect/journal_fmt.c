@@ -134,7 +134,7 @@ static bool field_is(const char *name, size_t len, const char *want)
 	return strlen(want) == len && memcmp(name, want, len) == 0;
 }
 
-static int64_t decimal_value(const char *s, size_t len)
+int64_t journal_decimal(const char *s, size_t len)
 {
 	if (len == 0 || len > 17)
 		return -1;
@@ -168,9 +168,9 @@ static void export_field(struct export_fields *f, const char *name, size_t nlen,
 	} else if (field_is(name, nlen, "_HOSTNAME")) {
 		f->host_len = copy_value(v, vlen, st->host, sizeof(st->host));
 	} else if (field_is(name, nlen, "_PID")) {
-		f->pid = decimal_value(v, vlen);
+		f->pid = journal_decimal(v, vlen);
 	} else if (field_is(name, nlen, "__REALTIME_TIMESTAMP")) {
-		f->time_us = decimal_value(v, vlen);
+		f->time_us = journal_decimal(v, vlen);
 	} else if (field_is(name, nlen, "_TRANSPORT")) {
 		f->transport_len = copy_value(v, vlen, f->transport, sizeof(f->transport));
 		if (f->transport_len < 0)

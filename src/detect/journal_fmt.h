@@ -25,6 +25,10 @@ struct journal_store {
 	char host[256];
 };
 
+/* A journal number field ("_PID", "__REALTIME_TIMESTAMP"): decimal digits
+ * only, at most 17 of them (nothing computed from it can overflow); -1 else. */
+int64_t journal_decimal(const char *s, size_t len);
+
 /* The trust rule for journal entries, whatever their form: the identifier
  * names the program only when _TRANSPORT (if present) is syslog or journal
  * and _COMM (if present) is the identifier, cut at 15 bytes as the kernel

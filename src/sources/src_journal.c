@@ -57,15 +57,7 @@ static int64_t number_field(sd_journal *j, const char *name)
 {
 	size_t len;
 	const char *v = field(j, name, &len);
-	int64_t n = 0;
-	if (!v || len == 0 || len > 10)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-		n = n * 10 + (v[i] - '0');
-	}
-	return n;
+	return v ? journal_decimal(v, len) : -1;
 }
 
 static bool entry_trusted(sd_journal *j, const char *prog, size_t prog_len)

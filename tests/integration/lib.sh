@@ -40,6 +40,13 @@ check() {
 	if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
 
+# kill_namespace NAME: kills every process of a network namespace, then
+# deletes it (deleting alone would leave its processes running).
+kill_namespace() {
+	for pid in $(ip netns pids "$1" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+	ip netns del "$1" 2>/dev/null
+}
+
 # wait_sanctioned STATE_DIR KEY: waits up to 3 s for KEY among the active
 # sanctions of the pactod whose socket is in STATE_DIR (a filesystem socket:
 # reachable from any network namespace).

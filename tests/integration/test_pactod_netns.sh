@@ -16,13 +16,6 @@ LOG="$SCRATCH/auth.log"
 PROBE="$BUILD/netprobe"
 PACTOD_PID=
 
-# Deleting a namespace does not stop what runs in it: every process of both
-# namespaces is killed by namespace, whatever started it.
-kill_namespace() {
-	for pid in $(ip netns pids "$1" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
-	ip netns del "$1" 2>/dev/null
-}
-
 cleanup_netns() {
 	kill_namespace "$DEF"
 	kill_namespace "$ATT"

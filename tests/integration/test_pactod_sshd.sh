@@ -14,10 +14,6 @@ LOG="$SCRATCH/auth.log"
 SOCK="$SCRATCH/devlog"
 OWN_DEVLOG=
 
-kill_namespace() {
-	for pid in $(ip netns pids "$1" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
-	ip netns del "$1" 2>/dev/null
-}
 cleanup_sshd() {
 	[ -f "$SCRATCH/rsyslog.pid" ] && kill "$(cat "$SCRATCH/rsyslog.pid")" 2>/dev/null
 	kill_namespace "$DEF"
