@@ -9,7 +9,7 @@ BUILD ?= build$(if $(SANITIZE),-san)
 PREFIX ?= /usr/local
 RULES_DIR ?= /etc/pacto/rules
 
-PKGS := libpcre2-8 yaml-0.1 jansson sqlite3 libnftables libsystemd
+PKGS := libpcre2-8 yaml-0.1 jansson sqlite3 libnftables libnftnl libmnl libsystemd libsodium libnats
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 
@@ -27,7 +27,7 @@ else
 Q := @
 endif
 
-LIB_SRC := $(wildcard src/common/*.c src/config/*.c src/detect/*.c src/sources/*.c src/ledger/*.c src/enforce/*.c) \
+LIB_SRC := $(wildcard src/common/*.c src/config/*.c src/detect/*.c src/sources/*.c src/ledger/*.c src/enforce/*.c src/alliance/*.c) \
 	   $(wildcard src/ctl/ctl_*.c)
 CTL_SRC := $(filter-out src/ctl/ctl_%.c,$(wildcard src/ctl/*.c))
 DAEMON_SRC := src/pactod.c $(wildcard src/daemon/*.c)
