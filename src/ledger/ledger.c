@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ledger/ledger_int.h"
 #include "ledger/migrate.h"
 
 /* How long a write waits for another process's write lock (pacto CLI, a
@@ -100,11 +101,22 @@ struct ledger {
 	 * out because a statement's column memory changes at its next step. */
 	char line_buf[LEDGER_MAX_EVIDENCE][LEDGER_MAX_LINE];
 	struct ledger_line lines[LEDGER_MAX_EVIDENCE];
+	struct ledger_ally *ally;   /* the alliance's statements (ledger_ally.c), prepared on first use */
 };
+
+sqlite3 *ledger_sqlite(struct ledger *l)
+{
+	return l->db;
+}
+
+struct ledger_ally **ledger_ally_slot(struct ledger *l)
+{
+	return &l->ally;
+}
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static int db_fail(sqlite3 *db, char *err, size_t errlen, const char *what)
+int ledger_fail_db(sqlite3 *db, char *err, size_t errlen, const char *what)
 {
 	snprintf(err, errlen, "%s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
 	return -1;
@@ -118,7 +130,7 @@ static int fail(char *err, size_t errlen, const char *what, const char *why)
 
 /* Makes a statement ready for its next use, dropping bindings that point
  * into the caller's memory. */
-static void finish(sqlite3_stmt *st)
+void ledger_finish(sqlite3_stmt *st)
 {
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -130,14 +142,14 @@ static int step_done(struct ledger *l, enum stmt id, const char *what, char *err
 	sqlite3_stmt *st = l->st[id];
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
-		db_fail(l->db, err, errlen, what);
-	finish(st);
+		ledger_fail_db(l->db, err, errlen, what);
+	ledger_finish(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* Longest length not above max that does not end inside a UTF-8 sequence
  * (at most 3 bytes are given back, so bytes that are not UTF-8 still fit). */
-static size_t cut_len(const char *s, size_t len, size_t max)
+size_t ledger_cut_len(const char *s, size_t len, size_t max)
 {
 	if (len <= max)
 		return len;
@@ -153,7 +165,7 @@ static int family_code(const struct addr *a)
 	return a->family == AF_INET ? 4 : 6;
 }
 
-static int check_addr(const struct addr *a, char *err, size_t errlen)
+int ledger_check_addr(const struct addr *a, char *err, size_t errlen)
 {
 	char text[ADDR_STRLEN];
 	if (a->family != AF_INET && a->family != AF_INET6)
@@ -181,7 +193,7 @@ static int check_name(const char *what, const char *s, char *err, size_t errlen)
 }
 
 /* Binds family, prefix and network bytes at idx, idx+1, idx+2. Returns an SQLite code. */
-static int bind_addr(sqlite3_stmt *st, int idx, const struct addr *a)
+int ledger_bind_addr(sqlite3_stmt *st, int idx, const struct addr *a)
 {
 	int rc = sqlite3_bind_int(st, idx, family_code(a));
 	if (rc == SQLITE_OK)
@@ -240,14 +252,14 @@ static int set_wal(sqlite3 *db, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK)
-		return db_fail(db, err, errlen, "PRAGMA journal_mode");
+		return ledger_fail_db(db, err, errlen, "PRAGMA journal_mode");
 	int rc = sqlite3_step(st);
 	const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
 	bool ok = mode && strcmp(mode, "wal") == 0;
 	if (!ok && mode)
 		snprintf(err, errlen, "PRAGMA journal_mode: WAL refused, mode stays %s", mode);
 	else if (!ok)
-		db_fail(db, err, errlen, "PRAGMA journal_mode");
+		ledger_fail_db(db, err, errlen, "PRAGMA journal_mode");
 	sqlite3_finalize(st);
 	return ok ? 0 : -1;
 }
@@ -259,7 +271,7 @@ static int set_pragmas(sqlite3 *db, char *err, size_t errlen)
 		return -1;
 	if (sqlite3_exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", NULL, NULL,
 			 NULL) != SQLITE_OK)
-		return db_fail(db, err, errlen, "PRAGMA synchronous, foreign_keys");
+		return ledger_fail_db(db, err, errlen, "PRAGMA synchronous, foreign_keys");
 	return 0;
 }
 
@@ -285,11 +297,11 @@ static int prepare_all(struct ledger *l, char *err, size_t errlen)
 	int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
 	if (sqlite3_create_function_v2(l->db, "pacto_mask", 2, flags, NULL, sql_mask, NULL, NULL,
 				       NULL) != SQLITE_OK)
-		return db_fail(l->db, err, errlen, "sqlite3_create_function_v2");
+		return ledger_fail_db(l->db, err, errlen, "sqlite3_create_function_v2");
 	for (int i = 0; i < ST_NSTMT; i++)
 		if (sqlite3_prepare_v3(l->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &l->st[i],
 				       NULL) != SQLITE_OK)
-			return db_fail(l->db, err, errlen, stmt_sql[i]);
+			return ledger_fail_db(l->db, err, errlen, stmt_sql[i]);
 	return 0;
 }
 
@@ -312,7 +324,7 @@ static int open_db(struct ledger *l, const char *path, char *err, size_t errlen)
 		return -1;
 	bool had_wal = has_wal(path);
 	if (sqlite3_open_v2(path, &l->db, flags, NULL) != SQLITE_OK)
-		return db_fail(l->db, err, errlen, "sqlite3_open_v2");
+		return ledger_fail_db(l->db, err, errlen, "sqlite3_open_v2");
 	/* SQLite quietly opens a file it may not write read-only. */
 	if (sqlite3_db_readonly(l->db, "main") == 1)
 		return fail(err, errlen, "open", "not writable by this user");
@@ -350,6 +362,7 @@ void ledger_close(struct ledger *l)
 		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 	for (int i = 0; i < ST_NSTMT; i++)
 		sqlite3_finalize(l->st[i]);
+	ledger_ally_free(l->ally);
 	sqlite3_close_v2(l->db);
 	free(l);
 }
@@ -389,7 +402,7 @@ void ledger_rollback(struct ledger *l)
 
 static int check_sanction(const struct ledger_sanction *s, char *err, size_t errlen)
 {
-	if (check_addr(&s->addr, err, errlen) != 0 ||
+	if (ledger_check_addr(&s->addr, err, errlen) != 0 ||
 	    check_name("scenario", s->scenario, err, errlen) != 0 ||
 	    check_name("origin", s->origin, err, errlen) != 0)
 		return -1;
@@ -417,8 +430,8 @@ static int64_t dropped_lines(const struct ledger_sanction *s)
 static int bind_sanction(sqlite3_stmt *st, const struct ledger_sanction *s)
 {
 	size_t reason_len = s->reason ? strnlen(s->reason, LEDGER_MAX_REASON + 1) : 0;
-	reason_len = cut_len(s->reason, reason_len, LEDGER_MAX_REASON);
-	int rc = bind_addr(st, 1, &s->addr);
+	reason_len = ledger_cut_len(s->reason, reason_len, LEDGER_MAX_REASON);
+	int rc = ledger_bind_addr(st, 1, &s->addr);
 	rc = rc ? rc : bind_text(st, 4, s->scenario, strlen(s->scenario));
 	rc = rc ? rc : bind_text(st, 5, s->origin, strlen(s->origin));
 	rc = rc ? rc : bind_text(st, 6, s->reason, reason_len);
@@ -438,14 +451,14 @@ static int insert_line(struct ledger *l, int64_t id, int seq, const struct ledge
 {
 	sqlite3_stmt *st = l->st[ST_ADD_LINE];
 	const char *text = line->text ? line->text : "";
-	size_t len = cut_len(text, line->len, LEDGER_MAX_LINE);
+	size_t len = ledger_cut_len(text, line->len, LEDGER_MAX_LINE);
 	int rc = sqlite3_bind_int64(st, 1, id);
 	rc = rc ? rc : sqlite3_bind_int(st, 2, seq);
 	rc = rc ? rc : sqlite3_bind_blob(st, 3, text, (int)len, SQLITE_STATIC);
 	rc = rc ? rc : sqlite3_bind_int64(st, 4, (int64_t)line->len);
 	if (rc != SQLITE_OK) {
-		finish(st);
-		return db_fail(l->db, err, errlen, "bind evidence");
+		ledger_finish(st);
+		return ledger_fail_db(l->db, err, errlen, "bind evidence");
 	}
 	return step_done(l, ST_ADD_LINE, "insert evidence", err, errlen);
 }
@@ -457,8 +470,8 @@ static int insert_prefix(struct ledger *l, const struct addr *a, char *err, size
 	int rc = sqlite3_bind_int(st, 1, family_code(a));
 	rc = rc ? rc : sqlite3_bind_int(st, 2, a->prefix);
 	if (rc != SQLITE_OK) {
-		finish(st);
-		return db_fail(l->db, err, errlen, "bind prefix");
+		ledger_finish(st);
+		return ledger_fail_db(l->db, err, errlen, "bind prefix");
 	}
 	return step_done(l, ST_ADD_PREFIX, "insert prefix length", err, errlen);
 }
@@ -467,8 +480,8 @@ static int insert_sanction(struct ledger *l, const struct ledger_sanction *s, in
 			   char *err, size_t errlen)
 {
 	if (bind_sanction(l->st[ST_ADD], s) != SQLITE_OK) {
-		finish(l->st[ST_ADD]);
-		return db_fail(l->db, err, errlen, "bind sanction");
+		ledger_finish(l->st[ST_ADD]);
+		return ledger_fail_db(l->db, err, errlen, "bind sanction");
 	}
 	if (step_done(l, ST_ADD, "insert sanction", err, errlen) != 0)
 		return -1;
@@ -512,14 +525,14 @@ int ledger_lift(struct ledger *l, const struct addr *a, int64_t now_us, const ch
 		unsigned *lifted, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = l->st[ST_LIFT];
-	if (check_addr(a, err, errlen) != 0 || check_name("lifted by", by, err, errlen) != 0)
+	if (ledger_check_addr(a, err, errlen) != 0 || check_name("lifted by", by, err, errlen) != 0)
 		return -1;
 	int rc = sqlite3_bind_int64(st, 1, now_us);
 	rc = rc ? rc : bind_text(st, 2, by, strlen(by));
-	rc = rc ? rc : bind_addr(st, 3, a);
+	rc = rc ? rc : ledger_bind_addr(st, 3, a);
 	if (rc != SQLITE_OK) {
-		finish(st);
-		return db_fail(l->db, err, errlen, "bind lift");
+		ledger_finish(st);
+		return ledger_fail_db(l->db, err, errlen, "bind lift");
 	}
 	if (step_done(l, ST_LIFT, "lift", err, errlen) != 0)
 		return -1;
@@ -538,7 +551,7 @@ static const char *column_str(sqlite3_stmt *st, int col)
 
 /* Reads family, prefix, net at col, col+1, col+2; a malformed row (only a
  * hand-edited file could hold one) still yields a well-formed address. */
-static void read_addr(sqlite3_stmt *st, int col, struct addr *a)
+void ledger_read_addr(sqlite3_stmt *st, int col, struct addr *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->family = sqlite3_column_int(st, col) == 4 ? AF_INET : AF_INET6;
@@ -553,7 +566,7 @@ static void read_sanction(sqlite3_stmt *st, struct ledger_sanction *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->id = sqlite3_column_int64(st, 0);
-	read_addr(st, 1, &s->addr);
+	ledger_read_addr(st, 1, &s->addr);
 	s->scenario = column_str(st, 4);
 	s->origin = column_str(st, 5);
 	s->reason = column_str(st, 6);
@@ -594,8 +607,8 @@ static int read_evidence(struct ledger *l, struct ledger_sanction *s, char *err,
 		rc = SQLITE_OK;
 	}
 	if (rc != SQLITE_OK && rc != SQLITE_DONE)
-		db_fail(l->db, err, errlen, "read evidence");
-	finish(st);
+		ledger_fail_db(l->db, err, errlen, "read evidence");
+	ledger_finish(st);
 	s->evidence = l->lines;
 	s->nevidence = n;
 	return rc == SQLITE_OK || rc == SQLITE_DONE ? 0 : -1;
@@ -615,8 +628,8 @@ static int each_row(struct ledger *l, sqlite3_stmt *st, bool evidence, ledger_sa
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		ret = db_fail(l->db, err, errlen, what);
-	finish(st);
+		ret = ledger_fail_db(l->db, err, errlen, what);
+	ledger_finish(st);
 	return ret;
 }
 
@@ -625,7 +638,7 @@ int ledger_each_active(struct ledger *l, int64_t now_us, ledger_sanction_fn fn, 
 {
 	sqlite3_stmt *st = l->st[ST_ACTIVE];
 	if (sqlite3_bind_int64(st, 1, now_us) != SQLITE_OK)
-		return db_fail(l->db, err, errlen, "bind active");
+		return ledger_fail_db(l->db, err, errlen, "bind active");
 	return each_row(l, st, false, fn, arg, "active sanctions", err, errlen);
 }
 
@@ -633,11 +646,11 @@ int ledger_each_history(struct ledger *l, const struct addr *a, ledger_sanction_
 			char *err, size_t errlen)
 {
 	sqlite3_stmt *st = l->st[ST_HISTORY];
-	if (check_addr(a, err, errlen) != 0)
+	if (ledger_check_addr(a, err, errlen) != 0)
 		return -1;
-	if (bind_addr(st, 1, a) != SQLITE_OK) {
-		finish(st);
-		return db_fail(l->db, err, errlen, "bind history");
+	if (ledger_bind_addr(st, 1, a) != SQLITE_OK) {
+		ledger_finish(st);
+		return ledger_fail_db(l->db, err, errlen, "bind history");
 	}
 	return each_row(l, st, true, fn, arg, "history", err, errlen);
 }
@@ -647,7 +660,7 @@ int ledger_each_recent(struct ledger *l, unsigned limit, ledger_sanction_fn fn, 
 {
 	sqlite3_stmt *st = l->st[ST_RECENT];
 	if (sqlite3_bind_int64(st, 1, limit) != SQLITE_OK)
-		return db_fail(l->db, err, errlen, "bind recent");
+		return ledger_fail_db(l->db, err, errlen, "bind recent");
 	return each_row(l, st, false, fn, arg, "recent sanctions", err, errlen);
 }
 
@@ -668,16 +681,16 @@ int ledger_offences(struct ledger *l, const struct addr *a, int64_t since_us,
 {
 	sqlite3_stmt *st = l->st[ST_OFFENCES];
 	memset(out, 0, sizeof(*out));
-	if (check_addr(a, err, errlen) != 0)
+	if (ledger_check_addr(a, err, errlen) != 0)
 		return -1;
-	int rc = bind_addr(st, 1, a);
+	int rc = ledger_bind_addr(st, 1, a);
 	rc = rc ? rc : sqlite3_bind_int64(st, 4, since_us);
 	rc = rc ? rc : sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		read_offences(st, out);
 	else if (rc != SQLITE_DONE)
-		db_fail(l->db, err, errlen, "offences");
-	finish(st);
+		ledger_fail_db(l->db, err, errlen, "offences");
+	ledger_finish(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -695,8 +708,8 @@ int ledger_set_cursor(struct ledger *l, const char *source, const char *cursor, 
 	int rc = bind_text(st, 1, source, strlen(source));
 	rc = rc ? rc : bind_text(st, 2, cursor, len);
 	if (rc != SQLITE_OK) {
-		finish(st);
-		return db_fail(l->db, err, errlen, "bind cursor");
+		ledger_finish(st);
+		return ledger_fail_db(l->db, err, errlen, "bind cursor");
 	}
 	return step_done(l, ST_SET_CURSOR, "set cursor", err, errlen);
 }
@@ -729,8 +742,8 @@ int ledger_get_cursor(struct ledger *l, const char *source, char *buf, size_t bu
 	if (rc == SQLITE_ROW && (ret = copy_cursor(st, buf, buflen, err, errlen)) == 0)
 		*found = true;
 	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		ret = db_fail(l->db, err, errlen, "get cursor");
-	finish(st);
+		ret = ledger_fail_db(l->db, err, errlen, "get cursor");
+	ledger_finish(st);
 	return ret;
 }
 
@@ -742,8 +755,8 @@ static int count_rows(struct ledger *l, enum stmt id, uint64_t *out, char *err, 
 	if (rc == SQLITE_ROW)
 		*out = (uint64_t)sqlite3_column_int64(st, 0);
 	else
-		db_fail(l->db, err, errlen, "count");
-	finish(st);
+		ledger_fail_db(l->db, err, errlen, "count");
+	ledger_finish(st);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -752,7 +765,7 @@ int ledger_counts(struct ledger *l, int64_t now_us, struct ledger_counts *out, c
 {
 	memset(out, 0, sizeof(*out));
 	if (sqlite3_bind_int64(l->st[ST_COUNT_ACTIVE], 1, now_us) != SQLITE_OK)
-		return db_fail(l->db, err, errlen, "bind count");
+		return ledger_fail_db(l->db, err, errlen, "bind count");
 	if (count_rows(l, ST_COUNT_ACTIVE, &out->active, err, errlen) != 0)
 		return -1;
 	return count_rows(l, ST_COUNT_ALL, &out->sanctions, err, errlen);

@@ -71,9 +71,72 @@ static const char schema_v1[] =
 	"  position TEXT NOT NULL"
 	") WITHOUT ROWID;";
 
+/* Version 2, the alliance.
+ * outbox: every report this member made for its allies, in sequence order
+ * (AUTOINCREMENT: a sequence number is never given twice, even after old
+ * rows are pruned, since allies refuse a number they have seen); acked_us
+ * is set when the broker acknowledged it, and until then it is published
+ * again. Evidence lines are a JSON array of strings.
+ * ally: per ally, the last report sequence applied and its time, written
+ * in the transaction that applies it, so a restart neither applies a
+ * report twice nor accepts a replay.
+ * report_in: every report received and what became of it (verdict
+ * "applied", "pending" (counted toward the quorum), "unchanged" or
+ * "refused", with the reason); the address is NULL for a message refused
+ * before its reports could be read.
+ * support: the allies' reports an ally's sanction rests on, so an
+ * expulsion can lift what only the expelled member asked for. */
+static const char schema_v2[] =
+	"CREATE TABLE outbox ("
+	"  seq           INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  time_us       INTEGER NOT NULL,"
+	"  action        INTEGER NOT NULL CHECK (action IN (1, 2)),"
+	"  family        INTEGER NOT NULL CHECK (family IN (4, 6)),"
+	"  prefix        INTEGER NOT NULL,"
+	"  net           BLOB NOT NULL CHECK (typeof(net) = 'blob' AND length(net) = 16),"
+	"  scenario      TEXT NOT NULL,"
+	"  duration_s    INTEGER NOT NULL CHECK (duration_s >= 0),"
+	"  attempts      INTEGER NOT NULL CHECK (attempts >= 0),"
+	"  first_seen_us INTEGER NOT NULL,"
+	"  last_seen_us  INTEGER NOT NULL,"
+	"  lines         TEXT NOT NULL,"
+	"  acked_us      INTEGER"
+	");"
+	"CREATE INDEX outbox_pending ON outbox (seq) WHERE acked_us IS NULL;"
+	"CREATE TABLE ally ("
+	"  member       TEXT PRIMARY KEY,"
+	"  last_seq     INTEGER NOT NULL,"
+	"  last_time_us INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE report_in ("
+	"  id          INTEGER PRIMARY KEY,"
+	"  received_us INTEGER NOT NULL,"
+	"  member      TEXT NOT NULL,"
+	"  seq         INTEGER NOT NULL,"
+	"  time_us     INTEGER NOT NULL,"
+	"  action      INTEGER NOT NULL,"
+	"  family      INTEGER CHECK (family IS NULL OR family IN (4, 6)),"
+	"  prefix      INTEGER,"
+	"  net         BLOB,"
+	"  scenario    TEXT NOT NULL,"
+	"  duration_s  INTEGER NOT NULL,"
+	"  verdict     TEXT NOT NULL,"
+	"  reason      TEXT NOT NULL,"
+	"  sanction_id INTEGER"
+	");"
+	"CREATE INDEX report_in_net ON report_in (family, prefix, net);"
+	"CREATE TABLE support ("
+	"  sanction_id INTEGER NOT NULL REFERENCES sanction (id),"
+	"  member      TEXT NOT NULL,"
+	"  seq         INTEGER NOT NULL,"
+	"  until_us    INTEGER NOT NULL,"
+	"  PRIMARY KEY (sanction_id, member)"
+	") WITHOUT ROWID;";
+
 /* In order of version; the last one is the version this code knows. */
 static const struct migration migrations[] = {
 	{1, schema_v1},
+	{2, schema_v2},
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

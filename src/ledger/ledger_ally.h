@@ -1,0 +1,102 @@
+/* ledger_ally.h: the ledger's part of the alliance: the outbox of reports
+ * this member owes its allies, what it last applied from each ally, every
+ * report it received and what became of it, and which allies' reports each
+ * ally sanction rests on.
+ * Why: "nothing is lost" and "nothing is applied twice" hold across
+ * crashes only if they are written in the same transactions as the
+ * sanctions they go with (ledger_begin/ledger_commit, as for sanctions).
+ * Guarantees: a sequence number is given once (ledger_outbox_add), never
+ * again even after a crash; text is bound with its length, addresses are
+ * binary; every function returns 0, or -1 with "what: why" in err. */
+#ifndef PACTO_LEDGER_ALLY_H
+#define PACTO_LEDGER_ALLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/addr.h"
+#include "ledger/ledger.h"
+
+#define LEDGER_REPORT_LINES 4     /* evidence lines kept with a report */
+
+enum ledger_action { LEDGER_REPORT_SANCTION = 1, LEDGER_REPORT_LIFT = 2 };
+
+/* One report of the outbox. On read, pointers live until the callback returns. */
+struct ledger_report {
+	uint64_t seq;                     /* set by ledger_outbox_add */
+	int64_t time_us;
+	enum ledger_action action;
+	struct addr addr;
+	const char *scenario;
+	uint32_t duration_s;
+	unsigned attempts;
+	int64_t first_seen_us, last_seen_us;
+	const struct ledger_line *lines;  /* at most LEDGER_REPORT_LINES kept */
+	size_t nlines;
+};
+typedef int (*ledger_report_fn)(void *arg, const struct ledger_report *r);
+
+/* Appends r to the outbox with the next sequence number (in r->seq). */
+int ledger_outbox_add(struct ledger *l, struct ledger_report *r, char *err, size_t errlen) LEDGER_WUR;
+/* Unacknowledged reports with seq > after_seq, oldest first, at most limit. */
+int ledger_outbox_each_pending(struct ledger *l, uint64_t after_seq, unsigned limit, ledger_report_fn fn,
+			       void *arg, char *err, size_t errlen) LEDGER_WUR;
+int ledger_outbox_ack(struct ledger *l, uint64_t seq, int64_t now_us, char *err, size_t errlen) LEDGER_WUR;
+int ledger_outbox_pending(struct ledger *l, uint64_t *count, char *err, size_t errlen) LEDGER_WUR;
+
+/* The last report applied from member. */
+int ledger_ally_save(struct ledger *l, const char *member, uint64_t last_seq, int64_t last_time_us, char *err,
+		     size_t errlen) LEDGER_WUR;
+typedef int (*ledger_ally_fn)(void *arg, const char *member, uint64_t last_seq, int64_t last_time_us);
+int ledger_each_ally(struct ledger *l, ledger_ally_fn fn, void *arg, char *err, size_t errlen) LEDGER_WUR;
+
+/* A report received, and its verdict ("applied", "pending", "unchanged",
+ * "refused") and reason. addr NULL: a message refused before its reports
+ * could be read (then seq, time, action, scenario, duration are zero/""). */
+struct ledger_report_in {
+	int64_t received_us;
+	const char *member;
+	uint64_t seq;
+	int64_t time_us;
+	int action;
+	const struct addr *addr;
+	const char *scenario;
+	uint32_t duration_s;
+	const char *verdict;
+	const char *reason;
+	int64_t sanction_id;              /* the sanction it made or supports; 0: none */
+};
+typedef int (*ledger_report_in_fn)(void *arg, const struct ledger_report_in *r);
+int ledger_add_report_in(struct ledger *l, const struct ledger_report_in *r, char *err, size_t errlen) LEDGER_WUR;
+/* Reports received about exactly a, oldest first, at most limit. */
+int ledger_each_report_in(struct ledger *l, const struct addr *a, unsigned limit, ledger_report_in_fn fn, void *arg,
+			  char *err, size_t errlen) LEDGER_WUR;
+
+/* member's report seq supports sanction_id until until_us (replaces that
+ * member's earlier support of the same sanction). */
+int ledger_add_support(struct ledger *l, int64_t sanction_id, const char *member, uint64_t seq, int64_t until_us,
+		       char *err, size_t errlen) LEDGER_WUR;
+struct ledger_support {
+	int64_t sanction_id;
+	struct addr addr;
+	int64_t expires_us;               /* the sanction's */
+	const char *member;
+	uint64_t seq;
+	int64_t until_us;
+};
+typedef int (*ledger_support_fn)(void *arg, const struct ledger_support *s);
+/* The support of one sanction. */
+int ledger_each_support(struct ledger *l, int64_t sanction_id, ledger_support_fn fn, void *arg, char *err,
+			size_t errlen) LEDGER_WUR;
+/* The support of every sanction active at now_us, grouped by sanction. */
+int ledger_each_active_support(struct ledger *l, int64_t now_us, ledger_support_fn fn, void *arg, char *err,
+			       size_t errlen) LEDGER_WUR;
+
+/* Moves an active sanction's end (an ally's sanction extended). */
+int ledger_set_expiry(struct ledger *l, int64_t sanction_id, int64_t expires_us, char *err, size_t errlen) LEDGER_WUR;
+/* Lifts one sanction by id, if still active at now_us; *lifted says if it was. */
+int ledger_lift_id(struct ledger *l, int64_t sanction_id, int64_t now_us, const char *by, bool *lifted, char *err,
+		   size_t errlen) LEDGER_WUR;
+
+#endif
