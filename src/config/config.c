@@ -36,6 +36,23 @@ const struct config_option config_options[] = {
 	{"dry_run", OPT_BOOL, F(dry_run), 0, 0, 0, "no", false, "log what would be done and touch no firewall"},
 	{"scenarios", OPT_SCENARIOS, F(overrides), F(noverrides), 0, 0, "{}", true,
 	 "per scenario: threshold, window, sanction, escalation (factor, max, memory) over its rule file"},
+	{"treaty", OPT_PATH, F(treaty), 0, 0, 0, "(none: no alliance)", true,
+	 "the alliance's signed treaty (pacto treaty); pactod then reports to and hears from its allies"},
+	{"key", OPT_PATH, F(key), 0, 0, 0, "/etc/pacto/key", false,
+	 "this member's secret key (pacto keygen); its public key must be in the treaty"},
+	{"report", OPT_BOOL, F(report), 0, 0, 0, "yes", true,
+	 "report this host's sanctions to the allies (manual ones can be kept local one by one)"},
+	{"nats", OPT_URL_LIST, F(nats), F(nnats), 0, 0, "[nats://127.0.0.1:4222]", false,
+	 "NATS servers carrying the alliance's JetStream stream"},
+	{"nats_credentials", OPT_PATH, F(nats_credentials), 0, 0, 0, "(none)", false,
+	 "NATS credentials file (JWT and nkey seed)"},
+	{"nats_tls_ca", OPT_PATH, F(nats_tls_ca), 0, 0, 0, "(none)", false,
+	 "CA certificates the NATS servers' certificates must chain to (turns TLS on)"},
+	{"nats_tls_cert", OPT_PATH, F(nats_tls_cert), 0, 0, 0, "(none)", false,
+	 "client certificate for NATS (with nats_tls_key)"},
+	{"nats_tls_key", OPT_PATH, F(nats_tls_key), 0, 0, 0, "(none)", false, "client key for NATS"},
+	{"nats_replicas", OPT_UINT, F(nats_replicas), 0, 1, 5, "1", false,
+	 "copies of the alliance's stream kept by a NATS cluster when pactod creates it"},
 };
 
 const size_t config_noptions = sizeof(config_options) / sizeof(*config_options);
@@ -49,6 +66,12 @@ void config_defaults(struct config *cfg)
 	cfg->max_connections = 65536;
 	cfg->state_dir = xstrdup("/var/lib/pacto");
 	cfg->run_dir = xstrdup("/run/pacto");
+	cfg->key = xstrdup("/etc/pacto/key");
+	cfg->report = true;
+	cfg->nats = xcalloc(1, sizeof(*cfg->nats));
+	cfg->nats[0] = xstrdup("nats://127.0.0.1:4222");
+	cfg->nnats = 1;
+	cfg->nats_replicas = 1;
 }
 
 static void free_list(char **list, size_t n)
@@ -71,6 +94,13 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->noverrides; i++)
 		free(cfg->overrides[i].scenario);
 	free(cfg->overrides);
+	free(cfg->treaty);
+	free(cfg->key);
+	free_list(cfg->nats, cfg->nnats);
+	free(cfg->nats_credentials);
+	free(cfg->nats_tls_ca);
+	free(cfg->nats_tls_cert);
+	free(cfg->nats_tls_key);
 	free(cfg);
 }
 
@@ -81,6 +111,28 @@ struct path_list {
 	size_t *n;
 	const char *key;
 };
+
+/* A NATS URL: nats://, tls:// (or bare host:port, which nats.c takes as
+ * nats://); checked for its scheme only, the client says the rest. */
+static void url_item(struct yaml_ctx *c, yaml_node_t *item, void *arg)
+{
+	struct path_list *pl = arg;
+	const char *s = yml_scalar(c, item, pl->key);
+	if (!s)
+		return;
+	const char *scheme_end = strstr(s, "://");
+	if (!*s || strpbrk(s, " \t,") ||
+	    (scheme_end && strncmp(s, "nats://", 7) != 0 && strncmp(s, "tls://", 6) != 0)) {
+		yml_error(c, item, pl->key, "'%s' is not a NATS URL (nats://host:port or tls://host:port)", s);
+		return;
+	}
+	if (*pl->n == CONFIG_MAX_LIST) {
+		yml_error(c, item, pl->key, "more than %d entries", CONFIG_MAX_LIST);
+		return;
+	}
+	*pl->items = xreallocarray(*pl->items, *pl->n + 1, sizeof(**pl->items));
+	(*pl->items)[(*pl->n)++] = xstrdup(s);
+}
 
 static void path_item(struct yaml_ctx *c, yaml_node_t *item, void *arg)
 {
@@ -241,6 +293,14 @@ static void set_option(struct yaml_ctx *c, const struct config_option *opt, yaml
 	case OPT_SCENARIOS:
 		yml_for_each_pair(c, v, opt->name, scenario_pair, cfg);
 		break;
+	case OPT_URL_LIST: {
+		struct path_list pl = {field, field_at(cfg, opt->count_offset), opt->name};
+		free_list(*pl.items, *pl.n);
+		*pl.items = NULL;
+		*pl.n = 0;
+		yml_for_each_item(c, v, opt->name, url_item, &pl);
+		break;
+	}
 	}
 }
 
@@ -340,9 +400,14 @@ static bool same_list(char **a, size_t na, char **b, size_t nb)
 	return true;
 }
 
+static bool same_text(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
 size_t config_unreloadable_changes(const struct config *o, const struct config *n, const char **names, size_t max)
 {
-	const char *changed[8];
+	const char *changed[16];
 	size_t k = 0;
 	if (!same_list(o->files, o->nfiles, n->files, n->nfiles))
 		changed[k++] = "files";
@@ -360,6 +425,20 @@ size_t config_unreloadable_changes(const struct config *o, const struct config *
 		changed[k++] = "run_dir";
 	if (o->dry_run != n->dry_run)
 		changed[k++] = "dry_run";
+	if (!same_text(o->key, n->key))
+		changed[k++] = "key";
+	if (!same_list(o->nats, o->nnats, n->nats, n->nnats))
+		changed[k++] = "nats";
+	if (!same_text(o->nats_credentials, n->nats_credentials))
+		changed[k++] = "nats_credentials";
+	if (!same_text(o->nats_tls_ca, n->nats_tls_ca) || !same_text(o->nats_tls_cert, n->nats_tls_cert) ||
+	    !same_text(o->nats_tls_key, n->nats_tls_key))
+		changed[k++] = "nats_tls";
+	if (o->nats_replicas != n->nats_replicas)
+		changed[k++] = "nats_replicas";
+	/* Joining or leaving an alliance opens or closes its connection. */
+	if ((o->treaty == NULL) != (n->treaty == NULL))
+		changed[k++] = "treaty";
 	for (size_t i = 0; i < k && i < max; i++)
 		names[i] = changed[i];
 	return k;

@@ -56,10 +56,19 @@ struct config {
 	bool dry_run;
 	struct scenario_override *overrides;
 	size_t noverrides;
+	/* The alliance (none without a treaty). */
+	char *treaty;                     /* the signed treaty file */
+	char *key;                        /* this member's secret key file */
+	bool report;                      /* report local sanctions to the allies */
+	char **nats;                      /* NATS server URLs */
+	size_t nnats;
+	char *nats_credentials;           /* a .creds file (JWT + nkey seed) */
+	char *nats_tls_ca, *nats_tls_cert, *nats_tls_key;
+	uint64_t nats_replicas;           /* replicas of the alliance's stream */
 };
 
 /* One row of the options table. */
-enum option_type { OPT_BOOL, OPT_UINT, OPT_PATH, OPT_PATH_LIST, OPT_CIDR_LIST, OPT_JOURNAL, OPT_SCENARIOS };
+enum option_type { OPT_BOOL, OPT_UINT, OPT_PATH, OPT_PATH_LIST, OPT_CIDR_LIST, OPT_JOURNAL, OPT_SCENARIOS, OPT_URL_LIST };
 
 struct config_option {
 	const char *name;
