@@ -32,13 +32,31 @@ struct prefix_set {
  * into out. Returns the number of texts (out->n), 0 when nothing is known. */
 size_t prefix_of(const char *regex, uint32_t compile_options, struct prefix_set *out);
 
+/* Whether s starts with text[0..n): eight bytes at a time, inline (a
+ * memcmp call cost as much as the PCRE2 calls it saved; measured). */
+static inline bool prefix_equal(const char *s, const char *text, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t a, b;
+		__builtin_memcpy(&a, s + i, 8);
+		__builtin_memcpy(&b, text + i, 8);
+		if (a != b)
+			return false;
+	}
+	for (; i < n; i++)
+		if (s[i] != text[i])
+			return false;
+	return true;
+}
+
 /* True when s[0..len) starts with one of the texts (or the set is empty). */
 static inline bool prefix_allows(const struct prefix_set *p, const char *s, size_t len)
 {
 	if (p->n == 0)
 		return true;
 	for (size_t i = 0; i < p->n; i++)
-		if (p->len[i] <= len && __builtin_memcmp(s, p->text[i], p->len[i]) == 0)
+		if (p->len[i] <= len && prefix_equal(s, p->text[i], p->len[i]))
 			return true;
 	return false;
 }
