@@ -24,19 +24,21 @@ static void addr_set_v4(struct addr *out, const uint8_t v4[4])
  * 5% of replay's time (bench/replay); anything else falls back to it. */
 static int parse_v4(const char *s, size_t len, uint8_t out[4])
 {
-	size_t i = 0;
+	const char *p = s, *end = s + len;
 	for (int part = 0; part < 4; part++) {
-		if (part && (i >= len || s[i++] != '.'))
+		if (part && (p == end || *p++ != '.'))
 			return -1;
-		size_t start = i;
-		unsigned v = 0;
-		while (i < len && s[i] >= '0' && s[i] <= '9' && i - start < 3)
-			v = v * 10 + (unsigned)(s[i++] - '0');
-		if (i == start || v > 255 || (s[start] == '0' && i - start > 1))
+		if (p == end || (unsigned)(*p - '0') > 9)
+			return -1;
+		unsigned v = (unsigned)(*p++ - '0');
+		/* A leading 0 stands alone: "01" leaves a digit where '.' must be. */
+		for (int more = 0; v && more < 2 && p < end && (unsigned)(*p - '0') <= 9; more++)
+			v = v * 10 + (unsigned)(*p++ - '0');
+		if (v > 255)
 			return -1;
 		out[part] = (uint8_t)v;
 	}
-	return i == len ? 0 : -1;
+	return p == end ? 0 : -1;
 }
 
 int addr_parse(const char *s, size_t len, struct addr *out)
@@ -52,7 +54,8 @@ int addr_parse(const char *s, size_t len, struct addr *out)
 	}
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	if (inet_pton(AF_INET, buf, bin) == 1) {
+	/* Text with a ':' can only be IPv6: skip the IPv4 try. */
+	if (!memchr(s, ':', len) && inet_pton(AF_INET, buf, bin) == 1) {
 		addr_set_v4(out, bin);
 		return 0;
 	}

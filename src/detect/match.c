@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "detect/prefix.h"
 
 /* Far above what any stock pattern needs on an 8 KiB line, far below what a
  * hostile line could make a careless pattern cost. */
@@ -28,6 +29,8 @@ struct matcher {
 	pcre2_match_context *mctx;
 	uint16_t *candidates;        /* for byte b: candidates[start[b] .. start[b + 1]) */
 	uint32_t start[257];
+	struct prefix_set *prefixes; /* per pattern: the fixed text its matches start with */
+	bool prefilter;              /* compare them before calling PCRE2 (off: PCRE2 alone) */
 };
 
 /* Bytes a message matched by p can start with; false when any byte can. */
@@ -98,6 +101,13 @@ struct matcher *matcher_new(const struct scenario *s)
 		fatalx("out of memory creating PCRE2 match data");
 	pcre2_set_match_limit(m->mctx, MATCH_LIMIT);
 	build_table(m);
+	m->prefixes = xcalloc(s->npatterns ? s->npatterns : 1, sizeof(*m->prefixes));
+	for (size_t i = 0; i < s->npatterns; i++) {
+		uint32_t opts = 0;
+		pcre2_pattern_info(s->patterns[i].code, PCRE2_INFO_ARGOPTIONS, &opts);
+		prefix_of(s->patterns[i].regex, opts, &m->prefixes[i]);
+	}
+	m->prefilter = true;
 	return m;
 }
 
@@ -108,7 +118,13 @@ void matcher_free(struct matcher *m)
 	pcre2_match_data_free(m->md);
 	pcre2_match_context_free(m->mctx);
 	free(m->candidates);
+	free(m->prefixes);
 	free(m);
+}
+
+void matcher_set_prefilter(struct matcher *m, bool on)
+{
+	m->prefilter = on;
 }
 
 /* A group took part in the match: numbered, below rc, and set. */
@@ -151,6 +167,18 @@ enum match_result matcher_run(struct matcher *m, const char *msg, size_t len, st
 	unsigned first = len ? (unsigned char)msg[0] : 0;
 	for (uint32_t c = m->start[first]; c < m->start[first + 1]; c++) {
 		const struct pattern *p = &s->patterns[m->candidates[c]];
+		const struct prefix_set *px = &m->prefixes[m->candidates[c]];
+		if (m->prefilter && px->n) {
+			if (!prefix_allows(px, msg, len))
+				continue;              /* PCRE2 could not match: skip the call */
+			if (px->whole) {               /* the pattern is its fixed text: no call needed */
+				out->pattern = p;
+				out->index = m->candidates[c];
+				out->has_addr = false;
+				out->port = -1;
+				return MATCH_OK;
+			}
+		}
 		int rc = pcre2_jit_match(p->code, (PCRE2_SPTR)msg, len, 0, 0, m->md, m->mctx);
 		if (rc == PCRE2_ERROR_NOMATCH)
 			continue;

@@ -23,12 +23,23 @@ static void deliver(struct reader_lines *r, const char *line, size_t len)
 	r->fn(r->arg, line, len, at);
 }
 
+/* Whether buf holds a CR LF. memchr for the CR: memmem cost ~8 instructions
+ * a byte on a 1 MiB buffer without one (callgrind), memchr a fraction of one. */
+static bool has_crlf(const char *buf, size_t len)
+{
+	const char *end = buf + len;
+	for (const char *cr = memchr(buf, '\r', len); cr; cr = memchr(cr + 1, '\r', (size_t)(end - cr - 1)))
+		if (cr + 1 < end && cr[1] == '\n')
+			return true;
+	return false;
+}
+
 /* The end of the next record in buf[from..len): its LF, or NULL. */
 static const char *record_end(struct reader_lines *r, const char *buf, size_t from, size_t len)
 {
 	const char *nl = memchr(buf + from, '\n', len - from);
 	if (nl && r->eol == EOL_UNDECIDED)
-		r->eol = memmem(buf, len, "\r\n", 2) ? EOL_CRLF : EOL_LF;
+		r->eol = has_crlf(buf, len) ? EOL_CRLF : EOL_LF;
 	if (r->eol != EOL_CRLF)
 		return nl;
 	while (nl && (nl == buf + from || nl[-1] != '\r'))

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <cmocka.h>
 
@@ -72,6 +74,37 @@ static void test_refused(void **state)
 	assert_int_equal(addr_parse(big, sizeof(big), &a), -1);
 }
 
+/* The hand-written IPv4 parser (the hot path) accepts exactly what
+ * inet_pton(AF_INET) accepts: every text built from 1-5 parts of "", 0,
+ * 00, 01, 7, 10, 99, 100, 199, 255, 256, 999, 1000 and a stray byte. */
+static void test_ipv4_as_inet_pton(void **state)
+{
+	(void)state;
+	static const char *const parts[] = {"", "0", "00", "01", "7", "10", "99", "100", "199", "255",
+					    "256", "999", "1000", "1a", " 1"};
+	size_t np = sizeof(parts) / sizeof(*parts), checked = 0;
+	for (size_t n = 1; n <= 5; n++) {
+		size_t combos = 1;
+		for (size_t k = 0; k < n; k++)
+			combos *= np;
+		for (size_t c = 0; c < combos; c += n >= 4 ? 7 : 1) {
+			char text[64] = "";
+			size_t rest = c;
+			for (size_t k = 0; k < n; k++, rest /= np)
+				snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s", k ? "." : "",
+					 parts[rest % np]);
+			uint8_t bin[4];
+			struct addr a;
+			bool want = inet_pton(AF_INET, text, bin) == 1;
+			bool got = addr_parse(text, strlen(text), &a) == 0;
+			if (want != got || (got && (a.family != AF_INET || memcmp(a.bytes, bin, 4) != 0)))
+				fail_msg("'%s': inet_pton %d, addr_parse %d", text, want, got);
+			checked++;
+		}
+	}
+	assert_true(checked > 10000);
+}
+
 static void test_cidr(void **state)
 {
 	(void)state;
@@ -110,6 +143,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ipv4), cmocka_unit_test(test_ipv6_forms),
 		cmocka_unit_test(test_mapped_is_ipv4), cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_ipv4_as_inet_pton),
 		cmocka_unit_test(test_cidr), cmocka_unit_test(test_mask_and_loopback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
