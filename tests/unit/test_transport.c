@@ -341,11 +341,9 @@ static void test_bounded_inbound(void **state)
  * when the server comes. */
 static void test_start_while_down(void **state)
 {
-	(void)state;
-	struct nats_server s;
-	assert_int_equal(ns_init(&s), 0);
+	struct nats_server *s = *state;
 	const char *url;
-	struct transport_config c = config(&s, "down", "A", &url);
+	struct transport_config c = config(s, "down", "A", &url);
 	struct transport *a = NULL;
 	char err[256];
 	assert_int_equal(transport_open(&c, &a, err, sizeof(err)), 0);
@@ -356,12 +354,11 @@ static void test_start_while_down(void **state)
 	assert_int_equal(transport_publish(a, 1, "x", 1, err, sizeof(err)), -1);
 	assert_true(ns_now_ms() - t0 < 50);
 	assert_non_null(strstr(err, "not connected"));
-	assert_int_equal(ns_start(&s), 0);
+	assert_int_equal(ns_start(s), 0);
 	assert_int_equal(wait_ready(a, WAIT_MS), 0);
 	publish(a, 1);
 	expect_acks(a, 1);
 	transport_close(a);
-	ns_destroy(&s);
 }
 
 /* Outbox states for the outage test. */
@@ -411,13 +408,11 @@ static void outbox_acks(struct transport *a, struct outbox *o)
  * every report. */
 static void test_server_outage(void **state)
 {
-	(void)state;
 	enum { N = 400 };
-	struct nats_server s;
-	assert_int_equal(ns_init(&s), 0);
-	assert_int_equal(ns_start(&s), 0);
+	struct nats_server *s = *state;
+	assert_int_equal(ns_start(s), 0);
 	const char *url;
-	struct transport_config c = config(&s, "outage", "A", &url);
+	struct transport_config c = config(s, "outage", "A", &url);
 	struct transport *a = open_ready(&c);
 	c.member = "B";
 	struct transport *b = open_ready(&c);
@@ -431,11 +426,11 @@ static void test_server_outage(void **state)
 		struct transport_msg *own[64];   /* A's own reports come back: ack them */
 		ack_all(a, own, transport_take_messages(a, own, 64));
 		if (!stopped && o.done >= N / 4) {
-			ns_stop(&s, SIGTERM);
+			ns_stop(s, SIGTERM);
 			stopped = ns_now_ms();
 		}
-		if (stopped && s.pid == 0 && ns_now_ms() - stopped > 2000)
-			assert_int_equal(ns_start(&s), 0);
+		if (stopped && s->pid == 0 && ns_now_ms() - stopped > 2000)
+			assert_int_equal(ns_start(s), 0);
 	}
 	assert_int_equal(o.done, N);
 	fprintf(stderr, "# outage: refused %llu failed %llu slowest %lld ms\n", (unsigned long long)o.refused, (unsigned long long)o.failed, o.slowest_ms);
@@ -461,7 +456,21 @@ static void test_server_outage(void **state)
 	assert_int_equal(distinct, N);
 	transport_close(a);
 	transport_close(b);
-	ns_destroy(&s);
+}
+
+/* A server of the test's own (not started), stopped and removed afterwards. */
+static int own_server(void **state)
+{
+	struct nats_server *s = calloc(1, sizeof(*s));
+	*state = s;
+	return s && ns_init(s) == 0 ? 0 : -1;
+}
+
+static int own_server_gone(void **state)
+{
+	ns_destroy(*state);
+	free(*state);
+	return 0;
 }
 
 static int group_setup(void **state)
@@ -493,8 +502,8 @@ int main(void)
 		cmocka_unit_test(test_same_seq_deduplicated),
 		cmocka_unit_test(test_catch_up),
 		cmocka_unit_test(test_bounded_inbound),
-		cmocka_unit_test(test_start_while_down),
-		cmocka_unit_test(test_server_outage),
+		cmocka_unit_test_setup_teardown(test_start_while_down, own_server, own_server_gone),
+		cmocka_unit_test_setup_teardown(test_server_outage, own_server, own_server_gone),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
