@@ -106,10 +106,13 @@ static int cmd_pub(const struct probe *p)
 	if (!t || !state)
 		return 1;
 	uint64_t done = 0, refused = 0, failed = 0, next = 1;
-	long long start = ns_now_ms(), end = start + p->timeout_s * 1000LL, sent = 0;
+	long long start = ns_now_ms(), end = start + p->timeout_s * 1000LL;
+	double due = (double)start, period = 1000.0 / p->rate;   /* ms of the next send */
 	while (done < p->count && ns_now_ms() < end) {
-		long long due = (ns_now_ms() - start) * p->rate / 1000;
-		for (; sent < due; sent++) {
+		long long now = ns_now_ms();
+		if (due < now - 10)
+			due = (double)now - 10;   /* refused a while: resume the rate, no burst */
+		for (; due <= now; due += period) {
 			while (next <= p->count && state[next] != 0)
 				next++;
 			if (next > p->count)
