@@ -40,7 +40,8 @@ DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stock_rules.o
 TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBPACTO := $(BUILD)/libpacto.a
 
-all: $(BUILD)/pacto $(BUILD)/pactod $(BUILD)/gen_authlog $(BUILD)/netprobe $(BUILD)/reaction $(TESTS)
+all: $(BUILD)/pacto $(BUILD)/pactod $(BUILD)/gen_authlog $(BUILD)/netprobe $(BUILD)/reaction \
+     $(BUILD)/natsprobe $(BUILD)/bench_transport $(TESTS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -70,6 +71,14 @@ $(BUILD)/pactod: $(DAEMON_OBJ) $(LIBPACTO)
 $(BUILD)/netprobe: $(BUILD)/tests/tools/netprobe.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/natsprobe: $(BUILD)/tests/tools/natsprobe.o $(LIBPACTO)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/bench_transport: $(BUILD)/bench/transport.o $(LIBPACTO)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/reaction: $(BUILD)/bench/reaction.o
 	@$(if $(Q),echo "  LD      $@")
