@@ -73,7 +73,7 @@ $(BUILD)/netprobe: $(BUILD)/tests/tools/netprobe.o
 
 $(BUILD)/reaction: $(BUILD)/bench/reaction.o
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libnftables)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libnftnl libmnl)
 
 $(BUILD)/gen_authlog: $(BUILD)/bench/gen_authlog.o
 	@$(if $(Q),echo "  LD      $@")
