@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ledger/migrate.h"
+#include "ledger/syncer.h"
 
 /* How long a write waits for another process's write lock (pacto CLI, a
  * second daemon by mistake) before failing with "database is locked". */
@@ -100,6 +101,7 @@ struct ledger {
 	 * out because a statement's column memory changes at its next step. */
 	char line_buf[LEDGER_MAX_EVIDENCE][LEDGER_MAX_LINE];
 	struct ledger_line lines[LEDGER_MAX_EVIDENCE];
+	struct syncer *syncer;  /* NULL unless ledger_defer_sync() */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -342,12 +344,28 @@ int ledger_open(const char *path, struct ledger **out, char *err, size_t errlen)
 	return 0;
 }
 
+int ledger_defer_sync(struct ledger *l, char *err, size_t errlen)
+{
+	char why[256];
+	if (l->syncer)
+		return 0;
+	l->syncer = syncer_start(l->db, why, sizeof(why));
+	return l->syncer ? 0 : fail(err, errlen, "defer sync", why);
+}
+
+void ledger_wait_durable(struct ledger *l)
+{
+	if (l->syncer)
+		syncer_wait(l->syncer);
+}
+
 void ledger_close(struct ledger *l)
 {
 	if (!l)
 		return;
 	if (l->db && !sqlite3_get_autocommit(l->db))
 		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	syncer_stop(l->syncer, l->db);
 	for (int i = 0; i < ST_NSTMT; i++)
 		sqlite3_finalize(l->st[i]);
 	sqlite3_close_v2(l->db);
