@@ -82,7 +82,7 @@ $(BUILD)/bench_transport: $(BUILD)/bench/transport.o $(LIBPACTO)
 
 $(BUILD)/reaction: $(BUILD)/bench/reaction.o
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libnftables)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libnftnl libmnl)
 
 $(BUILD)/gen_authlog: $(BUILD)/bench/gen_authlog.o
 	@$(if $(Q),echo "  LD      $@")

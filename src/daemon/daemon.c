@@ -538,6 +538,9 @@ static int open_state(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	if (ledger_open(d->ledger_path, &d->ledger, err, errlen) != 0)
 		return -1;
+	/* The loop reads the logs: it must not wait for the ledger's fsyncs. */
+	if (ledger_defer_sync(d->ledger, err, errlen) != 0)
+		log_warnx("ledger: %s", err);
 	if (firewall_open(d->cfg->dry_run, &d->fw, err, errlen) != 0)
 		return -1;
 	return daemon_restore(d, err, errlen);

@@ -20,8 +20,10 @@
  *    while pactod is down;
  *  - the enforcer never reads set elements back (listing a large set is
  *    quadratic in the kernel); the ledger is the source of truth.
- * Backends: enforce_nft.c (libnftables) and enforce_dryrun.c (records the
- * transactions it would apply, for tests and --dry-run).
+ * Backends: enforce_nft.c (libnftables for the table itself, and
+ * enforce_nftnl.c's netlink batches for elements: the hot path) and
+ * enforce_dryrun.c (records the transactions it would apply, as nft text,
+ * for tests and --dry-run).
  * State: one enforcer per process (module state, like the log). */
 #ifndef PACTO_ENFORCE_H
 #define PACTO_ENFORCE_H
@@ -165,6 +167,10 @@ const char *enforce_render_table(void);
 char *enforce_render_batch(const struct enforce_op *ops, size_t n, bool refresh,
 			   struct enforce_shape *shape);
 
+/* The set holding a's drops: "v4", "v6", or "v4_24", "v6_64" for a
+ * shorter prefix (see enforce_shape). */
+void enforce_set_name(const struct addr *a, char *buf, size_t len);
+
 /* ---- Backends -------------------------------------------------------- */
 
 struct enforce_ops {
@@ -174,6 +180,11 @@ struct enforce_ops {
 	int (*reset)(const char *text, char *err, size_t errlen);
 	/* Applies text as one transaction; structural when it adds sets or rules. */
 	int (*apply)(const char *text, bool structural, char *err, size_t errlen);
+	/* Optional (NULL: every batch goes through apply as text). Applies
+	 * ops[0..n) as one transaction, all in sets that exist, with the
+	 * element sequence enforce_render_batch() would write for them: checked,
+	 * coalesced, sorted by set then address, n > 0. */
+	int (*apply_elements)(const struct enforce_op *ops, size_t n, bool refresh, char *err, size_t errlen);
 	/* 1, 0 or -1, as enforce_table_present(). */
 	int (*present)(char *err, size_t errlen);
 	/* Right after a reset, while the sets are empty: 1 when re-adding an

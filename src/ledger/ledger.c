@@ -23,6 +23,7 @@
 
 #include "ledger/ledger_int.h"
 #include "ledger/migrate.h"
+#include "ledger/syncer.h"
 
 /* How long a write waits for another process's write lock (pacto CLI, a
  * second daemon by mistake) before failing with "database is locked". */
@@ -102,6 +103,7 @@ struct ledger {
 	char line_buf[LEDGER_MAX_EVIDENCE][LEDGER_MAX_LINE];
 	struct ledger_line lines[LEDGER_MAX_EVIDENCE];
 	struct ledger_ally *ally;   /* the alliance's statements (ledger_ally.c), prepared on first use */
+	struct syncer *syncer;      /* NULL unless ledger_defer_sync() */
 };
 
 sqlite3 *ledger_sqlite(struct ledger *l)
@@ -354,12 +356,28 @@ int ledger_open(const char *path, struct ledger **out, char *err, size_t errlen)
 	return 0;
 }
 
+int ledger_defer_sync(struct ledger *l, char *err, size_t errlen)
+{
+	char why[256];
+	if (l->syncer)
+		return 0;
+	l->syncer = syncer_start(l->db, why, sizeof(why));
+	return l->syncer ? 0 : fail(err, errlen, "defer sync", why);
+}
+
+void ledger_wait_durable(struct ledger *l)
+{
+	if (l->syncer)
+		syncer_wait(l->syncer);
+}
+
 void ledger_close(struct ledger *l)
 {
 	if (!l)
 		return;
 	if (l->db && !sqlite3_get_autocommit(l->db))
 		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	syncer_stop(l->syncer, l->db);
 	for (int i = 0; i < ST_NSTMT; i++)
 		sqlite3_finalize(l->st[i]);
 	ledger_ally_free(l->ally);

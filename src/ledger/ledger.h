@@ -5,7 +5,8 @@
  * Guarantees: a sanction, its evidence and a source cursor written in one
  * transaction are stored together or not at all; once ledger_commit() (or a
  * ledger_add_sanction() outside a transaction) returns 0 it survives kill -9
- * and power loss (WAL, synchronous=FULL). History is never deleted: a lift is
+ * and power loss (WAL, synchronous=FULL), unless ledger_defer_sync() moved
+ * the power-loss part to a background checkpoint (see there). History is never deleted: a lift is
  * recorded, not applied by removing rows.
  * Ownership: one struct ledger per thread; the caller owns it and frees it
  * with ledger_close(). Every function that can fail returns 0 or -1 and then
@@ -84,6 +85,16 @@ int ledger_open(const char *path, struct ledger **out, char *err, size_t errlen)
 
 /* Rolls back an open transaction, closes the database. Accepts NULL. */
 void ledger_close(struct ledger *l);
+
+/* For a writer on a latency-critical thread (pactod's loop): from now on
+ * ledger_commit() returns without waiting for an fsync; the commit is
+ * atomic, consistent and safe from kill -9 at once, and safe from power
+ * loss a moment later, when a background thread (its own connection) has
+ * checkpointed it: usually within one fsync's time. ledger_wait_durable()
+ * waits for that; ledger_close() does it. Returns 0, or -1 with err filled
+ * (commits then keep their fsync). */
+int ledger_defer_sync(struct ledger *l, char *err, size_t errlen) LEDGER_WUR;
+void ledger_wait_durable(struct ledger *l);
 
 /* A transaction for a batch (one chunk of log, one fetched batch of
  * reports): writes inside it cost one fsync in all, at ledger_commit().

@@ -5,6 +5,12 @@
  *   enforce_probe serve [WIDEST_V4 WIDEST_V6]   commands on stdin, one reply line each:
  *       reset | add CIDR SECONDS | remove CIDR | commit | present | stats
  *       bench N   (N single-element add+commit: "ok P50_US P99_US MEAN_US")
+ *       portable add|remove CIDR [SECONDS]  (one operation straight to
+ *                  enforce_nftnl in the form for kernels that keep the old
+ *                  timeout on re-add: add, delete, then add with timeout)
+ *       badbatch  (one netlink transaction, straight to enforce_nftnl: add
+ *                  192.0.2.3 for 60 s and 2001:db8::/100, whose set does not
+ *                  exist; "ok MESSAGE" when it is refused as a whole)
  *       bulk N    (N adds in one commit, then N removes:
  *                  "ok ADD_S ADD/S REMOVE_S REMOVE/S PRESENT_US", the last the
  *                  median enforce_table_present() with the N elements loaded)
@@ -32,6 +38,7 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "enforce/enforce.h"
+#include "enforce/enforce_nftnl.h"
 
 static int64_t now_ns(void)
 {
@@ -212,6 +219,21 @@ static void do_bulk(unsigned n)
 		printf("ok %.3f %.0f %.3f %.0f %lld\n", add, n / add, rm, n / rm, present);
 }
 
+/* A batch the kernel must refuse: the second element's set is missing.
+ * The reply carries the backend's message, which names the failing set. */
+static void do_badbatch(void)
+{
+	struct enforce_op ops[2] = {{.kind = ENFORCE_ADD, .duration_s = 60}, {.kind = ENFORCE_ADD, .duration_s = 60}};
+	if (addr_parse_cidr("192.0.2.3", &ops[0].addr) != 0 || addr_parse_cidr("2001:db8::/100", &ops[1].addr) != 0) {
+		reply_err("bad address");
+		return;
+	}
+	if (enforce_nftnl_apply(ops, 2, true, err, sizeof(err)) == 0)
+		reply_err("the kernel accepted a batch into a missing set");
+	else
+		printf("ok %s\n", err);
+}
+
 static void do_stats(void)
 {
 	const struct enforce_stats *s = enforce_get_stats();
@@ -227,6 +249,16 @@ static void reply(int rc, const char *why)
 		printf("ok\n");
 	else
 		reply_err(why);
+}
+
+static void do_portable(const char *kind, const char *cidr, const char *secs)
+{
+	struct enforce_op op = {.kind = strcmp(kind, "add") == 0 ? ENFORCE_ADD : ENFORCE_REMOVE,
+				.duration_s = secs ? (uint32_t)strtoul(secs, NULL, 10) : 0};
+	if (!cidr || addr_parse_cidr(cidr, &op.addr) != 0 || enforce_check(&op.addr, NULL))
+		reply_err("bad address");
+	else
+		reply(enforce_nftnl_apply(&op, 1, false, err, sizeof(err)), err);
 }
 
 static void do_queue(const char *cmd, const char *cidr, const char *secs)
@@ -248,6 +280,7 @@ static void do_queue(const char *cmd, const char *cidr, const char *secs)
 static int serve_line(char *line)
 {
 	char *cmd = strtok(line, " \t\n"), *a1 = strtok(NULL, " \t\n"), *a2 = strtok(NULL, " \t\n");
+	char *a3 = strtok(NULL, " \t\n");
 	if (!cmd)
 		reply_err("empty command");
 	else if (strcmp(cmd, "quit") == 0)
@@ -264,6 +297,10 @@ static int serve_line(char *line)
 		do_bench((unsigned)strtoul(a1, NULL, 10));
 	else if (strcmp(cmd, "bulk") == 0 && a1)
 		do_bulk((unsigned)strtoul(a1, NULL, 10));
+	else if (strcmp(cmd, "portable") == 0 && a1)
+		do_portable(a1, a2, a3);
+	else if (strcmp(cmd, "badbatch") == 0)
+		do_badbatch();
 	else if (strcmp(cmd, "stats") == 0)
 		do_stats();
 	else

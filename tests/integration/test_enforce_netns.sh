@@ -28,7 +28,7 @@ SAN=
 case "$BUILD" in *-san) SAN="-fsanitize=address -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" ;; esac
 # shellcheck disable=SC2046,SC2086
 if ! cc -std=c17 -D_GNU_SOURCE -g $SAN -I"$TOP/src" "$TOP/tests/integration/enforce_probe.c" \
-	"$BUILD/libpacto.a" $(pkg-config --libs libpcre2-8 yaml-0.1 jansson sqlite3 libnftables) \
+	"$BUILD/libpacto.a" $(pkg-config --libs libpcre2-8 yaml-0.1 jansson sqlite3 libnftables libnftnl libmnl) \
 	-o probe 2>cc.err; then
 	not_ok "enforce_probe builds"
 	sed 's/^/# /' cc.err
@@ -178,6 +178,23 @@ queue remove 2001:db8::a:0/112
 commit "lift both prefixes"
 reaches 2001:db8::a:2 2001:db8::1
 reaches 2001:db8::b:2 2001:db8::1
+# Again, now that the /112 set exists: the element alone goes over netlink.
+queue add 2001:db8::a:0/112 60
+commit "sanction 2001:db8::a:0/112 again, into its existing set"
+blocked 2001:db8::a:2 2001:db8::1 "a prefix element sent over netlink drops 2001:db8::a:2"
+reaches 2001:db8::b:2 2001:db8::1
+queue remove 2001:db8::a:0/112
+commit "lift 2001:db8::a:0/112 again"
+reaches 2001:db8::a:2 2001:db8::1
+
+# A netlink batch the kernel refuses (one element's set is missing): the
+# error is reported, naming the set, and nothing of it applies.
+ask badbatch
+case "$reply" in
+"ok "*"v6_100"*) ok "a refused netlink batch is reported (${reply#ok })" ;;
+*) not_ok "a refused netlink batch is reported ($reply)" ;;
+esac
+reaches 192.0.2.3 192.0.2.1
 
 # Idempotence: removing a missing element and re-adding an existing one
 # never fail a batch.
@@ -200,6 +217,13 @@ check "portable add, applied twice, succeeds both times" sh -c \
 blocked 192.0.2.3 192.0.2.1 "portable add: 192.0.2.3 is dropped"
 check "portable remove, applied twice, succeeds both times" sh -c \
 	"ip netns exec $DEF nft -f portable-remove.nft && ip netns exec $DEF nft -f portable-remove.nft"
+reaches 192.0.2.3 192.0.2.1
+# The same portable sequence over netlink, on a missing then an existing element.
+asks "netlink portable add of a missing element" portable add 192.0.2.3 60
+asks "netlink portable add of an existing element" portable add 192.0.2.3 60
+blocked 192.0.2.3 192.0.2.1 "netlink portable add: 192.0.2.3 is dropped"
+asks "netlink portable remove of an existing element" portable remove 192.0.2.3
+asks "netlink portable remove of a missing element" portable remove 192.0.2.3
 reaches 192.0.2.3 192.0.2.1
 # The kernel facts behind that design, checked on this kernel.
 check "kernel: deleting a missing element fails the transaction" sh -c \

@@ -607,6 +607,9 @@ static void test_killed_before_commit(void **state)
 
 /* ---- kill -9 durability ------------------------------------------------------ */
 
+/* Whether the committing child defers its fsyncs (ledger_defer_sync). */
+static bool child_defers;
+
 /* Adds sanctions one commit each, reporting each committed count on fd,
  * until killed. */
 static _Noreturn void committing_child(const char *path, int fd)
@@ -614,6 +617,8 @@ static _Noreturn void committing_child(const char *path, int fd)
 	char err[512];
 	struct ledger *l;
 	if (ledger_open(path, &l, err, sizeof(err)) != 0)
+		_exit(2);
+	if (child_defers && ledger_defer_sync(l, err, sizeof(err)) != 0)
 		_exit(2);
 	for (uint32_t i = 1; i < 1000000; i++) {
 		struct addr a = v4(10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i);
@@ -674,6 +679,39 @@ static void test_kill9_durability(void **state)
 	}
 	print_message("# %llu sanctions reported committed over 20 kills, %llu found\n",
 		      (unsigned long long)reported_total, (unsigned long long)before);
+}
+
+/* With the fsyncs deferred to the checkpointer thread, a commit that
+ * returned survives kill -9 all the same (the WAL is written at once). */
+static void test_kill9_deferred_sync(void **state)
+{
+	child_defers = true;
+	test_kill9_durability(state);
+	child_defers = false;
+}
+
+/* Deferred sync: commits land, ledger_wait_durable() returns once the
+ * checkpointer has them on disk, and close leaves an intact database. */
+static void test_deferred_sync(void **state)
+{
+	struct fixture *fx = *state;
+	char err[512];
+	struct ledger *l = open_ok(fx->path);
+	assert_int_equal(ledger_defer_sync(l, err, sizeof(err)), 0);
+	assert_int_equal(ledger_defer_sync(l, err, sizeof(err)), 0);  /* once is enough */
+	for (uint32_t i = 1; i <= 200; i++) {
+		struct addr a = v4(10, 1, (uint8_t)(i >> 8), (uint8_t)i);
+		struct ledger_sanction s = sanction_of(&a, T0 + i);
+		add_ok(l, &s);
+		if (i % 50 == 0)
+			ledger_wait_durable(l);
+	}
+	assert_int_equal(counts(l, T0).sanctions, 200);
+	ledger_close(l);
+	assert_integrity(fx->path);
+	l = open_ok(fx->path);
+	assert_int_equal(counts(l, T0).sanctions, 200);
+	ledger_close(l);
 }
 
 /* ---- migrations and foreign files -------------------------------------------- */
@@ -898,6 +936,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_transaction_atomic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_before_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill9_durability, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill9_deferred_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_200k, setup, teardown),
 	};
