@@ -112,11 +112,13 @@ int signer_generate(const char *path, char public_text[SIGNER_PUBLIC_TEXT], char
 		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
-	/* Refuse before creating anything, so a failure leaves no half pair. */
-	if (access(pub_path, F_OK) == 0) {
-		snprintf(err, errlen, "%s: exists already; not overwritten", pub_path);
-		return -1;
-	}
+	/* Refuse before creating anything, so a failure leaves no half pair
+	 * (the O_EXCL opens below still decide if the files appear meanwhile). */
+	for (int i = 0; i < 2; i++)
+		if (access(i ? pub_path : path, F_OK) == 0) {
+			snprintf(err, errlen, "%s: exists already; not overwritten", i ? pub_path : path);
+			return -1;
+		}
 	uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
 	char *line = NULL;
 	if (!sk || crypto_sign_keypair(pk, sk) != 0 || !(line = secret_line(sk))) {
