@@ -128,7 +128,7 @@ static void amended(struct treaty *t)
 static struct treaty_member *find_member(const struct treaty *t, const char *id)
 {
 	struct treaty_member key;
-	if (strlen(id) > TREATY_MAX_ID)
+	if (t->nmembers == 0 || strlen(id) > TREATY_MAX_ID)   /* members may be NULL then */
 		return NULL;
 	snprintf(key.id, sizeof(key.id), "%s", id);
 	return bsearch(&key, t->members, t->nmembers, sizeof(*t->members), member_cmp);
