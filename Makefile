@@ -100,7 +100,7 @@ install: $(BUILD)/pacto $(BUILD)/pactod
 	install -D -m 0755 $(BUILD)/pacto $(DESTDIR)$(PREFIX)/bin/pacto
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(RULES_DIR)
 	install -m 0644 man/pacto.8 man/pactod.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 0644 man/pacto.conf.5 man/pacto-rules.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 man/pacto.conf.5 man/pacto-rules.5 man/pacto-treaty.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 $(STOCK_RULES) $(DESTDIR)$(RULES_DIR)/
 	install -d $(DESTDIR)/lib/systemd/system
 	sed 's|/usr/sbin/pactod|$(PREFIX)/sbin/pactod|' contrib/pactod.service > $(DESTDIR)/lib/systemd/system/pactod.service

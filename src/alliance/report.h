@@ -77,8 +77,13 @@ enum report_error {
 };
 
 /* Signs and encodes b into out[0..cap). Returns 0 and *len, or -1 with err
- * (a field out of bounds, or out too small). Lines are cut to
- * REPORT_MAX_LINE bytes (on a UTF-8 boundary) and made valid UTF-8. */
+ * (a field out of bounds: errno EINVAL; out too small, or the message would
+ * pass REPORT_MAX_MESSAGE: errno E2BIG, send fewer reports per batch).
+ * Lines are cut to REPORT_MAX_LINE bytes (on a UTF-8 boundary) and made
+ * valid UTF-8. Bounds, checked the same way by report_decode: treaty
+ * version 1..2^53, seq 1..2^63-1, times >= 0 with first_seen <= last_seen,
+ * attempts 0..2^32-1, scenario [A-Za-z0-9_.-]{1,64}, alliance and member
+ * valid treaty ids. */
 int report_encode(const struct report_batch *b, const struct signer *s, uint8_t *out, size_t cap, size_t *len,
 		  char *err, size_t errlen) __attribute__((warn_unused_result));
 

@@ -4,7 +4,8 @@
  * and is wiped when the signer is freed.
  * Files: the secret key file holds one line, "pacto-secret-key-v1 " followed
  * by the base64 (standard alphabet, padded) of libsodium's 64-byte secret
- * key; it must be a regular file not readable by group or others. The
+ * key; it must be a regular file owned by the user (or root), with no
+ * permission at all for group or others (0600 or stricter). The
  * public key file (FILE.pub) holds the base64 of the 32-byte public key and
  * a newline; that base64 text is the key's form everywhere (treaty, CLI). */
 #ifndef PACTO_SIGNER_H
@@ -42,7 +43,9 @@ const uint8_t *signer_public_key(const struct signer *s);  /* SIGNER_PUBLIC_BYTE
 
 /* Detached signature of context || message (context: a NUL-terminated
  * domain string such as "pacto-report-v1", so a signature made for one kind
- * of document is never valid for another). */
+ * of document is never valid for another). The bytes signed are the
+ * context's characters, its terminating NUL, then the message: the NUL
+ * ends the context, so no two (context, message) pairs sign the same bytes. */
 void signer_sign(const struct signer *s, const char *context, const void *message, size_t len,
 		 uint8_t sig[SIGNER_SIGNATURE_BYTES]);
 

@@ -13,9 +13,14 @@
  * JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII, members sorted by id,
  * each member's protected ranges in canonical CIDR form, sorted and unique.
  * Each signature is signer_sign(context "pacto-treaty-v1", canonical BODY).
+ * Bounds: version 1..2^53, quorum 1..total weight, max_duration_s
+ * 1..366 days, widest_v4 8..32, widest_v6 16..128, rate_per_min and burst
+ * 1..1000000, skew_s 0..3600, weight 1..1000.
  * Guarantees: treaty_load refuses, with file:line: key: message for each
- * error, anything malformed, an unknown key, a duplicate member id or key,
- * an out-of-range value, or a signature by a non-member; a treaty is in
+ * error (key is the JSON path, e.g. treaty.members[1].weight), anything
+ * malformed, an unknown key, a duplicate member id or key, a protected
+ * range listed twice, an out-of-range value, a signature by a non-member,
+ * or a file that group or others may write; a treaty is in
  * force (treaty_in_force) only when every member has a valid signature of
  * its current body. Every amendment (treaty_amended) raises the version and
  * drops all signatures. */
@@ -86,14 +91,18 @@ int treaty_save(const struct treaty *t, const char *path, char *err, size_t errl
 int treaty_canonical(const struct treaty *t, char **out, size_t *len);
 
 /* Amendments: each raises the version and drops every signature.
- * Return 0, or -1 with err (unknown id, duplicate, out of range). */
+ * Return 0, or -1 with err (unknown id, duplicate, out of range).
+ * remove_member refuses when the quorum would exceed the remaining
+ * members' total weight (lower the quorum first). */
 int treaty_add_member(struct treaty *t, const char *id, const uint8_t key[SIGNER_PUBLIC_BYTES], unsigned weight,
 		      const struct addr *protect, size_t nprotect, char *err, size_t errlen);
 int treaty_remove_member(struct treaty *t, const char *id, char *err, size_t errlen);
 int treaty_set_key(struct treaty *t, const char *id, const uint8_t key[SIGNER_PUBLIC_BYTES], char *err,
 		   size_t errlen);
 /* name: quorum, max_duration (a duration: 600, 10m, 7d), widest_v4,
- * widest_v6, rate_per_min, burst, skew (a duration). */
+ * widest_v6, rate_per_min, burst, skew (a duration); the file's names
+ * (max_duration_s, skew_s) are accepted too. Setting the value a rule
+ * already has is no amendment: version and signatures stay. */
 int treaty_set(struct treaty *t, const char *name, const char *value, char *err, size_t errlen);
 
 /* Adds (or replaces) the signature of the member whose key is s's public key.

@@ -19,6 +19,8 @@ static const struct command commands[] = {
 	{"reload", cmd_reload, "read the configuration and rules again"},
 	{"replay", cmd_replay, "read logs as if live and print every sanction they would cause"},
 	{"rules", cmd_rules, "check rule files and show the scenarios they define"},
+	{"keygen", cmd_keygen, "create this member's key pair for the alliance"},
+	{"treaty", cmd_treaty, "create, amend, sign, verify and show the alliance's treaty"},
 };
 
 static const size_t ncommands = sizeof(commands) / sizeof(*commands);
