@@ -41,7 +41,7 @@ TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBPACTO := $(BUILD)/libpacto.a
 
 all: $(BUILD)/pacto $(BUILD)/pactod $(BUILD)/gen_authlog $(BUILD)/netprobe $(BUILD)/reaction \
-     $(BUILD)/natsprobe $(BUILD)/bench_transport $(TESTS)
+     $(BUILD)/natsprobe $(BUILD)/allyprobe $(BUILD)/bench_transport $(TESTS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -73,6 +73,10 @@ $(BUILD)/netprobe: $(BUILD)/tests/tools/netprobe.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/natsprobe: $(BUILD)/tests/tools/natsprobe.o $(LIBPACTO)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/allyprobe: $(BUILD)/tests/tools/allyprobe.o $(LIBPACTO)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

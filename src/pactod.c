@@ -39,7 +39,7 @@ static void on_hup(int sig)
 
 static const char usage_text[] =
 	"usage: pactod [--config FILE] [--watch FILE]... [--journal-dir DIR] [--state-dir DIR] [--foreground]\n"
-	"              [--dry-run] [-n] [-v] [--version]\n"
+	"              [--dry-run] [--treaty FILE --key FILE [--nats URL]...] [-n] [-v] [--version]\n"
 	"  --config FILE     configuration (default " CONFIG_DEFAULT_PATH " if it exists; see pacto.conf(5))\n"
 	"  --watch FILE      follow this log file (repeatable; replaces the configured files)\n"
 	"  --journal-dir DIR read sshd's messages from the journal files in DIR\n"
@@ -47,6 +47,9 @@ static const char usage_text[] =
 	"                    (default: state_dir and run_dir of the configuration)\n"
 	"  --foreground      stay attached and log to stderr (default: detach, log to syslog)\n"
 	"  --dry-run         log what would be dropped; touch no firewall\n"
+	"  --treaty FILE     join the alliance of this signed treaty (overrides treaty in the configuration)\n"
+	"  --key FILE        this member's secret key (default: key in the configuration, /etc/pacto/key)\n"
+	"  --nats URL        a NATS server of the alliance (repeatable; replaces nats in the configuration)\n"
 	"  -n                check the configuration and rules, then exit\n"
 	"  -v                log debugging messages too\n";
 
@@ -62,7 +65,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		{"state-dir", required_argument, NULL, 's'}, {"foreground", no_argument, NULL, 'f'},
 		{"journal-dir", required_argument, NULL, 'J'},
 		{"dry-run", no_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+		{"version", no_argument, NULL, 'V'}, {"treaty", required_argument, NULL, 'T'},
+		{"key", required_argument, NULL, 'K'}, {"nats", required_argument, NULL, 'N'}, {NULL, 0, NULL, 0},
 	};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "c:w:s:fdnvh", longopts, NULL)) != -1) {
@@ -72,6 +76,15 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case 'J': c->opts.journal_dir = optarg; break;
 		case 'f': c->opts.foreground = true; break;
 		case 'd': c->opts.dry_run = true; break;
+		case 'T': c->opts.treaty = optarg; break;
+		case 'K': c->opts.key = optarg; break;
+		case 'N':
+			if (c->opts.nnats == DAEMON_MAX_NATS) {
+				fprintf(stderr, "pactod: --nats %s: at most %d servers\n", optarg, DAEMON_MAX_NATS);
+				return -1;
+			}
+			c->opts.nats[c->opts.nnats++] = optarg;
+			break;
 		case 'n': c->check_only = true; break;
 		case 'v': c->verbose = true; break;
 		case 'h': fputs(usage_text, stdout); exit(0);

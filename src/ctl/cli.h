@@ -33,6 +33,7 @@ int cmd_why(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_treaty(int argc, char **argv);
+int cmd_allies(int argc, char **argv);
 
 /* Where the control socket is: `pacto --state-dir DIR` (NULL: /run/pacto). */
 extern const char *cli_state_dir;

@@ -1,5 +1,5 @@
 /* cmd_control.c: the `pacto` commands that talk to pactod over its control
- * socket: status, sanctions, sanction, lift, why, reload.
+ * socket: status, sanctions, sanction, lift, why, reload, allies.
  * Why one file: they share the connection, the request and the choice
  * between --json (the daemon's reply as it came) and text for people. */
 #include <errno.h>
@@ -163,12 +163,54 @@ static void print_why(json_t *r)
 		if (lifted)
 			printf("    lifted %s by %s\n", str(lifted, "at"), str(lifted, "by"));
 	}
+	json_array_foreach(json_object_get(r, "reports"), i, s) {
+		printf("%s report %lld of %s: %s %s for %llds: %s%s%s\n", str(s, "received"), num(s, "seq"),
+		       str(s, "member"), str(s, "action"), str(s, "scenario"), num(s, "duration_s"), str(s, "verdict"),
+		       *str(s, "reason") ? ", " : "", str(s, "reason"));
+	}
+}
+
+static void print_refusals(json_t *refused)
+{
+	const char *reason;
+	json_t *v;
+	bool any = false;
+	json_object_foreach(refused, reason, v) {
+		printf("%s %s %lld", any ? "," : "; refused:", safe(reason), (long long)json_integer_value(v));
+		any = true;
+	}
+}
+
+static void print_allies(json_t *r)
+{
+	json_t *link = json_object_get(r, "link"), *m;
+	size_t i;
+	printf("alliance %s, treaty version %lld, quorum %lld; we are %s\n", str(r, "alliance"),
+	       num(r, "treaty_version"), num(r, "quorum"), str(r, "self"));
+	printf("link: %s%s, published %lld, acknowledged %lld, failed %lld, received %lld; outbox %lld waiting\n",
+	       json_is_true(json_object_get(link, "ready")) ? "ready" : "not ready",
+	       *str(link, "server") ? "" : " (no server)", num(link, "published"), num(link, "acked"),
+	       num(link, "failed"), num(link, "received"), num(r, "outbox_pending"));
+	json_array_foreach(json_object_get(r, "members"), i, m) {
+		if (json_is_true(json_object_get(m, "self"))) {
+			printf("%-16s weight %lld (this host)\n", str(m, "id"), num(m, "weight"));
+			continue;
+		}
+		printf("%-16s weight %lld, last report %lld at %s, lag %lld ms, accepted %lld", str(m, "id"),
+		       num(m, "weight"), num(m, "last_seq"), json_is_string(json_object_get(m, "last_report"))
+								? str(m, "last_report") : "never",
+		       num(m, "lag_ms"), num(m, "accepted"));
+		print_refusals(json_object_get(m, "refused"));
+		printf("\n");
+	}
+	if (num(r, "unknown_senders"))
+		printf("messages from non-members refused: %lld\n", num(r, "unknown_senders"));
 }
 
 /* ---- commands ---- */
 
 struct control_opts {
-	bool json, all;
+	bool json, all, local_only;
 	const char *duration, *reason;
 };
 
@@ -178,7 +220,8 @@ static int control_options(int argc, char **argv, struct control_opts *o, bool s
 {
 	static const struct option longopts[] = {
 		{"json", no_argument, NULL, 'j'}, {"all", no_argument, NULL, 'a'}, {"for", required_argument, NULL, 'f'},
-		{"reason", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"reason", required_argument, NULL, 'r'}, {"local-only", no_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	int opt;
 	optind = 1;
@@ -191,6 +234,8 @@ static int control_options(int argc, char **argv, struct control_opts *o, bool s
 			o->duration = optarg;
 		else if (opt == 'r' && sanction_opts)
 			o->reason = optarg;
+		else if (opt == 'l' && sanction_opts)
+			o->local_only = true;
 		else {
 			fprintf(opt == 'h' ? stdout : stderr, "usage: pacto %s\n", usage);
 			return opt == 'h' ? -2 : -1;
@@ -241,6 +286,11 @@ int cmd_sanctions(int argc, char **argv)
 	return simple(argc, argv, "sanctions", "sanctions [--all] [--json]", print_sanctions);
 }
 
+int cmd_allies(int argc, char **argv)
+{
+	return simple(argc, argv, "allies", "allies [--json]", print_allies);
+}
+
 int cmd_reload(int argc, char **argv)
 {
 	return simple(argc, argv, "reload", "reload [--json]", print_message);
@@ -281,7 +331,7 @@ static void print_why_or_never(json_t *r)
 
 int cmd_sanction(int argc, char **argv)
 {
-	static const char usage[] = "sanction ADDRESS[/LEN] [--for DURATION] [--reason TEXT] [--json]";
+	static const char usage[] = "sanction ADDRESS[/LEN] [--for DURATION] [--reason TEXT] [--local-only] [--json]";
 	struct control_opts o = {0};
 	int first = control_options(argc, argv, &o, true, usage);
 	int rc = address_operand(argc, argv, first, usage);
@@ -299,6 +349,8 @@ int cmd_sanction(int argc, char **argv)
 	}
 	if (o.reason)
 		json_object_set_new(args, "reason", json_string(o.reason));
+	if (o.local_only)
+		json_object_set_new(args, "local_only", json_true());
 	return run("sanction", args, o.json, print_sanctioned);
 }
 

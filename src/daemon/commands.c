@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "ctl/ctl_proto.h"
+#include "daemon/alliance.h"
 #include "daemon/daemon.h"
 #include "detect/logline.h"
 
@@ -199,7 +200,10 @@ static json_t *cmd_why(void *ctx, json_t *args, const struct ctl_peer *peer)
 		json_decref(l.arr);
 		return ctl_reply_error("ledger: %s", err);
 	}
-	return ctl_reply_ok(json_pack("{s:o, s:o}", "address", addr_json(&a), "history", l.arr));
+	json_t *r = json_pack("{s:o, s:o}", "address", addr_json(&a), "history", l.arr);
+	if (d->alliance)
+		alliance_why(d, &a, r);
+	return ctl_reply_ok(r);
 }
 
 /* ---- sanction, lift, reload ---- */
@@ -237,7 +241,8 @@ static json_t *cmd_sanction(void *ctx, json_t *args, const struct ctl_peer *peer
 	struct sanction s = {.addr = a, .created_us = now, .duration_us = duration, .offence = 1,
 			     .first_seen_us = now, .last_seen_us = now};
 	snprintf(origin, sizeof(origin), "manual (uid %u)", (unsigned)peer->uid);
-	if (daemon_sanction(d, &s, origin, json_is_string(reason) ? json_string_value(reason) : NULL, NULL, err,
+	bool local_only = json_is_true(json_object_get(args, "local_only"));
+	if (daemon_sanction(d, &s, origin, json_is_string(reason) ? json_string_value(reason) : NULL, NULL, !local_only, err,
 			    sizeof(err)) != 0)
 		return ctl_reply_error("firewall: %s", err);
 	engine_impose(d->engine, &a, now + duration);
@@ -254,8 +259,15 @@ static json_t *cmd_lift(void *ctx, json_t *args, const struct ctl_peer *peer)
 	if (address_arg(args, &a, err, sizeof(err)) != 0)
 		return ctl_reply_error("%s", err);
 	snprintf(by, sizeof(by), "manual (uid %u)", (unsigned)peer->uid);
+	/* Asked before the lift: afterwards nothing is active to tell. */
+	bool ours = d->alliance && alliance_is_ours(d, &a);
 	if (ledger_lift(d->ledger, &a, daemon_now_us(), by, &lifted, err, sizeof(err)) != 0)
 		return ctl_reply_error("ledger: %s", err);
+	if (ours && lifted && d->cfg->report) {
+		struct sanction s = {.addr = a};
+		if (alliance_report(d, &s, true, NULL, err, sizeof(err)) != 0)
+			log_warnx("alliance: lift not reported: %s", err);
+	}
 	if (lifted == 0)
 		return ctl_reply_error("no active sanction of exactly %s (see pacto sanctions)",
 				       json_string_value(json_object_get(args, "address")));
@@ -265,6 +277,16 @@ static json_t *cmd_lift(void *ctx, json_t *args, const struct ctl_peer *peer)
 	char text[ADDR_STRLEN];
 	log_info("lift %s (%s)", addr_format(&a, text, sizeof(text)), by);
 	return ctl_reply_ok(json_pack("{s:o, s:i}", "address", addr_json(&a), "lifted", (int)lifted));
+}
+
+static json_t *cmd_allies(void *ctx, json_t *args, const struct ctl_peer *peer)
+{
+	struct daemon *d = ctx;
+	(void)args;
+	(void)peer;
+	if (!d->alliance)
+		return ctl_reply_error("pactod is in no alliance (no treaty in pacto.conf nor --treaty)");
+	return ctl_reply_ok(alliance_json(d));
 }
 
 static json_t *cmd_reload(void *ctx, json_t *args, const struct ctl_peer *peer)
@@ -279,7 +301,7 @@ static json_t *cmd_reload(void *ctx, json_t *args, const struct ctl_peer *peer)
 
 const struct ctl_command daemon_commands[] = {
 	{"status", cmd_status}, {"sanctions", cmd_sanctions}, {"why", cmd_why},
-	{"sanction", cmd_sanction}, {"lift", cmd_lift}, {"reload", cmd_reload},
+	{"sanction", cmd_sanction}, {"lift", cmd_lift}, {"reload", cmd_reload}, {"allies", cmd_allies},
 };
 
 const size_t daemon_ncommands = sizeof(daemon_commands) / sizeof(*daemon_commands);

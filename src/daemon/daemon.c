@@ -16,6 +16,7 @@
 #include "common/xalloc.h"
 #include "ctl/cli.h"
 #include "ctl/ctl_proto.h"
+#include "daemon/alliance.h"
 
 #define TICK_MS 1000
 #define CURSOR_SAVE_US (5 * 1000000LL)
@@ -54,7 +55,7 @@ static void ledger_record(struct daemon *d, const struct sanction *s, const char
 }
 
 int daemon_sanction(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
-		    const struct evidence_lines *ev, char *err, size_t errlen)
+		    const struct evidence_lines *ev, bool report, char *err, size_t errlen)
 {
 	int64_t seconds = (s->duration_us + 999999) / 1000000;
 	struct timespec t0, t1;
@@ -71,6 +72,9 @@ int daemon_sanction(struct daemon *d, const struct sanction *s, const char *orig
 	if (!ledger_in_transaction(d->ledger) && ledger_begin(d->ledger, err, errlen) != 0)
 		log_warnx("ledger: %s", err);
 	ledger_record(d, s, origin, reason, ev);
+	char rerr[256];
+	if (report && d->alliance && d->cfg->report && alliance_report(d, s, false, ev, rerr, sizeof(rerr)) != 0)
+		log_warnx("alliance: not reported: %s", rerr);
 	char addr[ADDR_STRLEN];
 	log_info("sanction %s for %llds: %s, %u failures (offence %u, %s)", addr_format(&s->addr, addr, sizeof(addr)),
 		 (long long)seconds, s->scenario ? s->scenario->name : "manual", s->attempts, s->offence, origin);
@@ -123,7 +127,7 @@ static void on_sanction(void *arg, const struct sanction *s)
 	struct evidence_lines ev;
 	char err[256];
 	evidence_get(d->evidence, &s->addr, &ev);
-	if (daemon_sanction(d, s, "local", NULL, &ev, err, sizeof(err)) != 0) {
+	if (daemon_sanction(d, s, "local", NULL, &ev, true, err, sizeof(err)) != 0) {
 		/* Not enforced, not recorded: the engine must not think it is. */
 		log_warnx("firewall: %s", err);
 		engine_lift(d->engine, &s->addr);
@@ -546,6 +550,19 @@ static int open_state(struct daemon *d, char *err, size_t errlen)
 	return daemon_restore(d, err, errlen);
 }
 
+static const char *treaty_path(const struct daemon *d)
+{
+	return d->opts.treaty ? d->opts.treaty : d->cfg->treaty;
+}
+
+/* Joins the alliance when a treaty is configured (or given). */
+static int open_alliance(struct daemon *d, char *err, size_t errlen)
+{
+	if (!treaty_path(d))
+		return 0;
+	return alliance_open(d, treaty_path(d), d->opts.key ? d->opts.key : d->cfg->key, err, errlen);
+}
+
 int daemon_open(struct daemon *d, const struct daemon_options *opts, char *err, size_t errlen)
 {
 	d->opts = *opts;
@@ -554,7 +571,8 @@ int daemon_open(struct daemon *d, const struct daemon_options *opts, char *err, 
 		return -1;
 	d->engine = make_engine(d, d->cfg, d->rs);
 	d->evidence = evidence_new(EVIDENCE_SOURCES, random_seed());
-	if (open_state(d, err, errlen) != 0 || open_sources(d, err, errlen) != 0)
+	if (open_state(d, err, errlen) != 0 || open_alliance(d, err, errlen) != 0 ||
+	    open_sources(d, err, errlen) != 0)
 		return -1;
 	if (ctl_server_open(d->socket_path, pacto_group(), &d->ctl, err, errlen) != 0)
 		return -1;
@@ -587,11 +605,16 @@ int daemon_reload(struct daemon *d, char *message, size_t len)
 	d->rs = rs;
 	d->engine = make_engine(d, cfg, rs);
 	d->reloads++;
-	char restore_err[256];
+	char restore_err[256], treaty[512] = "";
 	if (reimpose(d, restore_err, sizeof(restore_err)) != 0)
 		log_warnx("ledger: %s", restore_err);
-	snprintf(message, len, "reloaded: %zu scenario%s%s%s", rs->nscenarios, rs->nscenarios == 1 ? "" : "s",
-		 n ? "; a restart is needed for: " : "", n ? names[0] : "");
+	if (d->alliance && treaty_path(d)) {
+		char msg[400];
+		alliance_reload(d, treaty_path(d), msg, sizeof(msg));
+		snprintf(treaty, sizeof(treaty), "; %s", msg);
+	}
+	snprintf(message, len, "reloaded: %zu scenario%s%s%s%s", rs->nscenarios, rs->nscenarios == 1 ? "" : "s",
+		 n ? "; a restart is needed for: " : "", n ? names[0] : "", treaty);
 	log_info("%s", message);
 	return 0;
 }
@@ -606,11 +629,14 @@ static void tick(struct daemon *d)
 		last_cursor_save = now;
 		save_all_cursors(d);
 	}
+	alliance_flush(d, true);
 }
 
 int daemon_run(struct daemon *d)
 {
-	struct pollfd *fds = xcalloc(d->nsources + 1, sizeof(*fds));
+	/* fds: the control socket, each source, the alliance's link. */
+	struct pollfd *fds = xcalloc(d->nsources + 2, sizeof(*fds));
+	size_t link = d->nsources + 1;
 	int64_t last_full_read = 0;
 	while (!*d->stop) {
 		if (*d->reload) {
@@ -623,7 +649,8 @@ int daemon_run(struct daemon *d)
 			fds[i + 1] = (struct pollfd){.fd = d->sources[i].journal ? journal_source_fd(d->sources[i].journal)
 										  : follower_fd(d->sources[i].follower),
 						     .events = POLLIN};
-		int n = poll(fds, d->nsources + 1, TICK_MS);
+		fds[link] = (struct pollfd){.fd = alliance_fd(d->alliance), .events = POLLIN};
+		int n = poll(fds, d->nsources + 2, TICK_MS);
 		if (n < 0 && errno != EINTR)
 			log_warn("poll");
 		/* Every source is also read at start and once a tick whatever else
@@ -639,8 +666,11 @@ int daemon_run(struct daemon *d)
 				read_source(d, &d->sources[i]);
 		if (n > 0 && (fds[0].revents & POLLIN))
 			ctl_server_serve(d->ctl, daemon_commands, daemon_ncommands, d);
+		if (n > 0 && (fds[link].revents & POLLIN))
+			alliance_service(d);
 		tick(d);
 		commit_open(d);
+		alliance_flush(d, false);
 	}
 	free(fds);
 	return 0;
@@ -657,6 +687,7 @@ void daemon_close(struct daemon *d)
 	}
 	free(d->sources);
 	ctl_server_close(d->ctl);
+	alliance_close(d->alliance);
 	engine_free(d->engine);
 	evidence_free(d->evidence);
 	firewall_close(d->fw);

@@ -26,6 +26,7 @@
 #include "sources/src_journal.h"
 
 #define DAEMON_MAX_WATCH 64
+#define DAEMON_MAX_NATS 16
 #define REACTION_SAMPLES 1024
 
 struct daemon_options {
@@ -36,6 +37,10 @@ struct daemon_options {
 	const char *journal_dir;        /* read this journal directory (implies the journal) */
 	bool dry_run;
 	bool foreground;
+	const char *treaty;             /* override the configured treaty, key, NATS URLs */
+	const char *key;
+	const char *nats[DAEMON_MAX_NATS];
+	size_t nnats;
 };
 
 /* A log source: a followed file, or the journal (exactly one is set). */
@@ -55,6 +60,7 @@ struct daemon {
 	struct firewall *fw;
 	struct evidence *evidence;
 	struct ctl_server *ctl;
+	struct alliance *alliance;      /* NULL without a treaty */
 	struct source *sources;
 	size_t nsources;
 	char *ledger_path, *socket_path;
@@ -92,9 +98,11 @@ int daemon_restore(struct daemon *d, char *err, size_t errlen) __attribute__((wa
  * is bad. *message says what happened (for `pacto reload`). */
 int daemon_reload(struct daemon *d, char *message, size_t len);
 
-/* Records and enforces a sanction decided by hand or by the engine. */
+/* Records and enforces a sanction decided by hand or by the engine, and
+ * with report (and the configuration's "report") tells the allies too. */
 int daemon_sanction(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
-		    const struct evidence_lines *ev, char *err, size_t errlen) __attribute__((warn_unused_result));
+		    const struct evidence_lines *ev, bool report, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* p50 and p99 of the recorded reaction times (0 when none). */
 void daemon_reaction_percentiles(const struct daemon *d, int64_t *p50, int64_t *p99);

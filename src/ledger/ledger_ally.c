@@ -26,6 +26,8 @@ enum ally_stmt {
 	AS_SUPPORT_ACTIVE,
 	AS_SET_EXPIRY,
 	AS_LIFT_ID,
+	AS_ACTIVE_EXACT,
+	AS_OUTBOX_SKIP,
 	AS_N
 };
 
@@ -60,6 +62,10 @@ static const char *const ally_sql[AS_N] = {
 	[AS_SET_EXPIRY] = "UPDATE sanction SET expires_us = ?2 WHERE id = ?1 AND lifted_us IS NULL",
 	[AS_LIFT_ID] = "UPDATE sanction SET lifted_us = ?2, lifted_by = ?3"
 		       " WHERE id = ?1 AND lifted_us IS NULL AND expires_us > ?2",
+	[AS_ACTIVE_EXACT] = "SELECT id, origin, expires_us FROM sanction"
+			    " WHERE family = ?1 AND prefix = ?2 AND net = ?3 AND lifted_us IS NULL AND expires_us > ?4"
+			    " ORDER BY id",
+	[AS_OUTBOX_SKIP] = "UPDATE sqlite_sequence SET seq = seq + ?1 WHERE name = 'outbox'",
 };
 
 struct ledger_ally {
@@ -232,6 +238,14 @@ int ledger_outbox_each_pending(struct ledger *l, uint64_t after_seq, unsigned li
 	int ret = rc == SQLITE_DONE ? 0 : ledger_fail_db(ledger_sqlite(l), err, errlen, "outbox");
 	ledger_finish(st);
 	return ret;
+}
+
+int ledger_outbox_skip(struct ledger *l, uint64_t gap, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = stmt(l, AS_OUTBOX_SKIP, err, errlen);
+	if (!st)
+		return -1;
+	return run(l, st, sqlite3_bind_int64(st, 1, (int64_t)gap), "outbox sequence", err, errlen);
 }
 
 int ledger_outbox_ack(struct ledger *l, uint64_t seq, int64_t now_us, char *err, size_t errlen)
@@ -431,5 +445,26 @@ int ledger_lift_id(struct ledger *l, int64_t sanction_id, int64_t now_us, const 
 	int ret = run(l, st, rc, "lift", err, errlen);
 	if (lifted)
 		*lifted = ret == 0 && sqlite3_changes(ledger_sqlite(l)) > 0;
+	return ret;
+}
+
+int ledger_each_active_exact(struct ledger *l, const struct addr *a, int64_t now_us, ledger_active_fn fn, void *arg,
+			     char *err, size_t errlen)
+{
+	sqlite3_stmt *st = stmt(l, AS_ACTIVE_EXACT, err, errlen);
+	if (!st || ledger_check_addr(a, err, errlen) != 0)
+		return -1;
+	int rc = ledger_bind_addr(st, 1, a);
+	rc = rc ? rc : sqlite3_bind_int64(st, 4, now_us);
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			break;
+		if (fn(arg, sqlite3_column_int64(st, 0), column_text(st, 1), sqlite3_column_int64(st, 2)) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	int ret = rc == SQLITE_DONE ? 0 : ledger_fail_db(ledger_sqlite(l), err, errlen, "active sanctions");
+	ledger_finish(st);
 	return ret;
 }

@@ -42,6 +42,11 @@ int ledger_outbox_add(struct ledger *l, struct ledger_report *r, char *err, size
 /* Unacknowledged reports with seq > after_seq, oldest first, at most limit. */
 int ledger_outbox_each_pending(struct ledger *l, uint64_t after_seq, unsigned limit, ledger_report_fn fn,
 			       void *arg, char *err, size_t errlen) LEDGER_WUR;
+/* Moves the next sequence number gap further. pactod does it at start:
+ * with deferred syncing (ledger_defer_sync) a power cut can lose the last
+ * reports after they were published, and their numbers must not be given
+ * again to other reports (allies would refuse those as replays). */
+int ledger_outbox_skip(struct ledger *l, uint64_t gap, char *err, size_t errlen) LEDGER_WUR;
 int ledger_outbox_ack(struct ledger *l, uint64_t seq, int64_t now_us, char *err, size_t errlen) LEDGER_WUR;
 int ledger_outbox_pending(struct ledger *l, uint64_t *count, char *err, size_t errlen) LEDGER_WUR;
 
@@ -98,5 +103,11 @@ int ledger_set_expiry(struct ledger *l, int64_t sanction_id, int64_t expires_us,
 /* Lifts one sanction by id, if still active at now_us; *lifted says if it was. */
 int ledger_lift_id(struct ledger *l, int64_t sanction_id, int64_t now_us, const char *by, bool *lifted, char *err,
 		   size_t errlen) LEDGER_WUR;
+
+/* The sanctions of exactly a active at now_us (an indexed probe, no
+ * evidence read): id, origin, end. */
+typedef int (*ledger_active_fn)(void *arg, int64_t id, const char *origin, int64_t expires_us);
+int ledger_each_active_exact(struct ledger *l, const struct addr *a, int64_t now_us, ledger_active_fn fn, void *arg,
+			     char *err, size_t errlen) LEDGER_WUR;
 
 #endif

@@ -131,6 +131,11 @@ static void test_outbox(void **state)
 	r = report("192.0.2.11", T0);
 	assert_int_equal(ledger_outbox_add(fx->l, &r, err, sizeof(err)), 0);
 	assert_true(r.seq >= 4);
+	/* A skip leaves a gap before the next number. */
+	uint64_t last = r.seq;
+	assert_int_equal(ledger_outbox_skip(fx->l, 1000, err, sizeof(err)), 0);
+	assert_int_equal(ledger_outbox_add(fx->l, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.seq, last + 1001);
 }
 
 struct allies {

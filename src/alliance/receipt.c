@@ -1,0 +1,458 @@
+/* receipt.c: the trust rules applied to allies' reports (see receipt.h).
+ * Members are known by id in a registry that outlives treaty changes (a
+ * vote names its member by registry slot, so a reload does not have to
+ * rewrite every vote; a slot whose member left the treaty weighs nothing).
+ * Votes live in a bounded LRU keyed by the reported address. */
+#include "alliance/receipt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/xalloc.h"
+#include "detect/lru.h"
+
+#define DEFAULT_MAX_KEYS 65536
+
+struct member_state {
+	char id[TREATY_MAX_ID + 1];
+	unsigned weight;                  /* 0 when not in the current treaty */
+	size_t treaty_index;              /* valid when weight > 0 */
+	uint64_t last_seq;
+	int64_t last_time_us;             /* latest report time seen (for the rate) */
+	double tokens;                    /* rate bucket */
+	int64_t bucket_time_us;
+	int64_t last_received_us, lag_us;
+	uint64_t accepted;
+	uint64_t refused[RR_COUNT];
+};
+
+struct vote {
+	uint16_t slot;                    /* registry slot of the reporter */
+	uint64_t seq;                     /* of the report that cast it */
+	int64_t until_us;                 /* the end this reporter asked for */
+};
+
+/* One reported address: who supports a sanction of it, and until when the
+ * sanction we enforce runs (0: none enforced on the allies' word). */
+struct entry {
+	int64_t enforced_until_us;
+	uint8_t nvotes;
+	struct vote votes[RECEIPT_MAX_VOTES];
+};
+
+struct receipt {
+	const struct treaty *treaty;
+	receipt_allowlisted_fn allowlisted;
+	void *allowlisted_arg;
+	struct member_state *members;     /* registry; slots never move */
+	size_t nmembers;
+	uint16_t *slot_of;                /* treaty member index -> registry slot */
+	struct lru *keys;                 /* struct addr -> struct entry */
+	uint64_t unknown_refusals;
+};
+
+static const char *const reason_names[RR_COUNT] = {
+	[RR_NONE] = "none",
+	[RR_NOT_MEMBER] = "not_member",
+	[RR_TOO_BIG] = "too_big",
+	[RR_BAD_SIGNATURE] = "bad_signature",
+	[RR_MALFORMED] = "malformed",
+	[RR_BAD_VERSION] = "bad_version",
+	[RR_NOT_CANONICAL] = "not_canonical",
+	[RR_WRONG_SENDER] = "wrong_sender",
+	[RR_WRONG_ALLIANCE] = "wrong_alliance",
+	[RR_WRONG_TREATY] = "wrong_treaty",
+	[RR_REPLAY] = "replay",
+	[RR_FUTURE] = "future",
+	[RR_EXPIRED] = "expired",
+	[RR_RATE] = "rate",
+	[RR_PROTECTED] = "protected",
+	[RR_ALLOWLISTED] = "allowlisted",
+	[RR_TOO_WIDE] = "too_wide",
+	[RR_NOT_REPORTER] = "not_reporter",
+};
+
+const char *receipt_reason_name(enum receipt_reason why)
+{
+	return (unsigned)why < RR_COUNT ? reason_names[why] : "unknown";
+}
+
+enum receipt_reason receipt_reason_from_report(enum report_error e)
+{
+	switch (e) {
+	case REPORT_OK: return RR_NONE;
+	case REPORT_TOO_BIG: return RR_TOO_BIG;
+	case REPORT_BAD_SIGNATURE: return RR_BAD_SIGNATURE;
+	case REPORT_BAD_VERSION: return RR_BAD_VERSION;
+	case REPORT_NOT_CANONICAL: return RR_NOT_CANONICAL;
+	case REPORT_MALFORMED: break;
+	}
+	return RR_MALFORMED;
+}
+
+/* ---- the member registry ---- */
+
+static struct member_state *find_slot(const struct receipt *r, const char *id)
+{
+	for (size_t i = 0; i < r->nmembers; i++)
+		if (strcmp(r->members[i].id, id) == 0)
+			return &r->members[i];
+	return NULL;
+}
+
+/* The registry slot of a current treaty member, or NULL. The treaty is
+ * sorted by id, so this is a binary search, not a scan of the registry. */
+static struct member_state *current_member(const struct receipt *r, const char *id)
+{
+	const struct treaty_member *m = treaty_member_by_id(r->treaty, id);
+	if (!m)
+		return NULL;
+	return &r->members[r->slot_of[m - r->treaty->members]];
+}
+
+static struct member_state *add_slot(struct receipt *r, const char *id)
+{
+	if (r->nmembers == RECEIPT_MAX_IDS) {
+		/* Reuse the slot of a member no longer in the treaty and with no
+		 * standing: its votes weigh nothing anyway. */
+		for (size_t i = 0; i < r->nmembers; i++)
+			if (r->members[i].weight == 0) {
+				memset(&r->members[i], 0, sizeof(r->members[i]));
+				snprintf(r->members[i].id, sizeof(r->members[i].id), "%s", id);
+				return &r->members[i];
+			}
+		return NULL;
+	}
+	struct member_state *m = &r->members[r->nmembers++];
+	memset(m, 0, sizeof(*m));
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	return m;
+}
+
+void receipt_set_treaty(struct receipt *r, const struct treaty *t)
+{
+	r->treaty = t;
+	free(r->slot_of);
+	r->slot_of = xcalloc(t->nmembers ? t->nmembers : 1, sizeof(*r->slot_of));
+	for (size_t i = 0; i < r->nmembers; i++)
+		r->members[i].weight = 0;
+	for (size_t i = 0; i < t->nmembers; i++) {
+		struct member_state *m = find_slot(r, t->members[i].id);
+		if (!m)
+			m = add_slot(r, t->members[i].id);
+		if (!m)
+			continue;   /* cannot happen: a treaty has at most TREATY_MAX_MEMBERS < RECEIPT_MAX_IDS */
+		m->weight = t->members[i].weight;
+		m->treaty_index = i;
+		if (m->bucket_time_us == 0)
+			m->tokens = t->burst;
+		r->slot_of[i] = (uint16_t)(m - r->members);
+	}
+}
+
+struct receipt *receipt_new(const struct receipt_config *cfg)
+{
+	struct receipt *r = xcalloc(1, sizeof(*r));
+	r->allowlisted = cfg->allowlisted;
+	r->allowlisted_arg = cfg->allowlisted_arg;
+	r->members = xcalloc(RECEIPT_MAX_IDS, sizeof(*r->members));
+	r->keys = lru_new(cfg->max_keys ? cfg->max_keys : DEFAULT_MAX_KEYS, sizeof(struct addr), sizeof(struct entry),
+			  cfg->seed, NULL, NULL);
+	receipt_set_treaty(r, cfg->treaty);
+	return r;
+}
+
+void receipt_free(struct receipt *r)
+{
+	if (!r)
+		return;
+	lru_free(r->keys);
+	free(r->slot_of);
+	free(r->members);
+	free(r);
+}
+
+/* ---- refusals and checks ---- */
+
+void receipt_refuse_message(struct receipt *r, const char *member, enum receipt_reason why)
+{
+	struct member_state *m = member ? current_member(r, member) : NULL;
+	if (m)
+		m->refused[why]++;
+	else
+		r->unknown_refusals++;
+}
+
+enum receipt_reason receipt_check_batch(const struct receipt *r, const char *member, const struct report_batch *b)
+{
+	if (!current_member(r, member))
+		return RR_NOT_MEMBER;
+	if (strcmp(b->member, member) != 0)
+		return RR_WRONG_SENDER;
+	if (strcmp(b->alliance, r->treaty->alliance) != 0)
+		return RR_WRONG_ALLIANCE;
+	if (b->treaty_version != r->treaty->version)
+		return RR_WRONG_TREATY;
+	return RR_NONE;
+}
+
+/* Token bucket on the reports' own times: a member that was down and
+ * catches up, or whose reports were held by the broker, is not punished
+ * for their arrival in a burst; a member cannot gain tokens by dating
+ * reports in the past (time never refills backwards) nor far in the future
+ * (refused before this, by the skew). */
+static bool within_rate(const struct treaty *t, struct member_state *m, int64_t time_us)
+{
+	if (time_us > m->bucket_time_us) {
+		if (m->bucket_time_us != 0)
+			m->tokens += (double)(time_us - m->bucket_time_us) * t->rate_per_min / 60e6;
+		if (m->tokens > t->burst)
+			m->tokens = t->burst;
+		m->bucket_time_us = time_us;
+	}
+	if (m->tokens < 1.0)
+		return false;
+	m->tokens -= 1.0;
+	return true;
+}
+
+static bool too_wide(const struct treaty *t, const struct addr *a)
+{
+	return a->prefix < (a->family == AF_INET ? t->widest_v4 : t->widest_v6);
+}
+
+/* ---- votes and the quorum ---- */
+
+static int cmp_until_desc(const void *a, const void *b)
+{
+	int64_t x = ((const struct vote *)a)->until_us, y = ((const struct vote *)b)->until_us;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The latest time at which the unexpired votes of current members still
+ * add up to the quorum (0: they do not reach it now). *weight is the
+ * weight of all unexpired votes. */
+static int64_t supported_until(const struct receipt *r, const struct entry *e, int64_t now_us, unsigned *weight)
+{
+	struct vote live[RECEIPT_MAX_VOTES];
+	size_t n = 0;
+	for (size_t i = 0; i < e->nvotes; i++)
+		if (e->votes[i].until_us > now_us && r->members[e->votes[i].slot].weight > 0)
+			live[n++] = e->votes[i];
+	qsort(live, n, sizeof(*live), cmp_until_desc);
+	unsigned sum = 0;
+	int64_t until = 0;
+	for (size_t i = 0; i < n; i++) {
+		sum += r->members[live[i].slot].weight;
+		if (until == 0 && sum >= r->treaty->quorum)
+			until = live[i].until_us;
+	}
+	*weight = sum;
+	return until;
+}
+
+static struct vote *find_vote(struct entry *e, uint16_t slot)
+{
+	for (size_t i = 0; i < e->nvotes; i++)
+		if (e->votes[i].slot == slot)
+			return &e->votes[i];
+	return NULL;
+}
+
+/* Records slot's vote; when the entry is full, the vote that ends first
+ * (or has ended) gives way. */
+static void put_vote(struct entry *e, uint16_t slot, uint64_t seq, int64_t until_us)
+{
+	struct vote *v = find_vote(e, slot);
+	if (!v && e->nvotes < RECEIPT_MAX_VOTES)
+		v = &e->votes[e->nvotes++];
+	if (!v) {
+		v = &e->votes[0];
+		for (size_t i = 1; i < e->nvotes; i++)
+			if (e->votes[i].until_us < v->until_us)
+				v = &e->votes[i];
+	}
+	*v = (struct vote){.slot = slot, .seq = seq, .until_us = until_us};
+}
+
+static void drop_vote(struct entry *e, struct vote *v)
+{
+	*v = e->votes[--e->nvotes];
+}
+
+/* After the votes changed: what to do with what is enforced. */
+static void decide(const struct receipt *r, struct entry *e, int64_t now_us, struct receipt_decision *out)
+{
+	int64_t until = supported_until(r, e, now_us, &out->weight);
+	bool enforced = e->enforced_until_us > now_us;
+	if (until > now_us) {
+		out->verdict = until != e->enforced_until_us || !enforced ? RECEIPT_SANCTION : RECEIPT_UNCHANGED;
+		out->until_us = until;
+		e->enforced_until_us = until;
+	} else if (enforced) {
+		out->verdict = RECEIPT_LIFT;
+		e->enforced_until_us = 0;
+	} else {
+		out->verdict = RECEIPT_PENDING;
+		e->enforced_until_us = 0;
+	}
+}
+
+static void refuse(struct member_state *m, struct receipt_decision *out, enum receipt_reason why)
+{
+	out->verdict = RECEIPT_REFUSED;
+	out->reason = why;
+	m->refused[why]++;
+}
+
+static void apply_sanction(struct receipt *r, struct member_state *m, const struct report *rep, int64_t now_us,
+			   struct receipt_decision *out)
+{
+	const struct treaty *t = r->treaty;
+	uint32_t duration = rep->duration_s < t->max_duration_s ? rep->duration_s : t->max_duration_s;
+	int64_t until = rep->time_us + (int64_t)duration * 1000000;
+	if (duration == 0 || until <= now_us)
+		return refuse(m, out, RR_EXPIRED);
+	if (too_wide(t, &rep->addr))
+		return refuse(m, out, RR_TOO_WIDE);
+	if (treaty_protector(t, &rep->addr))
+		return refuse(m, out, RR_PROTECTED);
+	if (r->allowlisted && r->allowlisted(r->allowlisted_arg, &rep->addr))
+		return refuse(m, out, RR_ALLOWLISTED);
+	struct entry *e = lru_get(r->keys, &rep->addr, true, NULL);
+	put_vote(e, (uint16_t)(m - r->members), rep->seq, until);
+	m->accepted++;
+	decide(r, e, now_us, out);
+}
+
+static void apply_lift(struct receipt *r, struct member_state *m, const struct report *rep, int64_t now_us,
+		       struct receipt_decision *out)
+{
+	struct entry *e = lru_get(r->keys, &rep->addr, false, NULL);
+	struct vote *v = e ? find_vote(e, (uint16_t)(m - r->members)) : NULL;
+	if (!v || v->until_us <= now_us)
+		return refuse(m, out, RR_NOT_REPORTER);
+	drop_vote(e, v);
+	m->accepted++;
+	decide(r, e, now_us, out);
+	if (out->verdict == RECEIPT_PENDING)
+		out->verdict = RECEIPT_UNCHANGED;   /* withdrawn before the quorum: nothing was enforced */
+}
+
+void receipt_apply(struct receipt *r, const char *member, const struct report *rep, int64_t now_us,
+		   struct receipt_decision *out)
+{
+	*out = (struct receipt_decision){.verdict = RECEIPT_REFUSED, .key = rep->addr};
+	struct member_state *m = current_member(r, member);
+	if (!m) {
+		out->reason = RR_NOT_MEMBER;
+		r->unknown_refusals++;
+		return;
+	}
+	if (rep->seq <= m->last_seq)
+		return refuse(m, out, RR_REPLAY);
+	m->last_seq = rep->seq;
+	m->last_received_us = now_us;
+	m->lag_us = now_us - rep->time_us;
+	if (rep->time_us > now_us + (int64_t)r->treaty->skew_s * 1000000)
+		return refuse(m, out, RR_FUTURE);
+	if (rep->time_us > m->last_time_us)
+		m->last_time_us = rep->time_us;
+	if (!within_rate(r->treaty, m, rep->time_us))
+		return refuse(m, out, RR_RATE);
+	if (rep->action == REPORT_LIFT)
+		apply_lift(r, m, rep, now_us, out);
+	else
+		apply_sanction(r, m, rep, now_us, out);
+}
+
+/* ---- state across restarts ---- */
+
+bool receipt_member_state(const struct receipt *r, const char *member, uint64_t *last_seq, int64_t *last_time_us)
+{
+	const struct member_state *m = find_slot(r, member);
+	if (!m)
+		return false;
+	*last_seq = m->last_seq;
+	*last_time_us = m->last_time_us;
+	return true;
+}
+
+void receipt_restore_member(struct receipt *r, const char *member, uint64_t last_seq, int64_t last_time_us)
+{
+	struct member_state *m = current_member(r, member);
+	if (!m)
+		return;
+	m->last_seq = last_seq;
+	m->last_time_us = last_time_us;
+}
+
+void receipt_restore_vote(struct receipt *r, const char *member, uint64_t seq, const struct addr *key,
+			  int64_t until_us, int64_t now_us)
+{
+	struct member_state *m = current_member(r, member);
+	if (!m || until_us <= now_us)
+		return;
+	struct entry *e = lru_get(r->keys, key, true, NULL);
+	put_vote(e, (uint16_t)(m - r->members), seq, until_us);
+	unsigned weight;
+	int64_t until = supported_until(r, e, now_us, &weight);
+	e->enforced_until_us = until > now_us ? until : 0;
+}
+
+size_t receipt_supporters(struct receipt *r, const struct addr *key, int64_t now_us, struct receipt_support *out,
+			  size_t max)
+{
+	struct entry *e = lru_get(r->keys, key, false, NULL);
+	size_t n = 0;
+	for (size_t i = 0; e && i < e->nvotes && n < max; i++) {
+		const struct member_state *m = &r->members[e->votes[i].slot];
+		if (e->votes[i].until_us > now_us && m->weight > 0)
+			out[n++] = (struct receipt_support){.member = m->id, .seq = e->votes[i].seq,
+							    .until_us = e->votes[i].until_us};
+	}
+	return n;
+}
+
+unsigned receipt_support_weight(const struct receipt *r, const char *const *ids, size_t n)
+{
+	unsigned sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool repeated = false;
+		for (size_t j = 0; j < i && !repeated; j++)
+			repeated = strcmp(ids[i], ids[j]) == 0;
+		const struct member_state *m = repeated ? NULL : current_member(r, ids[i]);
+		sum += m ? m->weight : 0;
+	}
+	return sum;
+}
+
+unsigned receipt_quorum(const struct receipt *r)
+{
+	return r->treaty->quorum;
+}
+
+bool receipt_stats(const struct receipt *r, size_t i, struct receipt_member_stats *out)
+{
+	if (i >= r->treaty->nmembers)
+		return false;
+	const struct member_state *m = &r->members[r->slot_of[i]];
+	*out = (struct receipt_member_stats){
+		.id = m->id, .last_seq = m->last_seq, .last_report_us = m->last_time_us,
+		.last_received_us = m->last_received_us, .lag_us = m->lag_us, .accepted = m->accepted,
+	};
+	memcpy(out->refused, m->refused, sizeof(out->refused));
+	return true;
+}
+
+uint64_t receipt_unknown_refusals(const struct receipt *r)
+{
+	return r->unknown_refusals;
+}
+
+uint64_t receipt_evictions(const struct receipt *r)
+{
+	return lru_evictions(r->keys);
+}

@@ -1,0 +1,154 @@
+/* receipt.h: the trust rules every ally's report must pass before it can
+ * become a sanction here (DESIGN.md, "Trust rules").
+ * Why: a report is hostile input until proven otherwise. Whatever reaches
+ * pactod from the broker goes through these checks, in this order: sender
+ * in the treaty, signature (report_decode), right alliance and treaty
+ * version, not a replay (per-member sequence), not from the future (clock
+ * skew), within the member's rate, not in a protected range nor the local
+ * allowlist, no wider than the treaty allows, and finally the weighted
+ * quorum of distinct reporters.
+ * Guarantees:
+ *  - every refusal is counted per member and reason (receipt_stats);
+ *  - a report's sequence number is consumed once it passes the signature
+ *    and replay checks, even if a later rule refuses it, so no report is
+ *    ever applied twice and no refused one can be replayed into force;
+ *  - an ally's sanction lasts as long as a quorum of unexpired reports
+ *    supports it, and is lifted early only by the lift of a reporter
+ *    (when the remaining support falls below the quorum);
+ *  - memory is bounded: at most max_keys addresses are tracked (least
+ *    recently reported forgotten first, counted), at most RECEIPT_MAX_VOTES
+ *    reporters per address.
+ * Never: does I/O or reads the clock (now is passed in). */
+#ifndef PACTO_RECEIPT_H
+#define PACTO_RECEIPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alliance/report.h"
+#include "alliance/treaty.h"
+#include "common/addr.h"
+
+#define RECEIPT_MAX_VOTES 16
+#define RECEIPT_MAX_IDS 1024       /* distinct member ids remembered over treaty changes */
+
+/* Why a report (or a whole message) was refused. Names: receipt_reason_name. */
+enum receipt_reason {
+	RR_NONE = 0,
+	RR_NOT_MEMBER,      /* the sender is not in our treaty */
+	RR_TOO_BIG,         /* report_decode's refusals */
+	RR_BAD_SIGNATURE,
+	RR_MALFORMED,
+	RR_BAD_VERSION,
+	RR_NOT_CANONICAL,
+	RR_WRONG_SENDER,    /* signed by the subject's member, but names another */
+	RR_WRONG_ALLIANCE,
+	RR_WRONG_TREATY,    /* another treaty version than ours */
+	RR_REPLAY,          /* sequence number already seen */
+	RR_FUTURE,          /* time beyond now + the treaty's skew */
+	RR_EXPIRED,         /* its sanction would already be over */
+	RR_RATE,            /* over the member's report rate */
+	RR_PROTECTED,       /* inside (or covering) a member's protected range */
+	RR_ALLOWLISTED,     /* inside (or covering) the local allowlist */
+	RR_TOO_WIDE,        /* prefix wider than the treaty allows */
+	RR_NOT_REPORTER,    /* a lift by a member that does not support the sanction */
+	RR_COUNT
+};
+
+enum receipt_verdict {
+	RECEIPT_REFUSED,    /* see reason */
+	RECEIPT_PENDING,    /* counted towards the quorum; nothing to enforce yet */
+	RECEIPT_SANCTION,   /* impose key until until_us (new, longer or shorter) */
+	RECEIPT_LIFT,       /* the support fell below the quorum: lift key */
+	RECEIPT_UNCHANGED,  /* accepted; what is enforced stays as it is */
+};
+
+struct receipt_decision {
+	enum receipt_verdict verdict;
+	enum receipt_reason reason;       /* RECEIPT_REFUSED only */
+	struct addr key;                  /* the report's address or prefix */
+	int64_t until_us;                 /* RECEIPT_SANCTION: the end the quorum supports */
+	unsigned weight;                  /* weight of the unexpired support after this report */
+};
+
+/* The local allowlist, asked for each address (the daemon's policy). */
+typedef bool (*receipt_allowlisted_fn)(void *arg, const struct addr *a);
+
+struct receipt_config {
+	const struct treaty *treaty;      /* must outlive the receipt, or be replaced by receipt_set_treaty */
+	receipt_allowlisted_fn allowlisted;
+	void *allowlisted_arg;
+	size_t max_keys;                  /* addresses tracked; 0: 65536 */
+	uint64_t seed;
+};
+
+struct receipt_member_stats {
+	const char *id;
+	uint64_t last_seq;
+	int64_t last_report_us;           /* the time of its latest report (its clock) */
+	int64_t last_received_us;         /* when we received it (our clock); 0: never */
+	int64_t lag_us;                   /* received - report time, for that report */
+	uint64_t accepted;
+	uint64_t refused[RR_COUNT];
+};
+
+struct receipt;
+
+struct receipt *receipt_new(const struct receipt_config *cfg);
+void receipt_free(struct receipt *r);  /* accepts NULL */
+
+/* A new treaty (a reload): weights, quorum and rules are taken from it;
+ * the reports of members it no longer lists stop counting. */
+void receipt_set_treaty(struct receipt *r, const struct treaty *t);
+
+/* Counts a whole message refused before its reports could be read (not a
+ * member, report_decode's refusals, wrong sender/alliance/treaty), against
+ * member (any text; ids not in the treaty are counted under "unknown"). */
+void receipt_refuse_message(struct receipt *r, const char *member, enum receipt_reason why);
+
+/* Checks a decoded batch's header against the treaty and the member the
+ * transport says it came from. RR_NONE when its reports may be applied. */
+enum receipt_reason receipt_check_batch(const struct receipt *r, const char *member, const struct report_batch *b);
+
+/* Applies one report of a batch that passed receipt_check_batch, received
+ * at now_us, and says what to do. */
+void receipt_apply(struct receipt *r, const char *member, const struct report *rep, int64_t now_us,
+		   struct receipt_decision *out);
+
+/* State kept across restarts: a member's last sequence number and report
+ * time (the daemon stores them in the ledger with what it applied). */
+bool receipt_member_state(const struct receipt *r, const char *member, uint64_t *last_seq, int64_t *last_time_us);
+void receipt_restore_member(struct receipt *r, const char *member, uint64_t last_seq, int64_t last_time_us);
+
+/* Puts back, at start, the support of a sanction still in force: member's
+ * report seq asked for key until until_us. */
+void receipt_restore_vote(struct receipt *r, const char *member, uint64_t seq, const struct addr *key,
+			  int64_t until_us, int64_t now_us);
+
+/* Who supports key now: the unexpired reports of current members, at most
+ * max of them (RECEIPT_MAX_VOTES is enough). Ids live until the next call
+ * that changes the treaty. Returns how many. */
+struct receipt_support {
+	const char *member;
+	uint64_t seq;
+	int64_t until_us;
+};
+size_t receipt_supporters(struct receipt *r, const struct addr *key, int64_t now_us, struct receipt_support *out,
+			  size_t max);
+
+/* The weight of the treaty's current members among ids (who supported a
+ * sanction), for deciding what an expulsion leaves standing. */
+unsigned receipt_support_weight(const struct receipt *r, const char *const *ids, size_t n);
+unsigned receipt_quorum(const struct receipt *r);
+
+/* Per member of the current treaty, in treaty order; false past the end. */
+bool receipt_stats(const struct receipt *r, size_t i, struct receipt_member_stats *out);
+/* Refusals of senders that are not members. */
+uint64_t receipt_unknown_refusals(const struct receipt *r);
+uint64_t receipt_evictions(const struct receipt *r);
+
+const char *receipt_reason_name(enum receipt_reason why);
+enum receipt_reason receipt_reason_from_report(enum report_error e);
+
+#endif

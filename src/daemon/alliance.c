@@ -1,0 +1,813 @@
+/* alliance.c: pactod's side of the alliance (see alliance.h).
+ * Out: local sanction -> outbox row (same transaction) -> after commit,
+ * batches of up to REPORT_MAX_ITEMS rows signed and published -> ack marks
+ * the rows. In: message -> sender in treaty -> signature and strict decode
+ * -> receipt (trust rules) -> firewall (one commit per batch of messages)
+ * -> ledger (one transaction) -> ack to the broker. */
+#include "daemon/alliance.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alliance/receipt.h"
+#include "alliance/report.h"
+#include "alliance/signer.h"
+#include "alliance/transport.h"
+#include "alliance/treaty.h"
+#include "common/log.h"
+#include "common/seed.h"
+#include "common/xalloc.h"
+#include "daemon/daemon.h"
+#include "detect/logline.h"
+#include "ledger/ledger_ally.h"
+
+#define INBOUND_BATCH 64          /* messages handled per ledger transaction */
+#define MAX_INFLIGHT 64           /* published batches awaiting their ack */
+#define RETRY_US (1000000LL)      /* after a failed publish */
+#define ORIGIN_PREFIX "ally:"
+
+struct inflight {
+	uint64_t first, last;         /* outbox sequence numbers in one message */
+};
+
+struct alliance {
+	struct treaty *treaty;
+	struct signer *signer;
+	char self[TREATY_MAX_ID + 1];
+	struct receipt *receipt;
+	struct transport *transport;
+	struct report_batch *batch;   /* scratch: too big for the stack */
+	uint8_t *wire;
+	uint64_t next_publish;        /* lowest outbox seq not handed to the transport */
+	struct inflight inflight[MAX_INFLIGHT];
+	size_t ninflight;
+	int64_t retry_at_us;
+	uint64_t reports_out, acked, publish_failures, messages_in, applied, refusals;
+	int64_t refusal_minute;
+	unsigned refusal_rows;
+	bool firewall_dirty;          /* changes queued for one commit */
+	bool outbox_dirty;            /* reports added since the last flush */
+	const char *touched[TREATY_MAX_MEMBERS];  /* members whose state to save */
+	size_t ntouched;
+};
+
+/* ---- opening ---- */
+
+static bool allowlisted(void *arg, const struct addr *a)
+{
+	struct daemon *d = arg;
+	return engine_allowlisted(d->engine, a);
+}
+
+/* The treaty at path, if in force and listing key's public key. */
+static struct treaty *load_treaty(const char *path, const struct signer *s, char *self, char *err, size_t errlen)
+{
+	struct errors errs = {0};
+	struct treaty *t = treaty_load(path, &errs);
+	if (!t) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_warnx("%s", errs.msgs[i]);
+		snprintf(err, errlen, "%s", errs.n ? errs.msgs[0] : "treaty: unreadable");
+		errors_clear(&errs);
+		return NULL;
+	}
+	char why[512];
+	const struct treaty_member *me = treaty_member_by_key(t, signer_public_key(s));
+	if (!treaty_in_force(t, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: not in force: %s", path, why);
+	} else if (!me) {
+		char key[SIGNER_PUBLIC_TEXT];
+		signer_key_format(signer_public_key(s), key);
+		snprintf(err, errlen, "%s: our key %s is not a member's (pacto treaty add-member)", path, key);
+	} else {
+		snprintf(self, TREATY_MAX_ID + 1, "%s", me->id);
+		return t;
+	}
+	treaty_free(t);
+	return NULL;
+}
+
+static int restore_ally(void *arg, const char *member, uint64_t last_seq, int64_t last_time_us)
+{
+	receipt_restore_member(arg, member, last_seq, last_time_us);
+	return 0;
+}
+
+struct restore_votes {
+	struct receipt *receipt;
+	int64_t now_us;
+};
+
+static int restore_vote(void *arg, const struct ledger_support *s)
+{
+	struct restore_votes *r = arg;
+	receipt_restore_vote(r->receipt, s->member, s->seq, &s->addr, s->until_us, r->now_us);
+	return 0;
+}
+
+/* Sequence numbers skipped at each start (see ledger_outbox_skip): more
+ * than a member can report between a commit and its sync to disk. */
+#define SEQ_GAP_AT_START 100000
+
+static int restore_state(struct daemon *d, struct alliance *a, char *err, size_t errlen)
+{
+	struct restore_votes rv = {a->receipt, daemon_now_us()};
+	if (ledger_outbox_skip(d->ledger, SEQ_GAP_AT_START, err, errlen) != 0 ||
+	    ledger_each_ally(d->ledger, restore_ally, a->receipt, err, errlen) != 0 ||
+	    ledger_each_active_support(d->ledger, rv.now_us, restore_vote, &rv, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+static int open_transport(struct daemon *d, struct alliance *a, char *err, size_t errlen)
+{
+	const struct config *c = d->cfg;
+	const char *urls[DAEMON_MAX_NATS];
+	size_t n = 0;
+	if (d->opts.nnats)
+		for (; n < d->opts.nnats; n++)
+			urls[n] = d->opts.nats[n];
+	else
+		for (; n < c->nnats && n < DAEMON_MAX_NATS; n++)
+			urls[n] = c->nats[n];
+	struct transport_config tc = {
+		.urls = urls, .nurls = n, .creds_file = c->nats_credentials, .tls_ca = c->nats_tls_ca,
+		.tls_cert = c->nats_tls_cert, .tls_key = c->nats_tls_key, .alliance = a->treaty->alliance,
+		.member = a->self, .replicas = (unsigned)c->nats_replicas,
+	};
+	return transport_open(&tc, &a->transport, err, errlen);
+}
+
+int alliance_open(struct daemon *d, const char *treaty_path, const char *key_path, char *err, size_t errlen)
+{
+	struct alliance *a = xcalloc(1, sizeof(*a));
+	d->alliance = a;
+	if (signer_init() != 0) {
+		snprintf(err, errlen, "libsodium: cannot initialise");
+		return -1;
+	}
+	if (signer_load(key_path, &a->signer, err, errlen) != 0)
+		return -1;
+	if (!(a->treaty = load_treaty(treaty_path, a->signer, a->self, err, errlen)))
+		return -1;
+	struct receipt_config rc = {.treaty = a->treaty, .allowlisted = allowlisted, .allowlisted_arg = d,
+				    .seed = random_seed()};
+	a->receipt = receipt_new(&rc);
+	a->batch = xcalloc(1, sizeof(*a->batch));
+	a->wire = xmalloc(REPORT_MAX_MESSAGE);
+	a->next_publish = 1;
+	if (restore_state(d, a, err, errlen) != 0 || open_transport(d, a, err, errlen) != 0)
+		return -1;
+	log_info("alliance %s (treaty version %llu, %zu members): we are %s", a->treaty->alliance,
+		 (unsigned long long)a->treaty->version, a->treaty->nmembers, a->self);
+	return 0;
+}
+
+void alliance_close(struct alliance *a)
+{
+	if (!a)
+		return;
+	transport_close(a->transport);
+	receipt_free(a->receipt);
+	treaty_free(a->treaty);
+	signer_free(a->signer);
+	free(a->batch);
+	free(a->wire);
+	free(a);
+}
+
+int alliance_fd(const struct alliance *a)
+{
+	return a && a->transport ? transport_fd(a->transport) : -1;
+}
+
+/* ---- out: the outbox ---- */
+
+int alliance_report(struct daemon *d, const struct sanction *s, bool lift, const struct evidence_lines *ev,
+		    char *err, size_t errlen)
+{
+	struct ledger_line lines[LEDGER_REPORT_LINES];
+	size_t n = 0;
+	/* The last lines are the ones that decided it. */
+	size_t from = ev && ev->n > LEDGER_REPORT_LINES ? ev->n - LEDGER_REPORT_LINES : 0;
+	for (size_t i = from; ev && i < ev->n; i++)
+		lines[n++] = (struct ledger_line){.text = ev->text[i], .len = ev->len[i]};
+	struct ledger_report r = {
+		.time_us = daemon_now_us(), .action = lift ? LEDGER_REPORT_LIFT : LEDGER_REPORT_SANCTION,
+		.addr = s->addr, .scenario = s->scenario ? s->scenario->name : "manual",
+		.duration_s = lift ? 0 : (uint32_t)((s->duration_us + 999999) / 1000000), .attempts = s->attempts,
+		.first_seen_us = s->first_seen_us, .last_seen_us = s->last_seen_us, .lines = lines, .nlines = n,
+	};
+	if (ledger_outbox_add(d->ledger, &r, err, errlen) != 0)
+		return -1;
+	d->alliance->reports_out++;
+	d->alliance->outbox_dirty = true;
+	return 0;
+}
+
+struct fill {
+	struct alliance *a;
+	struct report_batch *b;
+};
+
+static void copy_line(char *dst, const struct ledger_line *l)
+{
+	size_t n = l->len < REPORT_MAX_LINE ? l->len : REPORT_MAX_LINE;
+	memcpy(dst, l->text, n);
+	dst[n] = '\0';
+}
+
+/* Scenario names of other hosts' rules are labels; keep the safe part. */
+static void copy_scenario(char *dst, const char *src)
+{
+	size_t n = 0;
+	for (; src[n] && n < REPORT_MAX_SCENARIO; n++) {
+		char c = src[n];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+			  c == '-' || c == '.';
+		dst[n] = ok ? c : '_';
+	}
+	dst[n] = '\0';
+	if (n == 0)
+		snprintf(dst, REPORT_MAX_SCENARIO + 1, "unknown");
+}
+
+static int fill_one(void *arg, const struct ledger_report *r)
+{
+	struct fill *f = arg;
+	struct report *rep = &f->b->items[f->b->n++];
+	memset(rep, 0, sizeof(*rep));
+	rep->seq = r->seq;
+	rep->time_us = r->time_us;
+	rep->action = r->action == LEDGER_REPORT_LIFT ? REPORT_LIFT : REPORT_SANCTION;
+	rep->addr = r->addr;
+	copy_scenario(rep->scenario, r->scenario);
+	rep->duration_s = r->duration_s;
+	rep->attempts = r->attempts;
+	rep->first_seen_us = r->first_seen_us;
+	rep->last_seen_us = r->last_seen_us;
+	for (size_t i = 0; i < r->nlines && i < REPORT_MAX_LINES; i++)
+		copy_line(rep->lines[rep->nlines++], &r->lines[i]);
+	return 0;
+}
+
+/* Reads the next batch of the outbox into a->batch; returns its size. */
+static size_t next_batch(struct daemon *d, struct alliance *a)
+{
+	char err[256];
+	struct report_batch *b = a->batch;
+	memset(b, 0, offsetof(struct report_batch, items));
+	snprintf(b->alliance, sizeof(b->alliance), "%s", a->treaty->alliance);
+	snprintf(b->member, sizeof(b->member), "%s", a->self);
+	b->treaty_version = a->treaty->version;
+	struct fill f = {a, b};
+	if (ledger_outbox_each_pending(d->ledger, a->next_publish - 1, REPORT_MAX_ITEMS, fill_one, &f, err,
+				       sizeof(err)) != 0) {
+		log_warnx("ledger: outbox: %s", err);
+		return 0;
+	}
+	return b->n;
+}
+
+static bool publish_batch(struct alliance *a)
+{
+	char err[256];
+	size_t len;
+	struct report_batch *b = a->batch;
+	if (report_encode(b, a->signer, a->wire, REPORT_MAX_MESSAGE, &len, err, sizeof(err)) != 0) {
+		/* Cannot happen with what the outbox holds; skip it rather than
+		 * block every later report behind it. */
+		log_warnx("alliance: report %llu..%llu not encodable (%s); skipped",
+			  (unsigned long long)b->items[0].seq, (unsigned long long)b->items[b->n - 1].seq, err);
+		a->next_publish = b->items[b->n - 1].seq + 1;
+		return true;
+	}
+	uint64_t last = b->items[b->n - 1].seq;
+	if (transport_publish(a->transport, last, a->wire, len, err, sizeof(err)) != 0) {
+		log_debug("alliance: publish deferred: %s", err);
+		return false;
+	}
+	a->inflight[a->ninflight++] = (struct inflight){b->items[0].seq, last};
+	a->next_publish = last + 1;
+	return true;
+}
+
+void alliance_flush(struct daemon *d, bool tick)
+{
+	struct alliance *a = d->alliance;
+	if (!a || (!a->outbox_dirty && !tick) || daemon_now_us() < a->retry_at_us)
+		return;
+	a->outbox_dirty = false;
+	while (a->ninflight < MAX_INFLIGHT && next_batch(d, a) > 0)
+		if (!publish_batch(a)) {
+			a->retry_at_us = daemon_now_us() + RETRY_US;
+			break;
+		}
+}
+
+static void forget_inflight(struct alliance *a, size_t i)
+{
+	a->inflight[i] = a->inflight[--a->ninflight];
+}
+
+static void handle_ack(struct daemon *d, struct alliance *a, const struct transport_ack *ack)
+{
+	char err[256];
+	for (size_t i = 0; i < a->ninflight; i++) {
+		if (a->inflight[i].last != ack->seq)
+			continue;
+		struct inflight f = a->inflight[i];
+		forget_inflight(a, i);
+		if (!ack->ok) {
+			/* Published again from the first unacknowledged one; later
+			 * batches that do get through are refused by allies as replays
+			 * when they come again, which is harmless. */
+			a->publish_failures++;
+			if (f.first < a->next_publish)
+				a->next_publish = f.first;
+			a->retry_at_us = daemon_now_us() + RETRY_US;
+			log_debug("alliance: publish of %llu..%llu failed: %s", (unsigned long long)f.first,
+				  (unsigned long long)f.last, ack->error);
+			return;
+		}
+		for (uint64_t s = f.first; s <= f.last; s++)
+			if (ledger_outbox_ack(d->ledger, s, daemon_now_us(), err, sizeof(err)) != 0)
+				log_warnx("ledger: outbox: %s", err);
+		a->acked += f.last - f.first + 1;
+		return;
+	}
+}
+
+/* ---- in: allies' reports ---- */
+
+static void touch(struct alliance *a, const char *member)
+{
+	for (size_t i = 0; i < a->ntouched; i++)
+		if (strcmp(a->touched[i], member) == 0)
+			return;
+	const struct treaty_member *m = treaty_member_by_id(a->treaty, member);
+	if (m && a->ntouched < TREATY_MAX_MEMBERS)
+		a->touched[a->ntouched++] = m->id;
+}
+
+/* Records a report received; refusals are written at most
+ * ALLIANCE_REFUSALS_PER_MINUTE a minute (they are always counted). */
+static void record(struct daemon *d, const char *member, const struct report *rep, const char *verdict,
+		   const char *reason, int64_t sanction_id)
+{
+	struct alliance *a = d->alliance;
+	int64_t now = daemon_now_us();
+	if (strcmp(verdict, "refused") == 0) {
+		a->refusals++;
+		if (now / 60000000 != a->refusal_minute) {
+			a->refusal_minute = now / 60000000;
+			a->refusal_rows = 0;
+		}
+		if (a->refusal_rows++ >= ALLIANCE_REFUSALS_PER_MINUTE)
+			return;
+	}
+	char err[256];
+	struct ledger_report_in in = {
+		.received_us = now, .member = member, .seq = rep ? rep->seq : 0, .time_us = rep ? rep->time_us : 0,
+		.action = rep ? (int)rep->action : 0, .addr = rep ? &rep->addr : NULL,
+		.scenario = rep ? rep->scenario : "", .duration_s = rep ? rep->duration_s : 0, .verdict = verdict,
+		.reason = reason, .sanction_id = sanction_id,
+	};
+	if (ledger_add_report_in(d->ledger, &in, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+}
+
+static void refuse_message(struct daemon *d, const char *member, enum receipt_reason why, const char *detail)
+{
+	receipt_refuse_message(d->alliance->receipt, member, why);
+	char reason[300];
+	snprintf(reason, sizeof(reason), "%s%s%s", receipt_reason_name(why), detail && *detail ? ": " : "",
+		 detail ? detail : "");
+	log_warnx("alliance: message from %.64s refused: %s", member, reason);
+	record(d, member, NULL, "refused", reason, 0);
+}
+
+/* What is in force for exactly key: the latest end of any sanction, the
+ * allies' active sanction (its id), and whether one is this host's own. */
+struct in_force {
+	int64_t until_us;
+	int64_t ally_id;
+	bool local;
+};
+
+static int note_active(void *arg, int64_t id, const char *origin, int64_t expires_us)
+{
+	struct in_force *f = arg;
+	if (expires_us > f->until_us)
+		f->until_us = expires_us;
+	if (strncmp(origin, ORIGIN_PREFIX, strlen(ORIGIN_PREFIX)) == 0)
+		f->ally_id = id;
+	else
+		f->local = true;
+	return 0;
+}
+
+static struct in_force in_force(struct daemon *d, const struct addr *key, int64_t now)
+{
+	struct in_force f = {0};
+	char err[256];
+	if (ledger_each_active_exact(d->ledger, key, now, note_active, &f, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+	return f;
+}
+
+bool alliance_is_ours(struct daemon *d, const struct addr *a)
+{
+	return in_force(d, a, daemon_now_us()).local;
+}
+
+static void add_supports(struct daemon *d, const struct addr *key, int64_t id, int64_t now)
+{
+	struct receipt_support sup[RECEIPT_MAX_VOTES];
+	char err[256];
+	size_t n = receipt_supporters(d->alliance->receipt, key, now, sup, RECEIPT_MAX_VOTES);
+	for (size_t i = 0; i < n; i++)
+		if (ledger_add_support(d->ledger, id, sup[i].member, sup[i].seq, sup[i].until_us, err, sizeof(err)) != 0)
+			log_warnx("ledger: %s", err);
+}
+
+static int64_t new_ally_sanction(struct daemon *d, const char *member, const struct report *rep, int64_t until,
+				 int64_t now)
+{
+	char origin[LEDGER_MAX_NAME], reason[160], err[256];
+	struct ledger_line lines[REPORT_MAX_LINES];
+	for (size_t i = 0; i < rep->nlines; i++)
+		lines[i] = (struct ledger_line){.text = rep->lines[i], .len = strlen(rep->lines[i])};
+	snprintf(origin, sizeof(origin), ORIGIN_PREFIX "%s", member);
+	snprintf(reason, sizeof(reason), "reported by %s (report %llu)", member, (unsigned long long)rep->seq);
+	struct ledger_sanction s = {
+		.addr = rep->addr, .scenario = rep->scenario, .origin = origin, .reason = reason,
+		.attempts = rep->attempts, .first_seen_us = rep->first_seen_us, .last_seen_us = rep->last_seen_us,
+		.created_us = now, .expires_us = until, .offence = 1, .evidence = lines, .nevidence = rep->nlines,
+	};
+	int64_t id = 0;
+	if (ledger_add_sanction(d->ledger, &s, &id, err, sizeof(err)) != 0) {
+		d->ledger_errors++;
+		log_warnx("ledger: %s (the ally's sanction is enforced but not recorded)", err);
+	}
+	return id;
+}
+
+/* The quorum supports key until until: enforce it (never shortening what
+ * is in force) and record it. Returns the ledger id of the ally sanction. */
+static int64_t impose(struct daemon *d, const char *member, const struct report *rep, int64_t until, int64_t now)
+{
+	char err[256], text[ADDR_STRLEN];
+	struct in_force f = in_force(d, &rep->addr, now);
+	if (until > f.until_us) {
+		if (firewall_add(d->fw, &rep->addr, (until - now + 999999) / 1000000, err, sizeof(err)) != 0) {
+			d->firewall_errors++;
+			log_warnx("firewall: %s", err);
+			return 0;
+		}
+		d->alliance->firewall_dirty = true;
+		engine_impose(d->engine, &rep->addr, until);
+	}
+	int64_t id = f.ally_id;
+	if (id && until > f.until_us && ledger_set_expiry(d->ledger, id, until, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+	if (!id)
+		id = new_ally_sanction(d, member, rep, until > f.until_us ? until : f.until_us, now);
+	if (id)
+		add_supports(d, &rep->addr, id, now);
+	d->sanctions++;
+	d->alliance->applied++;
+	log_info("sanction %s until +%llds: reported by %s (%s)", addr_format(&rep->addr, text, sizeof(text)),
+		 (long long)((until - now) / 1000000), member, rep->scenario);
+	return id;
+}
+
+/* The support of an ally's sanction fell below the quorum: lift it, and
+ * drop the key unless a sanction of this host's own still holds it. */
+static int64_t lift(struct daemon *d, const char *member, const struct report *rep, int64_t now)
+{
+	char by[LEDGER_MAX_NAME], err[256], text[ADDR_STRLEN];
+	struct in_force f = in_force(d, &rep->addr, now);
+	bool lifted = false;
+	snprintf(by, sizeof(by), ORIGIN_PREFIX "%s (report %llu)", member, (unsigned long long)rep->seq);
+	if (f.ally_id && ledger_lift_id(d->ledger, f.ally_id, now, by, &lifted, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+	if (!f.local) {
+		if (firewall_remove(d->fw, &rep->addr, err, sizeof(err)) != 0)
+			log_warnx("firewall: %s", err);
+		else
+			d->alliance->firewall_dirty = true;
+		engine_lift(d->engine, &rep->addr);
+	}
+	log_info("lift %s: %s", addr_format(&rep->addr, text, sizeof(text)), by);
+	d->alliance->applied++;
+	return f.ally_id;
+}
+
+static void apply_report(struct daemon *d, const char *member, const struct report *rep, int64_t now)
+{
+	struct receipt_decision dec;
+	receipt_apply(d->alliance->receipt, member, rep, now, &dec);
+	touch(d->alliance, member);
+	switch (dec.verdict) {
+	case RECEIPT_REFUSED: {
+		char text[ADDR_STRLEN];
+		log_warnx("alliance: report %llu of %s about %s refused: %s", (unsigned long long)rep->seq, member,
+			  addr_format(&rep->addr, text, sizeof(text)), receipt_reason_name(dec.reason));
+		record(d, member, rep, "refused", receipt_reason_name(dec.reason), 0);
+		break;
+	}
+	case RECEIPT_PENDING:
+		record(d, member, rep, "pending", "below the quorum", 0);
+		break;
+	case RECEIPT_UNCHANGED: {
+		struct in_force f = in_force(d, &rep->addr, now);
+		if (f.ally_id && rep->action == REPORT_SANCTION)
+			add_supports(d, &rep->addr, f.ally_id, now);
+		record(d, member, rep, "unchanged", "already in force", f.ally_id);
+		break;
+	}
+	case RECEIPT_SANCTION:
+		record(d, member, rep, "applied", "", impose(d, member, rep, dec.until_us, now));
+		break;
+	case RECEIPT_LIFT:
+		record(d, member, rep, "applied", "", lift(d, member, rep, now));
+		break;
+	}
+}
+
+static void handle_message(struct daemon *d, const struct transport_msg *m)
+{
+	struct alliance *a = d->alliance;
+	char why[256];
+	a->messages_in++;
+	if (strcmp(m->sender, a->self) == 0)
+		return;   /* our own reports come back on the stream */
+	const struct treaty_member *member = treaty_member_by_id(a->treaty, m->sender);
+	if (!member)
+		return refuse_message(d, m->sender, RR_NOT_MEMBER, NULL);
+	enum report_error e = report_decode(m->data, m->len, member->key, a->batch, why, sizeof(why));
+	if (e != REPORT_OK)
+		return refuse_message(d, member->id, receipt_reason_from_report(e), why);
+	enum receipt_reason rr = receipt_check_batch(a->receipt, member->id, a->batch);
+	if (rr != RR_NONE)
+		return refuse_message(d, member->id, rr, NULL);
+	int64_t now = daemon_now_us();
+	for (size_t i = 0; i < a->batch->n; i++)
+		apply_report(d, member->id, &a->batch->items[i], now);
+}
+
+static void save_touched(struct daemon *d, struct alliance *a)
+{
+	char err[256];
+	for (size_t i = 0; i < a->ntouched; i++) {
+		uint64_t seq;
+		int64_t t;
+		if (receipt_member_state(a->receipt, a->touched[i], &seq, &t) &&
+		    ledger_ally_save(d->ledger, a->touched[i], seq, t, err, sizeof(err)) != 0)
+			log_warnx("ledger: %s", err);
+	}
+	a->ntouched = 0;
+}
+
+/* Firewall first (the drops do not wait for the fsync), then the ledger;
+ * the broker hears "done" only when both are. */
+static bool finish_batch(struct daemon *d, struct alliance *a)
+{
+	char err[256];
+	if (a->firewall_dirty) {
+		a->firewall_dirty = false;
+		if (firewall_commit(d->fw, err, sizeof(err)) != 0) {
+			d->firewall_errors++;
+			log_warnx("firewall: %s", err);
+		}
+	}
+	save_touched(d, a);
+	if (ledger_commit(d->ledger, err, sizeof(err)) != 0) {
+		d->ledger_errors++;
+		log_warnx("ledger: %s (the allies' messages will be delivered again)", err);
+		return false;
+	}
+	return true;
+}
+
+static void take_acks(struct daemon *d, struct alliance *a)
+{
+	struct transport_ack acks[64];
+	size_t n;
+	while ((n = transport_take_acks(a->transport, acks, 64)) > 0)
+		for (size_t i = 0; i < n; i++)
+			handle_ack(d, a, &acks[i]);
+}
+
+void alliance_service(struct daemon *d)
+{
+	struct alliance *a = d->alliance;
+	struct transport_msg *msgs[INBOUND_BATCH];
+	char err[256];
+	if (!a)
+		return;
+	if (!ledger_in_transaction(d->ledger) && ledger_begin(d->ledger, err, sizeof(err)) != 0) {
+		log_warnx("ledger: %s", err);
+		return;
+	}
+	take_acks(d, a);
+	size_t n = transport_take_messages(a->transport, msgs, INBOUND_BATCH);
+	for (size_t i = 0; i < n; i++)
+		handle_message(d, msgs[i]);
+	bool committed = finish_batch(d, a);
+	for (size_t i = 0; i < n; i++) {
+		if (committed)
+			transport_ack(a->transport, msgs[i]);
+		else
+			transport_release(a->transport, msgs[i]);
+	}
+	alliance_flush(d, false);
+}
+
+/* ---- reload: a new treaty ---- */
+
+/* One row of support of an active ally sanction. */
+struct support_row {
+	int64_t id;
+	struct addr addr;
+	char member[TREATY_MAX_ID + 1];
+};
+
+struct support_rows {
+	struct support_row *rows;
+	size_t n, cap;
+};
+
+static int collect_support(void *arg, const struct ledger_support *s)
+{
+	struct support_rows *c = arg;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 256;
+		c->rows = xreallocarray(c->rows, c->cap, sizeof(*c->rows));
+	}
+	struct support_row *r = &c->rows[c->n++];
+	r->id = s->sanction_id;
+	r->addr = s->addr;
+	snprintf(r->member, sizeof(r->member), "%s", s->member);
+	return 0;
+}
+
+/* Lifts ally sanction rows[0..n) (one sanction) if its reporters among the
+ * current members no longer weigh the quorum. Returns 1 if lifted. */
+static unsigned settle(struct daemon *d, const struct support_row *rows, size_t n, int64_t now)
+{
+	struct alliance *a = d->alliance;
+	const char *ids[64];
+	char by[LEDGER_MAX_NAME], err[256], text[ADDR_STRLEN];
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < 64; i++)
+		ids[k++] = rows[i].member;
+	if (receipt_support_weight(a->receipt, ids, k) >= receipt_quorum(a->receipt))
+		return 0;
+	bool lifted = false;
+	snprintf(by, sizeof(by), "treaty version %llu: its reporters left the alliance",
+		 (unsigned long long)a->treaty->version);
+	if (ledger_lift_id(d->ledger, rows[0].id, now, by, &lifted, err, sizeof(err)) != 0 || !lifted)
+		return 0;
+	if (in_force(d, &rows[0].addr, now).until_us == 0) {
+		if (firewall_remove(d->fw, &rows[0].addr, err, sizeof(err)) == 0)
+			a->firewall_dirty = true;
+		engine_lift(d->engine, &rows[0].addr);
+	}
+	log_info("lift %s: %s", addr_format(&rows[0].addr, text, sizeof(text)), by);
+	return 1;
+}
+
+/* Lifts every active ally sanction whose support among the current members
+ * no longer reaches the quorum (an expelled member's). The support is read
+ * whole first: the ledger is not written while a query runs. */
+static unsigned lift_unsupported(struct daemon *d)
+{
+	char err[256];
+	struct support_rows c = {0};
+	int64_t now = daemon_now_us();
+	unsigned lifted = 0;
+	if (!ledger_in_transaction(d->ledger) && ledger_begin(d->ledger, err, sizeof(err)) != 0) {
+		log_warnx("ledger: %s", err);
+		return 0;
+	}
+	if (ledger_each_active_support(d->ledger, now, collect_support, &c, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+	for (size_t i = 0, j; i < c.n; i = j) {
+		for (j = i; j < c.n && c.rows[j].id == c.rows[i].id; j++)
+			;
+		lifted += settle(d, &c.rows[i], j - i, now);
+	}
+	free(c.rows);
+	finish_batch(d, d->alliance);
+	return lifted;
+}
+
+int alliance_reload(struct daemon *d, const char *treaty_path, char *message, size_t len)
+{
+	struct alliance *a = d->alliance;
+	char self[TREATY_MAX_ID + 1], err[512];
+	struct treaty *t = load_treaty(treaty_path, a->signer, self, err, sizeof(err));
+	if (!t) {
+		snprintf(message, len, "treaty refused, the running one stays: %s", err);
+		return -1;
+	}
+	if (strcmp(t->alliance, a->treaty->alliance) != 0 || strcmp(self, a->self) != 0) {
+		snprintf(message, len, "treaty refused: another alliance or another id for us needs a restart");
+		treaty_free(t);
+		return -1;
+	}
+	uint64_t old = a->treaty->version;
+	receipt_set_treaty(a->receipt, t);
+	treaty_free(a->treaty);
+	a->treaty = t;
+	unsigned lifted = t->version != old ? lift_unsupported(d) : 0;
+	snprintf(message, len, "treaty version %llu%s, %u sanction%s lifted", (unsigned long long)t->version,
+		 t->version != old ? " taken" : " unchanged", lifted, lifted == 1 ? "" : "s");
+	log_info("%s", message);
+	return 0;
+}
+
+/* ---- what `pacto allies` and `pacto why` show ---- */
+
+static json_t *time_or_null(int64_t us)
+{
+	char buf[64];
+	return us ? json_string(format_time_utc(us, buf, sizeof(buf))) : json_null();
+}
+
+static json_t *refusals_json(const uint64_t refused[RR_COUNT])
+{
+	json_t *o = json_object();
+	for (int r = 1; r < RR_COUNT; r++)
+		if (refused[r])
+			json_object_set_new(o, receipt_reason_name((enum receipt_reason)r), json_integer((json_int_t)refused[r]));
+	return o;
+}
+
+static json_t *member_json(const struct alliance *a, size_t i)
+{
+	struct receipt_member_stats st;
+	if (!receipt_stats(a->receipt, i, &st))
+		return NULL;
+	const struct treaty_member *m = &a->treaty->members[i];
+	char key[SIGNER_PUBLIC_TEXT];
+	signer_key_format(m->key, key);
+	return json_pack("{s:s, s:s, s:i, s:b, s:I, s:o, s:o, s:I, s:I, s:o}", "id", m->id, "key", key, "weight",
+			 (int)m->weight, "self", strcmp(m->id, a->self) == 0, "last_seq", (json_int_t)st.last_seq,
+			 "last_report", time_or_null(st.last_report_us), "last_received",
+			 time_or_null(st.last_received_us), "lag_ms", (json_int_t)(st.lag_us / 1000), "accepted",
+			 (json_int_t)st.accepted, "refused", refusals_json(st.refused));
+}
+
+static json_t *link_json(struct alliance *a)
+{
+	struct transport_status ts;
+	transport_status(a->transport, &ts);
+	return json_pack("{s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "connected", ts.connected, "ready",
+			 ts.ready, "server", ts.server, "published", (json_int_t)ts.published, "acked",
+			 (json_int_t)ts.acked, "failed", (json_int_t)ts.failed, "received", (json_int_t)ts.received,
+			 "redelivered", (json_int_t)ts.redelivered, "reconnects", (json_int_t)ts.reconnects);
+}
+
+json_t *alliance_json(struct daemon *d)
+{
+	struct alliance *a = d->alliance;
+	uint64_t pending = 0;
+	char err[256];
+	if (!a)
+		return json_null();
+	if (ledger_outbox_pending(d->ledger, &pending, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+	json_t *members = json_array();
+	for (size_t i = 0; i < a->treaty->nmembers; i++)
+		json_array_append_new(members, member_json(a, i));
+	return json_pack("{s:s, s:I, s:s, s:i, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "alliance",
+			 a->treaty->alliance, "treaty_version", (json_int_t)a->treaty->version, "self", a->self,
+			 "quorum", (int)a->treaty->quorum, "link", link_json(a), "outbox_pending", (json_int_t)pending,
+			 "reported", (json_int_t)a->reports_out, "messages_received", (json_int_t)a->messages_in,
+			 "applied", (json_int_t)a->applied, "refused", (json_int_t)a->refusals, "unknown_senders",
+			 (json_int_t)receipt_unknown_refusals(a->receipt), "members", members);
+}
+
+static int report_in_json(void *arg, const struct ledger_report_in *r)
+{
+	char buf[64];
+	json_array_append_new(arg, json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:s}", "member", r->member,
+					     "received", format_time_utc(r->received_us, buf, sizeof(buf)), "seq",
+					     (json_int_t)r->seq, "action", r->action == REPORT_LIFT ? "lift" : "sanction",
+					     "scenario", r->scenario, "duration_s", (json_int_t)r->duration_s, "verdict",
+					     r->verdict, "reason", r->reason));
+	return 0;
+}
+
+void alliance_why(struct daemon *d, const struct addr *a, json_t *out)
+{
+	char err[256];
+	json_t *reports = json_array();
+	if (ledger_each_report_in(d->ledger, a, 1000, report_in_json, reports, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+	json_object_set_new(out, "reports", reports);
+}

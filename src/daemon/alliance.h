@@ -1,0 +1,75 @@
+/* alliance.h: pactod's side of the alliance: what it tells its allies and
+ * what it does with what they tell it.
+ * Why: a local sanction and an ally's report must end in the same sanction
+ * step (DESIGN.md data path), so this file joins the alliance's parts
+ * (treaty, signer, receipt, transport) to the daemon's (ledger, firewall,
+ * engine), and nothing else does.
+ * Guarantees:
+ *  - out: every reported sanction or lift is written to the ledger's outbox
+ *    in the transaction of the sanction itself, published only after that
+ *    commit, and published again until the broker acknowledges it;
+ *  - in: a message is acknowledged to the broker only after what it caused
+ *    is committed to the ledger (and in force in the firewall); anything
+ *    refused is counted, recorded (at most ALLIANCE_REFUSALS_PER_MINUTE rows
+ *    a minute, so a hostile ally cannot fill the disk) and acknowledged, so
+ *    it is not delivered again;
+ *  - an ally's report never shortens a sanction in force here, and an ally's
+ *    lift never lifts a sanction this host decided itself. */
+#ifndef PACTO_DAEMON_ALLIANCE_H
+#define PACTO_DAEMON_ALLIANCE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/addr.h"
+#include "daemon/evidence.h"
+#include "detect/sanction.h"
+
+#define ALLIANCE_REFUSALS_PER_MINUTE 600
+
+struct daemon;
+struct alliance;
+
+/* Loads the treaty (in force, listing key's public key), the key, the
+ * allies' state and the support of their sanctions from the ledger, and
+ * starts the link (which may connect later). Returns 0, or -1 with err. */
+int alliance_open(struct daemon *d, const char *treaty_path, const char *key_path, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+void alliance_close(struct alliance *a);  /* accepts NULL */
+
+/* The transport's descriptor for poll, or -1. */
+int alliance_fd(const struct alliance *a);
+
+/* Handles what the link has for us: publish acknowledgements and allies'
+ * messages. Opens and commits its own ledger transactions. */
+void alliance_service(struct daemon *d);
+
+/* Publishes what the outbox holds and is not in flight: after a commit
+ * that added reports, and on each tick (tick true: retries, and reports
+ * left from before a restart). */
+void alliance_flush(struct daemon *d, bool tick);
+
+/* Writes a report of a local sanction (or of its lift, when lift) to the
+ * outbox, inside the caller's ledger transaction. */
+int alliance_report(struct daemon *d, const struct sanction *s, bool lift, const struct evidence_lines *ev,
+		    char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* True when a sanction of exactly a that this host decided (detected or
+ * manual, not an ally's) is active: lifting it is ours to report. */
+bool alliance_is_ours(struct daemon *d, const struct addr *a);
+
+/* Takes a new version of the treaty (pacto reload): refuses one not in
+ * force or without us; lifts the allies' sanctions that no longer have the
+ * quorum's support (an expelled member's). message says what happened. */
+int alliance_reload(struct daemon *d, const char *treaty_path, char *message, size_t len);
+
+/* `pacto allies`: the treaty, the link, each member's last report, lag and
+ * refusals by reason. */
+json_t *alliance_json(struct daemon *d);
+
+/* For `pacto why`: every report received about exactly a (who, when, what
+ * became of it), as "reports" in out. */
+void alliance_why(struct daemon *d, const struct addr *a, json_t *out);
+
+#endif

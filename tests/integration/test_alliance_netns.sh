@@ -1,0 +1,195 @@
+# test_alliance_netns.sh: three allies, A (alpha), B (bravo) and C
+# (charlie), each in its own network namespace with pactod (real nftables)
+# and a TCP service, joined by a bridge to a nats-server with JetStream and
+# to an aggressor's namespace. The aggressor attacks only A; its packets to
+# B and C are dropped afterwards, and `pacto why` on B says A reported it.
+# A's lift opens B and C again. B stopped during an attack catches up when
+# it returns; nats-server stopped while A detects delivers A's report when
+# it is back (A's outbox); alpha expelled by a new treaty: what rested only
+# on its word is lifted on B. Addresses: 192.0.2.0/24, inside namespaces
+# this script creates and removes.
+. "$PACTO_TOP/tests/integration/lib.sh"
+
+LAN="pacto-lan-$$"
+NATS_NS="$LAN"
+ATT="pacto-aatt-$$"
+PORT=2222
+NATS_PORT=4222
+NATS_URL="nats://192.0.2.254:$NATS_PORT"
+PROBE="$BUILD/netprobe"
+TREATY="$SCRATCH/treaty.json"
+NATS_DOWN_S=${PACTO_NATS_DOWN_S:-30}
+NATS_PID=
+
+# Member names, their namespaces and addresses.
+ns_of() { echo "pacto-$1-$$"; }
+ip_of() { case $1 in alpha) echo 192.0.2.1 ;; bravo) echo 192.0.2.2 ;; charlie) echo 192.0.2.3 ;; esac; }
+
+cleanup() {
+	for m in alpha bravo charlie; do kill_namespace "$(ns_of $m)"; done
+	kill_namespace "$ATT"
+	kill_namespace "$LAN"
+	finish
+}
+trap cleanup EXIT
+
+in_ns() { ns=$1; shift; ip netns exec "$ns" "$@"; }
+ctl() { m=$1; shift; in_ns "$(ns_of "$m")" "$BUILD/pacto" --state-dir "$SCRATCH/$m" "$@"; }
+# reaches MEMBER [SOURCE]: the aggressor's connection to MEMBER's service works.
+reaches() { in_ns "$ATT" "$PROBE" connect "$(ip_of "$1")" "$PORT" "${2:-}" 1000; }
+dropped() { ! reaches "$@"; }
+
+# plug NAMESPACE ADDRESS: a veth from the namespace to the LAN's bridge.
+plug() {
+	n=$(( $(echo "$2" | cut -d. -f4) ))
+	ip link add "pl$n-$$" type veth peer name "pb$n-$$" &&
+	ip link set "pl$n-$$" netns "$1" && ip link set "pb$n-$$" netns "$LAN" &&
+	in_ns "$LAN" ip link set "pb$n-$$" master br0 && in_ns "$LAN" ip link set "pb$n-$$" up &&
+	in_ns "$1" ip addr add "$2/24" dev "pl$n-$$" && in_ns "$1" ip link set "pl$n-$$" up &&
+	in_ns "$1" ip link set lo up
+}
+
+setup_network() {
+	ip netns add "$LAN" && in_ns "$LAN" ip link add br0 type bridge && in_ns "$LAN" ip link set br0 up &&
+	in_ns "$LAN" ip addr add 192.0.2.254/24 dev br0 && in_ns "$LAN" ip link set lo up || return 1
+	for m in alpha bravo charlie; do
+		ip netns add "$(ns_of $m)" && plug "$(ns_of $m)" "$(ip_of $m)" || return 1
+	done
+	ip netns add "$ATT" && plug "$ATT" 192.0.2.66 &&
+	in_ns "$ATT" ip addr add 192.0.2.67/24 dev "pl66-$$" && in_ns "$ATT" ip addr add 192.0.2.68/24 dev "pl66-$$" &&
+	in_ns "$ATT" ip addr add 192.0.2.69/24 dev "pl66-$$"
+}
+
+start_nats() {
+	in_ns "$NATS_NS" nats-server -js -sd "$SCRATCH/nats" -a 192.0.2.254 -p "$NATS_PORT" \
+		>>"$SCRATCH/nats.log" 2>&1 &
+	NATS_PID=$!
+	for i in $(seq 50); do in_ns "$NATS_NS" "$PROBE" connect 192.0.2.254 "$NATS_PORT" "" 200 && return 0; sleep 0.1; done
+	return 1
+}
+
+stop_nats() {
+	kill "$NATS_PID" 2>/dev/null
+	wait "$NATS_PID" 2>/dev/null
+	NATS_PID=
+}
+
+make_treaty() {
+	for m in alpha bravo charlie; do
+		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" || return 1
+	done
+	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id bravo --key "$(cat "$SCRATCH/bravo.pub")" >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id charlie --key "$(cat "$SCRATCH/charlie.pub")" \
+		--protect 198.51.100.0/24 >/dev/null || return 1
+	for m in alpha bravo charlie; do
+		$PACTO treaty sign --treaty "$TREATY" --key "$SCRATCH/$m.key" >/dev/null || return 1
+	done
+	$PACTO treaty verify --treaty "$TREATY" >/dev/null
+}
+
+# start_member NAME: pactod in NAME's namespace, with its own copy of the treaty.
+start_member() {
+	m=$1
+	[ -f "$SCRATCH/$m.treaty" ] || cp "$TREATY" "$SCRATCH/$m.treaty"
+	touch "$SCRATCH/$m.log"
+	in_ns "$(ns_of "$m")" "$BUILD/pactod" --foreground --state-dir "$SCRATCH/$m" --watch "$SCRATCH/$m.log" \
+		--treaty "$SCRATCH/$m.treaty" --key "$SCRATCH/$m.key" --nats "$NATS_URL" >>"$SCRATCH/$m.pactod.log" 2>&1 &
+	for i in $(seq 50); do ctl "$m" status >/dev/null 2>&1 && return 0; sleep 0.1; done
+	return 1
+}
+
+stop_member() {
+	for pid in $(ip netns pids "$(ns_of "$1")"); do
+		[ "$(cat /proc/"$pid"/comm 2>/dev/null)" = pactod ] && kill "$pid" && while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+	done
+	return 0
+}
+
+# attack MEMBER ADDRESS: five failed passwords from ADDRESS in MEMBER's log.
+attack() {
+	for i in 1 2 3 4 5; do
+		echo "$(date -u '+%Y-%m-%dT%H:%M:%S.000000+00:00') $1 sshd[$((8000 + i))]: Failed password for root from $2 port $((41000 + i)) ssh2"
+	done >>"$SCRATCH/$1.log"
+}
+
+# wait_for SECONDS COMMAND...: polls until the command succeeds, at most
+# SECONDS of wall time (a probe of a dropped address takes its own timeout).
+wait_for() {
+	end=$(( $(date +%s) + $1 )); shift
+	while [ "$(date +%s)" -le "$end" ]; do "$@" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+
+if ! setup_network; then
+	not_ok "network namespaces could not be set up (root and iproute2 are required)"
+	exit 0
+fi
+check "three members sign the treaty" make_treaty
+check "nats-server with JetStream starts in the LAN namespace" start_nats
+for m in alpha bravo charlie; do
+	in_ns "$(ns_of $m)" "$PROBE" listen "$PORT" &
+	check "pactod $m starts in the alliance" start_member $m
+done
+check "pacto allies on B lists the three members, the link ready" \
+	wait_for 10 sh -c "ip netns exec $(ns_of bravo) $BUILD/pacto --state-dir $SCRATCH/bravo allies --json | jq -e '(.members | length) == 3 and .link.ready'"
+for m in alpha bravo charlie; do
+	check "the aggressor reaches $m before anything happens" reaches $m
+done
+
+attack alpha 192.0.2.66
+check "A sanctions 192.0.2.66 from its own log" wait_sanctioned "$SCRATCH/alpha" 192.0.2.66
+check "B drops 192.0.2.66 on A's report" wait_for 5 dropped bravo
+check "C drops 192.0.2.66 on A's report" wait_for 5 dropped charlie
+check "the aggressor's other address still reaches B" reaches bravo 192.0.2.69
+check "pacto why on B says alpha reported it" \
+	sh -c "ip netns exec $(ns_of bravo) $BUILD/pacto --state-dir $SCRATCH/bravo why 192.0.2.66 --json | jq -e '[.history[] | select(.origin == \"ally:alpha\")] | length == 1' >/dev/null"
+check "and lists alpha's report as applied" \
+	sh -c "ip netns exec $(ns_of bravo) $BUILD/pacto --state-dir $SCRATCH/bravo why 192.0.2.66 | grep -q 'of alpha: sanction sshd for 600s: applied'"
+check "pacto allies on C counts alpha's report accepted" \
+	sh -c "ip netns exec $(ns_of charlie) $BUILD/pacto --state-dir $SCRATCH/charlie allies --json | jq -e '.members[] | select(.id == \"alpha\") | .accepted == 1 and .last_seq == 1' >/dev/null"
+
+check "A lifts 192.0.2.66 by hand" sh -c "ip netns exec $(ns_of alpha) $BUILD/pacto --state-dir $SCRATCH/alpha lift 192.0.2.66 >/dev/null"
+check "A's lift reaches B: the aggressor gets through again" wait_for 5 reaches bravo
+check "and C" wait_for 5 reaches charlie
+
+# B is down while A is attacked; when B returns it catches up.
+stop_member bravo
+attack alpha 192.0.2.67
+check "A sanctions 192.0.2.67 while B is down" wait_sanctioned "$SCRATCH/alpha" 192.0.2.67
+check "C drops 192.0.2.67" wait_for 5 dropped charlie 192.0.2.67
+check "B restarts" start_member bravo
+check "B catches up on what it missed and drops 192.0.2.67" wait_for 10 dropped bravo 192.0.2.67
+
+# nats-server down while A detects: A's outbox keeps the report.
+stop_nats
+attack alpha 192.0.2.68
+check "A sanctions 192.0.2.68 with the broker down" wait_sanctioned "$SCRATCH/alpha" 192.0.2.68
+check "A's outbox holds the report" \
+	sh -c "ip netns exec $(ns_of alpha) $BUILD/pacto --state-dir $SCRATCH/alpha allies --json | jq -e '.outbox_pending >= 1' >/dev/null"
+sleep "$NATS_DOWN_S"
+check "B still lets 192.0.2.68 through: the report has not arrived" reaches bravo 192.0.2.68
+check "nats-server restarts on the same store after ${NATS_DOWN_S}s" start_nats
+check "A's outbox delivers: B drops 192.0.2.68" wait_for 15 dropped bravo 192.0.2.68
+check "and C" wait_for 5 dropped charlie 192.0.2.68
+check "A's outbox is empty again" wait_for 5 sh -c \
+	"ip netns exec $(ns_of alpha) $BUILD/pacto --state-dir $SCRATCH/alpha allies --json | jq -e '.outbox_pending == 0' >/dev/null"
+
+# Expulsion: bravo and charlie amend the treaty without alpha; on reload,
+# what rested only on alpha's word is lifted.
+cp "$TREATY" "$SCRATCH/amended.json"
+check "the treaty is amended without alpha and signed by the two left" sh -c "
+	$BUILD/pacto treaty remove-member --treaty $SCRATCH/amended.json --id alpha >/dev/null &&
+	$BUILD/pacto treaty sign --treaty $SCRATCH/amended.json --key $SCRATCH/bravo.key >/dev/null &&
+	$BUILD/pacto treaty sign --treaty $SCRATCH/amended.json --key $SCRATCH/charlie.key >/dev/null &&
+	$BUILD/pacto treaty verify --treaty $SCRATCH/amended.json >/dev/null"
+cp "$SCRATCH/amended.json" "$SCRATCH/bravo.treaty"
+check "B reloads the amended treaty" sh -c "ip netns exec $(ns_of bravo) $BUILD/pacto --state-dir $SCRATCH/bravo reload | grep -q 'lifted'"
+check "what only alpha reported is lifted on B: 192.0.2.67 gets through" wait_for 5 reaches bravo 192.0.2.67
+check "the lift is recorded as an expulsion" \
+	sh -c "ip netns exec $(ns_of bravo) $BUILD/pacto --state-dir $SCRATCH/bravo why 192.0.2.67 | grep -q 'left the alliance'"
+check "C, not reloaded, still drops 192.0.2.67" dropped charlie 192.0.2.67
+for m in alpha bravo charlie; do stop_member $m; done
+stop_nats
+check "every pactod stopped cleanly" sh -c "! grep -q 'AddressSanitizer\|runtime error' $SCRATCH/*.pactod.log"

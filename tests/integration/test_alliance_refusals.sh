@@ -1,0 +1,108 @@
+# test_alliance_refusals.sh: what pactod refuses from the alliance's stream.
+# One member (bravo) runs pactod with real nftables in its own network
+# namespace, with a nats-server on that namespace's loopback. A test tool
+# (allyprobe) publishes reports as alpha (a member), as mallory (not one),
+# and as a forger: a forged signature, a replayed report, a non-member, an
+# over-rate member, a protected address, a too-wide prefix, the wrong
+# alliance, the wrong treaty version, a report from the future, and bytes
+# that are no report. Each is refused, counted by reason in `pacto allies`,
+# recorded in the ledger, and never reaches the firewall; a valid report
+# among them is applied.
+. "$PACTO_TOP/tests/integration/lib.sh"
+
+NS="pacto-refuse-$$"
+TREATY="$SCRATCH/treaty.json"
+URL=nats://127.0.0.1:4222
+STATE="$SCRATCH/bravo"
+
+cleanup() {
+	kill_namespace "$NS"
+	finish
+}
+trap cleanup EXIT
+
+in_ns() { ip netns exec "$NS" "$@"; }
+ctl() { in_ns "$BUILD/pacto" --state-dir "$STATE" "$@"; }
+# probe [ARGS...]: publish as alpha unless told otherwise.
+probe() { in_ns "$BUILD/allyprobe" --nats "$URL" --alliance west "$@"; }
+refused() { ctl allies --json | jq -e --arg r "$2" --argjson n "$3" \
+	".members[] | select(.id == \"$1\") | (.refused[\$r] // 0) >= \$n" >/dev/null; }
+in_set() { in_ns nft get element inet pacto v4 "{ $1 }" >/dev/null 2>&1; }
+
+make_treaty() {
+	for m in alpha bravo charlie mallory; do
+		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" || return 1
+	done
+	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id bravo --key "$(cat "$SCRATCH/bravo.pub")" >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id charlie --key "$(cat "$SCRATCH/charlie.pub")" \
+		--protect 198.51.100.0/24 >/dev/null &&
+	$PACTO treaty set --treaty "$TREATY" rate_per_min 6 >/dev/null &&
+	$PACTO treaty set --treaty "$TREATY" burst 12 >/dev/null || return 1
+	for m in alpha bravo charlie; do
+		$PACTO treaty sign --treaty "$TREATY" --key "$SCRATCH/$m.key" >/dev/null || return 1
+	done
+}
+
+start() {
+	ip netns add "$NS" && in_ns ip link set lo up || return 1
+	in_ns nats-server -js -sd "$SCRATCH/nats" -a 127.0.0.1 -p 4222 >>"$SCRATCH/nats.log" 2>&1 &
+	in_ns "$BUILD/pactod" --foreground --state-dir "$STATE" --watch "$SCRATCH/auth.log" --treaty "$TREATY" \
+		--key "$SCRATCH/bravo.key" --nats "$URL" >>"$SCRATCH/pactod.log" 2>&1 &
+	for i in $(seq 100); do
+		ctl allies --json 2>/dev/null | jq -e '.link.ready' >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_for SECONDS COMMAND...
+wait_for() {
+	end=$(( $(date +%s) + $1 )); shift
+	while [ "$(date +%s)" -le "$end" ]; do "$@" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+
+touch "$SCRATCH/auth.log"
+check "a treaty of alpha, bravo and charlie (charlie protects 198.51.100.0/24)" make_treaty
+if ! check "bravo's pactod and a nats-server start in a namespace" start; then
+	exit 0
+fi
+V=$(jq '.treaty.version' "$TREATY")
+check "a valid report of alpha is published" probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 1 --address 203.0.113.1
+check "and applied: 203.0.113.1 is in bravo's firewall" wait_for 5 in_set 203.0.113.1
+
+probe --member alpha --key "$SCRATCH/mallory.key" --version "$V" --seq 2 --address 203.0.113.2
+check "a forged signature is refused (bad_signature)" wait_for 5 refused alpha bad_signature 1
+probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 1 --address 203.0.113.3
+check "a report with a sequence number already seen is refused (replay)" wait_for 5 refused alpha replay 1
+probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 5 --address 203.0.113.5 --repeat
+check "the same message twice: the second copy is refused (replay)" wait_for 5 refused alpha replay 2
+check "and the first was applied" wait_for 5 in_set 203.0.113.5
+probe --member mallory --key "$SCRATCH/mallory.key" --version "$V" --seq 1 --address 203.0.113.6
+check "a non-member is refused" wait_for 5 sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE allies --json | jq -e '.unknown_senders >= 1' >/dev/null"
+probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 10 --address 198.51.100.7
+check "an address in charlie's protected range is refused (protected)" wait_for 5 refused alpha protected 1
+probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 11 --address 203.0.0.0/16
+check "a prefix wider than the treaty allows is refused (too_wide)" wait_for 5 refused alpha too_wide 1
+probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 12 --address 203.0.113.12 --claim-alliance east
+check "a report naming another alliance is refused (wrong_alliance)" wait_for 5 refused alpha wrong_alliance 1
+probe --member alpha --key "$SCRATCH/alpha.key" --version $((V + 1)) --seq 13 --address 203.0.113.13
+check "a report under another treaty version is refused (wrong_treaty)" wait_for 5 refused alpha wrong_treaty 1
+probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 14 --address 203.0.113.14 --time-offset 3600
+check "a report dated an hour ahead is refused (future)" wait_for 5 refused alpha future 1
+probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 15 --address 203.0.113.15 --claim-member charlie
+check "a report of alpha's claiming to be charlie's is refused (wrong_sender)" wait_for 5 refused alpha wrong_sender 1
+probe --member alpha --key "$SCRATCH/alpha.key" --garbage --address 203.0.113.16
+check "bytes that are no report are refused" wait_for 5 refused alpha bad_signature 2
+probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 100 --address 10.9.0.1 --count 20
+check "an over-rate burst: the reports past the treaty's burst are refused (rate)" wait_for 5 refused alpha rate 1
+
+for a in 203.0.113.2 203.0.113.3 203.0.113.6 198.51.100.7 203.0.113.12 203.0.113.13 203.0.113.14 203.0.113.15; do
+	check "nothing refused is enforced: $a is not in the firewall" sh -c "! ip netns exec $NS nft get element inet pacto v4 '{ $a }' >/dev/null 2>&1"
+done
+check "nor listed as a sanction" sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE sanctions --json |
+	jq -e '[.sanctions[].address] | (index(\"198.51.100.7\") == null) and (index(\"203.0.113.2\") == null) and (index(\"203.0.113.1\") != null)' >/dev/null"
+check "every refusal is recorded with its reason (pacto why)" sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE why 198.51.100.7 | grep -q 'refused, protected'"
+check "pacto allies shows alpha's refusals by reason" sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE allies | grep alpha | grep -q 'protected 1'"

@@ -1,0 +1,353 @@
+/* test_receipt.c: the trust rules on allies' reports, one rule at a time:
+ * membership, sender, alliance and treaty version, replays, clock skew,
+ * expiry, rate (on the reports' own clock, so catching up is no burst),
+ * protected ranges both ways, the local allowlist, prefix width, the
+ * weighted quorum (and how long it holds), lifts only by reporters,
+ * expulsion by a new treaty, restart state, and bounded memory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alliance/receipt.h"
+
+#define SEC 1000000LL
+#define NOW (1795737600LL * SEC)   /* 2026-11-27T00:00:00Z */
+
+static struct addr cidr(const char *text)
+{
+	struct addr a;
+	assert_int_equal(addr_parse_cidr(text, &a), 0);
+	return a;
+}
+
+static void add_member(struct treaty *t, const char *id, unsigned weight, const char *protect)
+{
+	uint8_t key[SIGNER_PUBLIC_BYTES];
+	char err[256];
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(id[0] * 31 + i);
+	struct addr p;
+	if (protect)
+		p = cidr(protect);
+	assert_int_equal(treaty_add_member(t, id, key, weight, protect ? &p : NULL, protect ? 1 : 0, err, sizeof(err)),
+			 0);
+}
+
+static struct treaty *alliance(unsigned quorum)
+{
+	char err[256], q[16];
+	struct treaty *t = treaty_new("west", err, sizeof(err));
+	assert_non_null(t);
+	add_member(t, "alpha", 1, "198.51.100.0/24");
+	add_member(t, "bravo", 1, NULL);
+	add_member(t, "charlie", 2, NULL);
+	snprintf(q, sizeof(q), "%u", quorum);
+	assert_int_equal(treaty_set(t, "quorum", q, err, sizeof(err)), 0);
+	assert_int_equal(treaty_set(t, "rate_per_min", "60", err, sizeof(err)), 0);
+	assert_int_equal(treaty_set(t, "burst", "5", err, sizeof(err)), 0);
+	return t;
+}
+
+static bool allow_192_0_2(void *arg, const struct addr *a)
+{
+	(void)arg;
+	struct addr net = cidr("192.0.2.0/24");
+	return addr_contains(&net, a) || addr_contains(a, &net);
+}
+
+static struct receipt *receipt_for(const struct treaty *t)
+{
+	struct receipt_config cfg = {.treaty = t, .allowlisted = allow_192_0_2, .max_keys = 64, .seed = 1};
+	return receipt_new(&cfg);
+}
+
+static struct report sanction_of(const char *address, uint64_t seq, int64_t time_us, uint32_t duration_s)
+{
+	struct report r = {.seq = seq, .time_us = time_us, .action = REPORT_SANCTION, .addr = cidr(address),
+			   .duration_s = duration_s, .attempts = 5};
+	snprintf(r.scenario, sizeof(r.scenario), "sshd");
+	return r;
+}
+
+static struct report lift_of(const char *address, uint64_t seq, int64_t time_us)
+{
+	struct report r = {.seq = seq, .time_us = time_us, .action = REPORT_LIFT, .addr = cidr(address)};
+	snprintf(r.scenario, sizeof(r.scenario), "sshd");
+	return r;
+}
+
+static struct receipt_decision apply(struct receipt *r, const char *member, struct report rep, int64_t now)
+{
+	struct receipt_decision d;
+	receipt_apply(r, member, &rep, now, &d);
+	return d;
+}
+
+static uint64_t refusals(const struct receipt *r, const char *member, enum receipt_reason why)
+{
+	struct receipt_member_stats st;
+	for (size_t i = 0; receipt_stats(r, i, &st); i++)
+		if (strcmp(st.id, member) == 0)
+			return st.refused[why];
+	return 0;
+}
+
+static void assert_refused(struct receipt_decision d, enum receipt_reason why)
+{
+	assert_int_equal(d.verdict, RECEIPT_REFUSED);
+	assert_string_equal(receipt_reason_name(d.reason), receipt_reason_name(why));
+}
+
+static void test_one_report_is_enough_by_default(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);
+	struct receipt *r = receipt_for(t);
+	struct receipt_decision d = apply(r, "bravo", sanction_of("203.0.113.5", 1, NOW - SEC, 600), NOW);
+	assert_int_equal(d.verdict, RECEIPT_SANCTION);
+	assert_int_equal(d.until_us, NOW - SEC + 600 * SEC);
+	/* The same report again, or an older one: a replay. */
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.5", 1, NOW - SEC, 600), NOW), RR_REPLAY);
+	assert_int_equal(refusals(r, "bravo", RR_REPLAY), 1);
+	/* A repeat with a longer sanction extends it. */
+	d = apply(r, "bravo", sanction_of("203.0.113.5", 2, NOW, 1200), NOW);
+	assert_int_equal(d.verdict, RECEIPT_SANCTION);
+	assert_int_equal(d.until_us, NOW + 1200 * SEC);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+static void test_message_checks(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);
+	struct receipt *r = receipt_for(t);
+	struct report_batch b = {.treaty_version = t->version, .n = 1};
+	snprintf(b.alliance, sizeof(b.alliance), "west");
+	snprintf(b.member, sizeof(b.member), "bravo");
+	assert_int_equal(receipt_check_batch(r, "bravo", &b), RR_NONE);
+	assert_int_equal(receipt_check_batch(r, "mallory", &b), RR_NOT_MEMBER);
+	assert_int_equal(receipt_check_batch(r, "alpha", &b), RR_WRONG_SENDER);
+	snprintf(b.alliance, sizeof(b.alliance), "east");
+	assert_int_equal(receipt_check_batch(r, "bravo", &b), RR_WRONG_ALLIANCE);
+	snprintf(b.alliance, sizeof(b.alliance), "west");
+	b.treaty_version = t->version - 1;
+	assert_int_equal(receipt_check_batch(r, "bravo", &b), RR_WRONG_TREATY);
+
+	receipt_refuse_message(r, "bravo", RR_BAD_SIGNATURE);
+	receipt_refuse_message(r, "mallory", RR_NOT_MEMBER);
+	assert_int_equal(refusals(r, "bravo", RR_BAD_SIGNATURE), 1);
+	assert_int_equal(receipt_unknown_refusals(r), 1);
+	assert_refused(apply(r, "mallory", sanction_of("203.0.113.5", 1, NOW, 600), NOW), RR_NOT_MEMBER);
+	assert_int_equal(receipt_reason_from_report(REPORT_BAD_SIGNATURE), RR_BAD_SIGNATURE);
+	assert_int_equal(receipt_reason_from_report(REPORT_NOT_CANONICAL), RR_NOT_CANONICAL);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+static void test_time_rules(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);
+	struct receipt *r = receipt_for(t);
+	int64_t skew = (int64_t)t->skew_s * SEC;
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.1", 1, NOW + skew, 600), NOW).verdict,
+			 RECEIPT_SANCTION);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.2", 2, NOW + skew + 1, 600), NOW), RR_FUTURE);
+	/* Decided 11 minutes ago for 10: over before it arrived. */
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.3", 3, NOW - 660 * SEC, 600), NOW), RR_EXPIRED);
+	/* Longer than the treaty allows: cut to its longest sanction. */
+	struct receipt_decision d = apply(r, "bravo", sanction_of("203.0.113.4", 4, NOW, 400 * 24 * 3600), NOW);
+	assert_int_equal(d.verdict, RECEIPT_SANCTION);
+	assert_int_equal(d.until_us, NOW + (int64_t)t->max_duration_s * SEC);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+static void test_rate_on_report_time(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);   /* 60 a minute, burst 5 */
+	struct receipt *r = receipt_for(t);
+	char address[32];
+	uint64_t seq = 0;
+	/* Five at once pass, the sixth does not. */
+	for (int i = 0; i < 5; i++) {
+		snprintf(address, sizeof(address), "203.0.113.%d", i + 1);
+		assert_int_equal(apply(r, "bravo", sanction_of(address, ++seq, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	}
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", ++seq, NOW, 600), NOW), RR_RATE);
+	/* Dating a report in the past earns nothing. */
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", ++seq, NOW - 100 * SEC, 600), NOW), RR_RATE);
+	/* A backlog spread over 20 s of the member's clock, arriving at once
+	 * (a member catching up), passes: one a second is the rate. */
+	for (int i = 1; i <= 20; i++) {
+		snprintf(address, sizeof(address), "203.0.114.%d", i);
+		assert_int_equal(apply(r, "charlie", sanction_of(address, (uint64_t)i, NOW - 20 * SEC + i * SEC, 600),
+				       NOW + 30 * SEC)
+					 .verdict,
+				 RECEIPT_SANCTION);
+	}
+	assert_int_equal(refusals(r, "bravo", RR_RATE), 2);
+	assert_int_equal(refusals(r, "charlie", RR_RATE), 0);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+static void test_addresses_never_sanctioned(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);
+	assert_int_equal(treaty_set(t, "burst", "100", NULL, 0), 0);
+	struct receipt *r = receipt_for(t);
+	/* alpha protects 198.51.100.0/24: inside it, or a prefix covering it. */
+	assert_refused(apply(r, "bravo", sanction_of("198.51.100.7", 1, NOW, 600), NOW), RR_PROTECTED);
+	assert_refused(apply(r, "bravo", sanction_of("198.51.96.0/20", 2, NOW, 600), NOW), RR_TOO_WIDE);
+	assert_int_equal(treaty_set(t, "widest_v4", "16", NULL, 0), 0);
+	receipt_set_treaty(r, t);
+	assert_refused(apply(r, "bravo", sanction_of("198.51.96.0/20", 3, NOW, 600), NOW), RR_PROTECTED);
+	/* The local allowlist, both ways too. */
+	assert_refused(apply(r, "bravo", sanction_of("192.0.2.77", 4, NOW, 600), NOW), RR_ALLOWLISTED);
+	assert_refused(apply(r, "bravo", sanction_of("192.0.0.0/22", 5, NOW, 600), NOW), RR_ALLOWLISTED);
+	/* IPv6: wider than /48 refused, a /64 passes. */
+	assert_refused(apply(r, "bravo", sanction_of("2001:db8::/32", 6, NOW, 600), NOW), RR_TOO_WIDE);
+	assert_int_equal(apply(r, "bravo", sanction_of("2001:db8:1:2::/64", 7, NOW, 600), NOW).verdict,
+			 RECEIPT_SANCTION);
+	assert_int_equal(refusals(r, "bravo", RR_PROTECTED), 2);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+static void test_weighted_quorum(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(2);   /* alpha 1, bravo 1, charlie 2 */
+	struct receipt *r = receipt_for(t);
+	struct receipt_decision d = apply(r, "alpha", sanction_of("203.0.113.5", 1, NOW, 600), NOW);
+	assert_int_equal(d.verdict, RECEIPT_PENDING);
+	assert_int_equal(d.weight, 1);
+	/* The same member again does not make two votes. */
+	assert_int_equal(apply(r, "alpha", sanction_of("203.0.113.5", 2, NOW, 900), NOW).verdict, RECEIPT_PENDING);
+	/* bravo's shorter report completes the quorum: it holds while both do. */
+	d = apply(r, "bravo", sanction_of("203.0.113.5", 1, NOW, 300), NOW + SEC);
+	assert_int_equal(d.verdict, RECEIPT_SANCTION);
+	assert_int_equal(d.until_us, NOW + 300 * SEC);
+	/* charlie weighs 2: alone enough, for its own length. */
+	d = apply(r, "charlie", sanction_of("203.0.113.6", 1, NOW, 600), NOW);
+	assert_int_equal(d.verdict, RECEIPT_SANCTION);
+	assert_int_equal(d.until_us, NOW + 600 * SEC);
+	/* A vote that expired does not count. */
+	assert_int_equal(apply(r, "alpha", sanction_of("203.0.113.7", 3, NOW - 590 * SEC, 600), NOW).verdict,
+			 RECEIPT_PENDING);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.7", 2, NOW + 20 * SEC, 600), NOW + 20 * SEC).verdict,
+			 RECEIPT_PENDING);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+static void test_lifts(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);
+	struct receipt *r = receipt_for(t);
+	assert_int_equal(apply(r, "alpha", sanction_of("203.0.113.5", 1, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.5", 1, NOW, 300), NOW).verdict, RECEIPT_UNCHANGED);
+	/* charlie never reported it: it cannot lift it. */
+	assert_refused(apply(r, "charlie", lift_of("203.0.113.5", 1, NOW), NOW), RR_NOT_REPORTER);
+	/* alpha lifts: bravo's report still holds it, for bravo's length. */
+	struct receipt_decision d = apply(r, "alpha", lift_of("203.0.113.5", 2, NOW + SEC), NOW + SEC);
+	assert_int_equal(d.verdict, RECEIPT_SANCTION);
+	assert_int_equal(d.until_us, NOW + 300 * SEC);
+	/* bravo lifts: nobody is left. */
+	assert_int_equal(apply(r, "bravo", lift_of("203.0.113.5", 2, NOW + 2 * SEC), NOW + 2 * SEC).verdict,
+			 RECEIPT_LIFT);
+	/* And a lift of what is gone is refused. */
+	assert_refused(apply(r, "bravo", lift_of("203.0.113.5", 3, NOW + 3 * SEC), NOW + 3 * SEC), RR_NOT_REPORTER);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+static void test_expulsion(void **state)
+{
+	(void)state;
+	char err[256];
+	struct treaty *t = alliance(1);
+	struct receipt *r = receipt_for(t);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.5", 1, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	const char *both[] = {"bravo", "alpha", "bravo"};
+	assert_int_equal(receipt_support_weight(r, both, 3), 2);
+	assert_int_equal(treaty_remove_member(t, "bravo", err, sizeof(err)), 0);
+	receipt_set_treaty(r, t);
+	assert_int_equal(receipt_support_weight(r, both, 3), 1);
+	assert_int_equal(receipt_support_weight(r, both, 1), 0);
+	/* bravo's reports are no longer taken, and its vote weighs nothing. */
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.6", 2, NOW, 600), NOW), RR_NOT_MEMBER);
+	assert_int_equal(apply(r, "alpha", sanction_of("203.0.113.5", 1, NOW, 60), NOW).verdict, RECEIPT_SANCTION);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+static void test_restart_state(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(2);
+	struct receipt *r = receipt_for(t);
+	uint64_t seq;
+	int64_t when;
+	receipt_restore_member(r, "bravo", 41, NOW - SEC);
+	assert_true(receipt_member_state(r, "bravo", &seq, &when));
+	assert_int_equal(seq, 41);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.5", 41, NOW, 600), NOW), RR_REPLAY);
+	/* The support of a sanction in force is put back: a reporter can lift it. */
+	struct addr key = cidr("203.0.113.9");
+	receipt_restore_vote(r, "alpha", 3, &key, NOW + 600 * SEC, NOW);
+	receipt_restore_vote(r, "bravo", 40, &key, NOW + 300 * SEC, NOW);
+	struct receipt_support sup[RECEIPT_MAX_VOTES];
+	assert_int_equal(receipt_supporters(r, &key, NOW, sup, RECEIPT_MAX_VOTES), 2);
+	assert_int_equal(apply(r, "bravo", lift_of("203.0.113.9", 42, NOW), NOW).verdict, RECEIPT_LIFT);
+	assert_int_equal(receipt_supporters(r, &key, NOW, sup, RECEIPT_MAX_VOTES), 1);
+	assert_string_equal(sup[0].member, "alpha");
+	assert_int_equal(sup[0].seq, 3);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+static void test_bounded(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(2);
+	assert_int_equal(treaty_set(t, "burst", "100000", NULL, 0), 0);
+	struct receipt *r = receipt_for(t);   /* 64 keys */
+	char address[32];
+	for (int i = 0; i < 1000; i++) {
+		snprintf(address, sizeof(address), "10.%d.%d.1", i / 256, i % 256);
+		assert_int_equal(apply(r, "alpha", sanction_of(address, (uint64_t)i + 1, NOW, 600), NOW).verdict,
+				 RECEIPT_PENDING);
+	}
+	assert_int_equal(receipt_evictions(r), 1000 - 64);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_report_is_enough_by_default),
+		cmocka_unit_test(test_message_checks),
+		cmocka_unit_test(test_time_rules),
+		cmocka_unit_test(test_rate_on_report_time),
+		cmocka_unit_test(test_addresses_never_sanctioned),
+		cmocka_unit_test(test_weighted_quorum),
+		cmocka_unit_test(test_lifts),
+		cmocka_unit_test(test_expulsion),
+		cmocka_unit_test(test_restart_state),
+		cmocka_unit_test(test_bounded),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
