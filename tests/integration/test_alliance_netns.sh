@@ -61,7 +61,8 @@ setup_network() {
 }
 
 start_nats() {
-	in_ns "$NATS_NS" nats-server -js -sd "$SCRATCH/nats" -a 192.0.2.254 -p "$NATS_PORT" \
+	# Not through in_ns: $! must be nats-server itself (ip netns exec execs it).
+	ip netns exec "$NATS_NS" nats-server -js -sd "$SCRATCH/nats" -a 192.0.2.254 -p "$NATS_PORT" \
 		>>"$SCRATCH/nats.log" 2>&1 &
 	NATS_PID=$!
 	for i in $(seq 50); do in_ns "$NATS_NS" "$PROBE" connect 192.0.2.254 "$NATS_PORT" "" 200 && return 0; sleep 0.1; done
@@ -76,7 +77,7 @@ stop_nats() {
 
 make_treaty() {
 	for m in alpha bravo charlie; do
-		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" || return 1
+		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" 2>/dev/null || return 1
 	done
 	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
 	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
@@ -129,11 +130,11 @@ fi
 check "three members sign the treaty" make_treaty
 check "nats-server with JetStream starts in the LAN namespace" start_nats
 for m in alpha bravo charlie; do
-	in_ns "$(ns_of $m)" "$PROBE" listen "$PORT" &
+	in_ns "$(ns_of $m)" "$PROBE" listen "$PORT" 2>/dev/null &
 	check "pactod $m starts in the alliance" start_member $m
 done
 check "pacto allies on B lists the three members, the link ready" \
-	wait_for 10 sh -c "ip netns exec $(ns_of bravo) $BUILD/pacto --state-dir $SCRATCH/bravo allies --json | jq -e '(.members | length) == 3 and .link.ready'"
+	wait_for 10 sh -c "ip netns exec $(ns_of bravo) $BUILD/pacto --state-dir $SCRATCH/bravo allies --json | jq -e '(.members | length) == 3 and .link.ready' >/dev/null"
 for m in alpha bravo charlie; do
 	check "the aggressor reaches $m before anything happens" reaches $m
 done

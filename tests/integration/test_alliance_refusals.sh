@@ -31,7 +31,7 @@ in_set() { in_ns nft get element inet pacto v4 "{ $1 }" >/dev/null 2>&1; }
 
 make_treaty() {
 	for m in alpha bravo charlie mallory; do
-		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" || return 1
+		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" 2>/dev/null || return 1
 	done
 	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
 	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
