@@ -64,8 +64,27 @@ wait_for() {
 	return 1
 }
 
+# refuses_treaty WHAT TREATY KEY PATTERN: pactod will not start with it, and says why.
+refuses_treaty() {
+	"$BUILD/pactod" --foreground --dry-run --state-dir "$SCRATCH/refused" --watch "$SCRATCH/auth.log" \
+		--treaty "$2" --key "$3" --nats nats://127.0.0.1:1 >"$SCRATCH/refused.out" 2>&1
+	rc=$?
+	if [ "$rc" -ne 0 ] && grep -q "$4" "$SCRATCH/refused.out"; then ok "$1"; else
+		not_ok "$1 (exit $rc)"; sed 's/^/# /' "$SCRATCH/refused.out"; fi
+}
+
 touch "$SCRATCH/auth.log"
 check "a treaty of alpha, bravo and charlie (charlie protects 198.51.100.0/24)" make_treaty
+cp "$TREATY" "$SCRATCH/partly.json"
+$PACTO treaty set --treaty "$SCRATCH/partly.json" skew 20 >/dev/null 2>&1
+$PACTO treaty sign --treaty "$SCRATCH/partly.json" --key "$SCRATCH/alpha.key" >/dev/null 2>&1
+refuses_treaty "pactod refuses a treaty only partly signed, naming who has not signed" \
+	"$SCRATCH/partly.json" "$SCRATCH/bravo.key" "not in force.*bravo"
+refuses_treaty "pactod refuses a treaty that does not list its own key" "$TREATY" "$SCRATCH/mallory.key" \
+	"is not a member"
+echo '{"treaty": ' >"$SCRATCH/broken.json"
+refuses_treaty "pactod refuses a treaty file that is not JSON, with file and line" "$SCRATCH/broken.json" \
+	"$SCRATCH/bravo.key" "broken.json:"
 if ! check "bravo's pactod and a nats-server start in a namespace" start; then
 	exit 0
 fi
