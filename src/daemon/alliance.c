@@ -455,16 +455,19 @@ static int64_t new_ally_sanction(struct daemon *d, const char *member, const str
 }
 
 /* The quorum supports key until until: enforce it (never shortening what
- * is in force) and record it. Returns the ledger id of the ally sanction. */
-static int64_t impose(struct daemon *d, const char *member, const struct report *rep, int64_t until, int64_t now)
+ * is in force) and record it. Returns the ledger id of the ally sanction,
+ * or -1 when the enforcer refuses the address (a reserved network): then
+ * why says so. */
+static int64_t impose(struct daemon *d, const char *member, const struct report *rep, int64_t until, int64_t now,
+		      char *why, size_t whylen)
 {
 	char err[256], text[ADDR_STRLEN];
 	struct in_force f = in_force(d, &rep->addr, now);
 	if (until > f.until_us) {
 		if (firewall_add(d->fw, &rep->addr, (until - now + 999999) / 1000000, err, sizeof(err)) != 0) {
-			d->firewall_errors++;
-			log_warnx("firewall: %s", err);
-			return 0;
+			snprintf(why, whylen, "firewall: %s", err);
+			log_warnx("alliance: report %llu of %s: %s", (unsigned long long)rep->seq, member, why);
+			return -1;
 		}
 		d->alliance->firewall_dirty = true;
 		engine_impose(d->engine, &rep->addr, until);
@@ -528,9 +531,15 @@ static void apply_report(struct daemon *d, const char *member, const struct repo
 		record(d, member, rep, "unchanged", "already in force", f.ally_id);
 		break;
 	}
-	case RECEIPT_SANCTION:
-		record(d, member, rep, "applied", "", impose(d, member, rep, dec.until_us, now));
+	case RECEIPT_SANCTION: {
+		char why[300];
+		int64_t id = impose(d, member, rep, dec.until_us, now, why, sizeof(why));
+		if (id < 0)
+			record(d, member, rep, "refused", why, 0);
+		else
+			record(d, member, rep, "applied", "", id);
 		break;
+	}
 	case RECEIPT_LIFT:
 		record(d, member, rep, "applied", "", lift(d, member, rep, now));
 		break;

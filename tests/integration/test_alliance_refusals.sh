@@ -113,12 +113,15 @@ probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 14 --addres
 check "a report dated an hour ahead is refused (future)" wait_for 5 refused alpha future 1
 probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 15 --address 203.0.113.15 --claim-member charlie
 check "a report of alpha's claiming to be charlie's is refused (wrong_sender)" wait_for 5 refused alpha wrong_sender 1
+probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 16 --address 0.0.0.5
+check "a reserved address passes the trust rules but not the enforcer: refused, recorded" wait_for 5 sh -c \
+	"ip netns exec $NS $BUILD/pacto --state-dir $STATE why 0.0.0.5 | grep -q 'refused, firewall:'"
 probe --member alpha --key "$SCRATCH/alpha.key" --garbage --address 203.0.113.16
 check "bytes that are no report are refused" wait_for 5 refused alpha bad_signature 2
 probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 100 --address 10.9.0.1 --count 20
 check "an over-rate burst: the reports past the treaty's burst are refused (rate)" wait_for 5 refused alpha rate 1
 
-for a in 203.0.113.2 203.0.113.3 203.0.113.6 198.51.100.7 203.0.113.12 203.0.113.13 203.0.113.14 203.0.113.15; do
+for a in 0.0.0.5 203.0.113.2 203.0.113.3 203.0.113.6 198.51.100.7 203.0.113.12 203.0.113.13 203.0.113.14 203.0.113.15; do
 	check "nothing refused is enforced: $a is not in the firewall" sh -c "! ip netns exec $NS nft get element inet pacto v4 '{ $a }' >/dev/null 2>&1"
 done
 check "nor listed as a sanction" sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE sanctions --json |
