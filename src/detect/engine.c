@@ -46,6 +46,9 @@ struct engine {
 	struct year_guess year;
 	int64_t now_us;
 	struct engine_stats stats;
+	/* Every program some scenario reads, when each scenario lists its
+	 * programs (n = 0 otherwise): other lines stop at their program name. */
+	struct wanted_programs wanted;
 };
 
 static const char *const verdict_texts[] = {
@@ -402,9 +405,17 @@ void engine_feed_line(struct engine *e, const char *line, size_t len, int64_t no
 		return;
 	}
 	struct log_event ev;
-	logline_split_program(line, len, &ev);
 	/* Lines of programs no scenario reads stop here, before the rest of the
-	 * header is parsed. */
+	 * header is parsed; with a list of them, before their program's end is
+	 * even found. */
+	if (e->wanted.n) {
+		if (!logline_split_wanted(line, len, &e->wanted, &ev)) {
+			e->stats.lines++;
+			return;
+		}
+	} else {
+		logline_split_program(line, len, &ev);
+	}
 	size_t first = first_reader(e, &ev);
 	if (first == e->rs->nscenarios || (ev.ts_format != TS_NONE && !logline_split_rest(&ev))) {
 		e->stats.lines++;
@@ -487,6 +498,35 @@ int64_t engine_now(const struct engine *e)
 
 /* ---- life cycle ---- */
 
+/* The union of the scenarios' program lists, or none when a scenario reads
+ * every program (or there are too many names to be worth it). */
+static void wanted_programs(struct engine *e)
+{
+	struct wanted_programs *w = &e->wanted;
+	memset(w, 0, sizeof(*w));
+	for (size_t i = 0; i < e->rs->nscenarios; i++) {
+		const struct scenario *s = &e->rs->scenarios[i];
+		if (s->nprograms == 0)
+			goto none;
+		for (size_t j = 0; j < s->nprograms; j++) {
+			bool known = s->program_lens[j] == 0;   /* an empty name reads nothing */
+			for (size_t k = 0; k < w->n && !known; k++)
+				known = w->len[k] == s->program_lens[j] && strcmp(w->name[k], s->programs[j]) == 0;
+			if (known)
+				continue;
+			if (w->n == LOGLINE_MAX_WANTED)
+				goto none;
+			w->name[w->n] = s->programs[j];
+			w->first[(unsigned char)s->programs[j][0]] = true;
+			w->len[w->n++] = s->program_lens[j];
+		}
+	}
+	if (w->n)
+		return;
+none:
+	w->n = 0;
+}
+
 static void config_defaults(struct engine_config *cfg)
 {
 	if (!cfg->ipv6_prefix)
@@ -520,6 +560,7 @@ struct engine *engine_new(const struct ruleset *rs, const struct engine_config *
 	e->policy = policy_new(&pc);
 	e->conns = lru_new(e->cfg.max_connections, sizeof(struct conn_key), sizeof(struct conn),
 			   cfg->seed ^ 0x5bd1e995, conn_evicted, e);
+	wanted_programs(e);
 	return e;
 }
 
