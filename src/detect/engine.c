@@ -244,10 +244,12 @@ static struct conn *conn_get(struct engine *e, const struct line_ctx *lc)
 	return c;
 }
 
-static void conn_end(struct engine *e, const struct line_ctx *lc)
+/* c was found for this line and nothing has touched the table since
+ * (settling counts failures in other tables only): drop it without
+ * hashing its key again. */
+static void conn_end(struct engine *e, struct conn *c)
 {
-	struct conn_key k = conn_key_for(lc);
-	lru_remove(e->conns, &k);
+	lru_remove_value(e->conns, c);
 }
 
 static enum effect effective(const struct pattern *p, const struct conn *c)
@@ -295,7 +297,7 @@ static void apply_effect(struct engine *e, const struct line_ctx *lc)
 			conn_settle(e, lc, c);
 		else
 			trace(e, lc, c->tried ? VERDICT_ALREADY_TRIED : VERDICT_NOT_FAILURE, &c->addr, 0, 0);
-		conn_end(e, lc);
+		conn_end(e, c);
 		break;
 	case EFFECT_END_ATTEMPT:
 		if (c->tried) {
@@ -304,7 +306,7 @@ static void apply_effect(struct engine *e, const struct line_ctx *lc)
 			c->pending = false;
 			count_failure(e, lc, &c->addr, VERDICT_COUNTED);
 		}
-		conn_end(e, lc);
+		conn_end(e, c);
 		break;
 	}
 }

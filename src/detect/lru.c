@@ -306,6 +306,12 @@ void lru_remove(struct lru *t, const void *key)
 		entry_release(t, t->index[pos].entry);
 }
 
+void lru_remove_value(struct lru *t, void *value)
+{
+	size_t offset = (size_t)((unsigned char *)value - t->entries);
+	entry_release(t, (uint32_t)(offset / t->entry_size));
+}
+
 void *lru_oldest(struct lru *t, const void **key)
 {
 	if (t->tail == NIL)

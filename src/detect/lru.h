@@ -32,6 +32,10 @@ void *lru_get(struct lru *t, const void *key, bool create, bool *created);
 /* Removes key if present (no callback). */
 void lru_remove(struct lru *t, const void *key);
 
+/* Removes the entry whose value lru_get() returned (still valid: no
+ * lru_get(create=true) or removal since), without hashing its key again. */
+void lru_remove_value(struct lru *t, void *value);
+
 /* The least recently used entry, or NULL when empty. */
 void *lru_oldest(struct lru *t, const void **key);
 

@@ -88,6 +88,27 @@ static struct addr source(int n)
 	return a;
 }
 
+/* Removing by value (no rehash) leaves the same table as removing by key:
+ * every other key still found, the removed ones gone, through growth. */
+static void test_lru_remove_value(void **state)
+{
+	(void)state;
+	struct lru *t = lru_new(5000, sizeof(int), sizeof(int), 11, NULL, NULL);
+	for (int k = 0; k < 4000; k++)
+		*(int *)lru_get(t, &k, true, NULL) = k;
+	for (int k = 0; k < 4000; k += 3)
+		lru_remove_value(t, lru_get(t, &k, false, NULL));
+	for (int k = 0; k < 4000; k++) {
+		int *v = lru_get(t, &k, false, NULL);
+		if (k % 3 == 0)
+			assert_null(v);
+		else
+			assert_true(v && *v == k);
+	}
+	assert_int_equal(lru_count(t), 4000 - 1334);
+	lru_free(t);
+}
+
 static void test_window_edges(void **state)
 {
 	(void)state;
@@ -172,6 +193,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lru_bound_and_order), cmocka_unit_test(test_lru_churn),
+		cmocka_unit_test(test_lru_remove_value),
 		cmocka_unit_test(test_window_edges), cmocka_unit_test(test_window_ignores_far_future),
 		cmocka_unit_test(test_counters_bounded),
 	};
