@@ -9,12 +9,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/addr.h"
 #include "common/yaml_util.h"
 #include "ctl/cli.h"
+#include "ctl/ctl_emit.h"
 #include "ctl/ctl_proto.h"
+#include "detect/logline.h"
+#include "ledger/ledger.h"
 
 #define DEFAULT_RUN_DIR "/run/pacto"
 
@@ -281,9 +285,117 @@ int cmd_status(int argc, char **argv)
 	return simple(argc, argv, "status", "status [--json]", print_status);
 }
 
+/* ---- sanctions: read from the ledger itself ----
+ * A listing of a million sanctions through pactod would hold its loop for
+ * seconds and a reply of hundreds of megabytes; the ledger is SQLite in
+ * WAL mode, so pacto reads it directly, beside the running writer, and
+ * streams what it reads. pactod is asked only where the ledger is, and for
+ * the list when the ledger cannot be opened (then at most 100000). */
+
+#define DEFAULT_STATE_DIR "/var/lib/pacto"
+
+static void find_ledger(char *buf, size_t len)
+{
+	char path[512];
+	json_t *reply = NULL, *result = NULL;
+	if (cli_state_dir) {
+		snprintf(buf, len, "%s/ledger.db", cli_state_dir);
+		return;
+	}
+	snprintf(buf, len, DEFAULT_STATE_DIR "/ledger.db");
+	int fd = connect_daemon(path, sizeof(path));
+	if (fd < 0)
+		return;
+	close(fd);
+	if (ask("status", NULL, &reply, &result) != EXIT_OK)
+		return;
+	const char *p = json_string_value(json_object_get(json_object_get(result, "ledger"), "path"));
+	if (p)
+		snprintf(buf, len, "%s", p);
+	json_decref(reply);
+}
+
+struct listing_out {
+	bool json;
+	size_t n;
+	int64_t now_us;
+};
+
+static void text_sanction(const struct ledger_sanction *s, int64_t now_us)
+{
+	char addr[ADDR_STRLEN], t1[40], t2[40];
+	addr_format(&s->addr, addr, sizeof(addr));
+	if (s->lifted)
+		printf("%-28s %-10s %-20s lifted %s by %s\n", addr, safe(s->scenario), safe(s->origin),
+		       format_time_utc(s->lifted_us, t1, sizeof(t1)), safe(s->lifted_by ? s->lifted_by : ""));
+	else if (s->expires_us <= now_us)
+		printf("%-28s %-10s %-20s ended %s (offence %u)\n", addr, safe(s->scenario), safe(s->origin),
+		       format_time_utc(s->expires_us, t1, sizeof(t1)), s->offence);
+	else
+		printf("%-28s %-10s %-20s until %s (%llds left, offence %u)\n", addr, safe(s->scenario),
+		       safe(s->origin), format_time_utc(s->expires_us, t2, sizeof(t2)),
+		       (long long)((s->expires_us - now_us) / 1000000), s->offence);
+}
+
+static int list_sanction(void *arg, const struct ledger_sanction *s)
+{
+	struct listing_out *o = arg;
+	if (o->json) {
+		fputs(o->n ? ",\n" : "\n", stdout);
+		json_emit_sanction(stdout, s, o->now_us);
+	} else {
+		text_sanction(s, o->now_us);
+	}
+	o->n++;
+	return 0;
+}
+
+static int list_from_ledger(const char *path, bool all, bool json)
+{
+	struct ledger *l;
+	char err[512];
+	struct timespec ts;
+	if (ledger_open_readonly(path, &l, err, sizeof(err)) != 0) {
+		fprintf(stderr, "pacto: cannot read the ledger: %s; asking pactod\n", err);
+		return -1;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct listing_out o = {.json = json, .now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000};
+	static char buf[1 << 20];
+	setvbuf(stdout, buf, _IOFBF, sizeof(buf));
+	if (json)
+		fputs("{\"sanctions\": [", stdout);
+	int rc = all ? ledger_each_recent(l, 1000, list_sanction, &o, err, sizeof(err))
+		     : ledger_each_active(l, o.now_us, list_sanction, &o, err, sizeof(err));
+	if (json)
+		fputs("\n]}\n", stdout);
+	else
+		printf("%zu sanction%s\n", o.n, o.n == 1 ? "" : "s");
+	fflush(stdout);
+	ledger_close(l);
+	if (rc != 0) {
+		fprintf(stderr, "pacto: ledger: %s\n", err);
+		return EXIT_FAILURE_;
+	}
+	return EXIT_OK;
+}
+
 int cmd_sanctions(int argc, char **argv)
 {
-	return simple(argc, argv, "sanctions", "sanctions [--all] [--json]", print_sanctions);
+	static const char usage[] = "sanctions [--all] [--json]";
+	struct control_opts o = {0};
+	char path[1024];
+	int first = control_options(argc, argv, &o, false, usage);
+	if (first < 0 || first != argc) {
+		if (first >= 0)
+			fprintf(stderr, "usage: pacto %s\n", usage);
+		return first == -2 ? EXIT_OK : EXIT_USAGE;
+	}
+	find_ledger(path, sizeof(path));
+	int rc = list_from_ledger(path, o.all, o.json);
+	if (rc >= 0)
+		return rc;
+	return run("sanctions", o.all ? json_pack("{s:b}", "all", 1) : NULL, o.json, print_sanctions);
 }
 
 int cmd_allies(int argc, char **argv)

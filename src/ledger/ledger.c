@@ -340,6 +340,38 @@ static int open_db(struct ledger *l, const char *path, char *err, size_t errlen)
 	return prepare_all(l, err, errlen);
 }
 
+/* A reader's connection: nothing is created, migrated or written. */
+static int open_db_readonly(struct ledger *l, const char *path, char *err, size_t errlen)
+{
+	int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+	if (access(path, R_OK) != 0)
+		return fail(err, errlen, "open", strerror(errno));
+	if (sqlite3_open_v2(path, &l->db, flags, NULL) != SQLITE_OK)
+		return ledger_fail_db(l->db, err, errlen, "sqlite3_open_v2");
+	configure(l->db);
+	if (migrate_check(l->db, err, errlen) != 0)
+		return -1;
+	if (sqlite3_exec(l->db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK)
+		return ledger_fail_db(l->db, err, errlen, "PRAGMA query_only");
+	return prepare_all(l, err, errlen);
+}
+
+int ledger_open_readonly(const char *path, struct ledger **out, char *err, size_t errlen)
+{
+	char why[512];
+	*out = NULL;
+	struct ledger *l = calloc(1, sizeof(*l));
+	if (!l)
+		return fail(err, errlen, path, strerror(errno));
+	if (open_db_readonly(l, path, why, sizeof(why)) != 0) {
+		fail(err, errlen, path, why);
+		ledger_close(l);
+		return -1;
+	}
+	*out = l;
+	return 0;
+}
+
 int ledger_open(const char *path, struct ledger **out, char *err, size_t errlen)
 {
 	char why[512];

@@ -83,6 +83,11 @@ struct ledger_offences {
  * applies pending migrations. On success *out is the caller's. */
 int ledger_open(const char *path, struct ledger **out, char *err, size_t errlen) LEDGER_WUR;
 
+/* Opens an existing ledger for reading only (pacto's listings, beside a
+ * running pactod: WAL lets a reader run without blocking the writer).
+ * Creates, migrates and writes nothing; refuses what ledger_open refuses. */
+int ledger_open_readonly(const char *path, struct ledger **out, char *err, size_t errlen) LEDGER_WUR;
+
 /* Rolls back an open transaction, closes the database. Accepts NULL. */
 void ledger_close(struct ledger *l);
 
