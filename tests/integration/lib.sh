@@ -7,6 +7,8 @@ TOP=${PACTO_TOP:?run through tests/run}
 GEN="$BUILD/gen_authlog"
 SCRATCH=$(mktemp -d /tmp/pacto-test.XXXXXX)
 export TZ=UTC
+# jq -e that fails on empty input (see tests/tools/bin/jq).
+export PATH="$TOP/tests/tools/bin:$PATH"
 
 # Under build-san, a sanitizer report exits 86. Many checks redirect pacto's
 # output or look only at it, so every run goes through run_pacto, which
