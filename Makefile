@@ -41,7 +41,7 @@ TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBPACTO := $(BUILD)/libpacto.a
 
 all: $(BUILD)/pacto $(BUILD)/pactod $(BUILD)/gen_authlog $(BUILD)/netprobe $(BUILD)/reaction \
-     $(BUILD)/natsprobe $(BUILD)/allyprobe $(BUILD)/bench_transport $(TESTS)
+     $(BUILD)/natsprobe $(BUILD)/allyprobe $(BUILD)/bench_transport $(BUILD)/bench_alliance $(TESTS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -84,9 +84,17 @@ $(BUILD)/bench_transport: $(BUILD)/bench/transport.o $(LIBPACTO)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(BUILD)/bench_alliance: $(BUILD)/bench/alliance.o $(LIBPACTO)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(BUILD)/reaction: $(BUILD)/bench/reaction.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libnftnl libmnl)
+
+$(BUILD)/ledger_fill: $(BUILD)/bench/ledger_fill.o $(LIBPACTO)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/gen_authlog: $(BUILD)/bench/gen_authlog.o
 	@$(if $(Q),echo "  LD      $@")
