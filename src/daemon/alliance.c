@@ -26,6 +26,7 @@
 #define MAX_INFLIGHT 64           /* published batches awaiting their ack */
 #define RETRY_US (1000000LL)      /* after a failed publish */
 #define ORIGIN_PREFIX "ally:"
+#define ROUND_LOGGED 8            /* sanctions logged one by one per round */
 
 struct inflight {
 	uint64_t first, last;         /* outbox sequence numbers in one message */
@@ -40,6 +41,7 @@ struct alliance {
 	struct report_batch *batch;   /* scratch: too big for the stack */
 	uint8_t *wire;
 	uint64_t next_publish;        /* lowest outbox seq not handed to the transport */
+	uint64_t published_max;       /* highest seq ever handed to the transport */
 	struct inflight inflight[MAX_INFLIGHT];
 	size_t ninflight;
 	int64_t retry_at_us;
@@ -48,6 +50,7 @@ struct alliance {
 	unsigned refusal_rows;
 	bool firewall_dirty;          /* changes queued for one commit */
 	bool outbox_dirty;            /* reports added since the last flush */
+	unsigned round_applied;       /* sanctions applied in this alliance_service round */
 	const char *touched[TREATY_MAX_MEMBERS];  /* members whose state to save */
 	size_t ntouched;
 };
@@ -199,10 +202,18 @@ int alliance_report(struct daemon *d, const struct sanction *s, bool lift, const
 		.duration_s = lift ? 0 : (uint32_t)((s->duration_us + 999999) / 1000000), .attempts = s->attempts,
 		.first_seen_us = s->first_seen_us, .last_seen_us = s->last_seen_us, .lines = lines, .nlines = n,
 	};
+	struct alliance *a = d->alliance;
 	if (ledger_outbox_add(d->ledger, &r, err, errlen) != 0)
 		return -1;
-	d->alliance->reports_out++;
-	d->alliance->outbox_dirty = true;
+	/* Reports are published before their transaction commits (the drop
+	 * on allies must not wait for our disk); a transaction rolled back
+	 * after that gives its numbers back, and allies would refuse a new
+	 * report under one of them as a replay: renumber past them. */
+	if (r.seq <= a->published_max && ledger_outbox_renumber(d->ledger, r.seq, a->published_max + 1, err, errlen) != 0)
+		return -1;
+	a->reports_out++;
+	a->outbox_dirty = true;
+	alliance_flush(d, false);
 	return 0;
 }
 
@@ -290,6 +301,8 @@ static bool publish_batch(struct alliance *a)
 	}
 	a->inflight[a->ninflight++] = (struct inflight){b->items[0].seq, last};
 	a->next_publish = last + 1;
+	if (last > a->published_max)
+		a->published_max = last;
 	return true;
 }
 
@@ -481,8 +494,12 @@ static int64_t impose(struct daemon *d, const char *member, const struct report 
 		add_supports(d, &rep->addr, id, now);
 	d->sanctions++;
 	d->alliance->applied++;
-	log_info("sanction %s until +%llds: reported by %s (%s)", addr_format(&rep->addr, text, sizeof(text)),
-		 (long long)((until - now) / 1000000), member, rep->scenario);
+	/* A line each for the first few of a round; under a flood of reports
+	 * a line each would cost more than applying them: the rest are summed
+	 * up at the end of the round (alliance_service). */
+	if (d->alliance->round_applied++ < ROUND_LOGGED)
+		log_info("sanction %s until +%llds: reported by %s (%s)", addr_format(&rep->addr, text, sizeof(text)),
+			 (long long)((until - now) / 1000000), member, rep->scenario);
 	return id;
 }
 
@@ -623,8 +640,11 @@ void alliance_service(struct daemon *d)
 	}
 	take_acks(d, a);
 	size_t n = transport_take_messages(a->transport, msgs, INBOUND_BATCH);
+	a->round_applied = 0;
 	for (size_t i = 0; i < n; i++)
 		handle_message(d, msgs[i]);
+	if (a->round_applied > ROUND_LOGGED)
+		log_info("alliance: %u more sanctions applied from %zu messages", a->round_applied - ROUND_LOGGED, n);
 	bool committed = finish_batch(d, a);
 	for (size_t i = 0; i < n; i++) {
 		if (committed)

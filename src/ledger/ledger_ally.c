@@ -28,6 +28,8 @@ enum ally_stmt {
 	AS_LIFT_ID,
 	AS_ACTIVE_EXACT,
 	AS_OUTBOX_SKIP,
+	AS_OUTBOX_RENUMBER,
+	AS_OUTBOX_RAISE,
 	AS_N
 };
 
@@ -66,6 +68,8 @@ static const char *const ally_sql[AS_N] = {
 			    " WHERE family = ?1 AND prefix = ?2 AND net = ?3 AND lifted_us IS NULL AND expires_us > ?4"
 			    " ORDER BY id",
 	[AS_OUTBOX_SKIP] = "UPDATE sqlite_sequence SET seq = seq + ?1 WHERE name = 'outbox'",
+	[AS_OUTBOX_RENUMBER] = "UPDATE outbox SET seq = ?2 WHERE seq = ?1",
+	[AS_OUTBOX_RAISE] = "UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = 'outbox'",
 };
 
 struct ledger_ally {
@@ -246,6 +250,18 @@ int ledger_outbox_skip(struct ledger *l, uint64_t gap, char *err, size_t errlen)
 	if (!st)
 		return -1;
 	return run(l, st, sqlite3_bind_int64(st, 1, (int64_t)gap), "outbox sequence", err, errlen);
+}
+
+int ledger_outbox_renumber(struct ledger *l, uint64_t seq, uint64_t new_seq, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = stmt(l, AS_OUTBOX_RENUMBER, err, errlen), *raise = stmt(l, AS_OUTBOX_RAISE, err, errlen);
+	if (!st || !raise)
+		return -1;
+	int rc = sqlite3_bind_int64(st, 1, (int64_t)seq);
+	rc = rc ? rc : sqlite3_bind_int64(st, 2, (int64_t)new_seq);
+	if (run(l, st, rc, "outbox renumber", err, errlen) != 0)
+		return -1;
+	return run(l, raise, sqlite3_bind_int64(raise, 1, (int64_t)new_seq), "outbox sequence", err, errlen);
 }
 
 int ledger_outbox_ack(struct ledger *l, uint64_t seq, int64_t now_us, char *err, size_t errlen)

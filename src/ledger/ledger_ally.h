@@ -47,6 +47,9 @@ int ledger_outbox_each_pending(struct ledger *l, uint64_t after_seq, unsigned li
  * reports after they were published, and their numbers must not be given
  * again to other reports (allies would refuse those as replays). */
 int ledger_outbox_skip(struct ledger *l, uint64_t gap, char *err, size_t errlen) LEDGER_WUR;
+/* Gives report seq the number new_seq (greater), and makes sure no later
+ * report is numbered below it. */
+int ledger_outbox_renumber(struct ledger *l, uint64_t seq, uint64_t new_seq, char *err, size_t errlen) LEDGER_WUR;
 int ledger_outbox_ack(struct ledger *l, uint64_t seq, int64_t now_us, char *err, size_t errlen) LEDGER_WUR;
 int ledger_outbox_pending(struct ledger *l, uint64_t *count, char *err, size_t errlen) LEDGER_WUR;
 

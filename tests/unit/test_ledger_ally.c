@@ -136,6 +136,11 @@ static void test_outbox(void **state)
 	assert_int_equal(ledger_outbox_skip(fx->l, 1000, err, sizeof(err)), 0);
 	assert_int_equal(ledger_outbox_add(fx->l, &r, err, sizeof(err)), 0);
 	assert_int_equal(r.seq, last + 1001);
+	/* Renumbered past what allies may have seen: later numbers follow it. */
+	assert_int_equal(ledger_outbox_renumber(fx->l, r.seq, r.seq + 50, err, sizeof(err)), 0);
+	uint64_t moved = r.seq + 50;
+	assert_int_equal(ledger_outbox_add(fx->l, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.seq, moved + 1);
 }
 
 struct allies {
