@@ -6,8 +6,10 @@
  * engine), and nothing else does.
  * Guarantees:
  *  - out: every reported sanction or lift is written to the ledger's outbox
- *    in the transaction of the sanction itself, published only after that
- *    commit, and published again until the broker acknowledges it;
+ *    in the transaction of the sanction itself, published at once (before
+ *    that commit: the allies' drop does not wait for our disk; numbers are
+ *    never reused, see alliance_report), and published again until the
+ *    broker acknowledges it;
  *  - in: a message is acknowledged to the broker only after what it caused
  *    is committed to the ledger (and in force in the firewall); anything
  *    refused is counted, recorded (at most ALLIANCE_REFUSALS_PER_MINUTE rows
