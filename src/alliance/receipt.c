@@ -31,6 +31,7 @@ struct member_state {
 struct vote {
 	uint16_t slot;                    /* registry slot of the reporter */
 	uint64_t seq;                     /* of the report that cast it */
+	int64_t time_us;                  /* of that report */
 	int64_t until_us;                 /* the end this reporter asked for */
 };
 
@@ -263,7 +264,7 @@ static struct vote *find_vote(struct entry *e, uint16_t slot)
 
 /* Records slot's vote; when the entry is full, the vote that ends first
  * (or has ended) gives way. */
-static void put_vote(struct entry *e, uint16_t slot, uint64_t seq, int64_t until_us)
+static void put_vote(struct entry *e, uint16_t slot, uint64_t seq, int64_t time_us, int64_t until_us)
 {
 	struct vote *v = find_vote(e, slot);
 	if (!v && e->nvotes < RECEIPT_MAX_VOTES)
@@ -274,7 +275,7 @@ static void put_vote(struct entry *e, uint16_t slot, uint64_t seq, int64_t until
 			if (e->votes[i].until_us < v->until_us)
 				v = &e->votes[i];
 	}
-	*v = (struct vote){.slot = slot, .seq = seq, .until_us = until_us};
+	*v = (struct vote){.slot = slot, .seq = seq, .time_us = time_us, .until_us = until_us};
 }
 
 static void drop_vote(struct entry *e, struct vote *v)
@@ -322,7 +323,7 @@ static void apply_sanction(struct receipt *r, struct member_state *m, const stru
 	if (r->allowlisted && r->allowlisted(r->allowlisted_arg, &rep->addr))
 		return refuse(m, out, RR_ALLOWLISTED);
 	struct entry *e = lru_get(r->keys, &rep->addr, true, NULL);
-	put_vote(e, (uint16_t)(m - r->members), rep->seq, until);
+	put_vote(e, (uint16_t)(m - r->members), rep->seq, rep->time_us, until);
 	m->accepted++;
 	decide(r, e, now_us, out);
 }
@@ -389,14 +390,14 @@ void receipt_restore_member(struct receipt *r, const char *member, uint64_t last
 	m->last_time_us = last_time_us;
 }
 
-void receipt_restore_vote(struct receipt *r, const char *member, uint64_t seq, const struct addr *key,
-			  int64_t until_us, int64_t now_us)
+void receipt_restore_vote(struct receipt *r, const char *member, uint64_t seq, int64_t time_us,
+			  const struct addr *key, int64_t until_us, int64_t now_us)
 {
 	struct member_state *m = current_member(r, member);
 	if (!m || until_us <= now_us)
 		return;
 	struct entry *e = lru_get(r->keys, key, true, NULL);
-	put_vote(e, (uint16_t)(m - r->members), seq, until_us);
+	put_vote(e, (uint16_t)(m - r->members), seq, time_us, until_us);
 	unsigned weight;
 	int64_t until = supported_until(r, e, now_us, &weight);
 	e->enforced_until_us = until > now_us ? until : 0;
@@ -411,6 +412,7 @@ size_t receipt_supporters(struct receipt *r, const struct addr *key, int64_t now
 		const struct member_state *m = &r->members[e->votes[i].slot];
 		if (e->votes[i].until_us > now_us && m->weight > 0)
 			out[n++] = (struct receipt_support){.member = m->id, .seq = e->votes[i].seq,
+							    .time_us = e->votes[i].time_us,
 							    .until_us = e->votes[i].until_us};
 	}
 	return n;

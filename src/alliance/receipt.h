@@ -123,8 +123,8 @@ void receipt_restore_member(struct receipt *r, const char *member, uint64_t last
 
 /* Puts back, at start, the support of a sanction still in force: member's
  * report seq asked for key until until_us. */
-void receipt_restore_vote(struct receipt *r, const char *member, uint64_t seq, const struct addr *key,
-			  int64_t until_us, int64_t now_us);
+void receipt_restore_vote(struct receipt *r, const char *member, uint64_t seq, int64_t time_us,
+			  const struct addr *key, int64_t until_us, int64_t now_us);
 
 /* Who supports key now: the unexpired reports of current members, at most
  * max of them (RECEIPT_MAX_VOTES is enough). Ids live until the next call
@@ -132,6 +132,7 @@ void receipt_restore_vote(struct receipt *r, const char *member, uint64_t seq, c
 struct receipt_support {
 	const char *member;
 	uint64_t seq;
+	int64_t time_us;                  /* of the report */
 	int64_t until_us;
 };
 size_t receipt_supporters(struct receipt *r, const struct addr *key, int64_t now_us, struct receipt_support *out,

@@ -27,6 +27,7 @@
 #define RETRY_US (1000000LL)      /* after a failed publish */
 #define ORIGIN_PREFIX "ally:"
 #define ROUND_LOGGED 8            /* sanctions logged one by one per round */
+#define ALLY_EVIDENCE_KEPT 2      /* evidence lines of an ally's report kept with its sanction */
 
 struct inflight {
 	uint64_t first, last;         /* outbox sequence numbers in one message */
@@ -105,7 +106,7 @@ struct restore_votes {
 static int restore_vote(void *arg, const struct ledger_support *s)
 {
 	struct restore_votes *r = arg;
-	receipt_restore_vote(r->receipt, s->member, s->seq, &s->addr, s->until_us, r->now_us);
+	receipt_restore_vote(r->receipt, s->member, s->seq, s->time_us, &s->addr, s->until_us, r->now_us);
 	return 0;
 }
 
@@ -441,7 +442,8 @@ static void add_supports(struct daemon *d, const struct addr *key, int64_t id, i
 	char err[256];
 	size_t n = receipt_supporters(d->alliance->receipt, key, now, sup, RECEIPT_MAX_VOTES);
 	for (size_t i = 0; i < n; i++)
-		if (ledger_add_support(d->ledger, id, sup[i].member, sup[i].seq, sup[i].until_us, err, sizeof(err)) != 0)
+		if (ledger_add_support(d->ledger, id, sup[i].member, sup[i].seq, sup[i].time_us, sup[i].until_us, err,
+				       sizeof(err)) != 0)
 			log_warnx("ledger: %s", err);
 }
 
@@ -449,15 +451,19 @@ static int64_t new_ally_sanction(struct daemon *d, const char *member, const str
 				 int64_t now)
 {
 	char origin[LEDGER_MAX_NAME], reason[160], err[256];
-	struct ledger_line lines[REPORT_MAX_LINES];
-	for (size_t i = 0; i < rep->nlines; i++)
-		lines[i] = (struct ledger_line){.text = rep->lines[i], .len = strlen(rep->lines[i])};
+	struct ledger_line lines[ALLY_EVIDENCE_KEPT];
+	/* The last lines are the ones that decided it; each line kept costs
+	 * as much to write as a quarter of the rest of the sanction. */
+	size_t from = rep->nlines > ALLY_EVIDENCE_KEPT ? rep->nlines - ALLY_EVIDENCE_KEPT : 0, n = 0;
+	for (size_t i = from; i < rep->nlines; i++)
+		lines[n++] = (struct ledger_line){.text = rep->lines[i], .len = strlen(rep->lines[i])};
 	snprintf(origin, sizeof(origin), ORIGIN_PREFIX "%s", member);
 	snprintf(reason, sizeof(reason), "reported by %s (report %llu)", member, (unsigned long long)rep->seq);
 	struct ledger_sanction s = {
 		.addr = rep->addr, .scenario = rep->scenario, .origin = origin, .reason = reason,
 		.attempts = rep->attempts, .first_seen_us = rep->first_seen_us, .last_seen_us = rep->last_seen_us,
-		.created_us = now, .expires_us = until, .offence = 1, .evidence = lines, .nevidence = rep->nlines,
+		.created_us = now, .expires_us = until, .offence = 1, .evidence = lines, .nevidence = n,
+		.evidence_dropped = (unsigned)from,
 	};
 	int64_t id = 0;
 	if (ledger_add_sanction(d->ledger, &s, &id, err, sizeof(err)) != 0) {
@@ -553,8 +559,9 @@ static void apply_report(struct daemon *d, const char *member, const struct repo
 		int64_t id = impose(d, member, rep, dec.until_us, now, why, sizeof(why));
 		if (id < 0)
 			record(d, member, rep, "refused", why, 0);
-		else
-			record(d, member, rep, "applied", "", id);
+		else if (id == 0)
+			record(d, member, rep, "applied", "", 0);
+		/* else: its support row (add_supports) is its record. */
 		break;
 	}
 	case RECEIPT_LIFT:
@@ -832,11 +839,24 @@ static int report_in_json(void *arg, const struct ledger_report_in *r)
 	return 0;
 }
 
+/* An applied report, from its support row. */
+static int support_json(void *arg, const struct ledger_support *s)
+{
+	char buf[64];
+	json_array_append_new(arg, json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:s, s:I}", "member", s->member,
+					     "received", format_time_utc(s->time_us, buf, sizeof(buf)), "seq",
+					     (json_int_t)s->seq, "action", "sanction", "scenario", s->scenario,
+					     "duration_s", (json_int_t)((s->until_us - s->time_us) / 1000000), "verdict",
+					     "applied", "reason", "", "sanction_id", (json_int_t)s->sanction_id));
+	return 0;
+}
+
 void alliance_why(struct daemon *d, const struct addr *a, json_t *out)
 {
 	char err[256];
 	json_t *reports = json_array();
-	if (ledger_each_report_in(d->ledger, a, 1000, report_in_json, reports, err, sizeof(err)) != 0)
+	if (ledger_each_support_of(d->ledger, a, support_json, reports, err, sizeof(err)) != 0 ||
+	    ledger_each_report_in(d->ledger, a, 1000, report_in_json, reports, err, sizeof(err)) != 0)
 		log_warnx("ledger: %s", err);
 	json_object_set_new(out, "reports", reports);
 }

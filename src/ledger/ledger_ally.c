@@ -30,6 +30,7 @@ enum ally_stmt {
 	AS_OUTBOX_SKIP,
 	AS_OUTBOX_RENUMBER,
 	AS_OUTBOX_RAISE,
+	AS_SUPPORT_OF,
 	AS_N
 };
 
@@ -52,14 +53,14 @@ static const char *const ally_sql[AS_N] = {
 	[AS_REPORT_IN_EACH] = "SELECT received_us, member, seq, time_us, action, family, prefix, net, scenario,"
 			      " duration_s, verdict, reason, sanction_id FROM report_in"
 			      " WHERE family = ?1 AND prefix = ?2 AND net = ?3 ORDER BY id LIMIT ?4",
-	[AS_SUPPORT_ADD] = "INSERT OR REPLACE INTO support (sanction_id, member, seq, until_us)"
-			   " VALUES (?1, ?2, ?3, ?4)",
+	[AS_SUPPORT_ADD] = "INSERT OR REPLACE INTO support (sanction_id, member, seq, time_us, until_us)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[AS_SUPPORT_EACH] = "SELECT p.sanction_id, s.family, s.prefix, s.net, s.expires_us, p.member, p.seq,"
-			    " p.until_us FROM support AS p JOIN sanction AS s ON s.id = p.sanction_id"
+			    " p.until_us, p.time_us, s.scenario FROM support AS p JOIN sanction AS s ON s.id = p.sanction_id"
 			    " WHERE p.sanction_id = ?1 ORDER BY p.member",
 	/* Spelt like the partial index sanction_active, so that SQLite uses it. */
 	[AS_SUPPORT_ACTIVE] = "SELECT p.sanction_id, s.family, s.prefix, s.net, s.expires_us, p.member, p.seq,"
-			      " p.until_us FROM sanction AS s JOIN support AS p ON p.sanction_id = s.id"
+			      " p.until_us, p.time_us, s.scenario FROM sanction AS s JOIN support AS p ON p.sanction_id = s.id"
 			      " WHERE s.lifted_us IS NULL AND s.expires_us > ?1 ORDER BY s.id, p.member",
 	[AS_SET_EXPIRY] = "UPDATE sanction SET expires_us = ?2 WHERE id = ?1 AND lifted_us IS NULL",
 	[AS_LIFT_ID] = "UPDATE sanction SET lifted_us = ?2, lifted_by = ?3"
@@ -70,6 +71,9 @@ static const char *const ally_sql[AS_N] = {
 	[AS_OUTBOX_SKIP] = "UPDATE sqlite_sequence SET seq = seq + ?1 WHERE name = 'outbox'",
 	[AS_OUTBOX_RENUMBER] = "UPDATE outbox SET seq = ?2 WHERE seq = ?1",
 	[AS_OUTBOX_RAISE] = "UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = 'outbox'",
+	[AS_SUPPORT_OF] = "SELECT p.sanction_id, s.family, s.prefix, s.net, s.expires_us, p.member, p.seq,"
+			  " p.until_us, p.time_us, s.scenario FROM sanction AS s JOIN support AS p ON p.sanction_id = s.id"
+			  " WHERE s.family = ?1 AND s.prefix = ?2 AND s.net = ?3 ORDER BY p.time_us, p.member",
 };
 
 struct ledger_ally {
@@ -386,8 +390,8 @@ int ledger_each_report_in(struct ledger *l, const struct addr *a, unsigned limit
 
 /* ---- support of allies' sanctions ---- */
 
-int ledger_add_support(struct ledger *l, int64_t sanction_id, const char *member, uint64_t seq, int64_t until_us,
-		       char *err, size_t errlen)
+int ledger_add_support(struct ledger *l, int64_t sanction_id, const char *member, uint64_t seq, int64_t time_us,
+		       int64_t until_us, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = stmt(l, AS_SUPPORT_ADD, err, errlen);
 	if (!st || check_member(member, err, errlen) != 0)
@@ -395,7 +399,8 @@ int ledger_add_support(struct ledger *l, int64_t sanction_id, const char *member
 	int rc = sqlite3_bind_int64(st, 1, sanction_id);
 	rc = rc ? rc : bind_text(st, 2, member);
 	rc = rc ? rc : sqlite3_bind_int64(st, 3, (int64_t)seq);
-	rc = rc ? rc : sqlite3_bind_int64(st, 4, until_us);
+	rc = rc ? rc : sqlite3_bind_int64(st, 4, time_us);
+	rc = rc ? rc : sqlite3_bind_int64(st, 5, until_us);
 	return run(l, st, rc, "support", err, errlen);
 }
 
@@ -408,7 +413,8 @@ static int each_support(struct ledger *l, sqlite3_stmt *st, int rc, ledger_suppo
 		struct ledger_support s = {
 			.sanction_id = sqlite3_column_int64(st, 0), .expires_us = sqlite3_column_int64(st, 4),
 			.member = column_text(st, 5), .seq = (uint64_t)sqlite3_column_int64(st, 6),
-			.until_us = sqlite3_column_int64(st, 7),
+			.until_us = sqlite3_column_int64(st, 7), .time_us = sqlite3_column_int64(st, 8),
+			.scenario = column_text(st, 9),
 		};
 		ledger_read_addr(st, 1, &s.addr);
 		if (fn(arg, &s) != 0) {
@@ -428,6 +434,15 @@ int ledger_each_support(struct ledger *l, int64_t sanction_id, ledger_support_fn
 	if (!st)
 		return -1;
 	return each_support(l, st, sqlite3_bind_int64(st, 1, sanction_id), fn, arg, err, errlen);
+}
+
+int ledger_each_support_of(struct ledger *l, const struct addr *a, ledger_support_fn fn, void *arg, char *err,
+			   size_t errlen)
+{
+	sqlite3_stmt *st = stmt(l, AS_SUPPORT_OF, err, errlen);
+	if (!st || ledger_check_addr(a, err, errlen) != 0)
+		return -1;
+	return each_support(l, st, ledger_bind_addr(st, 1, a), fn, arg, err, errlen);
 }
 
 int ledger_each_active_support(struct ledger *l, int64_t now_us, ledger_support_fn fn, void *arg, char *err,

@@ -81,22 +81,28 @@ int ledger_add_report_in(struct ledger *l, const struct ledger_report_in *r, cha
 int ledger_each_report_in(struct ledger *l, const struct addr *a, unsigned limit, ledger_report_in_fn fn, void *arg,
 			  char *err, size_t errlen) LEDGER_WUR;
 
-/* member's report seq supports sanction_id until until_us (replaces that
- * member's earlier support of the same sanction). */
-int ledger_add_support(struct ledger *l, int64_t sanction_id, const char *member, uint64_t seq, int64_t until_us,
-		       char *err, size_t errlen) LEDGER_WUR;
+/* member's report seq, made at time_us, supports sanction_id until
+ * until_us (replaces that member's earlier support of the same sanction).
+ * This is the record of an applied report. */
+int ledger_add_support(struct ledger *l, int64_t sanction_id, const char *member, uint64_t seq, int64_t time_us,
+		       int64_t until_us, char *err, size_t errlen) LEDGER_WUR;
 struct ledger_support {
 	int64_t sanction_id;
 	struct addr addr;
 	int64_t expires_us;               /* the sanction's */
 	const char *member;
 	uint64_t seq;
+	int64_t time_us;                  /* of the report */
 	int64_t until_us;
+	const char *scenario;             /* the sanction's */
 };
 typedef int (*ledger_support_fn)(void *arg, const struct ledger_support *s);
 /* The support of one sanction. */
 int ledger_each_support(struct ledger *l, int64_t sanction_id, ledger_support_fn fn, void *arg, char *err,
 			size_t errlen) LEDGER_WUR;
+/* The support of every sanction of exactly a, ever (pacto why). */
+int ledger_each_support_of(struct ledger *l, const struct addr *a, ledger_support_fn fn, void *arg, char *err,
+			   size_t errlen) LEDGER_WUR;
 /* The support of every sanction active at now_us, grouped by sanction. */
 int ledger_each_active_support(struct ledger *l, int64_t now_us, ledger_support_fn fn, void *arg, char *err,
 			       size_t errlen) LEDGER_WUR;

@@ -84,8 +84,10 @@ static const char schema_v1[] =
  * "applied", "pending" (counted toward the quorum), "unchanged" or
  * "refused", with the reason); the address is NULL for a message refused
  * before its reports could be read.
- * support: the allies' reports an ally's sanction rests on, so an
- * expulsion can lift what only the expelled member asked for. */
+ * support: the allies' reports an ally's sanction rests on (with the
+ * report's time and the end it asked for), so an expulsion can lift what
+ * only the expelled member asked for; an applied report is recorded here,
+ * not in report_in. */
 static const char schema_v2[] =
 	"CREATE TABLE outbox ("
 	"  seq           INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -129,6 +131,7 @@ static const char schema_v2[] =
 	"  sanction_id INTEGER NOT NULL REFERENCES sanction (id),"
 	"  member      TEXT NOT NULL,"
 	"  seq         INTEGER NOT NULL,"
+	"  time_us     INTEGER NOT NULL,"
 	"  until_us    INTEGER NOT NULL,"
 	"  PRIMARY KEY (sanction_id, member)"
 	") WITHOUT ROWID;";

@@ -257,11 +257,11 @@ static void test_support(void **state)
 	int64_t a = add_sanction(fx->l, "203.0.113.1", "ally:alpha", T0 + 600 * SEC);
 	int64_t b = add_sanction(fx->l, "203.0.113.2", "ally:bravo", T0 + 600 * SEC);
 	int64_t old = add_sanction(fx->l, "203.0.113.3", "ally:bravo", T0 + 1 * SEC);
-	assert_int_equal(ledger_add_support(fx->l, a, "alpha", 5, T0 + 600 * SEC, err, sizeof(err)), 0);
-	assert_int_equal(ledger_add_support(fx->l, a, "bravo", 9, T0 + 300 * SEC, err, sizeof(err)), 0);
-	assert_int_equal(ledger_add_support(fx->l, a, "bravo", 11, T0 + 600 * SEC, err, sizeof(err)), 0);
-	assert_int_equal(ledger_add_support(fx->l, b, "bravo", 10, T0 + 600 * SEC, err, sizeof(err)), 0);
-	assert_int_equal(ledger_add_support(fx->l, old, "bravo", 1, T0 + 1 * SEC, err, sizeof(err)), 0);
+	assert_int_equal(ledger_add_support(fx->l, a, "alpha", 5, T0, T0 + 600 * SEC, err, sizeof(err)), 0);
+	assert_int_equal(ledger_add_support(fx->l, a, "bravo", 9, T0, T0 + 300 * SEC, err, sizeof(err)), 0);
+	assert_int_equal(ledger_add_support(fx->l, a, "bravo", 11, T0, T0 + 600 * SEC, err, sizeof(err)), 0);
+	assert_int_equal(ledger_add_support(fx->l, b, "bravo", 10, T0, T0 + 600 * SEC, err, sizeof(err)), 0);
+	assert_int_equal(ledger_add_support(fx->l, old, "bravo", 1, T0, T0 + 1 * SEC, err, sizeof(err)), 0);
 
 	struct supports g = {0};
 	assert_int_equal(ledger_each_support(fx->l, a, collect_support, &g, err, sizeof(err)), 0);

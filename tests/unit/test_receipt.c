@@ -306,8 +306,8 @@ static void test_restart_state(void **state)
 	assert_refused(apply(r, "bravo", sanction_of("203.0.113.5", 41, NOW, 600), NOW), RR_REPLAY);
 	/* The support of a sanction in force is put back: a reporter can lift it. */
 	struct addr key = cidr("203.0.113.9");
-	receipt_restore_vote(r, "alpha", 3, &key, NOW + 600 * SEC, NOW);
-	receipt_restore_vote(r, "bravo", 40, &key, NOW + 300 * SEC, NOW);
+	receipt_restore_vote(r, "alpha", 3, NOW, &key, NOW + 600 * SEC, NOW);
+	receipt_restore_vote(r, "bravo", 40, NOW, &key, NOW + 300 * SEC, NOW);
 	struct receipt_support sup[RECEIPT_MAX_VOTES];
 	assert_int_equal(receipt_supporters(r, &key, NOW, sup, RECEIPT_MAX_VOTES), 2);
 	assert_int_equal(apply(r, "bravo", lift_of("203.0.113.9", 42, NOW), NOW).verdict, RECEIPT_LIFT);
