@@ -84,11 +84,11 @@ $(BUILD)/bench_transport: $(BUILD)/bench/transport.o $(LIBPACTO)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/bench_alliance: $(BUILD)/bench/alliance.o $(LIBPACTO)
+$(BUILD)/bench_alliance: $(BUILD)/bench/alliance.o $(BUILD)/bench/setelem.o $(LIBPACTO)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/reaction: $(BUILD)/bench/reaction.o
+$(BUILD)/reaction: $(BUILD)/bench/reaction.o $(BUILD)/bench/setelem.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libnftnl libmnl)
 
