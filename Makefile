@@ -46,7 +46,7 @@ all: $(BUILD)/pacto $(BUILD)/pactod $(BUILD)/gen_authlog $(BUILD)/netprobe $(BUI
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/gen/stock_rules.c: $(STOCK_RULES) scripts/embed-rules
 	@mkdir -p $(dir $@)
@@ -54,7 +54,7 @@ $(BUILD)/gen/stock_rules.c: $(STOCK_RULES) scripts/embed-rules
 	$(Q)scripts/embed-rules $(STOCK_RULES) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/stock_rules.o: $(BUILD)/gen/stock_rules.c
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIBPACTO): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
@@ -105,8 +105,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBPACTO) $(BUILD)/gen/stock_rules.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs cmocka)
 
-# Installs under PREFIX (binaries, man pages), the stock rules and the
-# systemd unit (its paths rewritten to PREFIX). DESTDIR for packaging.
+# Installs under PREFIX (binaries, man pages, bash completion), the stock
+# rules, the systemd unit (its paths rewritten to PREFIX) and the commented
+# default /etc/pacto/pacto.conf (never over an existing one). DESTDIR for
+# packaging (debian/rules: PREFIX=/usr).
 install: $(BUILD)/pacto $(BUILD)/pactod
 	install -D -m 0755 $(BUILD)/pactod $(DESTDIR)$(PREFIX)/sbin/pactod
 	install -D -m 0755 $(BUILD)/pacto $(DESTDIR)$(PREFIX)/bin/pacto
@@ -116,6 +118,8 @@ install: $(BUILD)/pacto $(BUILD)/pactod
 	install -m 0644 $(STOCK_RULES) $(DESTDIR)$(RULES_DIR)/
 	install -d $(DESTDIR)/lib/systemd/system
 	sed 's|/usr/sbin/pactod|$(PREFIX)/sbin/pactod|' contrib/pactod.service > $(DESTDIR)/lib/systemd/system/pactod.service
+	install -D -m 0644 contrib/pacto.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pacto
+	[ -e $(DESTDIR)/etc/pacto/pacto.conf ] || install -D -m 0644 contrib/pacto.conf $(DESTDIR)/etc/pacto/pacto.conf
 
 check: all
 	$(Q)tests/run $(BUILD)

@@ -17,11 +17,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/version.h"
 #include "daemon/daemon.h"
-
-#ifndef PACTO_VERSION
-#define PACTO_VERSION "0.1.0"
-#endif
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 

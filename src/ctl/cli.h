@@ -9,12 +9,12 @@
 
 enum exit_code {
 	EXIT_OK = 0,
-	EXIT_FAILURE_ = 1,    /* a generic failure */
+	EXIT_FAILURE_ = 1,    /* keygen, treaty: the action failed; treaty verify: not in force */
 	EXIT_USAGE = 64,      /* EX_USAGE: bad command line */
-	EXIT_DATAERR = 65,    /* EX_DATAERR: bad input data */
+	EXIT_DATAERR = 65,    /* EX_DATAERR: pactod refused the request */
 	EXIT_NOINPUT = 66,    /* EX_NOINPUT: an input file cannot be read */
-	EXIT_SOFTWARE = 70,   /* EX_SOFTWARE: internal error */
-	EXIT_CONFIG = 78,     /* EX_CONFIG: bad rules or configuration */
+	EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: pactod cannot be reached or did not answer */
+	EXIT_CONFIG = 78,     /* EX_CONFIG: bad rules; nothing was loaded */
 };
 
 struct command {

@@ -17,9 +17,9 @@ static void print_errors(const struct errors *errs)
 	fprintf(stderr, "pacto: %zu error%s in the rules; nothing was loaded\n", errs->n, errs->n == 1 ? "" : "s");
 }
 
-struct ruleset *cli_load_rules(const char *path, const char **origin)
+/* cli_load_rules without printing: every error is left in errs. */
+static struct ruleset *load_rules(const char *path, const char **origin, struct errors *errs)
 {
-	struct errors errs = {0};
 	struct ruleset *rs = NULL;
 	struct stat st;
 	int rc;
@@ -27,12 +27,19 @@ struct ruleset *cli_load_rules(const char *path, const char **origin)
 		path = PACTO_RULES_DIR;
 	if (path) {
 		*origin = path;
-		rc = ruleset_load(path, &rs, &errs);
+		rc = ruleset_load(path, &rs, errs);
 	} else {
 		*origin = "the stock rules built into pacto";
-		rc = ruleset_load_texts(stock_rules, nstock_rules, &rs, &errs);
+		rc = ruleset_load_texts(stock_rules, nstock_rules, &rs, errs);
 	}
-	if (rc != 0)
+	return rc == 0 ? rs : NULL;
+}
+
+struct ruleset *cli_load_rules(const char *path, const char **origin)
+{
+	struct errors errs = {0};
+	struct ruleset *rs = load_rules(path, origin, &errs);
+	if (!rs)
 		print_errors(&errs);
 	errors_clear(&errs);
 	return rs;
@@ -79,6 +86,30 @@ static void show_rules(const struct ruleset *rs, bool json)
 	json_decref(arr);
 }
 
+/* `rules check --json`: {"rules": origin, "scenarios": N, "errors": [...]}
+ * on stdout, whether the rules load or not (the errors also on stderr). */
+static int check_json(const char *path)
+{
+	struct errors errs = {0};
+	const char *origin;
+	struct ruleset *rs = load_rules(path, &origin, &errs);
+	json_t *list = json_array();
+	for (size_t i = 0; i < errs.n; i++)
+		json_array_append_new(list, json_string(errs.msgs[i]));
+	json_t *j = json_pack("{s:s, s:I, s:o}", "rules", origin, "scenarios", (json_int_t)(rs ? rs->nscenarios : 0),
+			      "errors", list);
+	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	if (text)
+		puts(text);
+	free(text);
+	json_decref(j);
+	if (!rs)
+		print_errors(&errs);
+	errors_clear(&errs);
+	ruleset_free(rs);
+	return rs ? EXIT_OK : EXIT_CONFIG;
+}
+
 static const char rules_usage[] =
 	"usage: pacto rules check|show [--rules PATH] [--json]\n"
 	"  check   load the rules and report every error with file and line\n"
@@ -112,6 +143,8 @@ int cmd_rules(int argc, char **argv)
 		fputs(rules_usage, stderr);
 		return EXIT_USAGE;
 	}
+	if (json && strcmp(argv[optind], "check") == 0)
+		return check_json(path);
 	const char *origin;
 	struct ruleset *rs = cli_load_rules(path, &origin);
 	if (!rs)

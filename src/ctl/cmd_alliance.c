@@ -3,7 +3,9 @@
  * Why here: creating keys, amending and signing the treaty are an
  * operator's acts on files; nothing in them talks to pactod.
  * Exit codes (pacto(8)): 0 done (verify: in force), 1 failed (verify: not in
- * force), 64 bad command line. */
+ * force), 64 bad command line.
+ * --json: every command prints one JSON object on stdout instead of its
+ * text (messages and errors stay on stderr); the exit code is the same. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -201,13 +203,51 @@ static int save(struct treaty *t, const char *path, const char *cmd)
 	return EXIT_OK;
 }
 
-/* Saves an amended treaty and says what it means for the signatures. */
-static int save_amended(struct treaty *t, const char *path, const char *cmd)
+static size_t count_signed(const struct treaty *t)
 {
-	int rc = save(t, path, cmd);
-	if (rc == EXIT_OK)
+	size_t n = 0;
+	for (size_t i = 0; i < t->nmembers; i++)
+		n += t->members[i].signed_current;
+	return n;
+}
+
+/* What a treaty command did, for --json: the file, its version and who has
+ * signed it; "changed" says whether the file was written. */
+static json_t *outcome_json(const struct treaty *t, const char *path, bool changed)
+{
+	char why[TREATY_MAX_MEMBERS * (TREATY_MAX_ID + 48)];
+	json_t *unsigned_ids = json_array();
+	for (size_t i = 0; i < t->nmembers; i++)
+		if (!t->members[i].signed_current)
+			json_array_append_new(unsigned_ids, json_string(t->members[i].id));
+	bool in_force = treaty_in_force(t, why, sizeof(why));
+	json_t *j = json_pack("{s:s, s:s, s:I, s:b, s:I, s:I, s:o, s:b}", "treaty", path, "alliance", t->alliance,
+			      "version", (json_int_t)t->version, "changed", changed, "members", (json_int_t)t->nmembers,
+			      "signed", (json_int_t)count_signed(t), "unsigned", unsigned_ids, "in_force", in_force);
+	if (j && !in_force)
+		json_object_set_new(j, "why_not_in_force", json_string(why));
+	return j;
+}
+
+/* Prints j (taking it over) as one indented JSON object. */
+static void print_json(json_t *j)
+{
+	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	if (text)
+		puts(text);
+	free(text);
+	json_decref(j);
+}
+
+/* Saves an amended treaty and says what it means for the signatures. */
+static int save_amended(struct treaty *t, const struct opts *o, const char *cmd)
+{
+	int rc = save(t, o->treaty, cmd);
+	if (rc == EXIT_OK && o->json)
+		print_json(outcome_json(t, o->treaty, true));
+	else if (rc == EXIT_OK)
 		printf("%s: treaty %s is now version %llu; every member must sign it again (pacto treaty sign)\n",
-		       path, t->alliance, (unsigned long long)t->version);
+		       o->treaty, t->alliance, (unsigned long long)t->version);
 	return rc;
 }
 
@@ -215,10 +255,10 @@ static int save_amended(struct treaty *t, const char *path, const char *cmd)
 
 int cmd_keygen(int argc, char **argv)
 {
-	static const char usage[] = "keygen --out FILE";
+	static const char usage[] = "keygen --out FILE [--json]";
 	struct opts o = {0};
 	char pub[SIGNER_PUBLIC_TEXT], err[512];
-	int first = parse_options(argc, argv, "o", &o, "keygen", usage);
+	int first = parse_options(argc, argv, "oj", &o, "keygen", usage);
 	if (first < 0)
 		return first == -2 ? EXIT_OK : EXIT_USAGE;
 	if (first != argc)
@@ -231,7 +271,14 @@ int cmd_keygen(int argc, char **argv)
 	}
 	fprintf(stderr, "pacto keygen: secret key in %s (mode 0600, keep it there), public key in %s.pub\n", o.out,
 		o.out);
-	printf("%s\n", pub);
+	if (o.json) {
+		char pubfile[4096];
+		snprintf(pubfile, sizeof(pubfile), "%s.pub", o.out);
+		print_json(json_pack("{s:s, s:s, s:s}", "public_key", pub, "secret_key_file", o.out, "public_key_file",
+				     pubfile));
+	} else {
+		printf("%s\n", pub);
+	}
 	return EXIT_OK;
 }
 
@@ -261,7 +308,9 @@ static int treaty_init(struct opts *o, int argc, char **argv, int first, const c
 	int rc = EXIT_FAILURE_;
 	if (access(o->treaty, F_OK) == 0)
 		fprintf(stderr, "pacto treaty init: %s exists already; not overwritten\n", o->treaty);
-	else if ((rc = save(t, o->treaty, "treaty init")) == EXIT_OK)
+	else if ((rc = save(t, o->treaty, "treaty init")) == EXIT_OK && o->json)
+		print_json(outcome_json(t, o->treaty, true));
+	else if (rc == EXIT_OK)
 		printf("%s: treaty %s, version 1, no members yet (pacto treaty add-member)\n", o->treaty, t->alliance);
 	treaty_free(t);
 	return rc;
@@ -280,7 +329,7 @@ static int amend(const struct opts *o, const char *cmd, int (*apply)(struct trea
 	if (apply(t, o, arg, err, sizeof(err)) != 0)
 		fprintf(stderr, "pacto %s: %s\n", cmd, err);
 	else
-		rc = save_amended(t, o->treaty, cmd);
+		rc = save_amended(t, o, cmd);
 	treaty_free(t);
 	return rc;
 }
@@ -378,22 +427,16 @@ static int treaty_setting(struct opts *o, int argc, char **argv, int first, cons
 		}
 	}
 	int rc = EXIT_OK;
-	if (t->version == before)
+	if (t->version == before && o->json)
+		print_json(outcome_json(t, o->treaty, false));
+	else if (t->version == before)
 		printf("%s: unchanged (version %llu); signatures kept\n", o->treaty, (unsigned long long)before);
 	else {
 		t->version = before + 1;
-		rc = save_amended(t, o->treaty, "treaty set");
+		rc = save_amended(t, o, "treaty set");
 	}
 	treaty_free(t);
 	return rc;
-}
-
-static size_t count_signed(const struct treaty *t)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < t->nmembers; i++)
-		n += t->members[i].signed_current;
-	return n;
 }
 
 static int treaty_signing(struct opts *o, int argc, char **argv, int first, const char *usage)
@@ -411,7 +454,11 @@ static int treaty_signing(struct opts *o, int argc, char **argv, int first, cons
 	if (signer_load(o->key, &s, err, sizeof(err)) != 0 ||
 	    treaty_sign(t, s, err, sizeof(err)) != 0)
 		fprintf(stderr, "pacto treaty sign: %s\n", err);
-	else if ((rc = save(t, o->treaty, "treaty sign")) == EXIT_OK)
+	else if ((rc = save(t, o->treaty, "treaty sign")) == EXIT_OK && o->json) {
+		json_t *j = outcome_json(t, o->treaty, true);
+		json_object_set_new(j, "signed_as", json_string(treaty_member_by_key(t, signer_public_key(s))->id));
+		print_json(j);
+	} else if (rc == EXIT_OK)
 		printf("%s: signed version %llu as %s; %zu of %zu members have signed%s\n", o->treaty,
 		       (unsigned long long)t->version, treaty_member_by_key(t, signer_public_key(s))->id, count_signed(t),
 		       t->nmembers, count_signed(t) == t->nmembers ? ": the treaty is in force" : "");
@@ -429,10 +476,12 @@ static int treaty_verifying(struct opts *o, int argc, char **argv, int first, co
 	if (!t)
 		return EXIT_FAILURE_;
 	bool ok = treaty_in_force(t, why, sizeof(why));
-	if (ok)
+	if (o->json)
+		print_json(outcome_json(t, o->treaty, false));
+	else if (ok)
 		printf("%s: treaty %s version %llu is in force: signed by all %zu members\n", o->treaty, t->alliance,
 		       (unsigned long long)t->version, t->nmembers);
-	else
+	if (!ok)   /* also with --json: the reason belongs on stderr too */
 		fprintf(stderr, "pacto treaty verify: %s: treaty %s version %llu is not in force: %s\n", o->treaty,
 			t->alliance, (unsigned long long)t->version, why);
 	treaty_free(t);
@@ -487,37 +536,31 @@ static int treaty_showing(struct opts *o, int argc, char **argv, int first, cons
 	struct treaty *t = load(o->treaty, "treaty show");
 	if (!t)
 		return EXIT_FAILURE_;
-	if (o->json) {
-		json_t *j = show_json(t);
-		char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-		if (text)
-			puts(text);
-		free(text);
-		json_decref(j);
-	} else {
+	if (o->json)
+		print_json(show_json(t));
+	else
 		show_text(t);
-	}
 	treaty_free(t);
 	return EXIT_OK;
 }
 
 static const struct subcommand subcommands[] = {
-	{"init", treaty_init, "tn", "treaty init --name ALLIANCE [--treaty FILE]",
+	{"init", treaty_init, "tnj", "treaty init --name ALLIANCE [--treaty FILE] [--json]",
 	 "create a treaty file (refuses to overwrite one)"},
-	{"add-member", treaty_add, "tikwp",
-	 "treaty add-member --id ID --key PUBKEY|FILE.pub [--weight W] [--protect CIDR]... [--treaty FILE]",
+	{"add-member", treaty_add, "tikwpj",
+	 "treaty add-member --id ID --key PUBKEY|FILE.pub [--weight W] [--protect CIDR]... [--treaty FILE] [--json]",
 	 "add a member (an amendment)"},
-	{"remove-member", treaty_remove, "ti", "treaty remove-member --id ID [--treaty FILE]",
+	{"remove-member", treaty_remove, "tij", "treaty remove-member --id ID [--treaty FILE] [--json]",
 	 "remove a member (an amendment)"},
-	{"set-key", treaty_setkey, "tik", "treaty set-key --id ID --key PUBKEY|FILE.pub [--treaty FILE]",
+	{"set-key", treaty_setkey, "tikj", "treaty set-key --id ID --key PUBKEY|FILE.pub [--treaty FILE] [--json]",
 	 "give a member a new key (an amendment)"},
-	{"set", treaty_setting, "tr",
-	 "treaty set NAME VALUE | --NAME VALUE... [--treaty FILE]\n"
+	{"set", treaty_setting, "trj",
+	 "treaty set NAME VALUE | --NAME VALUE... [--treaty FILE] [--json]\n"
 	 "  NAME: quorum, max_duration, widest_v4, widest_v6, rate_per_min, burst, skew",
 	 "change a rule: quorum, max_duration, widest_v4/v6, rate_per_min, burst, skew"},
-	{"sign", treaty_signing, "tk", "treaty sign --key SECRET-KEY-FILE [--treaty FILE]",
+	{"sign", treaty_signing, "tkj", "treaty sign --key SECRET-KEY-FILE [--treaty FILE] [--json]",
 	 "sign the current version with a member's secret key"},
-	{"verify", treaty_verifying, "t", "treaty verify [--treaty FILE]",
+	{"verify", treaty_verifying, "tj", "treaty verify [--treaty FILE] [--json]",
 	 "exit 0 only if every member signed the current version"},
 	{"show", treaty_showing, "tj", "treaty show [--json] [--treaty FILE]",
 	 "the treaty, its rules and who signed"},

@@ -51,7 +51,7 @@ static int ask(const char *command, json_t *args, json_t **reply, json_t **resul
 	if (fd < 0) {
 		fprintf(stderr, "pacto: cannot reach pactod at %s: %s\n", path, strerror(errno));
 		json_decref(req);
-		return 69;   /* EX_UNAVAILABLE */
+		return EXIT_UNAVAILABLE;
 	}
 	/* pactod answers within its loop; a long listing takes a moment. */
 	int rc = ctl_send(fd, req) == 0 ? ctl_recv(fd, CTL_MAX_REPLY, 60000, reply, err, sizeof(err)) : -1;
@@ -59,13 +59,13 @@ static int ask(const char *command, json_t *args, json_t **reply, json_t **resul
 	json_decref(req);
 	if (rc != 0) {
 		fprintf(stderr, "pacto: %s: no answer from pactod (%s)\n", path, rc < 0 ? err : "");
-		return 69;
+		return EXIT_UNAVAILABLE;
 	}
 	int ok = ctl_reply_check(*reply, result, err, sizeof(err));
 	if (ok != 0) {
 		fprintf(stderr, "pacto %s: %s\n", command, err);
 		json_decref(*reply);
-		return ok > 0 ? EXIT_DATAERR : 69;
+		return ok > 0 ? EXIT_DATAERR : EXIT_UNAVAILABLE;
 	}
 	return EXIT_OK;
 }

@@ -4,11 +4,8 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/version.h"
 #include "ctl/cli.h"
-
-#ifndef PACTO_VERSION
-#define PACTO_VERSION "0.1.0"
-#endif
 
 static const struct command commands[] = {
 	{"status", cmd_status, "what pactod is doing: sources, counts, ledger, firewall"},

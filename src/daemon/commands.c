@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "common/log.h"
+#include "common/version.h"
 #include "ctl/ctl_proto.h"
 #include "daemon/alliance.h"
 #include "daemon/daemon.h"
@@ -92,7 +93,7 @@ static json_t *cmd_status(void *ctx, json_t *args, const struct ctl_peer *peer)
 	if (ledger_counts(d->ledger, daemon_now_us(), &lc, err, sizeof(err)) != 0)
 		return ctl_reply_error("ledger: %s", err);
 	ctl_server_get_stats(d->ctl, &cs);
-	json_t *r = json_pack("{s:s, s:o, s:I, s:s, s:b, s:b, s:o, s:o}", "version", "0.1.0",
+	json_t *r = json_pack("{s:s, s:o, s:I, s:s, s:b, s:b, s:o, s:o}", "version", PACTO_VERSION,
 			      "started", time_json(d->started_us),
 			      "uptime_s", (json_int_t)((daemon_now_us() - d->started_us) / 1000000),
 			      "firewall", firewall_backend(d->fw), "dry_run", d->cfg->dry_run,

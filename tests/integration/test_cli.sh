@@ -1,0 +1,136 @@
+# test_cli.sh: the habits of the pacto command line, as an operator's
+# scripts rely on them: one version everywhere (pacto and pactod --version,
+# pacto status, every man page, debian/changelog); --json on every command
+# and treaty subcommand, its output valid JSON saying what the command did;
+# the exit codes of pacto(8), each one provoked, and the man page listing
+# exactly the codes of src/ctl/cli.h. pactod runs in dry-run mode (no
+# firewall touched, no namespace).
+. "$PACTO_TOP/tests/integration/lib.sh"
+
+STATE="$SCRATCH/state"
+LOG="$SCRATCH/auth.log"
+CONF="$SCRATCH/pacto.conf"
+PACTOD_PID=
+stop_pactod() {
+	[ -n "$PACTOD_PID" ] && kill "$PACTOD_PID" 2>/dev/null && wait "$PACTOD_PID" 2>/dev/null
+	PACTOD_PID=
+}
+trap 'stop_pactod; finish' EXIT
+ctl() { "$PACTO" --state-dir "$STATE" "$@"; }
+
+# json_ok DESCRIPTION JQ_FILTER COMMAND...: ok when the command exits 0 and
+# its standard output is JSON for which the filter holds.
+json_ok() {
+	what=$1 filter=$2
+	shift 2
+	if "$@" >"$SCRATCH/json" 2>"$SCRATCH/err" && jq -e "$filter" "$SCRATCH/json" >/dev/null 2>&1; then
+		ok "$what"
+	else
+		not_ok "$what"
+		sed 's/^/# /' "$SCRATCH/json" "$SCRATCH/err"
+	fi
+}
+
+jqe() { jq -e "$@" >/dev/null; }
+
+# 1. One version.
+V=$(sed -n 's/^#define PACTO_VERSION "\(.*\)"$/\1/p' "$TOP/src/common/version.h")
+check "src/common/version.h defines the version ($V)" [ -n "$V" ]
+check "pacto --version prints it" sh -c "$BUILD/pacto --version | grep -qx 'pacto $V'"
+check "pactod --version prints it" sh -c "$BUILD/pactod --version | grep -qx 'pactod $V'"
+check "debian/changelog's latest entry is that version" \
+	sh -c "dpkg-parsechangelog -l '$TOP/debian/changelog' -S Version | grep -qx '$V'"
+for page in "$TOP"/man/*.[58]; do
+	check "$(basename "$page") carries it in .TH" grep -q "^\.TH .* \"pacto $V\"" "$page"
+done
+
+# 2. --json everywhere: every command and treaty subcommand offers it.
+"$BUILD/pacto" --help | sed -n '/^commands:/,/^$/s/^  \([a-z-]*\) .*/\1/p' >"$SCRATCH/commands"
+"$BUILD/pacto" treaty --help | sed -n '/^subcommands:/,/^$/s/^  \([a-z-]*\) .*/\1/p' | sed 's/^/treaty /' >>"$SCRATCH/commands"
+check "pacto --help and pacto treaty --help list the commands" [ "$(wc -l <"$SCRATCH/commands")" -ge 18 ]
+while read -r cmd; do
+	[ "$cmd" = treaty ] && continue
+	# shellcheck disable=SC2086 # "treaty sign" is two words
+	check "pacto $cmd --help offers --json" sh -c "$BUILD/pacto $cmd --help | grep -q -- --json"
+done <"$SCRATCH/commands"
+
+# Commands on files.
+cd "$SCRATCH" || exit 1
+json_ok "keygen --json: the public key and both files" \
+	'(.public_key | length) == 44 and .secret_key_file == "k1" and .public_key_file == "k1.pub"' \
+	"$BUILD/pacto" keygen --out k1 --json
+check "(the .pub file holds the same key)" sh -c "jq -e --arg k \"\$(cat k1.pub)\" '.public_key == \$k' json >/dev/null"
+"$BUILD/pacto" keygen --out k2 >/dev/null 2>&1
+"$BUILD/pacto" keygen --out k3 >/dev/null 2>&1
+json_ok "treaty init --json" '.alliance == "west" and .version == 1 and .members == 0 and .changed' \
+	"$BUILD/pacto" treaty init --name west --treaty t.json --json
+json_ok "treaty add-member --json: version 2, one member unsigned" \
+	'.version == 2 and .members == 1 and .unsigned == ["a"] and (.in_force | not)' \
+	"$BUILD/pacto" treaty add-member --treaty t.json --id a --key k1.pub --json
+"$BUILD/pacto" treaty add-member --treaty t.json --id b --key k2.pub >/dev/null
+json_ok "treaty set-key --json" '.version == 4 and .changed' \
+	"$BUILD/pacto" treaty set-key --treaty t.json --id b --key k3.pub --json
+json_ok "treaty set --json, a new value" '.version == 5 and .changed' \
+	"$BUILD/pacto" treaty set --treaty t.json --quorum 2 --json
+json_ok "treaty set --json, the same value: unchanged" '.version == 5 and (.changed | not)' \
+	"$BUILD/pacto" treaty set --treaty t.json quorum 2 --json
+json_ok "treaty sign --json: signed as a, b still to sign" '.signed_as == "a" and .signed == 1 and .unsigned == ["b"]' \
+	"$BUILD/pacto" treaty sign --treaty t.json --key k1 --json
+expect_exit 1 "treaty verify --json of a treaty not in force exits 1" "$BUILD/pacto" treaty verify --treaty t.json --json
+check "and still prints why, as JSON" jqe '(.in_force | not) and .why_not_in_force == "not signed by b"' "$SCRATCH/out"
+"$BUILD/pacto" treaty sign --treaty t.json --key k3 >/dev/null
+json_ok "treaty verify --json of a treaty in force" '.in_force and .signed == 2 and .unsigned == []' \
+	"$BUILD/pacto" treaty verify --treaty t.json --json
+json_ok "treaty show --json" '.alliance == "west" and (.members | length) == 2 and .in_force' \
+	"$BUILD/pacto" treaty show --treaty t.json --json
+json_ok "treaty set --json lowers the quorum" '.version == 6 and .members == 2' \
+	"$BUILD/pacto" treaty set --treaty t.json --quorum 1 --json
+json_ok "treaty remove-member --json" '.version == 7 and .members == 1 and .unsigned == ["a"]' \
+	"$BUILD/pacto" treaty remove-member --treaty t.json --id b --json
+json_ok "rules show --json lists the stock scenario" '.[0].scenario == "sshd"' "$BUILD/pacto" rules show --json
+json_ok "rules check --json: no errors" '.scenarios >= 1 and .errors == []' "$BUILD/pacto" rules check --json
+printf 'scenario: [\n' >bad.yaml
+expect_exit 78 "rules check --json of a bad file exits 78" "$BUILD/pacto" rules check --rules bad.yaml --json
+check "and lists its errors, with file and line, as JSON" jqe '.scenarios == 0 and (.errors[0] | startswith("bad.yaml:"))' "$SCRATCH/out"
+json_ok "replay --json: one object per sanction" '.address and .scenario == "sshd"' \
+	sh -c "$BUILD/pacto replay --json $TOP/examples/auth.log 2>/dev/null | head -1"
+cd "$TOP" || exit 1
+
+# Commands through pactod.
+: >"$LOG"
+printf 'journal: no\n' >"$CONF"
+"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$LOG" >>"$SCRATCH/pactod.log" 2>&1 &
+PACTOD_PID=$!
+for i in $(seq 50); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
+json_ok "status --json gives the same version" ".version == \"$V\"" ctl status --json
+json_ok "sanction --json" '.address == "192.0.2.7" and .duration_s == 600' ctl sanction 192.0.2.7 --for 10m --json
+json_ok "sanctions --json lists it" '.sanctions[0].address == "192.0.2.7"' ctl sanctions --json
+json_ok "why --json tells its history" '.history[0].address == "192.0.2.7"' ctl why 192.0.2.7 --json
+json_ok "lift --json" '.address == "192.0.2.7"' ctl lift 192.0.2.7 --json
+json_ok "sanctions --all --json still lists it, lifted" '.sanctions[0].lifted' ctl sanctions --all --json
+json_ok "reload --json" 'type == "object"' ctl reload --json
+
+# 3. Exit codes, each one provoked.
+expect_exit 0 "exit 0 after --help" "$BUILD/pacto" --help
+expect_exit 64 "exit 64: no command" "$BUILD/pacto"
+expect_exit 64 "exit 64: an unknown command" "$BUILD/pacto" frobnicate
+expect_exit 64 "exit 64: an unknown option" ctl status --frobnicate
+expect_exit 64 "exit 64: an operand that is not an address" ctl why example.org
+expect_exit 64 "exit 64: keygen without --out" "$BUILD/pacto" keygen
+expect_exit 65 "exit 65: pactod refuses (no sanction to lift)" ctl lift 198.51.100.99
+expect_exit 65 "exit 65: pactod refuses (allies outside an alliance)" ctl allies --json
+check "(and prints no JSON then)" [ ! -s "$SCRATCH/out" ]
+printf 'journal: maybe\n' >"$CONF"
+expect_exit 65 "exit 65: pactod refuses (a bad configuration on reload)" ctl reload --json
+expect_exit 66 "exit 66: replay of a file that cannot be read" "$BUILD/pacto" replay "$SCRATCH/missing.log"
+expect_exit 78 "exit 78: replay with bad rules" "$BUILD/pacto" replay --rules "$SCRATCH/bad.yaml" "$LOG"
+expect_exit 1 "exit 1: keygen over an existing key" "$BUILD/pacto" keygen --out "$SCRATCH/k1"
+expect_exit 1 "exit 1: treaty show of a missing file" "$BUILD/pacto" treaty show --treaty "$SCRATCH/none.json"
+stop_pactod
+expect_exit 69 "exit 69: pactod cannot be reached" ctl status --json
+
+# The man page lists exactly the codes of the enum in src/ctl/cli.h.
+sed -n 's/^[[:space:]]*EXIT_[A-Z_]* = \([0-9]*\),.*/\1/p' "$TOP/src/ctl/cli.h" | sort -n >"$SCRATCH/codes.h"
+sed -n '/^\.SH EXIT STATUS/,/^\.SH /{/^\.TP$/{n;s/^\.B \([0-9]*\)$/\1/p}}' "$TOP/man/pacto.8" | sort -n >"$SCRATCH/codes.man"
+check "cli.h defines exit codes ($(tr '\n' ' ' <"$SCRATCH/codes.h"))" [ "$(wc -l <"$SCRATCH/codes.h")" -ge 6 ]
+check "pacto(8) EXIT STATUS lists exactly those" cmp -s "$SCRATCH/codes.h" "$SCRATCH/codes.man"
