@@ -60,6 +60,10 @@
 #define RULE_BASE	600u
 #define RULE_MAX	604800u
 #define RULE_MEMORY	(604800 * US)
+#define RECIDIVE_COUNT	3		/* rules/recidive.yaml */
+#define RECIDIVE_WINDOW	(86400 * US)
+#define RECIDIVE_SECS	604800u
+#define LEVEL_RECIDIVE	15u
 #define SAFE_FAST	(300 * US)	/* qualifying bursts must be this tight */
 #define SAFE_SLOW	(900 * US)	/* everything else must stay this loose */
 #define BURST_OPEN	(150 * US)	/* a burst opens no connection after this */
@@ -374,7 +378,9 @@ struct keystate {
 	uint64_t ring[RULE_COUNT];
 	uint64_t banned_until, last_offence;
 	uint32_t fails;
-	uint32_t levels;	/* 4 bits per sanction: its doubling level */
+	uint32_t levels;	/* 4 bits per sanction: its doubling level, or LEVEL_RECIDIVE */
+	uint64_t recent[RECIDIVE_COUNT - 1];	/* earlier sanctions within RECIDIVE_WINDOW */
+	uint8_t nrecent;
 	uint8_t n, head, nsanctions, level;
 	uint8_t cls, flags;
 	struct addr addr;	/* IPv6 keys are stored masked to /64 */
@@ -933,7 +939,27 @@ static void model_borderline(const struct gen *g, uint32_t k, uint64_t span)
 
 static uint32_t sanction_secs(unsigned level)
 {
+	if (level == LEVEL_RECIDIVE)
+		return RECIDIVE_SECS > RULE_MAX ? RECIDIVE_SECS : RULE_MAX;
 	return level >= 10 ? RULE_MAX : (RULE_BASE << level > RULE_MAX ? RULE_MAX : RULE_BASE << level);
+}
+
+/* rules/recidive.yaml: the RECIDIVE_COUNT-th sanction within
+ * RECIDIVE_WINDOW (earlier ones counted once) lasts a week at least;
+ * reaching it starts the count afresh. */
+static int model_recidive(struct keystate *ks, uint64_t now)
+{
+	uint8_t kept = 0;
+	for (uint8_t i = 0; i < ks->nrecent; i++)
+		if (now - ks->recent[i] < RECIDIVE_WINDOW)
+			ks->recent[kept++] = ks->recent[i];
+	ks->nrecent = kept;
+	if (kept == RECIDIVE_COUNT - 1) {
+		ks->nrecent = 0;
+		return 1;
+	}
+	ks->recent[ks->nrecent++] = now;
+	return 0;
 }
 
 /* Offences are remembered for a week: the level (and so the duration)
@@ -948,9 +974,14 @@ static void model_sanction(struct gen *g, uint32_t k)
 		ks->level = 0;
 	if (ks->nsanctions == 8)
 		BUG("more than 8 sanctions for one source");
-	ks->levels |= (uint32_t)ks->level << (4 * ks->nsanctions++);
 	ks->last_offence = g->now;
-	ks->banned_until = g->now + sanction_secs(ks->level) * US;
+	if (model_recidive(ks, g->now)) {
+		ks->levels |= (uint32_t)LEVEL_RECIDIVE << (4 * ks->nsanctions++);
+		ks->banned_until = g->now + sanction_secs(LEVEL_RECIDIVE) * US;
+	} else {
+		ks->levels |= (uint32_t)ks->level << (4 * ks->nsanctions++);
+		ks->banned_until = g->now + sanction_secs(ks->level) * US;
+	}
 	ks->n = ks->head = 0;
 }
 

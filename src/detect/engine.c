@@ -107,6 +107,29 @@ static void trace(struct engine *e, const struct line_ctx *lc, enum verdict v, c
 
 /* ---- counting ---- */
 
+/* Recidive: each sanction counts once in every scenario with `input:
+ * sanctions`; when one reaches its threshold the sanction becomes that
+ * scenario's, at least as long as its `sanction` (the first such scenario
+ * in file order wins). The key is sanctioned once either way. */
+static void recidive(struct engine *e, const struct addr *key, struct sanction *s)
+{
+	for (size_t i = 0; i < e->rs->nscenarios; i++) {
+		const struct scenario *r = &e->rs->scenarios[i];
+		if (!r->counts_sanctions)
+			continue;
+		struct window_result w = counters_hit(e->counters[i], key, s->created_us);
+		if (!w.reached || s->scenario->counts_sanctions)
+			continue;
+		s->scenario = r;
+		s->attempts = w.in_window;
+		s->first_seen_us = w.first_us;
+		if (s->duration_us < r->sanction_us)
+			s->duration_us = r->sanction_us;
+		policy_impose(e->policy, key, s->created_us, s->created_us + s->duration_us);
+		e->stats.recidives++;
+	}
+}
+
 static void sanction(struct engine *e, const struct line_ctx *lc, const struct addr *key,
 		     const struct window_result *w)
 {
@@ -115,6 +138,7 @@ static void sanction(struct engine *e, const struct line_ctx *lc, const struct a
 		.first_seen_us = w->first_us, .last_seen_us = lc->time_us,
 	};
 	policy_sanction(e->policy, lc->s, key, lc->time_us, &s);
+	recidive(e, key, &s);
 	e->stats.sanctions++;
 	if (e->cfg.on_sanction)
 		e->cfg.on_sanction(e->cfg.arg, &s);
@@ -324,8 +348,12 @@ static bool same_bytes(const char *a, const char *b, size_t n)
 
 static bool program_matches(const struct scenario *s, const struct log_event *ev, bool trust_bare)
 {
+	if (s->counts_sanctions)
+		return false;
+	/* Bare lines carry no program: a server's own file (nginx's access.log),
+	 * read by the scenarios written for it, or sshd -E, read on request. */
 	if (ev->ts_format == TS_NONE)
-		return trust_bare;   /* bare lines carry no program: sshd -E, journalctl -o cat */
+		return s->headerless || trust_bare;
 	if (!ev->has_header)
 		return false;
 	if (s->nprograms == 0)
@@ -350,6 +378,18 @@ static int64_t event_time(struct engine *e, struct log_event *ev, int64_t now_us
 	return ev->time_us;
 }
 
+/* A headerless line's time is where its server wrote it in the message
+ * (the pattern's time capture); the first scenario to read it decides. */
+static void text_time(struct engine *e, struct log_event *ev, const struct match *m)
+{
+	if (ev->time_us != LOG_TIME_UNSET)
+		return;
+	if (logline_text_time(m->time, m->time_len, &ev->time_us) != 0) {
+		ev->time_us = LOG_TIME_UNSET;
+		e->stats.bad_time++;
+	}
+}
+
 static void feed_scenario(struct engine *e, size_t i, struct log_event *ev, int64_t now_us)
 {
 	struct match m;
@@ -361,6 +401,8 @@ static void feed_scenario(struct engine *e, size_t i, struct log_event *ev, int6
 		return;
 	}
 	e->stats.matched++;
+	if (e->cfg.use_log_time && ev->ts_format == TS_NONE && m.time)
+		text_time(e, ev, &m);
 	struct line_ctx lc = {.scenario = i, .s = &e->rs->scenarios[i], .m = &m, .ev = ev,
 			      .time_us = event_time(e, ev, now_us)};
 	engine_advance(e, lc.time_us);
@@ -425,7 +467,12 @@ void engine_feed_line(struct engine *e, const char *line, size_t len, int64_t no
 			e->stats.bare_ignored++;
 		return;
 	}
+	uint64_t matched = e->stats.matched;
 	feed_from(e, first, &ev, now_us);
+	/* A bare line only headerless scenarios read, and none matched: maybe
+	 * sshd -E output, which is read only when trusted. */
+	if (ev.ts_format == TS_NONE && !e->cfg.trust_bare && e->stats.matched == matched)
+		e->stats.bare_ignored++;
 }
 
 /* ---- time ---- */

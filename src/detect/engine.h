@@ -73,7 +73,9 @@ struct engine_stats {
 	uint64_t lines, oversized, matched, failures, sanctions;
 	uint64_t allowlisted, while_sanctioned, bad_address, match_errors, bad_time;
 	uint64_t pending_expired;
-	uint64_t bare_ignored;        /* header-less lines not read (trust_bare off) */
+	uint64_t recidives;           /* sanctions lengthened by an `input: sanctions` scenario */
+	uint64_t bare_ignored;        /* header-less lines not read (trust_bare off) and no
+				       * headerless scenario matched */
 	uint64_t backwards;           /* lines more than a minute older than the latest seen */
 	uint64_t source_evictions, connection_evictions, offender_evictions;
 	size_t memory_bytes;          /* held by the tables now */

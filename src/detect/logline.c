@@ -457,6 +457,52 @@ static int logline_time_full(struct log_event *ev, struct year_guess *yg)
 	return -1;
 }
 
+/* "27/Nov/2026:10:00:00 +0000" */
+static int clf_time(const char *s, size_t len, int64_t *out_us)
+{
+	if (len != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' || s[17] != ':' ||
+	    s[20] != ' ' || (s[21] != '+' && s[21] != '-'))
+		return -1;
+	int d = read_digits(s, 2), mo = month_from_name(s + 3), y = read_digits(s + 7, 4);
+	int h = read_digits(s + 12, 2), mi = read_digits(s + 15, 2), sec = read_digits(s + 18, 2);
+	int oh = read_digits(s + 22, 2), om = read_digits(s + 24, 2);
+	if (y < 0 || oh < 0 || om < 0 || oh > 23 || om > 59 || !valid_clock(y, mo, d, h, mi, sec))
+		return -1;
+	int64_t offset = ((int64_t)oh * 60 + om) * 60 * 1000000;
+	*out_us = civil_to_us(y, mo, d, h, mi, sec) - (s[21] == '+' ? offset : -offset);
+	return 0;
+}
+
+/* "Fri Nov 27 10:00:00[.frac] 2026", local time. */
+static int ctime_time(const char *s, size_t len, int64_t *out_us)
+{
+	if (len < 24 || s[3] != ' ' || s[7] != ' ' || s[10] != ' ' || s[13] != ':' || s[16] != ':')
+		return -1;
+	const char *p = s + 19, *end = s + len;
+	if (*p == '.')
+		for (p++; p < end && is_digit(*p); p++)
+			;
+	if (end - p != 5 || *p != ' ' || !(s[8] == ' ' || is_digit(s[8])) || !is_digit(s[9]))
+		return -1;
+	int mo = month_from_name(s + 4), d = (s[8] == ' ' ? 0 : s[8] - '0') * 10 + (s[9] - '0');
+	int h = read_digits(s + 11, 2), mi = read_digits(s + 14, 2), sec = read_digits(s + 17, 2);
+	int y = read_digits(p + 1, 4);
+	if (y < 0 || !valid_clock(y, mo, d, h, mi, sec))
+		return -1;
+	int64_t us = civil_to_us(y, mo, d, h, mi, sec) - (int64_t)local_utc_offset(y, mo, d, h) * 1000000;
+	if (s[19] == '.')
+		us += fraction_us(s + 19, p);
+	*out_us = us;
+	return 0;
+}
+
+int logline_text_time(const char *s, size_t len, int64_t *out_us)
+{
+	if (len && is_digit(s[0]))
+		return clf_time(s, len, out_us);
+	return ctime_time(s, len, out_us);
+}
+
 char *format_time_utc(int64_t time_us, char *buf, size_t len)
 {
 	time_t t = (time_t)(time_us / 1000000);

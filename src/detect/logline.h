@@ -84,6 +84,14 @@ void year_guess_init(struct year_guess *yg, int64_t reference_us);
  * valid time (ev->time_us stays LOG_TIME_UNSET). */
 int logline_time(struct log_event *ev, struct year_guess *yg) __attribute__((warn_unused_result));
 
+/* Parses a time that a server writes inside its own log lines (captured by
+ * a rule's (?<time>...) group), into *out_us. Two shapes:
+ *   "27/Nov/2026:10:00:00 +0000"       the access-log time of nginx and Apache (%t)
+ *   "Fri Nov 27 10:00:00[.frac] 2026"  ctime style, local time (vsftpd's log,
+ *                                      Apache's error log); the day may be " 6"
+ * Returns 0, or -1 when the text is neither (then *out_us is untouched). */
+int logline_text_time(const char *s, size_t len, int64_t *out_us) __attribute__((warn_unused_result));
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 

@@ -149,6 +149,12 @@ static enum match_result decode(const struct pattern *p, const char *msg, const 
 {
 	out->has_addr = group_set(ov, rc, p->addr_group);
 	out->port = -1;
+	out->time = NULL;
+	out->time_len = 0;
+	if (group_set(ov, rc, p->time_group)) {
+		out->time = msg + ov[2 * p->time_group];
+		out->time_len = ov[2 * p->time_group + 1] - ov[2 * p->time_group];
+	}
 	if (out->has_addr) {
 		size_t start = ov[2 * p->addr_group], end = ov[2 * p->addr_group + 1];
 		if (addr_parse(msg + start, end - start, &out->addr) != 0)
@@ -176,6 +182,8 @@ enum match_result matcher_run(struct matcher *m, const char *msg, size_t len, st
 				out->index = m->candidates[c];
 				out->has_addr = false;
 				out->port = -1;
+				out->time = NULL;
+				out->time_len = 0;
 				return MATCH_OK;
 			}
 		}

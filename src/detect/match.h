@@ -25,6 +25,8 @@ struct match {
 	bool has_addr;
 	struct addr addr;
 	int port;          /* -1 when the pattern captures none */
+	const char *time;  /* the (?<time>...) capture, inside the message; NULL when none */
+	size_t time_len;
 };
 
 struct matcher;

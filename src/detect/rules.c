@@ -162,9 +162,11 @@ static void check_pattern(struct yaml_ctx *c, struct scenario *s, struct pattern
 		return;
 	int addr = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "addr");
 	int port = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "port");
+	int time = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "time");
 	pt->p.has_addr = addr > 0;
 	pt->p.addr_group = addr > 0 ? (uint32_t)addr : 0;
 	pt->p.port_group = port > 0 ? (uint32_t)port : 0;
+	pt->p.time_group = time > 0 ? (uint32_t)time : 0;
 	pt->p.code = code;
 	if (effect_needs_addr(pt->p.effect) || (pt->when && effect_needs_addr(pt->p.otherwise))) {
 		if (!pt->p.has_addr)
@@ -280,6 +282,21 @@ static void connection_pair(struct yaml_ctx *c, const char *key, yaml_node_t *v,
 		yml_unknown_key(c, v, key, "connection");
 }
 
+/* input: lines (the default) or sanctions (a scenario over the other
+ * scenarios' sanctions: recidive). */
+static void want_input(struct yaml_ctx *c, struct scenario *s, yaml_node_t *v)
+{
+	const char *text = yml_scalar(c, v, "input");
+	if (!text)
+		return;
+	if (strcmp(text, "lines") == 0)
+		s->counts_sanctions = false;
+	else if (strcmp(text, "sanctions") == 0)
+		s->counts_sanctions = true;
+	else
+		yml_error(c, v, "input", "'%s' is not lines or sanctions", text);
+}
+
 static void scenario_pair(struct yaml_ctx *c, const char *key, yaml_node_t *v, void *arg)
 {
 	struct scenario *s = arg;
@@ -289,6 +306,10 @@ static void scenario_pair(struct yaml_ctx *c, const char *key, yaml_node_t *v, v
 		yml_string(c, v, key, &s->description);
 	else if (strcmp(key, "programs") == 0)
 		load_programs(c, s, v);
+	else if (strcmp(key, "headerless") == 0)
+		yml_bool(c, v, key, &s->headerless);
+	else if (strcmp(key, "input") == 0)
+		want_input(c, s, v);
 	else if (strcmp(key, "threshold") == 0)
 		want_unsigned(c, v, key, 1, RULES_MAX_THRESHOLD, &s->threshold);
 	else if (strcmp(key, "window") == 0)
@@ -343,8 +364,15 @@ static void check_scenario(struct yaml_ctx *c, struct scenario *s, yaml_node_t *
 {
 	if (!s->name)
 		yml_error(c, root, "scenario", "a rule file needs a 'scenario: NAME' key");
-	if (!s->patterns && c->errs->n == c->nerrs_at_start)
+	if (s->counts_sanctions) {
+		/* It reads no line: what would select or match one is a mistake. */
+		if (s->patterns)
+			yml_error(c, root, "patterns", "a scenario with 'input: sanctions' reads no lines");
+		if (s->nprograms || s->headerless)
+			yml_error(c, root, "input", "'input: sanctions' reads no lines: no programs, no headerless");
+	} else if (!s->patterns && c->errs->n == c->nerrs_at_start) {
 		yml_error(c, root, "patterns", "a scenario needs at least one pattern");
+	}
 	if (s->escalation_max_us < s->sanction_us)
 		yml_error(c, root, "escalation", "max is shorter than the sanction itself");
 	if (s->escalation_max_us > 366 * 86400 * 1000000LL || s->sanction_us > 366 * 86400 * 1000000LL)

@@ -41,6 +41,7 @@ struct pattern {
 	bool has_addr;          /* the regex has an (?<addr>...) group */
 	uint32_t addr_group;    /* its number */
 	uint32_t port_group;    /* 0 when the regex has no (?<port>...) */
+	uint32_t time_group;    /* 0 when the regex has no (?<time>...): headerless lines' time */
 	pcre2_code *code;       /* compiled and JIT-compiled */
 };
 
@@ -51,6 +52,9 @@ struct scenario {
 	char **programs;        /* syslog identifiers read; none = every program */
 	size_t *program_lens;
 	size_t nprograms;
+	bool headerless;        /* also reads lines with no syslog header (a server's own file) */
+	bool counts_sanctions;  /* input: sanctions (recidive): counts other scenarios'
+				 * sanctions, reads no line, has no patterns */
 	unsigned threshold;
 	int64_t window_us;
 	int64_t sanction_us;

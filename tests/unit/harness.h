@@ -80,8 +80,9 @@ static inline void h_start_with(struct harness *h, unsigned threshold, const str
 	struct errors errs = {0};
 	if (ruleset_load_texts(stock_rules, nstock_rules, &h->rs, &errs) != 0)
 		abort();
-	if (threshold)
-		h->rs->scenarios[0].threshold = threshold;
+	for (size_t i = 0; threshold && i < h->rs->nscenarios; i++)
+		if (!h->rs->scenarios[i].counts_sanctions)
+			h->rs->scenarios[i].threshold = threshold;
 	if (base)
 		h->cfg = *base;
 	h->cfg.use_log_time = true;
@@ -121,6 +122,21 @@ static inline void h_line_prog(struct harness *h, long t, const char *prog, int 
 static inline void h_line(struct harness *h, long t, int pid, const char *msg)
 {
 	h_line_prog(h, t, "sshd", pid, msg);
+}
+
+/* A stock scenario by name (aborts when there is none). */
+static inline struct scenario *h_scenario(struct harness *h, const char *name)
+{
+	for (size_t i = 0; i < h->rs->nscenarios; i++)
+		if (strcmp(h->rs->scenarios[i].name, name) == 0)
+			return &h->rs->scenarios[i];
+	abort();
+}
+
+/* Feeds a line as it is (a server's own log: no syslog header added). */
+static inline void h_raw(struct harness *h, const char *line)
+{
+	engine_feed_line(h->e, line, strlen(line), T0 * 1000000LL);
 }
 
 /* Failures counted so far under key ("192.0.2.1", "2001:db8::/64"). */

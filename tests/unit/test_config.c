@@ -146,6 +146,14 @@ static void test_missing_file(void **state)
 	errors_clear(&errs);
 }
 
+static struct scenario *named(struct ruleset *rs, const char *name)
+{
+	for (size_t i = 0; i < rs->nscenarios; i++)
+		if (strcmp(rs->scenarios[i].name, name) == 0)
+			return &rs->scenarios[i];
+	return NULL;
+}
+
 static void test_overrides_apply_to_rules(void **state)
 {
 	(void)state;
@@ -155,10 +163,13 @@ static void test_overrides_apply_to_rules(void **state)
 	struct errors errs = {0};
 	assert_int_equal(ruleset_load_texts(stock_rules, nstock_rules, &rs, &errs), 0);
 	assert_int_equal(config_apply_overrides(cfg, rs, &errs), 0);
-	assert_int_equal(rs->scenarios[0].threshold, 3);
-	assert_int_equal(rs->scenarios[0].sanction_us, 3600 * 1000000LL);
-	assert_int_equal(rs->scenarios[0].escalation_max_us, 2 * 604800 * 1000000LL);
-	assert_int_equal(rs->scenarios[0].window_us, 600 * 1000000LL);   /* untouched */
+	struct scenario *sshd = named(rs, "sshd");
+	assert_non_null(sshd);
+	assert_int_equal(sshd->threshold, 3);
+	assert_int_equal(sshd->sanction_us, 3600 * 1000000LL);
+	assert_int_equal(sshd->escalation_max_us, 2 * 604800 * 1000000LL);
+	assert_int_equal(sshd->window_us, 600 * 1000000LL);   /* untouched */
+	assert_int_equal(named(rs, "dovecot")->threshold, 5);  /* others untouched */
 	config_free(cfg);
 	/* a typo in a scenario name is an error, not a silent no-op */
 	cfg = load_ok("scenarios:\n  sshdd:\n    threshold: 3\n");

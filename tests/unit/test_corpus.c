@@ -1,7 +1,8 @@
-/* test_corpus.c: runs the log corpus, the .cases files of tests/corpus/sshd (or the
- * directory given as argv[1]). Each case is a block of real log lines with
- * the failures each source must count (format: tests/corpus/README.md);
- * each case is its own test, named after it. */
+/* test_corpus.c: runs the log corpus, the .cases files of every directory
+ * of tests/corpus (one per service; or of the directory given as argv[1]).
+ * Each case is a block of real log lines with the failures each source
+ * must count (format: tests/corpus/README.md); each case is its own test,
+ * named "service/file: case". */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "harness.h"
@@ -86,7 +88,10 @@ static int load_file(const char *path)
 	struct corpus_case *c = NULL;
 	unsigned lineno = 0;
 	int rc = 0;
-	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	/* "sshd/real-ipv4.cases": the service directory and the file. */
+	const char *base = path;
+	for (const char *p = path, *last = NULL; (p = strchr(p, '/')); last = p++)
+		base = last ? last + 1 : path;
 	while (rc == 0 && fgets(buf, sizeof(buf), f)) {
 		lineno++;
 		chomp(buf);
@@ -187,10 +192,30 @@ static void run_case(void **state)
 		fail_msg("case '%s'", c->name);
 }
 
+/* Every subdirectory of top (one per service: sshd, web, postfix...). */
+static int load_tree(const char *top)
+{
+	struct dirent **names;
+	int n = scandir(top, &names, NULL, alphasort);
+	if (n < 0)
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		char path[4096];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", top, names[i]->d_name);
+		if (names[i]->d_name[0] != '.' && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			rc |= load_dir(path);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	const char *dir = argc > 1 ? argv[1] : "tests/corpus/sshd";
-	if (load_dir(dir) != 0 || ncases == 0) {
+	const char *dir = argc > 1 ? argv[1] : "tests/corpus";
+	if ((argc > 1 ? load_dir(dir) : load_tree(dir)) != 0 || ncases == 0) {
 		fprintf(stderr, "test_corpus: no readable cases in %s\n", dir);
 		printf("not ok 1 - corpus %s loads\n", dir);
 		return 1;

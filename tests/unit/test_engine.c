@@ -364,6 +364,10 @@ static void test_sanction_fields_and_escalation(void **state)
 	(void)state;
 	struct harness h;
 	h_start(&h, 0);
+	/* Escalation alone: recidive (test_recidive) would cut in at the third. */
+	h_scenario(&h, "recidive")->threshold = 1000;
+	engine_free(h.e);
+	h.e = engine_new(h.rs, &h.cfg);
 	burst(&h, 0, 2000);
 	assert_int_equal(h.nsanctions, 1);
 	struct sanction *s = &h.sanctions[0];
@@ -396,6 +400,68 @@ static void test_sanction_fields_and_escalation(void **state)
 	burst(&h, last_end + 604800 + 100, 3000);
 	assert_int_equal(h.sanctions[h.nsanctions - 1].offence, 1);
 	assert_int_equal(h.sanctions[h.nsanctions - 1].duration_us, 600 * SEC);
+	h_stop(&h);
+}
+
+/* The third sanction within a day, by any scenario, becomes recidive's:
+ * one sanction, a week long; failures meanwhile count nothing. */
+static void test_recidive(void **state)
+{
+	(void)state;
+	struct harness h;
+	h_start(&h, 0);
+	burst(&h, 0, 2000);                               /* sshd: 600 s */
+	burst(&h, 700, 2100);                             /* sshd: 1200 s */
+	assert_int_equal(h.nsanctions, 2);
+	assert_string_equal(h.sanctions[1].scenario->name, "sshd");
+	burst(&h, 700 + 1210, 2200);
+	assert_int_equal(h.nsanctions, 3);
+	struct sanction *s = &h.sanctions[2];
+	assert_string_equal(s->scenario->name, "recidive");
+	assert_int_equal(s->duration_us, 604800 * SEC);
+	assert_int_equal(s->attempts, 3);
+	assert_int_equal(s->offence, 3);
+	assert_int_equal(s->first_seen_us, (T0 + 4) * SEC);   /* the first sanction's time */
+	burst(&h, 700 + 1210 + 86400, 2300);              /* a day later: still sanctioned */
+	assert_int_equal(h.nsanctions, 3);
+	assert_int_equal(h.last_verdict, VERDICT_WHILE_SANCTIONED);
+	struct engine_stats st;
+	engine_get_stats(h.e, &st);
+	assert_int_equal(st.recidives, 1);
+	h_stop(&h);
+
+	/* Three sanctions spread over more than a day: escalation only. */
+	h_start(&h, 0);
+	burst(&h, 0, 2000);
+	burst(&h, 50000, 2100);
+	burst(&h, 90000, 2200);
+	assert_int_equal(h.nsanctions, 3);
+	assert_string_equal(h.sanctions[2].scenario->name, "sshd");
+	assert_int_equal(h.sanctions[2].duration_us, 2400 * SEC);
+	h_stop(&h);
+}
+
+/* Sanctions by different scenarios count together; a web log's own time
+ * is used (its lines carry no syslog header). */
+static void test_recidive_across_scenarios(void **state)
+{
+	(void)state;
+	struct harness h;
+	h_start(&h, 0);
+	burst(&h, 0, 2000);                               /* sshd, at T0 */
+	for (int i = 0; i < 3; i++)                       /* web-probe, at T0 + 1000 s */
+		h_raw(&h, A " - - [27/Nov/2026:00:16:40 +0000] \"GET /.env HTTP/1.1\" 404 153 \"-\" \"x\"");
+	assert_int_equal(h.nsanctions, 2);
+	assert_string_equal(h.sanctions[1].scenario->name, "web-probe");
+	assert_int_equal(h.sanctions[1].created_us, (T0 + 1000) * SEC);
+	assert_int_equal(h.sanctions[1].offence, 2);          /* offences are the key's, any scenario */
+	assert_int_equal(h.sanctions[1].duration_us, 2 * 3600 * SEC);
+	h_line_prog(&h, 9000, "postfix/smtpd", 300, "warning: unknown[" A "]: SASL PLAIN authentication failed: x");
+	for (int i = 0; i < 4; i++)
+		h_line_prog(&h, 9001 + i, "postfix/smtpd", 300, "warning: unknown[" A "]: SASL LOGIN authentication failed: UGFzc3dvcmQ6");
+	assert_int_equal(h.nsanctions, 3);
+	assert_string_equal(h.sanctions[2].scenario->name, "recidive");
+	assert_int_equal(h.sanctions[2].duration_us, 604800 * SEC);
 	h_stop(&h);
 }
 
@@ -481,6 +547,8 @@ int main(void)
 		cmocka_unit_test(test_ipv6_prefix_and_mapped),
 		cmocka_unit_test(test_allowlist),
 		cmocka_unit_test(test_sanction_fields_and_escalation),
+		cmocka_unit_test(test_recidive),
+		cmocka_unit_test(test_recidive_across_scenarios),
 		cmocka_unit_test(test_slow_attacker_never_reaches_threshold),
 		cmocka_unit_test(test_memory_bounded_under_unique_sources),
 		cmocka_unit_test(test_journal_json_event),

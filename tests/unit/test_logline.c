@@ -154,10 +154,33 @@ static void test_days_from_civil(void **state)
 	assert_int_equal(days_from_civil(1969, 12, 31), -1);
 }
 
+/* Times written inside the message by servers with their own log files. */
+static void test_text_times(void **state)
+{
+	(void)state;
+	int64_t t = 0;
+	assert_int_equal(logline_text_time("27/Nov/2026:05:10:07 +0000", 26, &t), 0);
+	assert_int_equal(t, 1795756207LL * 1000000);
+	assert_int_equal(logline_text_time("27/Nov/2026:07:10:07 +0200", 26, &t), 0);
+	assert_int_equal(t, 1795756207LL * 1000000);
+	assert_int_equal(logline_text_time("Fri Nov 27 05:10:07 2026", 24, &t), 0);   /* TZ=UTC */
+	assert_int_equal(t, 1795756207LL * 1000000);
+	assert_int_equal(logline_text_time("Fri Nov 27 05:10:07.250000 2026", 31, &t), 0);
+	assert_int_equal(t, 1795756207LL * 1000000 + 250000);
+	assert_int_equal(logline_text_time("Sun Dec  6 05:10:07 2026", 24, &t), 0);
+	assert_int_equal(t, (1795756207LL + 9 * 86400) * 1000000);
+	t = 7;
+	const char *bad[] = {"27/Nov/2026:05:10:07 0000", "32/Nov/2026:05:10:07 +0000", "27/Now/2026:05:10:07 +0000",
+			     "Fri Nov 27 25:10:07 2026", "Fri Nov 27 05:10:07 26", "Fri Nov 27 05:10:07", ""};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_int_equal(logline_text_time(bad[i], strlen(bad[i]), &t), -1);
+	assert_int_equal(t, 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_split_classic), cmocka_unit_test(test_split_rfc3339_no_pid_slash_prog),
+		cmocka_unit_test(test_text_times), cmocka_unit_test(test_split_classic), cmocka_unit_test(test_split_rfc3339_no_pid_slash_prog),
 		cmocka_unit_test(test_split_bare_and_headerless), cmocka_unit_test(test_time_classic_and_year),
 		cmocka_unit_test(test_time_rfc3339_zones), cmocka_unit_test(test_time_invalid),
 		cmocka_unit_test(test_days_from_civil),

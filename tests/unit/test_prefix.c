@@ -303,7 +303,10 @@ static void test_matcher_fast_path_equals_pcre2(void **state)
 		compare_generated_log(&pr);
 		print_message("%s: %zu messages compared, %zu matched\n", rs->scenarios[s].name, pr.compared,
 			      pr.matched);
-		assert_true(pr.matched > 1000);
+		/* The generated log is sshd's: other scenarios are compared on it
+		 * (all must agree) but match little or nothing. */
+		if (strcmp(rs->scenarios[s].name, "sshd") == 0)
+			assert_true(pr.matched > 1000);
 		matcher_free(pr.fast);
 		matcher_free(pr.slow);
 	}

@@ -52,16 +52,52 @@ static void test_stock_rules_load(void **state)
 	struct errors errs = {0};
 	assert_int_equal(ruleset_load_texts(stock_rules, nstock_rules, &rs, &errs), 0);
 	assert_int_equal(errs.n, 0);
-	assert_string_equal(rs->scenarios[0].name, "sshd");
-	assert_int_equal(rs->scenarios[0].threshold, 5);
-	assert_int_equal(rs->scenarios[0].window_us, 600 * 1000000LL);
-	assert_int_equal(rs->scenarios[0].sanction_us, 600 * 1000000LL);
-	assert_int_equal(rs->scenarios[0].escalation_max_us, 604800 * 1000000LL);
+	/* In file name order. */
+	const char *names[] = {"dovecot", "postfix", "recidive", "sshd", "vsftpd", "web-auth", "web-errors", "web-probe"};
+	assert_int_equal(rs->nscenarios, sizeof(names) / sizeof(*names));
+	for (size_t i = 0; i < rs->nscenarios; i++)
+		assert_string_equal(rs->scenarios[i].name, names[i]);
+	const struct scenario *sshd = &rs->scenarios[3];
+	assert_int_equal(sshd->threshold, 5);
+	assert_int_equal(sshd->window_us, 600 * 1000000LL);
+	assert_int_equal(sshd->sanction_us, 600 * 1000000LL);
+	assert_int_equal(sshd->escalation_max_us, 604800 * 1000000LL);
+	const struct scenario *recidive = &rs->scenarios[2];
+	assert_true(recidive->counts_sanctions);
+	assert_int_equal(recidive->npatterns, 0);
+	assert_int_equal(recidive->threshold, 3);
+	assert_int_equal(recidive->window_us, 86400 * 1000000LL);
+	assert_int_equal(recidive->sanction_us, 604800 * 1000000LL);
+	assert_true(rs->scenarios[5].headerless);
+	assert_false(sshd->headerless);
 	ruleset_free(rs);
 	/* The file in the tree is the one embedded. */
 	assert_int_equal(ruleset_load("rules/sshd.yaml", &rs, &errs), 0);
 	ruleset_free(rs);
 	assert_int_equal(ruleset_load("rules", &rs, &errs), 0);
+	ruleset_free(rs);
+}
+
+/* input: sanctions reads no line: patterns and programs are mistakes. */
+static void test_input_sanctions(void **state)
+{
+	(void)state;
+	assert_error("scenario: r\ninput: sanctions\npatterns:\n  - {name: a, effect: ignore, regex: 'x'}\n",
+		     "t.yaml:1: patterns:", "reads no lines");
+	assert_error("scenario: r\ninput: sanctions\nprograms: [sshd]\n", "t.yaml:1: input:", "no programs");
+	assert_error("scenario: r\ninput: sanction\n", "t.yaml:2: input:", "'sanction' is not lines or sanctions");
+	assert_error("scenario: r\nheaderless: maybe\n", "t.yaml:2: headerless:", "not yes or no");
+	struct ruleset *rs = NULL;
+	struct errors errs = {0};
+	assert_int_equal(load("scenario: r\ninput: sanctions\nthreshold: 4\nwindow: 2d\n", &rs, &errs), 0);
+	assert_true(rs->scenarios[0].counts_sanctions);
+	assert_int_equal(rs->scenarios[0].threshold, 4);
+	ruleset_free(rs);
+	/* A (?<time>...) group is found. */
+	assert_int_equal(load("scenario: t\nheaderless: yes\npatterns:\n"
+			      "  - {name: a, effect: attempt, regex: '^(?<addr>\\S+) (?<time>\\S+)$'}\n", &rs, &errs), 0);
+	assert_true(rs->scenarios[0].headerless);
+	assert_int_equal(rs->scenarios[0].patterns[0].time_group, 2);
 	ruleset_free(rs);
 }
 
@@ -201,6 +237,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stock_rules_load), cmocka_unit_test(test_bad_regex_names_line_and_pattern),
+		cmocka_unit_test(test_input_sanctions),
 		cmocka_unit_test(test_yaml_syntax), cmocka_unit_test(test_unknown_and_bad_values),
 		cmocka_unit_test(test_pattern_checks), cmocka_unit_test(test_duplicates_and_documents),
 		cmocka_unit_test(test_every_error_reported),
