@@ -106,10 +106,11 @@ static json_t *cmd_status(void *ctx, json_t *args, const struct ctl_peer *peer)
 	json_object_set_new(r, "reaction_us", json_pack("{s:I, s:I, s:I}", "samples",
 							 (json_int_t)(d->reactions < REACTION_SAMPLES ? d->reactions : REACTION_SAMPLES),
 							 "p50", (json_int_t)p50, "p99", (json_int_t)p99));
-	json_object_set_new(r, "counters", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+	json_object_set_new(r, "counters", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 						     "sanctions", (json_int_t)d->sanctions,
 						     "firewall_errors", (json_int_t)d->firewall_errors,
 						     "table_restores", (json_int_t)d->table_restores,
+						     "element_repairs", (json_int_t)d->element_repairs,
 						     "reloads", (json_int_t)d->reloads,
 						     "control_refused", (json_int_t)cs.refused_peers,
 						     "control_bad_requests", (json_int_t)cs.bad_requests));

@@ -22,6 +22,7 @@
 #define CURSOR_SAVE_US (5 * 1000000LL)
 #define TABLE_CHECK_US (5 * 1000000LL)
 #define RESTORE_BATCH 1000
+#define REPAIR_CHUNK 2048
 #define EVIDENCE_SOURCES 4096
 
 int64_t daemon_now_us(void)
@@ -392,18 +393,92 @@ int daemon_restore(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* The ledger's active sanctions, probed in the kernel a chunk at a time;
+ * the missing ones are queued again with what is left of them. */
+struct repair {
+	struct daemon *d;
+	int64_t now_us;
+	struct addr keys[REPAIR_CHUNK];
+	int64_t expires_us[REPAIR_CHUNK];
+	bool present[REPAIR_CHUNK];
+	size_t n, missing;
+	int failed;
+	char err[256];
+};
+
+static int repair_flush(struct repair *r)
+{
+	if (r->n && firewall_probe(r->d->fw, r->keys, r->n, r->present, r->err, sizeof(r->err)) != 0) {
+		r->failed = -1;
+		return -1;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		int64_t seconds = (r->expires_us[i] - r->now_us + 999999) / 1000000;
+		if (r->present[i] || seconds <= 0)
+			continue;
+		if (firewall_add(r->d->fw, &r->keys[i], seconds, r->err, sizeof(r->err)) != 0)
+			log_warnx("firewall: repair: %s", r->err);
+		else
+			r->missing++;
+	}
+	r->n = 0;
+	return 0;
+}
+
+static int repair_one(void *arg, const struct ledger_sanction *s)
+{
+	struct repair *r = arg;
+	r->keys[r->n] = s->addr;
+	r->expires_us[r->n++] = s->expires_us;
+	return r->n == REPAIR_CHUNK ? repair_flush(r) : 0;
+}
+
+/* Someone else changed nftables: every active sanction is looked up (one
+ * key lookup each, never a listing: NOTES) and the missing ones, deleted
+ * by hand or by "nft flush set", are added again with their remaining
+ * time. Cost: linear in the active sanctions, paid only after a change
+ * that was not ours. */
+static void repair_elements(struct daemon *d, int64_t now_us)
+{
+	struct repair *r = xcalloc(1, sizeof(*r));
+	char err[256];
+	r->d = d;
+	r->now_us = now_us;
+	if (ledger_each_active(d->ledger, now_us, repair_one, r, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+	else if (r->failed == 0)
+		repair_flush(r);
+	if (r->failed)
+		log_warnx("firewall: checking the sets: %s", r->err);
+	if (r->missing && firewall_commit(d->fw, err, sizeof(err)) != 0)
+		log_warnx("firewall: %s", err);
+	else if (r->missing) {
+		d->element_repairs += r->missing;
+		log_warnx("firewall: %zu sanction%s missing from pacto's sets (deleted by hand?); added again",
+			  r->missing, r->missing == 1 ? " was" : "s were");
+	}
+	free(r);
+}
+
+/* Every TABLE_CHECK_US: the table's sets, chains and rules as we left them
+ * (else reset and restore from the ledger), then, only if someone else
+ * committed anything since the last check, our elements. */
 static void check_table(struct daemon *d, int64_t now_us)
 {
 	if (now_us - d->last_table_check_us < TABLE_CHECK_US)
 		return;
 	d->last_table_check_us = now_us;
-	if (firewall_present(d->fw))
+	if (firewall_present(d->fw)) {
+		if (firewall_changed(d->fw) != 0)
+			repair_elements(d, now_us);
 		return;
+	}
 	char err[256];
-	log_warnx("firewall: pacto's table is gone; restoring it");
+	log_warnx("firewall: pacto's table is gone or altered; restoring it");
 	d->table_restores++;
 	if (daemon_restore(d, err, sizeof(err)) != 0)
 		log_warnx("firewall: %s", err);
+	(void)firewall_changed(d->fw);   /* the restore is the new reference */
 }
 
 /* ---- configuration, rules, engine ---- */

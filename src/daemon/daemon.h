@@ -66,7 +66,7 @@ struct daemon {
 	char *ledger_path, *socket_path;
 	int64_t started_us;
 	int64_t last_table_check_us;
-	uint64_t sanctions, firewall_errors, ledger_errors, table_restores, reloads;
+	uint64_t sanctions, firewall_errors, ledger_errors, table_restores, element_repairs, reloads;
 	/* Reaction: from a sanctioning line's own timestamp to the firewall
 	 * commit's return, in µs; the last REACTION_SAMPLES local sanctions. */
 	int64_t reaction_us[REACTION_SAMPLES];
