@@ -34,27 +34,6 @@ int64_t daemon_now_us(void)
 
 /* ---- the sanction path ---- */
 
-static void ledger_record(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
-			  const struct evidence_lines *ev)
-{
-	struct ledger_line lines[EVIDENCE_LINES];
-	size_t n = ev ? ev->n : 0;
-	for (size_t i = 0; i < n; i++)
-		lines[i] = (struct ledger_line){.text = ev->text[i], .len = ev->len[i]};
-	struct ledger_sanction ls = {
-		.addr = s->addr, .scenario = s->scenario ? s->scenario->name : "manual", .origin = origin,
-		.reason = reason, .attempts = s->attempts, .first_seen_us = s->first_seen_us,
-		.last_seen_us = s->last_seen_us, .created_us = s->created_us,
-		.expires_us = s->created_us + s->duration_us, .offence = s->offence, .evidence = lines,
-		.nevidence = n,
-	};
-	char err[256];
-	if (ledger_add_sanction(d->ledger, &ls, NULL, err, sizeof(err)) != 0) {
-		d->ledger_errors++;
-		log_warnx("ledger: %s (the sanction is enforced but not recorded)", err);
-	}
-}
-
 int daemon_sanction(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
 		    const struct evidence_lines *ev, bool report, char *err, size_t errlen)
 {
@@ -70,12 +49,7 @@ int daemon_sanction(struct daemon *d, const struct sanction *s, const char *orig
 	log_debug("firewall: committed in %ld us",
 		  (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
 	d->sanctions++;
-	if (!ledger_in_transaction(d->ledger) && ledger_begin(d->ledger, err, errlen) != 0)
-		log_warnx("ledger: %s", err);
-	ledger_record(d, s, origin, reason, ev);
-	char rerr[256];
-	if (report && d->alliance && d->cfg->report && alliance_report(d, s, false, ev, rerr, sizeof(rerr)) != 0)
-		log_warnx("alliance: not reported: %s", rerr);
+	recorder_add(d, s, origin, reason, ev, report);
 	char addr[ADDR_STRLEN];
 	log_info("sanction %s for %llds: %s, %u failures (offence %u, %s)", addr_format(&s->addr, addr, sizeof(addr)),
 		 (long long)seconds, s->scenario ? s->scenario->name : "manual", s->attempts, s->offence, origin);
@@ -186,8 +160,11 @@ static void save_cursor(struct daemon *d, struct source *src)
 			return;
 		format_cursor(&c, text, sizeof(text));
 	}
-	if (ledger_set_cursor(d->ledger, src->name, text, err, sizeof(err)) != 0)
+	if (ledger_set_cursor(d->ledger, src->name, text, err, sizeof(err)) != 0) {
+		d->ledger_errors++;
+		recorder_error(d->recorder, daemon_now_us(), err);
 		log_warnx("ledger: %s", err);
+	}
 }
 
 /* Reads what is new in src. Sanctions open a ledger transaction; it is
@@ -202,35 +179,26 @@ static void read_source(struct daemon *d, struct source *src)
 	if (!ledger_in_transaction(d->ledger))
 		return;
 	save_cursor(d, src);
-	if (ledger_commit(d->ledger, err, sizeof(err)) != 0) {
-		d->ledger_errors++;
-		log_warnx("ledger: %s", err);
-	}
+	recorder_commit(d);
 }
 
 /* Commits a transaction left open by a sanction decided outside a source's
  * read (by hand, or a pending failure settled by the clock). */
 static void commit_open(struct daemon *d)
 {
-	char err[256];
-	if (ledger_in_transaction(d->ledger) && ledger_commit(d->ledger, err, sizeof(err)) != 0) {
-		d->ledger_errors++;
-		log_warnx("ledger: %s", err);
-	}
+	recorder_commit(d);
 }
 
+/* Also the retry of held sanctions: they are written first, so a cursor
+ * never commits past lines whose sanctions are not recorded. */
 static void save_all_cursors(struct daemon *d)
 {
-	char err[256];
 	commit_open(d);
-	if (ledger_begin(d->ledger, err, sizeof(err)) != 0) {
-		log_warnx("ledger: %s", err);
+	if (recorder_begin(d) != 0)
 		return;
-	}
 	for (size_t i = 0; i < d->nsources; i++)
 		save_cursor(d, &d->sources[i]);
-	if (ledger_commit(d->ledger, err, sizeof(err)) != 0)
-		log_warnx("ledger: %s", err);
+	recorder_commit(d);
 }
 
 static int open_source(struct daemon *d, const char *path, char *err, size_t errlen)
@@ -646,6 +614,7 @@ int daemon_open(struct daemon *d, const struct daemon_options *opts, char *err, 
 		return -1;
 	d->engine = make_engine(d, d->cfg, d->rs);
 	d->evidence = evidence_new(EVIDENCE_SOURCES, random_seed());
+	d->recorder = recorder_new();
 	if (open_state(d, err, errlen) != 0 || open_alliance(d, err, errlen) != 0 ||
 	    open_sources(d, err, errlen) != 0)
 		return -1;
@@ -765,6 +734,7 @@ void daemon_close(struct daemon *d)
 	alliance_close(d->alliance);
 	engine_free(d->engine);
 	evidence_free(d->evidence);
+	recorder_free(d->recorder);
 	firewall_close(d->fw);
 	ledger_close(d->ledger);
 	ruleset_free(d->rs);

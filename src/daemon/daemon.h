@@ -20,6 +20,7 @@
 #include "ctl/ctl_server.h"
 #include "daemon/evidence.h"
 #include "daemon/firewall.h"
+#include "daemon/recorder.h"
 #include "detect/engine.h"
 #include "ledger/ledger.h"
 #include "sources/src_file.h"
@@ -59,6 +60,7 @@ struct daemon {
 	struct ledger *ledger;
 	struct firewall *fw;
 	struct evidence *evidence;
+	struct recorder *recorder;      /* the ledger side of the sanction path */
 	struct ctl_server *ctl;
 	struct alliance *alliance;      /* NULL without a treaty */
 	struct source *sources;
