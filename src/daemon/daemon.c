@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +25,7 @@
 #define TABLE_CHECK_US (5 * 1000000LL)
 #define RESTORE_BATCH 1000
 #define REPAIR_CHUNK 2048
+#define LEDGER_LOCK_WAIT_MS 250
 #define EVIDENCE_SOURCES 4096
 
 int64_t daemon_now_us(void)
@@ -574,6 +577,31 @@ static int open_config_and_rules(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* One pactod per state directory: a second one would take over the
+ * control socket and reset the same table. An flock on STATE/pactod.lock,
+ * held until the process ends (the kernel releases it even after kill -9). */
+static int lock_state(struct daemon *d, const char *state, char *err, size_t errlen)
+{
+	char path[4096], pid[32] = "";
+	snprintf(path, sizeof(path), "%s/pactod.lock", state);
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (d->lock_fd < 0) {
+		snprintf(err, errlen, "%s: open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		ssize_t n = read(d->lock_fd, pid, sizeof(pid) - 1);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		snprintf(err, errlen, "%s: another pactod (pid %s) uses this state directory", path, pid[0] ? pid : "?");
+		return -1;
+	}
+	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(d->lock_fd, 0) != 0 || pwrite(d->lock_fd, pid, (size_t)len, 0) != len)
+		log_warn("%s: writing the pid", path);
+	return 0;
+}
+
 static int open_state(struct daemon *d, char *err, size_t errlen)
 {
 	choose_paths(d);
@@ -581,13 +609,17 @@ static int open_state(struct daemon *d, char *err, size_t errlen)
 	const char *run = d->opts.state_dir ? d->opts.state_dir : d->cfg->run_dir;
 	/* The run directory is open to all: the socket's own mode (root and the
 	 * pacto group) is the gate; a closed directory would shut the group out. */
-	if (make_dir(state, 0750, err, errlen) != 0 || make_dir(run, 0755, err, errlen) != 0)
+	if (make_dir(state, 0750, err, errlen) != 0 || make_dir(run, 0755, err, errlen) != 0 ||
+	    lock_state(d, state, err, errlen) != 0)
 		return -1;
 	if (ledger_open(d->ledger_path, &d->ledger, err, errlen) != 0)
 		return -1;
 	/* The loop reads the logs: it must not wait for the ledger's fsyncs. */
 	if (ledger_defer_sync(d->ledger, err, errlen) != 0)
 		log_warnx("ledger: %s", err);
+	/* Nor for long on a lock held by another process: what cannot be
+	 * written is held and retried (recorder.h). */
+	ledger_set_busy_timeout(d->ledger, LEDGER_LOCK_WAIT_MS);
 	if (firewall_open(d->cfg->dry_run, &d->fw, err, errlen) != 0)
 		return -1;
 	return daemon_restore(d, err, errlen);
@@ -609,6 +641,7 @@ static int open_alliance(struct daemon *d, char *err, size_t errlen)
 int daemon_open(struct daemon *d, const struct daemon_options *opts, char *err, size_t errlen)
 {
 	d->opts = *opts;
+	d->lock_fd = -1;
 	d->started_us = daemon_now_us();
 	if (open_config_and_rules(d, err, errlen) != 0)
 		return -1;
@@ -741,4 +774,6 @@ void daemon_close(struct daemon *d)
 	config_free(d->cfg);
 	free(d->ledger_path);
 	free(d->socket_path);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);   /* the lock goes last: everything it guarded is closed */
 }

@@ -66,6 +66,7 @@ struct daemon {
 	struct source *sources;
 	size_t nsources;
 	char *ledger_path, *socket_path;
+	int lock_fd;                    /* flock on STATE/pactod.lock: one pactod per state directory */
 	int64_t started_us;
 	int64_t last_table_check_us;
 	uint64_t sanctions, firewall_errors, ledger_errors, table_restores, element_repairs, reloads;
