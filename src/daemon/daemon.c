@@ -26,6 +26,7 @@
 #define RESTORE_BATCH 1000
 #define REPAIR_CHUNK 2048
 #define LEDGER_LOCK_WAIT_MS 250
+#define LOCK_TRIES 30
 #define EVIDENCE_SOURCES 4096
 
 int64_t daemon_now_us(void)
@@ -579,7 +580,8 @@ static int open_config_and_rules(struct daemon *d, char *err, size_t errlen)
 
 /* One pactod per state directory: a second one would take over the
  * control socket and reset the same table. An flock on STATE/pactod.lock,
- * held until the process ends (the kernel releases it even after kill -9). */
+ * held until the process ends (the kernel releases it even after kill -9),
+ * waited for LOCK_TRIES times 100 ms. */
 static int lock_state(struct daemon *d, const char *state, char *err, size_t errlen)
 {
 	char path[4096], pid[32] = "";
@@ -589,7 +591,17 @@ static int lock_state(struct daemon *d, const char *state, char *err, size_t err
 		snprintf(err, errlen, "%s: open: %s", path, strerror(errno));
 		return -1;
 	}
-	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+	/* A predecessor killed a moment ago may still hold it: the kernel
+	 * releases a dead process's locks at the very end of its exit. */
+	int rc;
+	for (int tries = 1; (rc = flock(d->lock_fd, LOCK_EX | LOCK_NB)) != 0 && errno == EWOULDBLOCK && tries < LOCK_TRIES;
+	     tries++)
+		usleep(100 * 1000);
+	if (rc != 0 && errno != EWOULDBLOCK) {
+		snprintf(err, errlen, "%s: flock: %s", path, strerror(errno));
+		return -1;
+	}
+	if (rc != 0) {
 		ssize_t n = read(d->lock_fd, pid, sizeof(pid) - 1);
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
