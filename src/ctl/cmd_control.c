@@ -119,6 +119,12 @@ static void print_status(json_t *r)
 	printf("lines %lld, matched %lld, failures %lld, sanctions %lld\n", num(e, "lines"), num(e, "matched"),
 	       num(e, "failures"), num(e, "sanctions"));
 	printf("ledger %s: %lld sanctions, %lld active\n", str(l, "path"), num(l, "sanctions"), num(l, "active"));
+	if (num(l, "errors"))
+		printf("ledger errors: %lld, the last at %s: %s\n", num(l, "errors"), str(l, "last_error_at"),
+		       str(l, "last_error"));
+	if (num(l, "held") || num(l, "recorded_late") || num(l, "lost"))
+		printf("ledger: %lld sanctions enforced but not recorded yet (retried), %lld recorded late, %lld lost\n",
+		       num(l, "held"), num(l, "recorded_late"), num(l, "lost"));
 	size_t i;
 	json_t *s;
 	json_array_foreach(json_object_get(r, "sources"), i, s)

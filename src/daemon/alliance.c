@@ -619,9 +619,12 @@ static bool finish_batch(struct daemon *d, struct alliance *a)
 	save_touched(d, a);
 	if (ledger_commit(d->ledger, err, sizeof(err)) != 0) {
 		d->ledger_errors++;
+		recorder_error(d->recorder, daemon_now_us(), err);
 		log_warnx("ledger: %s (the allies' messages will be delivered again)", err);
+		recorder_settled(d, false);
 		return false;
 	}
+	recorder_settled(d, true);
 	return true;
 }
 

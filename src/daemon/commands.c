@@ -82,6 +82,23 @@ static json_t *engine_json(const struct daemon *d)
 			 "memory_bytes", (json_int_t)st.memory_bytes, "memory_bound", (json_int_t)st.memory_bound);
 }
 
+/* The ledger's counts and health: errors, the last one's message, and the
+ * sanctions enforced but not recorded yet (held), recorded late, or lost. */
+static json_t *ledger_json(const struct daemon *d, const struct ledger_counts *lc)
+{
+	struct recorder_stats rs;
+	recorder_get_stats(d->recorder, &rs);
+	json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "path", d->ledger_path, "sanctions",
+			      (json_int_t)lc->sanctions, "active", (json_int_t)lc->active, "errors",
+			      (json_int_t)d->ledger_errors, "held", (json_int_t)rs.held, "recorded_late",
+			      (json_int_t)rs.recorded_late, "lost", (json_int_t)rs.lost);
+	if (rs.last_error_us) {
+		json_object_set_new(j, "last_error", json_string(rs.last_error));
+		json_object_set_new(j, "last_error_at", time_json(rs.last_error_us));
+	}
+	return j;
+}
+
 static json_t *cmd_status(void *ctx, json_t *args, const struct ctl_peer *peer)
 {
 	struct daemon *d = ctx;
@@ -99,18 +116,17 @@ static json_t *cmd_status(void *ctx, json_t *args, const struct ctl_peer *peer)
 			      "firewall", firewall_backend(d->fw), "dry_run", d->cfg->dry_run,
 			      "table_present", firewall_present(d->fw), "sources", sources_json(d),
 			      "engine", engine_json(d));
-	json_object_set_new(r, "ledger", json_pack("{s:s, s:I, s:I, s:I}", "path", d->ledger_path,
-						   "sanctions", (json_int_t)lc.sanctions, "active", (json_int_t)lc.active,
-						   "errors", (json_int_t)d->ledger_errors));
+	json_object_set_new(r, "ledger", ledger_json(d, &lc));
 	int64_t p50, p99;
 	daemon_reaction_percentiles(d, &p50, &p99);
 	json_object_set_new(r, "reaction_us", json_pack("{s:I, s:I, s:I}", "samples",
 							 (json_int_t)(d->reactions < REACTION_SAMPLES ? d->reactions : REACTION_SAMPLES),
 							 "p50", (json_int_t)p50, "p99", (json_int_t)p99));
-	json_object_set_new(r, "counters", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+	json_object_set_new(r, "counters", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 						     "sanctions", (json_int_t)d->sanctions,
 						     "firewall_errors", (json_int_t)d->firewall_errors,
 						     "table_restores", (json_int_t)d->table_restores,
+						     "element_repairs", (json_int_t)d->element_repairs,
 						     "reloads", (json_int_t)d->reloads,
 						     "control_refused", (json_int_t)cs.refused_peers,
 						     "control_bad_requests", (json_int_t)cs.bad_requests));

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,9 @@
 #define CURSOR_SAVE_US (5 * 1000000LL)
 #define TABLE_CHECK_US (5 * 1000000LL)
 #define RESTORE_BATCH 1000
+#define REPAIR_CHUNK 2048
+#define LEDGER_LOCK_WAIT_MS 250
+#define LOCK_TRIES 30
 #define EVIDENCE_SOURCES 4096
 
 int64_t daemon_now_us(void)
@@ -32,27 +37,6 @@ int64_t daemon_now_us(void)
 }
 
 /* ---- the sanction path ---- */
-
-static void ledger_record(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
-			  const struct evidence_lines *ev)
-{
-	struct ledger_line lines[EVIDENCE_LINES];
-	size_t n = ev ? ev->n : 0;
-	for (size_t i = 0; i < n; i++)
-		lines[i] = (struct ledger_line){.text = ev->text[i], .len = ev->len[i]};
-	struct ledger_sanction ls = {
-		.addr = s->addr, .scenario = s->scenario ? s->scenario->name : "manual", .origin = origin,
-		.reason = reason, .attempts = s->attempts, .first_seen_us = s->first_seen_us,
-		.last_seen_us = s->last_seen_us, .created_us = s->created_us,
-		.expires_us = s->created_us + s->duration_us, .offence = s->offence, .evidence = lines,
-		.nevidence = n,
-	};
-	char err[256];
-	if (ledger_add_sanction(d->ledger, &ls, NULL, err, sizeof(err)) != 0) {
-		d->ledger_errors++;
-		log_warnx("ledger: %s (the sanction is enforced but not recorded)", err);
-	}
-}
 
 int daemon_sanction(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
 		    const struct evidence_lines *ev, bool report, char *err, size_t errlen)
@@ -69,12 +53,7 @@ int daemon_sanction(struct daemon *d, const struct sanction *s, const char *orig
 	log_debug("firewall: committed in %ld us",
 		  (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
 	d->sanctions++;
-	if (!ledger_in_transaction(d->ledger) && ledger_begin(d->ledger, err, errlen) != 0)
-		log_warnx("ledger: %s", err);
-	ledger_record(d, s, origin, reason, ev);
-	char rerr[256];
-	if (report && d->alliance && d->cfg->report && alliance_report(d, s, false, ev, rerr, sizeof(rerr)) != 0)
-		log_warnx("alliance: not reported: %s", rerr);
+	recorder_add(d, s, origin, reason, ev, report);
 	char addr[ADDR_STRLEN];
 	log_info("sanction %s for %llds: %s, %u failures (offence %u, %s)", addr_format(&s->addr, addr, sizeof(addr)),
 		 (long long)seconds, s->scenario ? s->scenario->name : "manual", s->attempts, s->offence, origin);
@@ -185,8 +164,11 @@ static void save_cursor(struct daemon *d, struct source *src)
 			return;
 		format_cursor(&c, text, sizeof(text));
 	}
-	if (ledger_set_cursor(d->ledger, src->name, text, err, sizeof(err)) != 0)
+	if (ledger_set_cursor(d->ledger, src->name, text, err, sizeof(err)) != 0) {
+		d->ledger_errors++;
+		recorder_error(d->recorder, daemon_now_us(), err);
 		log_warnx("ledger: %s", err);
+	}
 }
 
 /* Reads what is new in src. Sanctions open a ledger transaction; it is
@@ -201,35 +183,26 @@ static void read_source(struct daemon *d, struct source *src)
 	if (!ledger_in_transaction(d->ledger))
 		return;
 	save_cursor(d, src);
-	if (ledger_commit(d->ledger, err, sizeof(err)) != 0) {
-		d->ledger_errors++;
-		log_warnx("ledger: %s", err);
-	}
+	recorder_commit(d);
 }
 
 /* Commits a transaction left open by a sanction decided outside a source's
  * read (by hand, or a pending failure settled by the clock). */
 static void commit_open(struct daemon *d)
 {
-	char err[256];
-	if (ledger_in_transaction(d->ledger) && ledger_commit(d->ledger, err, sizeof(err)) != 0) {
-		d->ledger_errors++;
-		log_warnx("ledger: %s", err);
-	}
+	recorder_commit(d);
 }
 
+/* Also the retry of held sanctions: they are written first, so a cursor
+ * never commits past lines whose sanctions are not recorded. */
 static void save_all_cursors(struct daemon *d)
 {
-	char err[256];
 	commit_open(d);
-	if (ledger_begin(d->ledger, err, sizeof(err)) != 0) {
-		log_warnx("ledger: %s", err);
+	if (recorder_begin(d) != 0)
 		return;
-	}
 	for (size_t i = 0; i < d->nsources; i++)
 		save_cursor(d, &d->sources[i]);
-	if (ledger_commit(d->ledger, err, sizeof(err)) != 0)
-		log_warnx("ledger: %s", err);
+	recorder_commit(d);
 }
 
 static int open_source(struct daemon *d, const char *path, char *err, size_t errlen)
@@ -392,18 +365,92 @@ int daemon_restore(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* The ledger's active sanctions, probed in the kernel a chunk at a time;
+ * the missing ones are queued again with what is left of them. */
+struct repair {
+	struct daemon *d;
+	int64_t now_us;
+	struct addr keys[REPAIR_CHUNK];
+	int64_t expires_us[REPAIR_CHUNK];
+	bool present[REPAIR_CHUNK];
+	size_t n, missing;
+	int failed;
+	char err[256];
+};
+
+static int repair_flush(struct repair *r)
+{
+	if (r->n && firewall_probe(r->d->fw, r->keys, r->n, r->present, r->err, sizeof(r->err)) != 0) {
+		r->failed = -1;
+		return -1;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		int64_t seconds = (r->expires_us[i] - r->now_us + 999999) / 1000000;
+		if (r->present[i] || seconds <= 0)
+			continue;
+		if (firewall_add(r->d->fw, &r->keys[i], seconds, r->err, sizeof(r->err)) != 0)
+			log_warnx("firewall: repair: %s", r->err);
+		else
+			r->missing++;
+	}
+	r->n = 0;
+	return 0;
+}
+
+static int repair_one(void *arg, const struct ledger_sanction *s)
+{
+	struct repair *r = arg;
+	r->keys[r->n] = s->addr;
+	r->expires_us[r->n++] = s->expires_us;
+	return r->n == REPAIR_CHUNK ? repair_flush(r) : 0;
+}
+
+/* Someone else changed nftables: every active sanction is looked up (one
+ * key lookup each, never a listing: NOTES) and the missing ones, deleted
+ * by hand or by "nft flush set", are added again with their remaining
+ * time. Cost: linear in the active sanctions, paid only after a change
+ * that was not ours. */
+static void repair_elements(struct daemon *d, int64_t now_us)
+{
+	struct repair *r = xcalloc(1, sizeof(*r));
+	char err[256];
+	r->d = d;
+	r->now_us = now_us;
+	if (ledger_each_active(d->ledger, now_us, repair_one, r, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+	else if (r->failed == 0)
+		repair_flush(r);
+	if (r->failed)
+		log_warnx("firewall: checking the sets: %s", r->err);
+	if (r->missing && firewall_commit(d->fw, err, sizeof(err)) != 0)
+		log_warnx("firewall: %s", err);
+	else if (r->missing) {
+		d->element_repairs += r->missing;
+		log_warnx("firewall: %zu sanction%s missing from pacto's sets (deleted by hand?); added again",
+			  r->missing, r->missing == 1 ? " was" : "s were");
+	}
+	free(r);
+}
+
+/* Every TABLE_CHECK_US: the table's sets, chains and rules as we left them
+ * (else reset and restore from the ledger), then, only if someone else
+ * committed anything since the last check, our elements. */
 static void check_table(struct daemon *d, int64_t now_us)
 {
 	if (now_us - d->last_table_check_us < TABLE_CHECK_US)
 		return;
 	d->last_table_check_us = now_us;
-	if (firewall_present(d->fw))
+	if (firewall_present(d->fw)) {
+		if (firewall_changed(d->fw) != 0)
+			repair_elements(d, now_us);
 		return;
+	}
 	char err[256];
-	log_warnx("firewall: pacto's table is gone; restoring it");
+	log_warnx("firewall: pacto's table is gone or altered; restoring it");
 	d->table_restores++;
 	if (daemon_restore(d, err, sizeof(err)) != 0)
 		log_warnx("firewall: %s", err);
+	(void)firewall_changed(d->fw);   /* the restore is the new reference */
 }
 
 /* ---- configuration, rules, engine ---- */
@@ -531,6 +578,42 @@ static int open_config_and_rules(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* One pactod per state directory: a second one would take over the
+ * control socket and reset the same table. An flock on STATE/pactod.lock,
+ * held until the process ends (the kernel releases it even after kill -9),
+ * waited for LOCK_TRIES times 100 ms. */
+static int lock_state(struct daemon *d, const char *state, char *err, size_t errlen)
+{
+	char path[4096], pid[32] = "";
+	snprintf(path, sizeof(path), "%s/pactod.lock", state);
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (d->lock_fd < 0) {
+		snprintf(err, errlen, "%s: open: %s", path, strerror(errno));
+		return -1;
+	}
+	/* A predecessor killed a moment ago may still hold it: the kernel
+	 * releases a dead process's locks at the very end of its exit. */
+	int rc;
+	for (int tries = 1; (rc = flock(d->lock_fd, LOCK_EX | LOCK_NB)) != 0 && errno == EWOULDBLOCK && tries < LOCK_TRIES;
+	     tries++)
+		usleep(100 * 1000);
+	if (rc != 0 && errno != EWOULDBLOCK) {
+		snprintf(err, errlen, "%s: flock: %s", path, strerror(errno));
+		return -1;
+	}
+	if (rc != 0) {
+		ssize_t n = read(d->lock_fd, pid, sizeof(pid) - 1);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		snprintf(err, errlen, "%s: another pactod (pid %s) uses this state directory", path, pid[0] ? pid : "?");
+		return -1;
+	}
+	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(d->lock_fd, 0) != 0 || pwrite(d->lock_fd, pid, (size_t)len, 0) != len)
+		log_warn("%s: writing the pid", path);
+	return 0;
+}
+
 static int open_state(struct daemon *d, char *err, size_t errlen)
 {
 	choose_paths(d);
@@ -538,13 +621,17 @@ static int open_state(struct daemon *d, char *err, size_t errlen)
 	const char *run = d->opts.state_dir ? d->opts.state_dir : d->cfg->run_dir;
 	/* The run directory is open to all: the socket's own mode (root and the
 	 * pacto group) is the gate; a closed directory would shut the group out. */
-	if (make_dir(state, 0750, err, errlen) != 0 || make_dir(run, 0755, err, errlen) != 0)
+	if (make_dir(state, 0750, err, errlen) != 0 || make_dir(run, 0755, err, errlen) != 0 ||
+	    lock_state(d, state, err, errlen) != 0)
 		return -1;
 	if (ledger_open(d->ledger_path, &d->ledger, err, errlen) != 0)
 		return -1;
 	/* The loop reads the logs: it must not wait for the ledger's fsyncs. */
 	if (ledger_defer_sync(d->ledger, err, errlen) != 0)
 		log_warnx("ledger: %s", err);
+	/* Nor for long on a lock held by another process: what cannot be
+	 * written is held and retried (recorder.h). */
+	ledger_set_busy_timeout(d->ledger, LEDGER_LOCK_WAIT_MS);
 	if (firewall_open(d->cfg->dry_run, &d->fw, err, errlen) != 0)
 		return -1;
 	return daemon_restore(d, err, errlen);
@@ -566,11 +653,13 @@ static int open_alliance(struct daemon *d, char *err, size_t errlen)
 int daemon_open(struct daemon *d, const struct daemon_options *opts, char *err, size_t errlen)
 {
 	d->opts = *opts;
+	d->lock_fd = -1;
 	d->started_us = daemon_now_us();
 	if (open_config_and_rules(d, err, errlen) != 0)
 		return -1;
 	d->engine = make_engine(d, d->cfg, d->rs);
 	d->evidence = evidence_new(EVIDENCE_SOURCES, random_seed());
+	d->recorder = recorder_new();
 	if (open_state(d, err, errlen) != 0 || open_alliance(d, err, errlen) != 0 ||
 	    open_sources(d, err, errlen) != 0)
 		return -1;
@@ -690,10 +779,13 @@ void daemon_close(struct daemon *d)
 	alliance_close(d->alliance);
 	engine_free(d->engine);
 	evidence_free(d->evidence);
+	recorder_free(d->recorder);
 	firewall_close(d->fw);
 	ledger_close(d->ledger);
 	ruleset_free(d->rs);
 	config_free(d->cfg);
 	free(d->ledger_path);
 	free(d->socket_path);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);   /* the lock goes last: everything it guarded is closed */
 }

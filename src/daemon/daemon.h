@@ -20,6 +20,7 @@
 #include "ctl/ctl_server.h"
 #include "daemon/evidence.h"
 #include "daemon/firewall.h"
+#include "daemon/recorder.h"
 #include "detect/engine.h"
 #include "ledger/ledger.h"
 #include "sources/src_file.h"
@@ -59,14 +60,16 @@ struct daemon {
 	struct ledger *ledger;
 	struct firewall *fw;
 	struct evidence *evidence;
+	struct recorder *recorder;      /* the ledger side of the sanction path */
 	struct ctl_server *ctl;
 	struct alliance *alliance;      /* NULL without a treaty */
 	struct source *sources;
 	size_t nsources;
 	char *ledger_path, *socket_path;
+	int lock_fd;                    /* flock on STATE/pactod.lock: one pactod per state directory */
 	int64_t started_us;
 	int64_t last_table_check_us;
-	uint64_t sanctions, firewall_errors, ledger_errors, table_restores, reloads;
+	uint64_t sanctions, firewall_errors, ledger_errors, table_restores, element_repairs, reloads;
 	/* Reaction: from a sanctioning line's own timestamp to the firewall
 	 * commit's return, in µs; the last REACTION_SAMPLES local sanctions. */
 	int64_t reaction_us[REACTION_SAMPLES];

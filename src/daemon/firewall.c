@@ -80,6 +80,22 @@ bool firewall_present(struct firewall *fw)
 	return rc != 0;
 }
 
+int firewall_changed(struct firewall *fw)
+{
+	(void)fw;
+	char err[ENFORCE_ERRLEN];
+	int rc = enforce_table_changed(err, sizeof(err));
+	if (rc < 0)
+		log_warnx("firewall: %s", err);
+	return rc;
+}
+
+int firewall_probe(struct firewall *fw, const struct addr *keys, size_t n, bool *present, char *err, size_t errlen)
+{
+	(void)fw;
+	return enforce_probe(keys, n, present, err, errlen);
+}
+
 const char *firewall_backend(const struct firewall *fw)
 {
 	return fw->dry_run ? "dry run" : "nftables";

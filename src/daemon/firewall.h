@@ -30,6 +30,16 @@ int firewall_commit(struct firewall *fw, char *err, size_t errlen) __attribute__
 /* False when pacto's table is gone (deleted behind our back). */
 bool firewall_present(struct firewall *fw);
 
+/* 1 when someone else committed a firewall change since the last call (our
+ * elements may have been deleted: check them with firewall_probe), 0 when
+ * not, -1 on error (logged). One netlink round trip. */
+int firewall_changed(struct firewall *fw);
+
+/* present[i]: whether keys[i] is dropped now (a key lookup each, never a
+ * listing). Returns 0, or -1 with err filled. */
+int firewall_probe(struct firewall *fw, const struct addr *keys, size_t n, bool *present, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 const char *firewall_backend(const struct firewall *fw);
 
 #endif

@@ -677,6 +677,34 @@ int enforce_table_present(char *err, size_t errlen)
 	return enf.be->present(err, errlen);
 }
 
+int enforce_table_changed(char *err, size_t errlen)
+{
+	if (!enf.be) {
+		snprintf(err, errlen, "enforce: changed: not open");
+		return -1;
+	}
+	return enf.be->changed ? enf.be->changed(err, errlen) : 0;
+}
+
+int enforce_probe(const struct addr *addrs, size_t n, bool *present, char *err, size_t errlen)
+{
+	if (!enf.be) {
+		snprintf(err, errlen, "enforce: probe: not open");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (enforce_check(&addrs[i], &enf.lim)) {
+			snprintf(err, errlen, "enforce: probe: an address the enforcer refuses");
+			return -1;
+		}
+	if (!enf.be->probe) {
+		for (size_t i = 0; i < n; i++)
+			present[i] = true;
+		return 0;
+	}
+	return enf.be->probe(addrs, n, present, err, errlen);
+}
+
 const struct enforce_stats *enforce_get_stats(void)
 {
 	return &enf.stats;

@@ -18,8 +18,11 @@
  *    its operations are retried one by one and each failure is reported;
  *  - the kernel expires elements by itself: a sanction ends on time even
  *    while pactod is down;
- *  - the enforcer never reads set elements back (listing a large set is
- *    quadratic in the kernel); the ledger is the source of truth.
+ *  - the enforcer never lists set elements (listing a large set is
+ *    quadratic in the kernel); the ledger is the source of truth. To see
+ *    elements deleted by hand it looks given keys up (enforce_probe), only
+ *    after the ruleset generation says someone else changed something
+ *    (enforce_table_changed).
  * Backends: enforce_nft.c (libnftables for the table itself, and
  * enforce_nftnl.c's netlink batches for elements: the hot path) and
  * enforce_dryrun.c (records the transactions it would apply, as nft text,
@@ -126,6 +129,24 @@ int enforce_commit(enforce_fail_fn *on_fail, void *arg, char *err, size_t errlen
  * periodically; the daemon resets and restores on 0. */
 int enforce_table_present(char *err, size_t errlen) ENFORCE_WUR;
 
+/* 1 when some transaction not ours was committed since the previous call
+ * (or since the first change of ours): an administrator or another
+ * program touched nftables, maybe our sets' elements, which
+ * enforce_table_present() cannot see. 0 when nothing but us changed
+ * anything; -1 on error (message in err). Cheap: one netlink round trip
+ * (the kernel's ruleset generation), whatever the sets hold. The answer is
+ * per network namespace, not per table, so other programs' changes say 1
+ * too: the caller then checks its elements with enforce_probe(). The
+ * dry-run backend always says 0. */
+int enforce_table_changed(char *err, size_t errlen) ENFORCE_WUR;
+
+/* Whether each of addrs[0..n) (checked by enforce_check; a refused one is
+ * reported absent) is in the set that holds it: present[i]. One key lookup
+ * each in the kernel (no listing: cost linear in n, not in the set's size),
+ * batched in round trips. The dry-run backend says present. Returns 0, or
+ * -1 with err filled. */
+int enforce_probe(const struct addr *addrs, size_t n, bool *present, char *err, size_t errlen) ENFORCE_WUR;
+
 const struct enforce_stats *enforce_get_stats(void);
 
 /* Closes the backend and frees the queue; the table stays in the kernel
@@ -187,6 +208,10 @@ struct enforce_ops {
 	int (*apply_elements)(const struct enforce_op *ops, size_t n, bool refresh, char *err, size_t errlen);
 	/* 1, 0 or -1, as enforce_table_present(). */
 	int (*present)(char *err, size_t errlen);
+	/* Optional (NULL: never changed, always present), as
+	 * enforce_table_changed() and enforce_probe() (addresses checked). */
+	int (*changed)(char *err, size_t errlen);
+	int (*probe)(const struct addr *addrs, size_t n, bool *present, char *err, size_t errlen);
 	/* Right after a reset, while the sets are empty: 1 when re-adding an
 	 * element sets its new timeout (newer kernels), 0 when not, -1 on error. */
 	int (*readd_refreshes)(char *err, size_t errlen);

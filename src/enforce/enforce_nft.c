@@ -13,7 +13,9 @@
  * Never: lists the elements of a set that may be large. Presence is checked
  * on "list ruleset inet" in terse mode, which lists no elements of named sets
  * (~1 ms with 300k elements, where "list table inet pacto" takes 9 s and
- * even "list tables" 11 s: both fill the whole cache). The timeout probe
+ * even "list tables" 11 s: both fill the whole cache). Elements deleted by
+ * hand are seen through the ruleset generation and key lookups
+ * (enforce_nftnl.c), never a listing. The timeout probe
  * lists set v4 only right after a reset, when it holds the probe alone. */
 #include "enforce/enforce.h"
 
@@ -151,6 +153,7 @@ static int nft_reset(const char *text, char *err, size_t errlen)
 {
 	if (run(text, err, errlen) != 0)
 		return -1;
+	enforce_nftnl_own_change();
 	return take_snapshot(err, errlen);
 }
 
@@ -158,6 +161,7 @@ static int nft_apply(const char *text, bool structural, char *err, size_t errlen
 {
 	if (run(text, err, errlen) != 0)
 		return -1;
+	enforce_nftnl_own_change();
 	if (structural && take_snapshot(err, errlen) != 0) {
 		/* Applied, but unverifiable: the next presence check says 0 and
 		 * the daemon resets, which is safe. */
@@ -228,6 +232,8 @@ const struct enforce_ops enforce_nft_ops = {
 	.apply = nft_apply,
 	.apply_elements = enforce_nftnl_apply,
 	.present = nft_present,
+	.changed = enforce_nftnl_generation_changed,
+	.probe = enforce_nftnl_probe,
 	.readd_refreshes = nft_readd_refreshes,
 	.close = nft_close,
 };

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/set.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -60,6 +61,13 @@ static struct {
 	struct sent *sent;
 	size_t nsent, capsent;
 	uint32_t first_seq;        /* the batch-begin message's */
+	/* The ruleset generation (NFT_MSG_GETGEN: one counter per network
+	 * namespace, bumped by every committed transaction of any table):
+	 * expected is what it should read if only we changed anything since
+	 * the last enforce_nftnl_generation_changed(); foreign is set when a
+	 * transaction of ours found it moved by more than its own commit. */
+	uint32_t gen_expected;
+	bool gen_known, gen_foreign;
 } nl;
 
 /* ---- Building a batch -------------------------------------------------- */
@@ -309,6 +317,161 @@ static int exchange(char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- Generation and element probes ------------------------------------------ */
+
+static int parse_gen(const struct nlmsghdr *h, void *data)
+{
+	struct nftnl_gen *g = nftnl_gen_alloc();
+	if (!g)
+		return MNL_CB_ERROR;
+	if (nftnl_gen_nlmsg_parse(h, g) == 0 && nftnl_gen_is_set(g, NFTNL_GEN_ID))
+		*(uint32_t *)data = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+	nftnl_gen_free(g);
+	return MNL_CB_OK;
+}
+
+/* Reads the current generation (one request, one answer). */
+static int read_gen(uint32_t *out, char *err, size_t errlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(4)));
+	uint32_t seq = ++nl.seq, portid = mnl_socket_get_portid(nl.sock);
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, seq);
+	int rc = MNL_CB_OK;
+	drain_stale();
+	if (mnl_socket_sendto(nl.sock, h, h->nlmsg_len) < 0)
+		rc = MNL_CB_ERROR;
+	while (rc > MNL_CB_STOP) {
+		ssize_t len = mnl_socket_recvfrom(nl.sock, buf, sizeof(buf));
+		rc = len < 0 ? MNL_CB_ERROR : mnl_cb_run(buf, (size_t)len, seq, portid, parse_gen, out);
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "enforce: netlink: reading the ruleset generation: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* After a transaction of ours committed: the generation must have moved by
+ * exactly one; otherwise someone else committed too (or ours changed
+ * nothing, which only costs a needless check). */
+void enforce_nftnl_own_change(void)
+{
+	uint32_t g;
+	char why[ENFORCE_ERRLEN];
+	if (!nl.sock || read_gen(&g, why, sizeof(why)) != 0) {
+		nl.gen_known = false;
+		return;
+	}
+	if (nl.gen_known && g != nl.gen_expected + 1)
+		nl.gen_foreign = true;
+	nl.gen_expected = g;
+	nl.gen_known = true;
+}
+
+int enforce_nftnl_generation_changed(char *err, size_t errlen)
+{
+	uint32_t g;
+	if (!nl.sock) {
+		snprintf(err, errlen, "enforce: netlink: not open");
+		return -1;
+	}
+	if (read_gen(&g, err, errlen) != 0)
+		return -1;
+	bool changed = !nl.gen_known || nl.gen_foreign || g != nl.gen_expected;
+	nl.gen_expected = g;
+	nl.gen_known = true;
+	nl.gen_foreign = false;
+	return changed;
+}
+
+/* One NFT_MSG_GETSETELEM of a single key (not a dump: the kernel looks the
+ * key up, whatever the set's size). */
+static int put_probe(const struct addr *a, uint32_t seq)
+{
+	struct enforce_op op = {.kind = ENFORCE_ADD, .addr = *a};
+	char name[16];
+	int rc = -1;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elem *e = element(&op, false);
+	enforce_set_name(a, name, sizeof(name));
+	if (!s || !e || room(MSG_ROOM) != 0 || nftnl_set_set_str(s, NFTNL_SET_TABLE, TABLE_NAME) < 0 ||
+	    nftnl_set_set_str(s, NFTNL_SET_NAME, name) < 0)
+		goto out;
+	nftnl_set_elem_add(s, e);
+	e = NULL;
+	struct nlmsghdr *h = nftnl_nlmsg_build_hdr(nl.buf + nl.len, NFT_MSG_GETSETELEM, TABLE_FAMILY, NLM_F_ACK, seq);
+	nftnl_set_elems_nlmsg_build_payload(h, s);
+	nl.len += NLMSG_ALIGN(h->nlmsg_len);
+	rc = 0;
+out:
+	if (e)
+		nftnl_set_elem_free(e);
+	if (s)
+		nftnl_set_free(s);
+	return rc;
+}
+
+/* Reads the acknowledgements of probes first..first+n-1: 0 means the
+ * element is there, ENOENT that it (or its set) is not. */
+static int read_probes(uint32_t first, size_t n, bool *present, char *err, size_t errlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(4)));
+	struct pollfd p = {.fd = mnl_socket_get_fd(nl.sock), .events = POLLIN};
+	size_t answered = 0;
+	while (answered < n) {
+		if (poll(&p, 1, ANSWER_TIMEOUT_MS) <= 0) {
+			snprintf(err, errlen, "enforce: netlink: probing elements: no answer");
+			return -1;
+		}
+		ssize_t len = recv(p.fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (len < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (len < 0) {
+			snprintf(err, errlen, "enforce: netlink: probing elements: %s", strerror(errno));
+			return -1;
+		}
+		int left = (int)len;
+		for (const struct nlmsghdr *h = (const void *)buf; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
+			uint32_t i = h->nlmsg_seq - first;
+			if (h->nlmsg_type != NLMSG_ERROR || i >= n)
+				continue;   /* the element itself, or stale */
+			if (e->error && e->error != -ENOENT) {
+				snprintf(err, errlen, "enforce: netlink: probing an element: %s", strerror(-e->error));
+				return -1;
+			}
+			present[i] = e->error == 0;
+			answered++;
+		}
+	}
+	return 0;
+}
+
+int enforce_nftnl_probe(const struct addr *addrs, size_t n, bool *present, char *err, size_t errlen)
+{
+	if (!nl.sock) {
+		snprintf(err, errlen, "enforce: netlink: not open");
+		return -1;
+	}
+	for (size_t done = 0; done < n;) {
+		size_t k = n - done < ENFORCE_PROBE_CHUNK ? n - done : ENFORCE_PROBE_CHUNK;
+		uint32_t first = nl.seq + 1;
+		nl.len = 0;
+		for (size_t i = 0; i < k; i++)
+			if (put_probe(&addrs[done + i], ++nl.seq) != 0)
+				return oom(err, errlen);
+		drain_stale();
+		if (mnl_socket_sendto(nl.sock, nl.buf, nl.len) < 0) {
+			snprintf(err, errlen, "enforce: netlink: sending probes: %s", strerror(errno));
+			return -1;
+		}
+		if (read_probes(first, k, present + done, err, errlen) != 0)
+			return -1;
+		done += k;
+	}
+	return 0;
+}
+
 /* ---- Public ------------------------------------------------------------------- */
 
 int enforce_nftnl_apply(const struct enforce_op *ops, size_t n, bool refresh, char *err, size_t errlen)
@@ -321,7 +484,10 @@ int enforce_nftnl_apply(const struct enforce_op *ops, size_t n, bool refresh, ch
 		return 0;
 	if (build(ops, n, refresh) != 0)
 		return oom(err, errlen);
-	return exchange(err, errlen);
+	if (exchange(err, errlen) != 0)
+		return -1;
+	enforce_nftnl_own_change();
+	return 0;
 }
 
 /* Large buffers, forced past the sysctl limits (we have CAP_NET_ADMIN);

@@ -101,6 +101,11 @@ void ledger_close(struct ledger *l);
 int ledger_defer_sync(struct ledger *l, char *err, size_t errlen) LEDGER_WUR;
 void ledger_wait_durable(struct ledger *l);
 
+/* How long a write waits for another process's lock before failing with
+ * "database is locked" (default 5 s). pactod's loop, which holds what it
+ * could not write and retries, waits less so that it keeps reading logs. */
+void ledger_set_busy_timeout(struct ledger *l, int ms);
+
 /* A transaction for a batch (one chunk of log, one fetched batch of
  * reports): writes inside it cost one fsync in all, at ledger_commit().
  * BEGIN IMMEDIATE: the write lock is taken here, waiting up to the busy

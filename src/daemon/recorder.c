@@ -1,0 +1,301 @@
+/* recorder.c: the ledger side of pactod's sanction path: written at once,
+ * or held and written late (see recorder.h for the contract). */
+#include "daemon/recorder.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "daemon/alliance.h"
+#include "daemon/daemon.h"
+#include "ledger/ledger.h"
+
+/* One sanction as given, with its strings and evidence copied. */
+struct entry {
+	struct entry *next;
+	struct sanction s;               /* s.scenario is NULL: see scenario */
+	char scenario[LEDGER_MAX_NAME + 1];
+	char origin[LEDGER_MAX_NAME + 1];
+	char *reason;                    /* NULL: none */
+	bool report;
+	bool late;                       /* was held at least once */
+	struct evidence_lines ev;        /* its text is owned[] */
+	char *owned[EVIDENCE_LINES];
+};
+
+/* Two lists, oldest first: txn holds what the open transaction wrote
+ * (lost if it fails), held what waits for a transaction. */
+struct list {
+	struct entry *head, **tail;
+	size_t n;
+};
+
+struct recorder {
+	struct list txn, held;
+	struct recorder_stats st;
+};
+
+static void list_init(struct list *l)
+{
+	l->head = NULL;
+	l->tail = &l->head;
+	l->n = 0;
+}
+
+static void list_push(struct list *l, struct entry *e)
+{
+	e->next = NULL;
+	*l->tail = e;
+	l->tail = &e->next;
+	l->n++;
+}
+
+/* Moves every entry of from to the end of to. */
+static void list_move(struct list *to, struct list *from)
+{
+	if (!from->head)
+		return;
+	*to->tail = from->head;
+	to->tail = from->tail;
+	to->n += from->n;
+	list_init(from);
+}
+
+static void entry_free(struct entry *e)
+{
+	for (size_t i = 0; i < e->ev.n; i++)
+		free(e->owned[i]);
+	free(e->reason);
+	free(e);
+}
+
+static void list_clear(struct list *l)
+{
+	for (struct entry *e = l->head, *next; e; e = next) {
+		next = e->next;
+		entry_free(e);
+	}
+	list_init(l);
+}
+
+struct recorder *recorder_new(void)
+{
+	struct recorder *r = xcalloc(1, sizeof(*r));
+	list_init(&r->txn);
+	list_init(&r->held);
+	return r;
+}
+
+void recorder_free(struct recorder *r)
+{
+	if (!r)
+		return;
+	if (r->held.n || r->txn.n)
+		log_warnx("ledger: stopping with %zu sanctions not recorded (their lines are read again at start)",
+			  r->held.n + r->txn.n);
+	list_clear(&r->txn);
+	list_clear(&r->held);
+	free(r);
+}
+
+static struct entry *entry_new(const struct sanction *s, const char *origin, const char *reason,
+			       const struct evidence_lines *ev, bool report)
+{
+	struct entry *e = xcalloc(1, sizeof(*e));
+	e->s = *s;
+	e->s.scenario = NULL;
+	snprintf(e->scenario, sizeof(e->scenario), "%s", s->scenario ? s->scenario->name : "manual");
+	snprintf(e->origin, sizeof(e->origin), "%s", origin);
+	e->reason = reason ? xstrdup(reason) : NULL;
+	e->report = report;
+	for (size_t i = 0; ev && i < ev->n; i++) {
+		char *t = xmalloc(ev->len[i] ? ev->len[i] : 1);
+		memcpy(t, ev->text[i], ev->len[i]);
+		e->ev.text[i] = e->owned[i] = t;
+		e->ev.len[i] = ev->len[i];
+		e->ev.n++;
+	}
+	return e;
+}
+
+void recorder_error(struct recorder *r, int64_t now_us, const char *what)
+{
+	r->st.errors++;
+	r->st.last_error_us = now_us;
+	snprintf(r->st.last_error, sizeof(r->st.last_error), "%s", what);
+}
+
+static void fail(struct daemon *d, const char *what)
+{
+	d->ledger_errors++;
+	recorder_error(d->recorder, daemon_now_us(), what);
+}
+
+/* The transaction this recorder wrote into is gone (rolled back): what it
+ * wrote waits again, ahead of what was held after it. */
+static void txn_lost(struct recorder *r)
+{
+	if (!r->txn.n)
+		return;
+	for (struct entry *e = r->txn.head; e; e = e->next)
+		e->late = true;
+	list_move(&r->txn, &r->held);
+	list_move(&r->held, &r->txn);
+	log_warnx("ledger: %zu sanction%s enforced but not recorded yet; retrying", r->held.n,
+		  r->held.n == 1 ? "" : "s");
+}
+
+/* Writes e (sanction, then its report) into the open transaction. */
+static int write_entry(struct daemon *d, struct entry *e, char *err, size_t errlen)
+{
+	struct ledger_line lines[EVIDENCE_LINES];
+	for (size_t i = 0; i < e->ev.n; i++)
+		lines[i] = (struct ledger_line){.text = e->ev.text[i], .len = e->ev.len[i]};
+	struct ledger_sanction ls = {
+		.addr = e->s.addr, .scenario = e->scenario, .origin = e->origin, .reason = e->reason,
+		.attempts = e->s.attempts, .first_seen_us = e->s.first_seen_us, .last_seen_us = e->s.last_seen_us,
+		.created_us = e->s.created_us, .expires_us = e->s.created_us + e->s.duration_us,
+		.offence = e->s.offence ? e->s.offence : 1, .evidence = lines, .nevidence = e->ev.n,
+	};
+	if (ledger_add_sanction(d->ledger, &ls, NULL, err, errlen) != 0)
+		return -1;
+	if (!e->report || !d->alliance || !d->cfg->report)
+		return 0;
+	struct scenario sc = {.name = e->scenario};
+	struct sanction s = e->s;
+	s.scenario = &sc;
+	char rerr[256];
+	if (alliance_report(d, &s, false, &e->ev, rerr, sizeof(rerr)) != 0) {
+		log_warnx("alliance: not reported: %s", rerr);
+		/* A database failure took the transaction with it. */
+		if (!ledger_in_transaction(d->ledger)) {
+			snprintf(err, errlen, "%s", rerr);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void hold(struct daemon *d, struct entry *e)
+{
+	struct recorder *r = d->recorder;
+	if (r->held.n >= RECORDER_MAX_HELD) {
+		char addr[ADDR_STRLEN];
+		r->st.lost++;
+		log_warnx("ledger: %s is enforced but will not be recorded: %d sanctions already wait",
+			  addr_format(&e->s.addr, addr, sizeof(addr)), RECORDER_MAX_HELD);
+		entry_free(e);
+		return;
+	}
+	e->late = true;
+	list_push(&r->held, e);
+}
+
+/* Writes the held entries into the open transaction; on a failure the
+ * transaction is gone and everything waits again. */
+static int write_held(struct daemon *d)
+{
+	struct recorder *r = d->recorder;
+	char err[256];
+	while (r->held.head) {
+		struct entry *e = r->held.head;
+		r->held.head = e->next;
+		if (!r->held.head)
+			r->held.tail = &r->held.head;
+		r->held.n--;
+		list_push(&r->txn, e);
+		if (write_entry(d, e, err, sizeof(err)) != 0) {
+			fail(d, err);
+			ledger_rollback(d->ledger);
+			txn_lost(r);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int recorder_begin(struct daemon *d)
+{
+	char err[256];
+	if (d->recorder->txn.n && !ledger_in_transaction(d->ledger))
+		txn_lost(d->recorder);
+	if (!ledger_in_transaction(d->ledger) && ledger_begin(d->ledger, err, sizeof(err)) != 0) {
+		fail(d, err);
+		log_warnx("ledger: %s", err);
+		return -1;
+	}
+	return write_held(d);
+}
+
+int recorder_add(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
+		 const struct evidence_lines *ev, bool report)
+{
+	struct entry *e = entry_new(s, origin, reason, ev, report);
+	char err[256];
+	if (recorder_begin(d) != 0) {
+		hold(d, e);
+		return 1;
+	}
+	list_push(&d->recorder->txn, e);
+	if (write_entry(d, e, err, sizeof(err)) != 0) {
+		fail(d, err);
+		log_warnx("ledger: %s (the sanction is enforced; it is recorded when the ledger takes writes again)",
+			  err);
+		ledger_rollback(d->ledger);
+		txn_lost(d->recorder);
+		return 1;
+	}
+	return 0;
+}
+
+/* The transaction is committed: what it wrote is recorded for good. */
+static void committed(struct recorder *r)
+{
+	uint64_t late = 0;
+	for (struct entry *e = r->txn.head; e; e = e->next)
+		late += e->late;
+	if (late) {
+		r->st.recorded_late += late;
+		log_info("ledger: %llu sanction%s recorded late (enforced since; nothing lost)%s",
+			 (unsigned long long)late, late == 1 ? "" : "s", r->held.n ? "" : "; none waits");
+	}
+	list_clear(&r->txn);
+}
+
+void recorder_settled(struct daemon *d, bool ok)
+{
+	struct recorder *r = d->recorder;
+	if (ledger_in_transaction(d->ledger) || !r->txn.n)
+		return;
+	if (!ok) {
+		txn_lost(r);
+		return;
+	}
+	committed(r);
+}
+
+int recorder_commit(struct daemon *d)
+{
+	struct recorder *r = d->recorder;
+	char err[256];
+	if (!ledger_in_transaction(d->ledger)) {
+		recorder_settled(d, false);
+		return 0;
+	}
+	if (ledger_commit(d->ledger, err, sizeof(err)) != 0) {
+		fail(d, err);
+		log_warnx("ledger: %s", err);
+		txn_lost(r);
+		return -1;
+	}
+	committed(r);
+	return 0;
+}
+
+void recorder_get_stats(const struct recorder *r, struct recorder_stats *out)
+{
+	*out = r->st;
+	out->held = r->held.n + r->txn.n;
+}

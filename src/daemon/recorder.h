@@ -1,0 +1,72 @@
+/* recorder.h: the ledger side of pactod's sanction path.
+ * Why: a sanction is enforced before it is recorded (reaction first), and
+ * the ledger can refuse writes for a while (disk full, I/O error, a lock
+ * held past the busy timeout). A refused write must not lose a sanction
+ * silently, nor the others of its transaction, which a failure rolls back
+ * with it.
+ * Guarantees: every sanction given to recorder_add() ends up in a committed
+ * transaction (at once, or "late", with its original times, when the
+ * ledger takes writes again), or, past RECORDER_MAX_HELD waiting, is
+ * counted as lost and logged. Held sanctions are written at the start of
+ * the next transaction recorder_begin() opens, so they commit before (or
+ * with) any later source cursor: if pactod dies while some are held, the
+ * cursors have not passed their lines, and the restart reads the lines
+ * again and derives them anew (manual and allies' sanctions held then are
+ * lost with the process: an ally's message is delivered again, a manual
+ * sanction was answered with an error... see recorder_add).
+ * Ownership: the recorder is the daemon's (d->recorder); it copies what it
+ * holds (reason, evidence lines). */
+#ifndef PACTO_RECORDER_H
+#define PACTO_RECORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/evidence.h"
+#include "detect/sanction.h"
+
+#define RECORDER_MAX_HELD 65536
+#define RECORDER_ERRLEN 256
+
+struct daemon;
+struct recorder;
+
+struct recorder_stats {
+	uint64_t errors;          /* ledger writes or commits that failed */
+	uint64_t held;            /* sanctions enforced, waiting to be recorded */
+	uint64_t recorded_late;   /* held ones written since */
+	uint64_t lost;            /* not held: RECORDER_MAX_HELD were waiting */
+	int64_t last_error_us;    /* 0: none yet */
+	char last_error[RECORDER_ERRLEN];
+};
+
+struct recorder *recorder_new(void);
+void recorder_free(struct recorder *r);   /* accepts NULL */
+
+/* Records an enforced sanction (and, with report, its outbox report) in
+ * the open transaction, opening one with recorder_begin() if none is.
+ * Returns 0 when written in the transaction, 1 when held for later. */
+int recorder_add(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
+		 const struct evidence_lines *ev, bool report);
+
+/* Opens a transaction and writes the held sanctions into it. Returns 0, or
+ * -1 (logged, counted; the held stay held) when no transaction is open. */
+int recorder_begin(struct daemon *d);
+
+/* Commits the open transaction; on failure what it held is held again.
+ * Returns 0 or -1 (logged and counted). */
+int recorder_commit(struct daemon *d);
+
+/* Call after any code committed or rolled back the ledger's transaction
+ * itself (the alliance's batches): sanctions written in a transaction
+ * that is no longer open were committed if ok, else they are held again. */
+void recorder_settled(struct daemon *d, bool ok);
+
+/* Notes a ledger failure met elsewhere (counted with the others, shown by
+ * pacto status). */
+void recorder_error(struct recorder *r, int64_t now_us, const char *what);
+
+void recorder_get_stats(const struct recorder *r, struct recorder_stats *out);
+
+#endif
