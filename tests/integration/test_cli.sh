@@ -87,7 +87,7 @@ json_ok "treaty set --json lowers the quorum" '.version == 6 and .members == 2' 
 	"$BUILD/pacto" treaty set --treaty t.json --quorum 1 --json
 json_ok "treaty remove-member --json" '.version == 7 and .members == 1 and .unsigned == ["a"]' \
 	"$BUILD/pacto" treaty remove-member --treaty t.json --id b --json
-json_ok "rules show --json lists the stock scenario" '.[0].scenario == "sshd"' "$BUILD/pacto" rules show --json
+json_ok "rules show --json lists the stock scenarios, sshd among them" '[.[].scenario] | index("sshd") != null' "$BUILD/pacto" rules show --json
 json_ok "rules check --json: no errors" '.scenarios >= 1 and .errors == []' "$BUILD/pacto" rules check --json
 printf 'scenario: [\n' >bad.yaml
 expect_exit 78 "rules check --json of a bad file exits 78" "$BUILD/pacto" rules check --rules bad.yaml --json
