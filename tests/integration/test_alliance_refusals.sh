@@ -7,7 +7,9 @@
 # alliance, the wrong treaty version, a report from the future, and bytes
 # that are no report. Each is refused, counted by reason in `pacto allies`,
 # recorded in the ledger, and never reaches the firewall; a valid report
-# among them is applied.
+# among them is applied. Then a hostile flood (truncated, oversized,
+# garbage, reordered and duplicated reports at once): pactod keeps
+# answering and applies only what passes.
 . "$PACTO_TOP/tests/integration/lib.sh"
 
 NS="pacto-refuse-$$"
@@ -128,3 +130,32 @@ check "nor listed as a sanction" sh -c "ip netns exec $NS $BUILD/pacto --state-d
 	jq -e '[.sanctions[].address] | (index(\"198.51.100.7\") == null) and (index(\"203.0.113.2\") == null) and (index(\"203.0.113.1\") != null)' >/dev/null"
 check "every refusal is recorded with its reason (pacto why)" sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE why 198.51.100.7 | grep -q 'refused, protected'"
 check "pacto allies shows alpha's refusals by reason" sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE allies | grep alpha | grep -q 'protected 1'"
+
+# A hostile flood: truncated, oversized, garbage, reordered and duplicated
+# reports at once; pactod keeps answering and applies only what passes.
+flood() {
+	probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 500 --address 10.30.0.1 --truncate 40 --count 300 &
+	probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 900 --address 10.31.0.1 --oversize --count 40 &
+	probe --member alpha --key "$SCRATCH/alpha.key" --garbage --address 10.32.0.1 --count 300 &
+	# As charlie, whose rate alpha's reports above have not used up.
+	probe --member charlie --key "$SCRATCH/charlie.key" --version "$V" --seq 1000 --address 10.20.0.1 --count 100 \
+		--reverse --repeat &
+	wait
+}
+slowest=0
+flood &
+flood_pid=$!
+while kill -0 "$flood_pid" 2>/dev/null; do
+	t0=$(date +%s%N)
+	ctl status >/dev/null 2>&1 || slowest=999999
+	t=$(( ($(date +%s%N) - t0) / 1000000 ))
+	[ "$t" -gt "$slowest" ] && slowest=$t
+	sleep 0.05
+done
+check "pactod answered pacto status throughout the flood (slowest ${slowest} ms, under 1000)" [ "$slowest" -lt 1000 ]
+check "the flood's truncated and garbage messages are refused" wait_for 10 refused alpha bad_signature 600
+check "its oversized messages are refused (too_big)" wait_for 10 refused alpha too_big 40
+check "of the reordered and duplicated reports only the first (highest number) is applied" wait_for 10 in_set 10.20.0.100
+check "the ones after it are replays: refused" wait_for 10 refused charlie replay 199
+check "and none of them reached the firewall" sh -c "! ip netns exec $NS nft get element inet pacto v4 '{ 10.20.0.1 }' >/dev/null 2>&1 &&
+	! ip netns exec $NS nft get element inet pacto v4 '{ 10.20.0.50 }' >/dev/null 2>&1"

@@ -7,11 +7,15 @@
  *   allyprobe --nats URL --alliance NAME --member ID --key FILE --version N
  *             --seq S --address CIDR [--duration S] [--count N] [--lift]
  *             [--time-offset SECONDS] [--claim-alliance NAME]
- *             [--claim-member ID] [--repeat] [--garbage]
+ *             [--claim-member ID] [--repeat] [--garbage] [--truncate N]
+ *             [--oversize] [--reverse]
  * --count sends N reports (seq S.., addresses counting up in the last byte),
  * one message each; --repeat publishes each message twice, as a replay;
- * --garbage sends bytes that are not a report at all. Exit 0 when every
- * publish was acknowledged by the stream. */
+ * --garbage sends bytes that are not a report at all; --truncate N sends
+ * only the first N bytes of each; --oversize appends bytes past the
+ * largest message allowed; --reverse sends the N reports highest sequence
+ * number first (a reordering broker). Exit 0 when every publish was
+ * acknowledged by the stream. */
 #include <getopt.h>
 #include <nats/nats.h>
 #include <stdio.h>
@@ -29,7 +33,8 @@ struct probe {
 	uint32_t duration;
 	unsigned count;
 	long time_offset;
-	bool lift, repeat, garbage;
+	bool lift, repeat, garbage, oversize, reverse;
+	size_t truncate;
 };
 
 static int64_t now_us(void)
@@ -49,7 +54,8 @@ static int parse(int argc, char **argv, struct probe *p)
 		{"count", required_argument, NULL, 'c'}, {"lift", no_argument, NULL, 'l'},
 		{"time-offset", required_argument, NULL, 't'}, {"claim-alliance", required_argument, NULL, 'C'},
 		{"claim-member", required_argument, NULL, 'M'}, {"repeat", no_argument, NULL, 'r'},
-		{"garbage", no_argument, NULL, 'g'}, {NULL, 0, NULL, 0},
+		{"garbage", no_argument, NULL, 'g'}, {"truncate", required_argument, NULL, 'x'},
+		{"oversize", no_argument, NULL, 'o'}, {"reverse", no_argument, NULL, 'R'}, {NULL, 0, NULL, 0},
 	};
 	int o;
 	*p = (struct probe){.version = 1, .seq = 1, .duration = 600, .count = 1};
@@ -70,6 +76,9 @@ static int parse(int argc, char **argv, struct probe *p)
 		case 'M': p->claim_member = optarg; break;
 		case 'r': p->repeat = true; break;
 		case 'g': p->garbage = true; break;
+		case 'x': p->truncate = (size_t)strtoul(optarg, NULL, 10); break;
+		case 'o': p->oversize = true; break;
+		case 'R': p->reverse = true; break;
 		default: return -1;
 		}
 	}
@@ -129,7 +138,7 @@ int main(int argc, char **argv)
 	jsCtx *js = NULL;
 	int rc = 1;
 	static struct report_batch batch;
-	static uint8_t wire[REPORT_MAX_MESSAGE];
+	static uint8_t wire[REPORT_MAX_MESSAGE + 4096];
 	if (parse(argc, argv, &p) != 0 || signer_init() != 0)
 		return 2;
 	if (signer_load(p.key, &signer, err, sizeof(err)) != 0) {
@@ -141,7 +150,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "allyprobe: cannot reach %s\n", p.url);
 		goto out;
 	}
-	for (unsigned i = 0; i < p.count; i++) {
+	for (unsigned k = 0; k < p.count; k++) {
+		unsigned i = p.reverse ? p.count - 1 - k : k;
 		size_t len;
 		if (p.garbage) {
 			len = 200;
@@ -151,7 +161,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "allyprobe: %s\n", err);
 			goto out;
 		}
-		for (int k = 0; k < (p.repeat ? 2 : 1); k++)
+		if (p.truncate && p.truncate < len)
+			len = p.truncate;
+		if (p.oversize) {
+			memset(wire + len, ' ', REPORT_MAX_MESSAGE + 1 - len);
+			len = REPORT_MAX_MESSAGE + 1;
+		}
+		for (int r = 0; r < (p.repeat ? 2 : 1); r++)
 			if (publish(js, subject, wire, len) != 0)
 				goto out;
 	}
