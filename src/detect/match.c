@@ -148,6 +148,7 @@ static enum match_result decode(const struct pattern *p, const char *msg, const 
 				struct match *out)
 {
 	out->has_addr = group_set(ov, rc, p->addr_group);
+	out->nofail = group_set(ov, rc, p->nofail_group);
 	out->port = -1;
 	if (out->has_addr) {
 		size_t start = ov[2 * p->addr_group], end = ov[2 * p->addr_group + 1];
@@ -175,6 +176,7 @@ enum match_result matcher_run(struct matcher *m, const char *msg, size_t len, st
 				out->pattern = p;
 				out->index = m->candidates[c];
 				out->has_addr = false;
+				out->nofail = false;
 				out->port = -1;
 				return MATCH_OK;
 			}

@@ -25,6 +25,7 @@ struct match {
 	bool has_addr;
 	struct addr addr;
 	int port;          /* -1 when the pattern captures none */
+	bool nofail;       /* the pattern's `nofail` group took part: the line counts nothing */
 };
 
 struct matcher;

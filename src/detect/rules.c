@@ -162,9 +162,11 @@ static void check_pattern(struct yaml_ctx *c, struct scenario *s, struct pattern
 		return;
 	int addr = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "addr");
 	int port = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "port");
+	int nofail = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "nofail");
 	pt->p.has_addr = addr > 0;
 	pt->p.addr_group = addr > 0 ? (uint32_t)addr : 0;
 	pt->p.port_group = port > 0 ? (uint32_t)port : 0;
+	pt->p.nofail_group = nofail > 0 ? (uint32_t)nofail : 0;
 	pt->p.code = code;
 	if (effect_needs_addr(pt->p.effect) || (pt->when && effect_needs_addr(pt->p.otherwise))) {
 		if (!pt->p.has_addr)

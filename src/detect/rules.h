@@ -41,6 +41,7 @@ struct pattern {
 	bool has_addr;          /* the regex has an (?<addr>...) group */
 	uint32_t addr_group;    /* its number */
 	uint32_t port_group;    /* 0 when the regex has no (?<port>...) */
+	uint32_t nofail_group;  /* 0 when the regex has no (?<nofail>...) */
 	pcre2_code *code;       /* compiled and JIT-compiled */
 };
 
