@@ -14,7 +14,7 @@ LOGS=/usr/lib/python3/dist-packages/fail2ban/tests/files/logs
 # Floors: the figures reached when this test was written (docs/fail2ban.md).
 MIN_FILTERS=89
 MIN_CONVERTED=80
-MIN_EXACT=56
+MIN_EXACT=58
 
 if [ ! -d "$FILTERS" ] || [ ! -d "$LOGS" ]; then
 	not_ok "Debian's fail2ban is installed (scripts/deps installs it)"
