@@ -167,11 +167,77 @@ static char *date_instance(const char *date, int n)
 
 /* ---- tags ---- */
 
+#define MAX_OPEN_TAGS 32
+
 struct conv {
 	struct buf out;
 	bool nofail, has_addr, has_fid;
 	const char *why;
+	char open[MAX_OPEN_TAGS][32];   /* <F-NAME> tags opened, for their </F-NAME> */
+	size_t nopen;
+	unsigned naddr;                 /* groups named addr written */
 };
+
+/* Self-closing tags (fail2ban's RH4TAG): a group with a fixed regex. */
+static bool self_closing(struct conv *c, const char **p)
+{
+	static const char *const tags[][2] = {
+		{"<F-ID/>", "(?<fid>\\S+)"}, {"<F-PORT/>", "(?<fport>\\w+)"},
+		{"<F-IP4/>", "(?<addr>" IPV4_RE ")"}, {"<F-IP6/>", "(?<addr>" IPV6_RE ")"},
+		{"<F-ADDR/>", ADDR_RE},
+	};
+	for (size_t i = 0; i < sizeof(tags) / sizeof(*tags); i++) {
+		size_t n = strlen(tags[i][0]);
+		if (strncmp(*p, tags[i][0], n) != 0)
+			continue;
+		adds(&c->out, tags[i][1]);
+		c->has_fid |= i == 0;
+		c->has_addr |= i >= 2;
+		c->naddr += i >= 2;
+		*p += n;
+		return true;
+	}
+	return false;
+}
+
+/* <F-NAME> opens the group fail2ban names `name` (id and port are fid and
+ * fport there), so (?P=name) back-references keep working; F-NOFAIL and
+ * F-MLFGAINED open the group pacto's engine reads as `nofail` (only the
+ * first: a name appears once in a regex). </F-NAME> closes it, and is
+ * ordinary text when no such tag is open, as in fail2ban. */
+static void open_close(struct conv *c, const char *name, size_t n, bool close)
+{
+	char lower[32];
+	snprintf(lower, sizeof(lower), "%.*s", (int)(n - 2), name + 2);
+	for (char *q = lower; *q; q++)
+		*q = (char)tolower((unsigned char)*q);
+	if (close) {
+		for (size_t i = c->nopen; i-- > 0;)
+			if (strcmp(c->open[i], lower) == 0) {
+				c->open[i][0] = '\0';
+				adds(&c->out, ")");
+				return;
+			}
+		adds(&c->out, "</");
+		add(&c->out, name, n);
+		adds(&c->out, ">");
+		return;
+	}
+	if (c->nopen < MAX_OPEN_TAGS)
+		snprintf(c->open[c->nopen++], sizeof(c->open[0]), "%s", lower);
+	bool nofail = strcmp(lower, "nofail") == 0 || strcmp(lower, "mlfgained") == 0;
+	const char *group = nofail && !c->nofail ? "nofail" : strcmp(lower, "id") == 0 ? "fid"
+			  : strcmp(lower, "port") == 0 ? "fport" : lower;
+	if (nofail && c->nofail)
+		group = NULL;
+	c->has_fid |= strcmp(lower, "id") == 0;
+	c->nofail |= nofail;
+	adds(&c->out, group ? "(?<" : "(?:");
+	if (group) {
+		adds(&c->out, group);
+		adds(&c->out, ">");
+	}
+}
 
 /* Translates one <...> tag at *p (p at '<'); returns false when it is not
  * a fail2ban tag (the '<' is then ordinary text). */
@@ -187,12 +253,14 @@ static bool tag(struct conv *c, const char **p)
 	if (strncmp(s, "<HOST>", 6) == 0 || strncmp(s, "<ADDR>", 6) == 0) {
 		adds(&c->out, ADDR_RE);
 		c->has_addr = true;
+		c->naddr++;               /* one group number: a branch reset */
 		*p += 6;
 		return true;
 	}
 	if (strncmp(s, "<IP4>", 5) == 0 || strncmp(s, "<IP6>", 5) == 0) {
 		adds(&c->out, s[3] == '4' ? "(?<addr>" IPV4_RE ")" : "(?<addr>" IPV6_RE ")");
 		c->has_addr = true;
+		c->naddr++;
 		*p += 5;
 		return true;
 	}
@@ -202,19 +270,17 @@ static bool tag(struct conv *c, const char **p)
 			*p += strlen(refused[i][0]);
 			return true;
 		}
+	if (self_closing(c, p))
+		return true;
 	bool close = s[1] == '/';
 	const char *name = s + 1 + close;
-	size_t n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-/");
-	if (strncmp(name, "F-", 2) != 0 || name[n] != '>')
+	size_t n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+	if (strncmp(name, "F-", 2) != 0 || name[n] != '>' || n < 3 || n > 30) {
+		if (strncmp(name, "F-", 2) == 0 && name[n] == '/' && name[n + 1] == '>')
+			c->why = "a self-closing <F-.../> tag pacto does not know (<F-DNS/>, <F-CIDR/>, <F-SUBNET/>)";
 		return false;
-	if (!close && strncmp(name, "F-ID>", 5) == 0)
-		c->has_fid = true;
-	/* fail2ban: a match where this group took part is not a failure; pacto's
-	 * engine reads a `nofail` group the same way. Only the first such group
-	 * is named (a name appears once); no stock filter has two in one regex. */
-	bool nofail = !close && (strncmp(name, "F-NOFAIL>", 9) == 0 || strncmp(name, "F-MLFGAINED>", 12) == 0);
-	adds(&c->out, close ? ")" : nofail && !c->nofail ? "(?<nofail>" : "(?:");
-	c->nofail |= nofail;
+	}
+	open_close(c, name, n, close);
 	*p = name + n + 1;
 	return true;
 }
@@ -273,7 +339,8 @@ static char *content_regex(const char *re)
 			continue;
 		add(&b, p, 1);
 	}
-	adds(&b, anchored ? ")" : "))");
+	/* fail2ban searches the content: the failregex need not reach its end. */
+	adds(&b, anchored ? ").*" : ")).*");
 	return b.s;
 }
 
@@ -308,8 +375,9 @@ static char *place_date(const char *re, const char *date)
 		free(d);
 		re++;
 	}
+	bool in_class = false;
 	for (const char *p = re; *p;) {
-		if (strncmp(p, "\\[\\]", 4) == 0) {
+		if (!in_class && strncmp(p, "\\[\\]", 4) == 0) {
 			char *d = date_instance(date, n++);
 			adds(&b, "\\[(?:");
 			adds(&b, d);
@@ -319,7 +387,16 @@ static char *place_date(const char *re, const char *date)
 		} else if (*p == '\\' && p[1]) {
 			add(&b, p, 2);
 			p += 2;
+		} else if (!in_class && *p == '[') {
+			in_class = true;
+			add(&b, p++, 1);
+			if (*p == '^')
+				add(&b, p++, 1);
+			if (*p == ']')             /* a ']' first in a class is literal */
+				add(&b, p++, 1);
 		} else {
+			if (*p == ']')
+				in_class = false;
 			add(&b, p++, 1);
 		}
 	}
@@ -345,6 +422,13 @@ char *f2b_regex(const char *failregex, const char *prefregex, const char *date_r
 	free(dated);
 	if (!c.why && c.has_fid && !c.has_addr)
 		c.why = "<F-ID>: failures keyed by something other than an address";
+	if (c.naddr > 1) {             /* e.g. (?:IPv6:<IP6>|<IP4>): one name, several groups */
+		char *j = xmalloc(c.out.len + 5);
+		memcpy(j, "(?J)", 4);
+		memcpy(j + 4, c.out.s, c.out.len + 1);
+		free(c.out.s);
+		c.out.s = j;
+	}
 	*nofail = c.nofail;
 	*has_addr = c.has_addr;
 	*why = c.why;
