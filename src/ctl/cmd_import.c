@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/xalloc.h"
 #include "ctl/cli.h"
 #include "import/f2b.h"
 

@@ -7,6 +7,7 @@
  * is still an error. Threshold, window and sanction are fail2ban's jail
  * defaults (maxretry 5, findtime 10m, bantime 10m), which are pacto's too. */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,6 @@ struct out {
 
 static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#include <stdarg.h>
 static void put(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
@@ -104,9 +104,10 @@ struct filter {
 static int put_patterns(struct filter *f, const char *key, const char *effect)
 {
 	unsigned line;
+	size_t nerrs = f->errs->n;
 	char *list = f2b_conf_get(f->conf, key, &line, f->errs);
 	if (!list)
-		return f->errs->n ? -1 : 0;
+		return f->errs->n != nerrs ? -1 : 0;   /* unset is fine; unresolvable is not */
 	int rc = 0, i = 0;
 	char *save = NULL;
 	for (char *re = strtok_r(list, "\n", &save); re; re = strtok_r(NULL, "\n", &save)) {
