@@ -27,7 +27,7 @@ else
 Q := @
 endif
 
-LIB_SRC := $(wildcard src/common/*.c src/config/*.c src/detect/*.c src/sources/*.c src/ledger/*.c src/enforce/*.c src/alliance/*.c) \
+LIB_SRC := $(wildcard src/common/*.c src/config/*.c src/detect/*.c src/sources/*.c src/ledger/*.c src/enforce/*.c src/alliance/*.c src/import/*.c) \
 	   $(wildcard src/ctl/ctl_*.c)
 CTL_SRC := $(filter-out src/ctl/ctl_%.c,$(wildcard src/ctl/*.c))
 DAEMON_SRC := src/pactod.c $(wildcard src/daemon/*.c)
@@ -41,7 +41,7 @@ TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBPACTO := $(BUILD)/libpacto.a
 
 all: $(BUILD)/pacto $(BUILD)/pactod $(BUILD)/gen_authlog $(BUILD)/netprobe $(BUILD)/reaction \
-     $(BUILD)/natsprobe $(BUILD)/allyprobe $(BUILD)/bench_transport $(BUILD)/bench_alliance $(TESTS)
+     $(BUILD)/natsprobe $(BUILD)/allyprobe $(BUILD)/f2bsample $(BUILD)/bench_transport $(BUILD)/bench_alliance $(TESTS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -71,6 +71,10 @@ $(BUILD)/pactod: $(DAEMON_OBJ) $(LIBPACTO)
 $(BUILD)/netprobe: $(BUILD)/tests/tools/netprobe.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/f2bsample: $(BUILD)/tests/tools/f2bsample.o $(LIBPACTO)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/natsprobe: $(BUILD)/tests/tools/natsprobe.o $(LIBPACTO)
 	@$(if $(Q),echo "  LD      $@")

@@ -14,7 +14,8 @@ enum exit_code {
 	EXIT_DATAERR = 65,    /* EX_DATAERR: pactod refused the request */
 	EXIT_NOINPUT = 66,    /* EX_NOINPUT: an input file cannot be read */
 	EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: pactod cannot be reached or did not answer */
-	EXIT_CONFIG = 78,     /* EX_CONFIG: bad rules; nothing was loaded */
+	EXIT_CANTCREAT_ = 73, /* EX_CANTCREAT: an output file cannot be written */
+	EXIT_CONFIG = 78,     /* EX_CONFIG: bad rules or configuration */
 };
 
 struct command {
@@ -34,6 +35,7 @@ int cmd_reload(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_treaty(int argc, char **argv);
 int cmd_allies(int argc, char **argv);
+int cmd_import_fail2ban(int argc, char **argv);
 
 /* Where the control socket is: `pacto --state-dir DIR` (NULL: /run/pacto). */
 extern const char *cli_state_dir;

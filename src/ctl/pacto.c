@@ -17,6 +17,7 @@ static const struct command commands[] = {
 	{"allies", cmd_allies, "the alliance: each member's last report, lag and refusals"},
 	{"replay", cmd_replay, "read logs as if live and print every sanction they would cause"},
 	{"rules", cmd_rules, "check rule files and show the scenarios they define"},
+	{"import-fail2ban", cmd_import_fail2ban, "turn a fail2ban filter into a pacto rule"},
 	{"keygen", cmd_keygen, "create this member's key pair for the alliance"},
 	{"treaty", cmd_treaty, "create, amend, sign, verify and show the alliance's treaty"},
 };
@@ -27,7 +28,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: pacto [--version] [--help] [--state-dir DIR] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < ncommands; i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-15s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n'pacto COMMAND --help' shows a command's options; see pacto(8).\n");
 }
 

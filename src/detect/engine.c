@@ -286,7 +286,7 @@ static enum effect effective(const struct pattern *p, const struct conn *c)
 static void apply_effect(struct engine *e, const struct line_ctx *lc)
 {
 	const struct pattern *p = lc->m->pattern;
-	if (p->effect == EFFECT_IGNORE) {
+	if (p->effect == EFFECT_IGNORE || lc->m->nofail) {
 		if (lc->m->has_addr)
 			trace(e, lc, VERDICT_REDESCRIBES, &lc->m->addr, 0, 0);
 		return;

@@ -147,7 +147,11 @@ static int parse_port(const char *s, size_t len)
 static enum match_result decode(const struct pattern *p, const char *msg, const PCRE2_SIZE *ov, int rc,
 				struct match *out)
 {
-	out->has_addr = group_set(ov, rc, p->addr_group);
+	uint32_t addr = p->addr_group;
+	for (uint32_t i = 1; i < p->naddr_groups && !group_set(ov, rc, addr); i++)
+		addr = p->addr_groups[i];     /* (?J): the addr group that took part */
+	out->has_addr = group_set(ov, rc, addr);
+	out->nofail = group_set(ov, rc, p->nofail_group);
 	out->port = -1;
 	out->time = NULL;
 	out->time_len = 0;
@@ -156,7 +160,7 @@ static enum match_result decode(const struct pattern *p, const char *msg, const 
 		out->time_len = ov[2 * p->time_group + 1] - ov[2 * p->time_group];
 	}
 	if (out->has_addr) {
-		size_t start = ov[2 * p->addr_group], end = ov[2 * p->addr_group + 1];
+		size_t start = ov[2 * addr], end = ov[2 * addr + 1];
 		if (addr_parse(msg + start, end - start, &out->addr) != 0)
 			return MATCH_BAD_ADDR;
 	}
@@ -181,6 +185,7 @@ enum match_result matcher_run(struct matcher *m, const char *msg, size_t len, st
 				out->pattern = p;
 				out->index = m->candidates[c];
 				out->has_addr = false;
+				out->nofail = false;
 				out->port = -1;
 				out->time = NULL;
 				out->time_len = 0;

@@ -27,6 +27,7 @@ struct match {
 	int port;          /* -1 when the pattern captures none */
 	const char *time;  /* the (?<time>...) capture, inside the message; NULL when none */
 	size_t time_len;
+	bool nofail;       /* the pattern's `nofail` group took part: the line counts nothing */
 };
 
 struct matcher;

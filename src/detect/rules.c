@@ -142,6 +142,28 @@ static pcre2_code *compile_alone(struct yaml_ctx *c, struct pattern_text *pt)
 	return code;
 }
 
+/* The groups named addr: one, or several when the regex allows repeated
+ * names with (?J) (an address written in one of several places); the
+ * first that takes part in a match is the address. Returns the first's
+ * number, or a negative PCRE2 code when there is none. */
+static int addr_groups(struct yaml_ctx *c, struct pattern_text *pt, pcre2_code *code)
+{
+	PCRE2_SPTR first, last;
+	uint32_t size = 0;
+	int rc = pcre2_substring_nametable_scan(code, (PCRE2_SPTR) "addr", &first, &last);
+	if (rc < 0)
+		return rc;
+	pcre2_pattern_info(code, PCRE2_INFO_NAMEENTRYSIZE, &size);
+	for (PCRE2_SPTR e = first; e <= last; e += size) {
+		if (pt->p.naddr_groups == RULES_MAX_ADDR_GROUPS) {
+			yml_error(c, pt->regex_node, "regex", "more than %d groups named addr", RULES_MAX_ADDR_GROUPS);
+			break;
+		}
+		pt->p.addr_groups[pt->p.naddr_groups++] = (uint32_t)(e[0] << 8 | e[1]);
+	}
+	return (int)pt->p.addr_groups[0];
+}
+
 static bool effect_needs_addr(enum effect e)
 {
 	return e != EFFECT_MARK && e != EFFECT_IGNORE;
@@ -160,13 +182,15 @@ static void check_pattern(struct yaml_ctx *c, struct scenario *s, struct pattern
 	pcre2_code *code = compile_alone(c, pt);
 	if (!code)
 		return;
-	int addr = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "addr");
+	int addr = addr_groups(c, pt, code);
 	int port = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "port");
 	int time = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "time");
+	int nofail = pcre2_substring_number_from_name(code, (PCRE2_SPTR) "nofail");
 	pt->p.has_addr = addr > 0;
 	pt->p.addr_group = addr > 0 ? (uint32_t)addr : 0;
 	pt->p.port_group = port > 0 ? (uint32_t)port : 0;
 	pt->p.time_group = time > 0 ? (uint32_t)time : 0;
+	pt->p.nofail_group = nofail > 0 ? (uint32_t)nofail : 0;
 	pt->p.code = code;
 	if (effect_needs_addr(pt->p.effect) || (pt->when && effect_needs_addr(pt->p.otherwise))) {
 		if (!pt->p.has_addr)

@@ -29,6 +29,7 @@ enum effect {
 #define RULES_MAX_FLAGS 16
 #define RULES_MAX_PATTERNS 256
 #define RULES_MAX_THRESHOLD 1000
+#define RULES_MAX_ADDR_GROUPS 8   /* groups named addr in one regex, with (?J) */
 
 struct pattern {
 	char *name;
@@ -39,9 +40,12 @@ struct pattern {
 	int when_flag;          /* -1: unconditional */
 	int mark_flag;          /* EFFECT_MARK: the flag to set */
 	bool has_addr;          /* the regex has an (?<addr>...) group */
-	uint32_t addr_group;    /* its number */
+	uint32_t addr_group;    /* its number (the first, when (?J) repeats the name) */
+	uint32_t addr_groups[RULES_MAX_ADDR_GROUPS];  /* every group named addr */
+	uint32_t naddr_groups;
 	uint32_t port_group;    /* 0 when the regex has no (?<port>...) */
 	uint32_t time_group;    /* 0 when the regex has no (?<time>...): headerless lines' time */
+	uint32_t nofail_group;  /* 0 when the regex has no (?<nofail>...) */
 	pcre2_code *code;       /* compiled and JIT-compiled */
 };
 

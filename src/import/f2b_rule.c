@@ -1,0 +1,239 @@
+/* f2b_rule.c: a whole fail2ban filter as a pacto rule file (see f2b.h).
+ * Why: reads the filter's resolved options (f2b_conf.c), converts each
+ * regex (f2b_regex.c) and writes the YAML that rules.c reads back.
+ * Guarantees: an error names the filter file, the line of the option and
+ * the construct; with --partial, each regex dropped is a warning in the
+ * same form and a comment in the rule, and a rule with no failregex left
+ * is still an error. Threshold, window and sanction are fail2ban's jail
+ * defaults (maxretry 5, findtime 10m, bantime 10m), which are pacto's too. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "import/f2b.h"
+#include "import/f2b_conf.h"
+
+struct out {
+	char *s;
+	size_t len, cap;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (o->len + (size_t)n + 1 > o->cap) {
+		o->cap = (o->len + (size_t)n + 1) * 2;
+		o->s = xreallocarray(o->s, o->cap, 1);
+	}
+	va_start(ap, fmt);
+	vsnprintf(o->s + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	o->len += (size_t)n;
+}
+
+/* A YAML single-quoted scalar: only ' needs escaping (doubled). Control
+ * characters cannot appear in one, and no regex needs them raw. */
+static int put_quoted(struct out *o, const char *s)
+{
+	put(o, "'");
+	for (const char *p = s; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return -1;
+		put(o, *p == '\'' ? "''" : "%c", *p);
+	}
+	put(o, "'");
+	return 0;
+}
+
+/* The filter's name: its file name without directory and ".conf". */
+static char *filter_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t n = strlen(base);
+	if (n > 5 && strcmp(base + n - 5, ".conf") == 0)
+		n -= 5;
+	return xstrndup(base, n);
+}
+
+/* Program names from fail2ban's _daemon when it is a plain name or an
+ * alternation of plain names ("sshd", "(?:dovecot|auth)"); otherwise none
+ * (every program), and the prefix regex still matches what it can. */
+static void put_programs(struct out *o, const char *daemon)
+{
+	if (!daemon)
+		return;
+	const char *s = daemon;
+	size_t n = strlen(s);
+	if (n > 4 && strncmp(s, "(?:", 3) == 0 && s[n - 1] == ')') {
+		s += 3;
+		n -= 4;
+	}
+	if (n == 0 || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-|") != n)
+		return;
+	put(o, "programs: [");
+	for (size_t i = 0, k; i < n; i += k + 1) {
+		k = strcspn(s + i, "|");
+		if (k > n - i)
+			k = n - i;
+		put(o, "%s'%.*s'", i ? ", " : "", (int)k, s + i);
+	}
+	put(o, "]\n");
+}
+
+struct filter {
+	const char *path;
+	char *name;
+	struct f2b_conf *conf;
+	char *prefregex, *datepattern, *date_re;
+	const struct f2b_options *o;
+	struct errors *warns, *errs;
+	struct out yaml;
+	unsigned nfail;     /* failregexes converted */
+};
+
+/* Converts each line of a regex list option into patterns. */
+static int put_patterns(struct filter *f, const char *key, const char *effect)
+{
+	unsigned line;
+	size_t nerrs = f->errs->n;
+	char *list = f2b_conf_get(f->conf, key, &line, f->errs);
+	if (!list)
+		return f->errs->n != nerrs ? -1 : 0;   /* unset is fine; unresolvable is not */
+	int rc = 0, i = 0;
+	char *save = NULL;
+	for (char *re = strtok_r(list, "\n", &save); re; re = strtok_r(NULL, "\n", &save)) {
+		while (isspace((unsigned char)*re))
+			re++;
+		if (!*re)
+			continue;
+		i++;
+		bool nofail = false, has_addr = false;
+		const char *why = NULL;
+		bool is_fail = strcmp(key, "failregex") == 0;
+		char *pcre = f2b_regex(re, is_fail ? f->prefregex : NULL, f->date_re, &nofail, &has_addr, &why);
+		if (pcre && is_fail && !has_addr && !nofail)
+			why = "no <HOST> or <ADDR>: its address would come from another line "
+			      "(fail2ban's <F-MLFID> correlation), which pacto does not do";
+		if (why) {
+			errors_add(f->o->partial ? f->warns : f->errs, "%s:%u: %s #%d: %s", f->path, line, key, i, why);
+			if (f->o->partial)
+				put(&f->yaml, "  # %s #%d not converted: %s\n", key, i, why);
+			else
+				rc = -1;
+			free(pcre);
+			continue;
+		}
+		put(&f->yaml, "  - name: %s-%d\n    effect: %s\n    regex: ", key, i,
+		    has_addr ? effect : "ignore");
+		if (put_quoted(&f->yaml, pcre) != 0) {
+			errors_add(f->errs, "%s:%u: %s #%d: a control character in the regex", f->path, line, key, i);
+			rc = -1;
+		}
+		put(&f->yaml, "\n");
+		f->nfail += is_fail && has_addr;
+		free(pcre);
+	}
+	free(list);
+	return rc;
+}
+
+/* maxlines > 1: fail2ban joins lines before matching; pacto cannot. */
+static int check_maxlines(struct filter *f)
+{
+	unsigned line;
+	char *v = f2b_conf_get(f->conf, "maxlines", &line, f->errs);
+	int rc = 0;
+	if (v && strtol(v, NULL, 10) > 1) {
+		errors_add(f->errs, "%s:%u: maxlines = %s: fail2ban matches several lines joined; "
+			   "pacto matches one line at a time", f->path, line, v);
+		rc = -1;
+	}
+	free(v);
+	return rc;
+}
+
+static int read_dates(struct filter *f)
+{
+	unsigned line;
+	f->prefregex = f2b_conf_get(f->conf, "prefregex", &line, f->errs);
+	f->datepattern = f2b_conf_get(f->conf, "datepattern", &line, f->errs);
+	if (!f->datepattern)
+		return f->errs->n ? -1 : 0;
+	/* Several datepatterns (one a line): fail2ban tries each. */
+	char *alt = xstrdup(""), *save = NULL;
+	for (char *dp = strtok_r(f->datepattern, "\n", &save); dp; dp = strtok_r(NULL, "\n", &save)) {
+		char *re = f2b_date_regex(dp);
+		if (!re) {
+			errors_add(f->errs, "%s:%u: datepattern '%s': a directive pacto does not know", f->path,
+				   line, dp);
+			free(alt);
+			return -1;
+		}
+		size_t n = strlen(alt) + strlen(re) + 8;
+		char *next = xmalloc(n);
+		snprintf(next, n, "%s%s(?:%s)", alt, *alt ? "|" : "", re);
+		free(alt);
+		free(re);
+		alt = next;
+	}
+	f->date_re = alt;
+	return 0;
+}
+
+static void put_header(struct filter *f)
+{
+	unsigned line;
+	put(&f->yaml, "# Converted by `pacto import-fail2ban` from %s\n", f->path);
+	for (size_t i = 0; i < f->o->nset; i++)
+		put(&f->yaml, "# with %s\n", f->o->set[i]);
+	put(&f->yaml, "# Threshold, window and sanction: fail2ban's jail defaults (maxretry 5, findtime 10m,\n"
+		      "# bantime 10m). See docs/fail2ban.md for what was converted and how.\n");
+	put(&f->yaml, "scenario: f2b-%s\ndescription: fail2ban filter %s\n", f->name, f->name);
+	char *daemon = f2b_conf_get(f->conf, "_daemon", &line, f->errs);
+	put_programs(&f->yaml, daemon);
+	free(daemon);
+	put(&f->yaml, "threshold: 5\nwindow: 10m\nsanction: 10m\npatterns:\n");
+}
+
+static void filter_free(struct filter *f)
+{
+	f2b_conf_free(f->conf);
+	free(f->name);
+	free(f->prefregex);
+	free(f->datepattern);
+	free(f->date_re);
+}
+
+char *f2b_convert(const char *path, const struct f2b_options *o, struct errors *warns, struct errors *errs)
+{
+	struct filter f = {.path = path, .o = o, .warns = warns, .errs = errs};
+	size_t nerrs = errs->n;
+	f.name = filter_name(path);
+	f.conf = f2b_conf_read(path, o->set, o->nset, errs);
+	if (!f.conf || check_maxlines(&f) != 0 || read_dates(&f) != 0)
+		goto fail;
+	put_header(&f);
+	if (put_patterns(&f, "ignoreregex", "ignore") != 0 || put_patterns(&f, "failregex", "attempt") != 0)
+		goto fail;
+	if (f.nfail == 0) {
+		errors_add(errs, "%s: no failregex could be converted", path);
+		goto fail;
+	}
+	if (errs->n != nerrs)
+		goto fail;
+	filter_free(&f);
+	return f.yaml.s;
+fail:
+	free(f.yaml.s);
+	filter_free(&f);
+	return NULL;
+}
