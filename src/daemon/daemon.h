@@ -20,6 +20,7 @@
 #include "ctl/ctl_server.h"
 #include "daemon/evidence.h"
 #include "daemon/firewall.h"
+#include "daemon/metrics.h"
 #include "detect/engine.h"
 #include "ledger/ledger.h"
 #include "sources/src_file.h"
@@ -41,6 +42,7 @@ struct daemon_options {
 	const char *key;
 	const char *nats[DAEMON_MAX_NATS];
 	size_t nnats;
+	const char *metrics_listen;     /* overrides metrics_listen: "ADDR:PORT" */
 };
 
 /* A log source: a followed file, or the journal (exactly one is set). */
@@ -61,6 +63,7 @@ struct daemon {
 	struct evidence *evidence;
 	struct ctl_server *ctl;
 	struct alliance *alliance;      /* NULL without a treaty */
+	struct web *web;                /* NULL without metrics_listen */
 	struct source *sources;
 	size_t nsources;
 	char *ledger_path, *socket_path;
@@ -71,6 +74,7 @@ struct daemon {
 	 * commit's return, in µs; the last REACTION_SAMPLES local sanctions. */
 	int64_t reaction_us[REACTION_SAMPLES];
 	uint64_t reactions;
+	struct daemon_metrics metrics;
 	volatile sig_atomic_t *stop, *reload;
 };
 
