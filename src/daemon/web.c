@@ -229,7 +229,8 @@ static struct MHD_Daemon *start(struct web *w, const struct addr *a, uint16_t po
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_MAX_PER_IP,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_MEMORY,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_TIMEOUT_S,
-				MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+				/* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it would set
+				 * SO_REUSEPORT and let a second pactod share the port. */
 				MHD_OPTION_END);
 }
 
