@@ -12,12 +12,15 @@ RULES_DIR ?= /etc/pacto/rules
 PKGS := libpcre2-8 yaml-0.1 jansson sqlite3 libnftables libnftnl libmnl libsystemd libsodium libnats
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+# Only pactod serves HTTP (/metrics, the sanctions page).
+WEB_CFLAGS := $(shell pkg-config --cflags libmicrohttpd)
+WEB_LIBS := $(shell pkg-config --libs libmicrohttpd)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wcast-qual
 SAN_FLAGS := -fsanitize=address -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 OPT := $(if $(SANITIZE),-O1 $(SAN_FLAGS),-O2)
 CFLAGS ?= -g
-CFLAGS += -std=c17 -D_GNU_SOURCE $(WARN) $(OPT) -MMD -MP -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) \
+CFLAGS += -std=c17 -D_GNU_SOURCE $(WARN) $(OPT) -MMD -MP -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) $(WEB_CFLAGS) \
 	  -DPACTO_RULES_DIR='"$(RULES_DIR)"'
 LDFLAGS += $(if $(SANITIZE),$(SAN_FLAGS))
 
@@ -36,7 +39,7 @@ STOCK_RULES := $(sort $(wildcard rules/*.yaml))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CTL_OBJ := $(CTL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stock_rules.o
-DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stock_rules.o
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stock_rules.o $(BUILD)/gen/web_page.o
 TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBPACTO := $(BUILD)/libpacto.a
 
@@ -56,6 +59,14 @@ $(BUILD)/gen/stock_rules.c: $(STOCK_RULES) scripts/embed-rules
 $(BUILD)/gen/stock_rules.o: $(BUILD)/gen/stock_rules.c
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/gen/web_page.c: src/daemon/page.html scripts/embed-text
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  EMBED   $<")
+	$(Q)scripts/embed-text web_page $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/web_page.o: $(BUILD)/gen/web_page.c
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
 $(LIBPACTO): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -66,7 +77,7 @@ $(BUILD)/pacto: $(CTL_OBJ) $(LIBPACTO)
 
 $(BUILD)/pactod: $(DAEMON_OBJ) $(LIBPACTO)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(WEB_LIBS)
 
 $(BUILD)/netprobe: $(BUILD)/tests/tools/netprobe.o
 	@$(if $(Q),echo "  LD      $@")

@@ -36,7 +36,8 @@ static void on_hup(int sig)
 
 static const char usage_text[] =
 	"usage: pactod [--config FILE] [--watch FILE]... [--journal-dir DIR] [--state-dir DIR] [--foreground]\n"
-	"              [--dry-run] [--treaty FILE --key FILE [--nats URL]...] [-n] [-v] [--version]\n"
+	"              [--dry-run] [--treaty FILE --key FILE [--nats URL]...] [--metrics ADDR:PORT]\n"
+	"              [-n] [-v] [--version]\n"
 	"  --config FILE     configuration (default " CONFIG_DEFAULT_PATH " if it exists; see pacto.conf(5))\n"
 	"  --watch FILE      follow this log file (repeatable; replaces the configured files)\n"
 	"  --journal-dir DIR read sshd's messages from the journal files in DIR\n"
@@ -47,6 +48,8 @@ static const char usage_text[] =
 	"  --treaty FILE     join the alliance of this signed treaty (overrides treaty in the configuration)\n"
 	"  --key FILE        this member's secret key (default: key in the configuration, /etc/pacto/key)\n"
 	"  --nats URL        a NATS server of the alliance (repeatable; replaces nats in the configuration)\n"
+	"  --metrics ADDR:PORT serve Prometheus metrics and the sanctions page there\n"
+	"                    (overrides metrics_listen in the configuration; [ADDR]:PORT for IPv6)\n"
 	"  -n                check the configuration and rules, then exit\n"
 	"  -v                log debugging messages too\n";
 
@@ -63,7 +66,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		{"journal-dir", required_argument, NULL, 'J'},
 		{"dry-run", no_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'}, {"treaty", required_argument, NULL, 'T'},
-		{"key", required_argument, NULL, 'K'}, {"nats", required_argument, NULL, 'N'}, {NULL, 0, NULL, 0},
+		{"key", required_argument, NULL, 'K'}, {"nats", required_argument, NULL, 'N'},
+		{"metrics", required_argument, NULL, 'M'}, {NULL, 0, NULL, 0},
 	};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "c:w:s:fdnvh", longopts, NULL)) != -1) {
@@ -75,6 +79,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case 'd': c->opts.dry_run = true; break;
 		case 'T': c->opts.treaty = optarg; break;
 		case 'K': c->opts.key = optarg; break;
+		case 'M': c->opts.metrics_listen = optarg; break;
 		case 'N':
 			if (c->opts.nnats == DAEMON_MAX_NATS) {
 				fprintf(stderr, "pactod: --nats %s: at most %d servers\n", optarg, DAEMON_MAX_NATS);

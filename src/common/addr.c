@@ -102,6 +102,36 @@ static int parse_prefix_len(const char *s, unsigned max, unsigned *out)
 	return 0;
 }
 
+/* The port after the address: ":" and 1..65535 in decimal, to the end. */
+static int parse_port(const char *s, uint16_t *port)
+{
+	char *end;
+	if (s[0] != ':' || (unsigned)(s[1] - '0') > 9)
+		return -1;
+	errno = 0;
+	unsigned long v = strtoul(s + 1, &end, 10);
+	if (errno || *end || v == 0 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int addr_parse_endpoint(const char *s, struct addr *out, uint16_t *port)
+{
+	const char *colon;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || addr_parse(s + 1, (size_t)(close - s - 1), out) != 0 || out->family != AF_INET6)
+			return -1;
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || addr_parse(s, (size_t)(colon - s), out) != 0 || out->family != AF_INET)
+			return -1;
+	}
+	return parse_port(colon, port);
+}
+
 int addr_parse_cidr(const char *s, struct addr *out)
 {
 	const char *slash = strchr(s, '/');

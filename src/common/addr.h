@@ -26,6 +26,10 @@ int addr_parse(const char *s, size_t len, struct addr *out) __attribute__((warn_
  * past LEN are set (so "192.0.2.1/24" is refused rather than guessed). */
 int addr_parse_cidr(const char *s, struct addr *out) __attribute__((warn_unused_result));
 
+/* Parses a listening endpoint "ADDR:PORT" (IPv4) or "[ADDR]:PORT" (IPv6),
+ * PORT 1..65535, nothing else around. Returns 0 or -1. */
+int addr_parse_endpoint(const char *s, struct addr *out, uint16_t *port) __attribute__((warn_unused_result));
+
 /* Full length of the family: 32 or 128. */
 unsigned addr_max_prefix(const struct addr *a);
 

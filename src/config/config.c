@@ -53,6 +53,8 @@ const struct config_option config_options[] = {
 	{"nats_tls_key", OPT_PATH, F(nats_tls_key), 0, 0, 0, "(none)", false, "client key for NATS"},
 	{"nats_replicas", OPT_UINT, F(nats_replicas), 0, 1, 5, "1", false,
 	 "copies of the alliance's stream kept by a NATS cluster when pactod creates it"},
+	{"metrics_listen", OPT_ENDPOINT, F(metrics_listen), 0, 0, 0, "(none: off)", false,
+	 "ADDR:PORT ([ADDR]:PORT for IPv6) where pactod serves Prometheus metrics and its sanctions page"},
 };
 
 const size_t config_noptions = sizeof(config_options) / sizeof(*config_options);
@@ -101,6 +103,7 @@ void config_free(struct config *cfg)
 	free(cfg->nats_tls_ca);
 	free(cfg->nats_tls_cert);
 	free(cfg->nats_tls_key);
+	free(cfg->metrics_listen);
 	free(cfg);
 }
 
@@ -260,6 +263,18 @@ static void set_path(struct yaml_ctx *c, yaml_node_t *v, const char *key, char *
 		yml_string(c, v, key, out);
 }
 
+/* A listening endpoint, checked here so that a typo stops pactod -n. */
+static void set_endpoint(struct yaml_ctx *c, yaml_node_t *v, const char *key, char **out)
+{
+	const char *s = yml_scalar(c, v, key);
+	struct addr a;
+	uint16_t port;
+	if (s && addr_parse_endpoint(s, &a, &port) != 0)
+		yml_error(c, v, key, "'%s' is not ADDR:PORT (127.0.0.1:9467, [::1]:9467)", s);
+	else if (s)
+		yml_string(c, v, key, out);
+}
+
 static void *field_at(struct config *cfg, size_t offset)
 {
 	return (char *)cfg + offset;
@@ -292,6 +307,9 @@ static void set_option(struct yaml_ctx *c, const struct config_option *opt, yaml
 		break;
 	case OPT_SCENARIOS:
 		yml_for_each_pair(c, v, opt->name, scenario_pair, cfg);
+		break;
+	case OPT_ENDPOINT:
+		set_endpoint(c, v, opt->name, field);
 		break;
 	case OPT_URL_LIST: {
 		struct path_list pl = {field, field_at(cfg, opt->count_offset), opt->name};
@@ -407,7 +425,7 @@ static bool same_text(const char *a, const char *b)
 
 size_t config_unreloadable_changes(const struct config *o, const struct config *n, const char **names, size_t max)
 {
-	const char *changed[16];
+	const char *changed[24];
 	size_t k = 0;
 	if (!same_list(o->files, o->nfiles, n->files, n->nfiles))
 		changed[k++] = "files";
@@ -436,6 +454,8 @@ size_t config_unreloadable_changes(const struct config *o, const struct config *
 		changed[k++] = "nats_tls";
 	if (o->nats_replicas != n->nats_replicas)
 		changed[k++] = "nats_replicas";
+	if (!same_text(o->metrics_listen, n->metrics_listen))
+		changed[k++] = "metrics_listen";
 	/* Joining or leaving an alliance opens or closes its connection. */
 	if ((o->treaty == NULL) != (n->treaty == NULL))
 		changed[k++] = "treaty";

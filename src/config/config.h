@@ -65,10 +65,12 @@ struct config {
 	char *nats_credentials;           /* a .creds file (JWT + nkey seed) */
 	char *nats_tls_ca, *nats_tls_cert, *nats_tls_key;
 	uint64_t nats_replicas;           /* replicas of the alliance's stream */
+	char *metrics_listen;             /* "ADDR:PORT" of /metrics and the page; NULL: off */
 };
 
 /* One row of the options table. */
-enum option_type { OPT_BOOL, OPT_UINT, OPT_PATH, OPT_PATH_LIST, OPT_CIDR_LIST, OPT_JOURNAL, OPT_SCENARIOS, OPT_URL_LIST };
+enum option_type { OPT_BOOL, OPT_UINT, OPT_PATH, OPT_PATH_LIST, OPT_CIDR_LIST, OPT_JOURNAL, OPT_SCENARIOS, OPT_URL_LIST,
+		  OPT_ENDPOINT };
 
 struct config_option {
 	const char *name;

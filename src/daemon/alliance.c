@@ -19,6 +19,7 @@
 #include "common/seed.h"
 #include "common/xalloc.h"
 #include "daemon/daemon.h"
+#include "daemon/metrics.h"
 #include "detect/logline.h"
 #include "ledger/ledger_ally.h"
 
@@ -54,6 +55,10 @@ struct alliance {
 	unsigned round_applied;       /* sanctions applied in this alliance_service round */
 	const char *touched[TREATY_MAX_MEMBERS];  /* members whose state to save */
 	size_t ntouched;
+	/* Report times of what this round put in force: their propagation is
+	 * observed once the round's firewall commit has returned. */
+	int64_t round_times[INBOUND_BATCH * REPORT_MAX_ITEMS];
+	size_t nround_times;
 };
 
 /* ---- opening ---- */
@@ -500,6 +505,9 @@ static int64_t impose(struct daemon *d, const char *member, const struct report 
 		add_supports(d, &rep->addr, id, now);
 	d->sanctions++;
 	d->alliance->applied++;
+	char origin[TREATY_MAX_ID + sizeof(ORIGIN_PREFIX)];
+	snprintf(origin, sizeof(origin), ORIGIN_PREFIX "%s", member);
+	metrics_sanction(&d->metrics, rep->scenario, origin);
 	/* A line each for the first few of a round; under a flood of reports
 	 * a line each would cost more than applying them: the rest are summed
 	 * up at the end of the round (alliance_service). */
@@ -531,6 +539,21 @@ static int64_t lift(struct daemon *d, const char *member, const struct report *r
 	return f.ally_id;
 }
 
+static void remember_time(struct alliance *a, int64_t report_us)
+{
+	if (a->nround_times < sizeof(a->round_times) / sizeof(*a->round_times))
+		a->round_times[a->nround_times++] = report_us;
+}
+
+/* The round's reports are in force (the firewall commit returned). */
+static void observe_propagation(struct daemon *d, struct alliance *a)
+{
+	int64_t now = daemon_now_us();
+	for (size_t i = 0; i < a->nround_times; i++)
+		prom_histogram_observe(&d->metrics.propagation, (double)(now - a->round_times[i]) / 1e6);
+	a->nround_times = 0;
+}
+
 static void apply_report(struct daemon *d, const char *member, const struct report *rep, int64_t now)
 {
 	struct receipt_decision dec;
@@ -557,15 +580,19 @@ static void apply_report(struct daemon *d, const char *member, const struct repo
 	case RECEIPT_SANCTION: {
 		char why[300];
 		int64_t id = impose(d, member, rep, dec.until_us, now, why, sizeof(why));
-		if (id < 0)
+		if (id < 0) {
 			record(d, member, rep, "refused", why, 0);
-		else if (id == 0)
+			break;
+		}
+		if (id == 0)
 			record(d, member, rep, "applied", "", 0);
 		/* else: its support row (add_supports) is its record. */
+		remember_time(d->alliance, rep->time_us);
 		break;
 	}
 	case RECEIPT_LIFT:
 		record(d, member, rep, "applied", "", lift(d, member, rep, now));
+		remember_time(d->alliance, rep->time_us);
 		break;
 	}
 }
@@ -614,8 +641,10 @@ static bool finish_batch(struct daemon *d, struct alliance *a)
 		if (firewall_commit(d->fw, err, sizeof(err)) != 0) {
 			d->firewall_errors++;
 			log_warnx("firewall: %s", err);
+			a->nround_times = 0;
 		}
 	}
+	observe_propagation(d, a);
 	save_touched(d, a);
 	if (ledger_commit(d->ledger, err, sizeof(err)) != 0) {
 		d->ledger_errors++;
@@ -862,4 +891,62 @@ void alliance_why(struct daemon *d, const struct addr *a, json_t *out)
 	    ledger_each_report_in(d->ledger, a, 1000, report_in_json, reports, err, sizeof(err)) != 0)
 		log_warnx("ledger: %s", err);
 	json_object_set_new(out, "reports", reports);
+}
+
+/* ---- /metrics ---- */
+
+static void member_metrics(const struct alliance *a, struct prom_buf *lag, struct prom_buf *accepted,
+			   struct prom_buf *refused)
+{
+	for (size_t i = 0; i < a->treaty->nmembers; i++) {
+		struct receipt_member_stats st;
+		const char *id = a->treaty->members[i].id;
+		if (!receipt_stats(a->receipt, i, &st) || strcmp(id, a->self) == 0)
+			continue;
+		struct prom_label m = {"member", id};
+		prom_double(lag, "pacto_ally_lag_seconds", &m, 1, (double)st.lag_us / 1e6);
+		prom_u64(accepted, "pacto_ally_reports_accepted_total", &m, 1, st.accepted);
+		for (int r = 1; r < RR_COUNT; r++)
+			if (st.refused[r]) {
+				struct prom_label l[2] = {m, {"reason", receipt_reason_name((enum receipt_reason)r)}};
+				prom_u64(refused, "pacto_ally_refusals_total", l, 2, st.refused[r]);
+			}
+	}
+}
+
+/* Families are written whole, one after another: the format wants a
+ * family's samples together, hence one buffer per family here. */
+static void append(struct prom_buf *b, struct prom_buf *part)
+{
+	if (part->text)
+		prom_raw(b, part->text, part->len);
+	prom_buf_free(part);
+}
+
+void alliance_metrics(struct daemon *d, struct prom_buf *b)
+{
+	struct alliance *a = d->alliance;
+	struct prom_buf lag = {0}, accepted = {0}, refused = {0};
+	struct transport_status ts;
+	uint64_t pending = 0;
+	char err[256];
+	if (ledger_outbox_pending(d->ledger, &pending, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+	transport_status(a->transport, &ts);
+	member_metrics(a, &lag, &accepted, &refused);
+	prom_family(b, "pacto_ally_lag_seconds", "gauge",
+		    "Receipt time minus report time of each ally's latest report (includes clock skew)");
+	append(b, &lag);
+	prom_family(b, "pacto_ally_reports_accepted_total", "counter", "Reports of each ally that passed the trust rules");
+	append(b, &accepted);
+	prom_family(b, "pacto_ally_refusals_total", "counter", "Reports and messages of each ally refused, by reason");
+	append(b, &refused);
+	prom_family(b, "pacto_alliance_unknown_sender_refusals_total", "counter", "Messages from senders not in the treaty");
+	prom_u64(b, "pacto_alliance_unknown_sender_refusals_total", NULL, 0, receipt_unknown_refusals(a->receipt));
+	prom_family(b, "pacto_alliance_reports_sent_total", "counter", "Reports of this host's sanctions put in the outbox");
+	prom_u64(b, "pacto_alliance_reports_sent_total", NULL, 0, a->reports_out);
+	prom_family(b, "pacto_alliance_outbox_pending", "gauge", "Reports not yet acknowledged by the broker");
+	prom_u64(b, "pacto_alliance_outbox_pending", NULL, 0, pending);
+	prom_family(b, "pacto_alliance_link_up", "gauge", "1 when the link to the broker is ready");
+	prom_u64(b, "pacto_alliance_link_up", NULL, 0, ts.ready ? 1 : 0);
 }

@@ -70,6 +70,11 @@ int alliance_reload(struct daemon *d, const char *treaty_path, char *message, si
  * refusals by reason. */
 json_t *alliance_json(struct daemon *d);
 
+/* /metrics: per-ally lag, accepted and refused reports by reason, the
+ * outbox and the link. */
+struct prom_buf;
+void alliance_metrics(struct daemon *d, struct prom_buf *b);
+
 /* For `pacto why`: every report received about exactly a (who, when, what
  * became of it), as "reports" in out. */
 void alliance_why(struct daemon *d, const struct addr *a, json_t *out);

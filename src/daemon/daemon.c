@@ -19,6 +19,7 @@
 #include "ctl/cli.h"
 #include "ctl/ctl_proto.h"
 #include "daemon/alliance.h"
+#include "daemon/web.h"
 
 #define TICK_MS 1000
 #define CURSOR_SAVE_US (5 * 1000000LL)
@@ -53,6 +54,7 @@ int daemon_sanction(struct daemon *d, const struct sanction *s, const char *orig
 	log_debug("firewall: committed in %ld us",
 		  (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
 	d->sanctions++;
+	metrics_sanction(&d->metrics, s->scenario ? s->scenario->name : "manual", origin);
 	recorder_add(d, s, origin, reason, ev, report);
 	char addr[ADDR_STRLEN];
 	log_info("sanction %s for %llds: %s, %u failures (offence %u, %s)", addr_format(&s->addr, addr, sizeof(addr)),
@@ -77,8 +79,10 @@ static void record_reaction(struct daemon *d)
 	if (ev.ts_format == TS_NONE || logline_time(&ev, &yg) != 0)
 		return;
 	int64_t r = daemon_now_us() - ev.time_us;
-	if (r >= 0 && r < 60 * 1000000LL)
+	if (r >= 0 && r < 60 * 1000000LL) {
 		d->reaction_us[d->reactions++ % REACTION_SAMPLES] = r;
+		prom_histogram_observe(&d->metrics.reaction, (double)r / 1e6);
+	}
 }
 
 static int cmp_int64(const void *a, const void *b)
@@ -655,6 +659,7 @@ int daemon_open(struct daemon *d, const struct daemon_options *opts, char *err, 
 	d->opts = *opts;
 	d->lock_fd = -1;
 	d->started_us = daemon_now_us();
+	metrics_init(&d->metrics);
 	if (open_config_and_rules(d, err, errlen) != 0)
 		return -1;
 	d->engine = make_engine(d, d->cfg, d->rs);
@@ -665,6 +670,11 @@ int daemon_open(struct daemon *d, const struct daemon_options *opts, char *err, 
 		return -1;
 	if (ctl_server_open(d->socket_path, pacto_group(), &d->ctl, err, errlen) != 0)
 		return -1;
+	const char *listen = d->opts.metrics_listen ? d->opts.metrics_listen : d->cfg->metrics_listen;
+	if (listen && web_open(d, listen, &d->web, err, errlen) != 0)
+		return -1;
+	if (listen)
+		log_info("metrics and sanctions page at http://%s/", listen);
 	log_info("ready: %zu scenario%s, %zu source%s, firewall %s, control at %s", d->rs->nscenarios,
 		 d->rs->nscenarios == 1 ? "" : "s", d->nsources, d->nsources == 1 ? "" : "s",
 		 firewall_backend(d->fw), d->socket_path);
@@ -723,9 +733,10 @@ static void tick(struct daemon *d)
 
 int daemon_run(struct daemon *d)
 {
-	/* fds: the control socket, each source, the alliance's link. */
-	struct pollfd *fds = xcalloc(d->nsources + 2, sizeof(*fds));
-	size_t link = d->nsources + 1;
+	/* fds: the control socket, each source, the alliance's link, the web
+	 * listener (one epoll descriptor for all its sockets). */
+	struct pollfd *fds = xcalloc(d->nsources + 3, sizeof(*fds));
+	size_t link = d->nsources + 1, web = d->nsources + 2;
 	int64_t last_full_read = 0;
 	while (!*d->stop) {
 		if (*d->reload) {
@@ -739,7 +750,9 @@ int daemon_run(struct daemon *d)
 										  : follower_fd(d->sources[i].follower),
 						     .events = POLLIN};
 		fds[link] = (struct pollfd){.fd = alliance_fd(d->alliance), .events = POLLIN};
-		int n = poll(fds, d->nsources + 2, TICK_MS);
+		fds[web] = (struct pollfd){.fd = web_fd(d->web), .events = POLLIN};
+		int web_wait = web_timeout_ms(d->web, TICK_MS);
+		int n = poll(fds, d->nsources + 3, web_wait);
 		if (n < 0 && errno != EINTR)
 			log_warn("poll");
 		/* Every source is also read at start and once a tick whatever else
@@ -757,6 +770,10 @@ int daemon_run(struct daemon *d)
 			ctl_server_serve(d->ctl, daemon_commands, daemon_ncommands, d);
 		if (n > 0 && (fds[link].revents & POLLIN))
 			alliance_service(d);
+		/* Also when libmicrohttpd has work left or timeouts to run (it
+		 * said so through web_wait), and once a tick in any case. */
+		if ((n > 0 && (fds[web].revents & POLLIN)) || n == 0 || web_wait == 0 || full)
+			web_service(d->web);
 		tick(d);
 		commit_open(d);
 		alliance_flush(d, false);
@@ -776,6 +793,7 @@ void daemon_close(struct daemon *d)
 	}
 	free(d->sources);
 	ctl_server_close(d->ctl);
+	web_close(d->web);
 	alliance_close(d->alliance);
 	engine_free(d->engine);
 	evidence_free(d->evidence);

@@ -21,6 +21,7 @@
 #include "daemon/evidence.h"
 #include "daemon/firewall.h"
 #include "daemon/recorder.h"
+#include "daemon/metrics.h"
 #include "detect/engine.h"
 #include "ledger/ledger.h"
 #include "sources/src_file.h"
@@ -42,6 +43,7 @@ struct daemon_options {
 	const char *key;
 	const char *nats[DAEMON_MAX_NATS];
 	size_t nnats;
+	const char *metrics_listen;     /* overrides metrics_listen: "ADDR:PORT" */
 };
 
 /* A log source: a followed file, or the journal (exactly one is set). */
@@ -63,6 +65,7 @@ struct daemon {
 	struct recorder *recorder;      /* the ledger side of the sanction path */
 	struct ctl_server *ctl;
 	struct alliance *alliance;      /* NULL without a treaty */
+	struct web *web;                /* NULL without metrics_listen */
 	struct source *sources;
 	size_t nsources;
 	char *ledger_path, *socket_path;
@@ -74,6 +77,7 @@ struct daemon {
 	 * commit's return, in µs; the last REACTION_SAMPLES local sanctions. */
 	int64_t reaction_us[REACTION_SAMPLES];
 	uint64_t reactions;
+	struct daemon_metrics metrics;
 	volatile sig_atomic_t *stop, *reload;
 };
 

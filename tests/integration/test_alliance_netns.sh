@@ -95,8 +95,11 @@ start_member() {
 	m=$1
 	[ -f "$SCRATCH/$m.treaty" ] || cp "$TREATY" "$SCRATCH/$m.treaty"
 	touch "$SCRATCH/$m.log"
+	# B also serves its metrics (test_metrics.sh tests the listener itself).
+	metrics=
+	[ "$m" = bravo ] && metrics="--metrics=127.0.0.1:9467"
 	in_ns "$(ns_of "$m")" "$BUILD/pactod" --foreground --state-dir "$SCRATCH/$m" --watch "$SCRATCH/$m.log" \
-		--treaty "$SCRATCH/$m.treaty" --key "$SCRATCH/$m.key" --nats "$NATS_URL" >>"$SCRATCH/$m.pactod.log" 2>&1 &
+		--treaty "$SCRATCH/$m.treaty" --key "$SCRATCH/$m.key" --nats "$NATS_URL" $metrics >>"$SCRATCH/$m.pactod.log" 2>&1 &
 	for i in $(seq 50); do ctl "$m" status >/dev/null 2>&1 && return 0; sleep 0.1; done
 	return 1
 }
@@ -148,6 +151,14 @@ check "pacto why on B says alpha reported it" \
 	sh -c "ip netns exec $(ns_of bravo) $BUILD/pacto --state-dir $SCRATCH/bravo why 192.0.2.66 --json | jq -e '[.history[] | select(.origin == \"ally:alpha\")] | length == 1' >/dev/null"
 check "and lists alpha's report as applied" \
 	sh -c "ip netns exec $(ns_of bravo) $BUILD/pacto --state-dir $SCRATCH/bravo why 192.0.2.66 | grep -q 'of alpha: sanction sshd for 600s: applied'"
+ip netns exec "$(ns_of bravo)" curl -s --max-time 5 http://127.0.0.1:9467/metrics >"$SCRATCH/bravo.metrics"
+# metric SAMPLE: its value in B's scrape.
+metric() { awk -v s="$1" '$1 == s { print $2 }' "$SCRATCH/bravo.metrics"; }
+check "B's metrics count the sanction under origin ally:alpha" [ "$(metric 'pacto_sanctions_total{scenario="sshd",origin="ally:alpha"}')" = 1 ]
+check "B's propagation histogram has alpha's report, within 5 s" \
+	sh -c "[ '$(metric pacto_propagation_seconds_count)' = 1 ] && [ '$(metric 'pacto_propagation_seconds_bucket{le="5"}')' = 1 ]"
+check "B's metrics give alpha's lag and accepted reports, the link up" \
+	sh -c "[ -n '$(metric 'pacto_ally_lag_seconds{member="alpha"}')' ] && [ '$(metric 'pacto_ally_reports_accepted_total{member="alpha"}')' = 1 ] && [ '$(metric pacto_alliance_link_up)' = 1 ]"
 check "pacto allies on C counts alpha's report accepted" \
 	sh -c "ip netns exec $(ns_of charlie) $BUILD/pacto --state-dir $SCRATCH/charlie allies --json | jq -e '.members[] | select(.id == \"alpha\") | .accepted == 1 and .last_seq == 1' >/dev/null"
 

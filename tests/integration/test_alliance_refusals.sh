@@ -51,7 +51,7 @@ start() {
 	ip netns add "$NS" && in_ns ip link set lo up || return 1
 	in_ns nats-server -js -sd "$SCRATCH/nats" -a 127.0.0.1 -p 4222 >>"$SCRATCH/nats.log" 2>&1 &
 	in_ns "$BUILD/pactod" --foreground --state-dir "$STATE" --watch "$SCRATCH/auth.log" --treaty "$TREATY" \
-		--key "$SCRATCH/bravo.key" --nats "$URL" >>"$SCRATCH/pactod.log" 2>&1 &
+		--key "$SCRATCH/bravo.key" --nats "$URL" --metrics 127.0.0.1:9467 >>"$SCRATCH/pactod.log" 2>&1 &
 	for i in $(seq 100); do
 		ctl allies --json 2>/dev/null | jq -e '.link.ready' >/dev/null && return 0
 		sleep 0.1
@@ -130,6 +130,19 @@ check "nor listed as a sanction" sh -c "ip netns exec $NS $BUILD/pacto --state-d
 	jq -e '[.sanctions[].address] | (index(\"198.51.100.7\") == null) and (index(\"203.0.113.2\") == null) and (index(\"203.0.113.1\") != null)' >/dev/null"
 check "every refusal is recorded with its reason (pacto why)" sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE why 198.51.100.7 | grep -q 'refused, protected'"
 check "pacto allies shows alpha's refusals by reason" sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE allies | grep alpha | grep -q 'protected 1'"
+# The same counts in /metrics, as pacto allies --json gives them.
+in_ns curl -s --max-time 5 http://127.0.0.1:9467/metrics >"$SCRATCH/metrics"
+ctl allies --json >"$SCRATCH/allies.json"
+same_refusals() {
+	for r in protected too_wide replay rate bad_signature wrong_sender future; do
+		want=$(jq -r --arg r "$r" '.members[] | select(.id == "alpha") | .refused[$r] // 0' "$SCRATCH/allies.json")
+		got=$(awk -v s="pacto_ally_refusals_total{member=\"alpha\",reason=\"$r\"}" '$1 == s { print $2 }' "$SCRATCH/metrics")
+		[ "$want" -ge 1 ] && [ "$got" = "$want" ] || { echo "# $r: metrics $got, pacto allies $want"; return 1; }
+	done
+}
+check "/metrics gives alpha's refusals by reason, as pacto allies does" same_refusals
+check "/metrics counts the non-member's message" \
+	sh -c "awk '\$1 == \"pacto_alliance_unknown_sender_refusals_total\" && \$2 >= 1 { f = 1 } END { exit !f }' $SCRATCH/metrics"
 
 # A hostile flood: truncated, oversized, garbage, reordered and duplicated
 # reports at once; pactod keeps answering and applies only what passes.

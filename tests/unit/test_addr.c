@@ -138,6 +138,27 @@ static void test_mask_and_loopback(void **state)
 	assert_false(addr_is_loopback(&other));
 }
 
+/* Listening endpoints: ADDR:PORT, [ADDR]:PORT, nothing looser. */
+static void test_endpoint(void **state)
+{
+	(void)state;
+	struct addr a;
+	uint16_t port;
+	assert_int_equal(addr_parse_endpoint("127.0.0.1:9467", &a, &port), 0);
+	assert_int_equal(a.family, AF_INET);
+	assert_int_equal(port, 9467);
+	assert_int_equal(addr_parse_endpoint("[::1]:1", &a, &port), 0);
+	assert_int_equal(a.family, AF_INET6);
+	assert_int_equal(port, 1);
+	assert_true(addr_is_loopback(&a));
+	const char *bad[] = {"127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:+80",
+			     "127.0.0.1:80x", "::1:80", "[::1]", "[::1]80", "[127.0.0.1]:80", "localhost:80",
+			     ":80", "", "[::1]:-1", "127.0.0.1/8:80"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		if (addr_parse_endpoint(bad[i], &a, &port) == 0)
+			fail_msg("'%s' was taken as an endpoint", bad[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -145,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_mapped_is_ipv4), cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_ipv4_as_inet_pton),
 		cmocka_unit_test(test_cidr), cmocka_unit_test(test_mask_and_loopback),
+		cmocka_unit_test(test_endpoint),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -221,13 +221,30 @@ static void test_man_page_matches_table(void **state)
 	free(man);
 }
 
+/* metrics_listen: off by default; an endpoint is checked when read. */
+static void test_metrics_listen(void **state)
+{
+	(void)state;
+	struct config *cfg = load_ok("");
+	assert_null(cfg->metrics_listen);
+	config_free(cfg);
+	cfg = load_ok("metrics_listen: 127.0.0.1:9467\n");
+	assert_string_equal(cfg->metrics_listen, "127.0.0.1:9467");
+	config_free(cfg);
+	cfg = load_ok("metrics_listen: \"[::1]:9467\"\n");
+	assert_string_equal(cfg->metrics_listen, "[::1]:9467");
+	config_free(cfg);
+	assert_refused("files: [/a]\nmetrics_listen: localhost:9467\n", 2, "metrics_listen", "is not ADDR:PORT");
+	assert_refused("metrics_listen: 127.0.0.1\n", 1, "metrics_listen", "is not ADDR:PORT");
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_empty_file_is_defaults), T(test_every_option), T(test_errors_name_file_line_key),
 		T(test_missing_file), T(test_overrides_apply_to_rules), T(test_unreloadable_changes),
-		T(test_man_page_matches_table),
+		T(test_man_page_matches_table), T(test_metrics_listen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
