@@ -174,6 +174,7 @@ static void test_execve_kills(void **state)
 	assert_killed_by_sigsys(in_child(child_execve));
 }
 
+#ifndef __SANITIZE_ADDRESS__
 static int child_ptrace(void)
 {
 	if (enter() != 0)
@@ -187,6 +188,7 @@ static void test_ptrace_kills(void **state)
 	(void)state;
 	assert_killed_by_sigsys(in_child(child_ptrace));
 }
+#endif
 
 static int child_setuid(void)
 {
