@@ -3,13 +3,14 @@
 #   make check      run every test (tests/run)
 #   make sanitize   the same tests built with AddressSanitizer + UBSan, in build-san/
 #   make V=1        show the commands
+#   make SANDBOX_AUDIT=1 BUILD=build-audit   a pactod whose seccomp filter logs instead of refusing (docs/hardening.md)
 CC ?= cc
 SANITIZE ?=
 BUILD ?= build$(if $(SANITIZE),-san)
 PREFIX ?= /usr/local
 RULES_DIR ?= /etc/pacto/rules
 
-PKGS := libpcre2-8 yaml-0.1 jansson sqlite3 libnftables libnftnl libmnl libsystemd libsodium libnats
+PKGS := libpcre2-8 yaml-0.1 jansson sqlite3 libnftables libnftnl libmnl libsystemd libsodium libnats libcap-ng libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 # Only pactod serves HTTP (/metrics, the sanctions page).
@@ -21,7 +22,7 @@ SAN_FLAGS := -fsanitize=address -fsanitize=undefined -fno-sanitize-recover=all -
 OPT := $(if $(SANITIZE),-O1 $(SAN_FLAGS),-O2)
 CFLAGS ?= -g
 CFLAGS += -std=c17 -D_GNU_SOURCE $(WARN) $(OPT) -MMD -MP -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) $(WEB_CFLAGS) \
-	  -DPACTO_RULES_DIR='"$(RULES_DIR)"'
+	  -DPACTO_RULES_DIR='"$(RULES_DIR)"' $(if $(SANDBOX_AUDIT),-DSANDBOX_AUDIT)
 LDFLAGS += $(if $(SANITIZE),$(SAN_FLAGS))
 
 ifeq ($(V),1)

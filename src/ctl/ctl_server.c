@@ -56,8 +56,10 @@ static int bind_socket(int fd, const char *path, gid_t group, char *err, size_t 
 	umask(old);
 	if (rc != 0)
 		return fail(err, errlen, path, "bind");
-	if (group != (gid_t)-1 && chown(path, 0, group) != 0) {
-		/* Without CAP_CHOWN (a tight systemd unit) the socket stays root's only. */
+	/* The owner stays pactod's user: one not root may still give its own
+	 * file to a group it is in (systemd's User=pacto, Group=pacto). */
+	if (group != (gid_t)-1 && chown(path, (uid_t)-1, group) != 0) {
+		/* Neither in the group nor CAP_CHOWN: only the owner and root may use the socket. */
 		log_warnx("%s: chown to the pacto group: %s; only root may use the socket", path, strerror(errno));
 		group = (gid_t)-1;
 	}

@@ -38,8 +38,8 @@ struct ctl_server_stats {
 
 struct ctl_server;
 
-/* Creates the socket at path (mode 0660, owner root, group `group`; with
- * group (gid_t)-1 only root may connect). A stale socket file is replaced;
+/* Creates the socket at path (mode 0660, owned by the caller's user and
+ * `group`; with group (gid_t)-1 mode 0600: the caller's user and root). A stale socket file is replaced;
  * any other file there is an error. */
 int ctl_server_open(const char *path, gid_t group, struct ctl_server **out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

@@ -166,11 +166,16 @@ int alliance_open(struct daemon *d, const char *treaty_path, const char *key_pat
 	a->batch = xcalloc(1, sizeof(*a->batch));
 	a->wire = xmalloc(REPORT_MAX_MESSAGE);
 	a->next_publish = 1;
-	if (restore_state(d, a, err, errlen) != 0 || open_transport(d, a, err, errlen) != 0)
+	if (restore_state(d, a, err, errlen) != 0)
 		return -1;
 	log_info("alliance %s (treaty version %llu, %zu members): we are %s", a->treaty->alliance,
 		 (unsigned long long)a->treaty->version, a->treaty->nmembers, a->self);
 	return 0;
+}
+
+int alliance_connect(struct daemon *d, char *err, size_t errlen)
+{
+	return open_transport(d, d->alliance, err, errlen);
 }
 
 void alliance_close(struct alliance *a)

@@ -34,10 +34,14 @@ struct daemon;
 struct alliance;
 
 /* Loads the treaty (in force, listing key's public key), the key, the
- * allies' state and the support of their sanctions from the ledger, and
- * starts the link (which may connect later). Returns 0, or -1 with err. */
+ * allies' state and the support of their sanctions from the ledger. Starts
+ * no thread. Returns 0, or -1 with err. */
 int alliance_open(struct daemon *d, const char *treaty_path, const char *key_path, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/* Starts the link (nats.c's threads; it may connect later): after
+ * alliance_open and before the loop, once sandboxed. 0, or -1 with err. */
+int alliance_connect(struct daemon *d, char *err, size_t errlen) __attribute__((warn_unused_result));
 void alliance_close(struct alliance *a);  /* accepts NULL */
 
 /* The transport's descriptor for poll, or -1. */

@@ -554,6 +554,34 @@ static int make_dir(const char *path, mode_t mode, char *err, size_t errlen)
 	return 0;
 }
 
+/* lchown: a symbolic link planted in the directory is not followed. */
+static int give(const struct daemon *d, const char *path, bool must_exist, char *err, size_t errlen)
+{
+	if (lchown(path, d->opts.owner_uid, d->opts.owner_gid) == 0 || (!must_exist && errno == ENOENT))
+		return 0;
+	snprintf(err, errlen, "%s: chown to uid %u: %s", path, (unsigned)d->opts.owner_uid, strerror(errno));
+	return -1;
+}
+
+/* With --user, the user pactod will run as must write its ledger (and the
+ * files SQLite creates beside it) and remove its socket: the directories
+ * and the ledger's files become its own while pactod is still root. */
+static int give_state(struct daemon *d, const char *state, const char *run, char *err, size_t errlen)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+	if (!d->opts.has_owner)
+		return 0;
+	if (give(d, state, true, err, errlen) != 0 || give(d, run, true, err, errlen) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s%s", d->ledger_path, suffixes[i]);
+		if (give(d, path, i == 0, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void choose_paths(struct daemon *d)
 {
 	const char *state = d->opts.state_dir ? d->opts.state_dir : d->cfg->state_dir;
@@ -628,13 +656,11 @@ static int open_state(struct daemon *d, char *err, size_t errlen)
 	if (make_dir(state, 0750, err, errlen) != 0 || make_dir(run, 0755, err, errlen) != 0 ||
 	    lock_state(d, state, err, errlen) != 0)
 		return -1;
-	if (ledger_open(d->ledger_path, &d->ledger, err, errlen) != 0)
+	if (ledger_open(d->ledger_path, &d->ledger, err, errlen) != 0 || give_state(d, state, run, err, errlen) != 0)
 		return -1;
-	/* The loop reads the logs: it must not wait for the ledger's fsyncs. */
-	if (ledger_defer_sync(d->ledger, err, errlen) != 0)
-		log_warnx("ledger: %s", err);
-	/* Nor for long on a lock held by another process: what cannot be
-	 * written is held and retried (recorder.h). */
+	/* Not for long on a lock held by another process: what cannot be
+	 * written is held and retried (recorder.h). The deferred sync (a
+	 * thread) starts in daemon_start, after the privilege drop. */
 	ledger_set_busy_timeout(d->ledger, LEDGER_LOCK_WAIT_MS);
 	if (firewall_open(d->cfg->dry_run, &d->fw, err, errlen) != 0)
 		return -1;
@@ -679,6 +705,21 @@ int daemon_open(struct daemon *d, const struct daemon_options *opts, char *err, 
 		 d->rs->nscenarios == 1 ? "" : "s", d->nsources, d->nsources == 1 ? "" : "s",
 		 firewall_backend(d->fw), d->socket_path);
 	return 0;
+}
+
+size_t daemon_write_dirs(const struct daemon *d, const char *dirs[2])
+{
+	dirs[0] = d->opts.state_dir ? d->opts.state_dir : d->cfg->state_dir;
+	dirs[1] = d->opts.state_dir ? d->opts.state_dir : d->cfg->run_dir;
+	return strcmp(dirs[0], dirs[1]) == 0 ? 1 : 2;
+}
+
+int daemon_start(struct daemon *d, char *err, size_t errlen)
+{
+	/* The loop reads the logs: it must not wait for the ledger's fsyncs. */
+	if (ledger_defer_sync(d->ledger, err, errlen) != 0)
+		log_warnx("ledger: %s", err);
+	return d->alliance ? alliance_connect(d, err, errlen) : 0;
 }
 
 int daemon_reload(struct daemon *d, char *message, size_t len)

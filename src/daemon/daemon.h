@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config/config.h"
 #include "ctl/ctl_server.h"
@@ -44,6 +45,11 @@ struct daemon_options {
 	const char *nats[DAEMON_MAX_NATS];
 	size_t nnats;
 	const char *metrics_listen;     /* overrides metrics_listen: "ADDR:PORT" */
+	/* The user pactod will run as (pactod --user): its state and socket
+	 * directories and ledger files are given to it before the switch. */
+	bool has_owner;
+	uid_t owner_uid;
+	gid_t owner_gid;
 };
 
 /* A log source: a followed file, or the journal (exactly one is set). */
@@ -81,9 +87,20 @@ struct daemon {
 	volatile sig_atomic_t *stop, *reload;
 };
 
-/* Sets everything up; on failure err says what, and what was opened is closed. */
+/* Opens everything that needs privilege (ledger, firewall, logs, journal,
+ * control socket, the alliance's key) and starts no thread: the caller
+ * drops privileges and enters the sandbox next, which applies to threads
+ * started later only. On failure err says what; daemon_close() cleans up. */
 int daemon_open(struct daemon *d, const struct daemon_options *opts, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/* The directories pactod writes after daemon_open (ledger, control socket):
+ * fills dirs[0..1] and returns how many (1 when they are the same). */
+size_t daemon_write_dirs(const struct daemon *d, const char *dirs[2]);
+
+/* Starts the threads (the ledger's checkpointer, the alliance's link), once
+ * sandboxed. Returns 0, or -1 with err. */
+int daemon_start(struct daemon *d, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Loads the configuration and rules as daemon_open() would, then frees
  * them (pactod -n). Returns 0 and the number of scenarios, or -1 with errs. */

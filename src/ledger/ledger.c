@@ -269,14 +269,16 @@ static int set_wal(sqlite3 *db, char *err, size_t errlen)
 	return ok ? 0 : -1;
 }
 
-/* Durability and integrity settings, once the file is known to be ours. */
+/* Durability and integrity settings, once the file is known to be ours.
+ * Temporary tables and indices stay in memory: pactod may write only in its
+ * state directory (sandbox.h), never in /tmp or /var/tmp. */
 static int set_pragmas(sqlite3 *db, char *err, size_t errlen)
 {
 	if (set_wal(db, err, errlen) != 0)
 		return -1;
-	if (sqlite3_exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", NULL, NULL,
-			 NULL) != SQLITE_OK)
-		return ledger_fail_db(db, err, errlen, "PRAGMA synchronous, foreign_keys");
+	if (sqlite3_exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return ledger_fail_db(db, err, errlen, "PRAGMA synchronous, foreign_keys, temp_store");
 	return 0;
 }
 
