@@ -579,7 +579,10 @@ static int give_state(struct daemon *d, const char *state, const char *run, char
 		if (give(d, path, i == 0, err, errlen) != 0)
 			return -1;
 	}
-	return 0;
+	/* The lock too: a later start as that user (the systemd unit) opens it. */
+	char lock[4096];
+	snprintf(lock, sizeof(lock), "%s/pactod.lock", state);
+	return give(d, lock, false, err, errlen);
 }
 
 static void choose_paths(struct daemon *d)
