@@ -341,7 +341,10 @@ static void scenario_free(struct scenario *s)
 
 static void check_scenario(struct yaml_ctx *c, struct scenario *s, yaml_node_t *root)
 {
-	if (!s->name)
+	/* An empty name ("scenario:" alone, or its value commented out) is
+	 * no name: sanctions, `pacto why` and reports would show nothing
+	 * (found by fuzz_rules). */
+	if (!s->name || !s->name[0])
 		yml_error(c, root, "scenario", "a rule file needs a 'scenario: NAME' key");
 	if (!s->patterns && c->errs->n == c->nerrs_at_start)
 		yml_error(c, root, "patterns", "a scenario needs at least one pattern");
