@@ -2,11 +2,13 @@
 #   make            build/pacto and the test programs
 #   make check      run every test (tests/run)
 #   make sanitize   the same tests built with AddressSanitizer + UBSan, in build-san/
+#   make fuzz       the libFuzzer harnesses (clang, ASan + UBSan), in build-fuzz/fuzz/
 #   make V=1        show the commands
 #   make SANDBOX_AUDIT=1 BUILD=build-audit   a pactod whose seccomp filter logs instead of refusing (docs/hardening.md)
 CC ?= cc
 SANITIZE ?=
-BUILD ?= build$(if $(SANITIZE),-san)
+FUZZ ?=
+BUILD ?= build$(if $(FUZZ),-fuzz,$(if $(SANITIZE),-san))
 PREFIX ?= /usr/local
 RULES_DIR ?= /etc/pacto/rules
 
@@ -19,7 +21,8 @@ WEB_LIBS := $(shell pkg-config --libs libmicrohttpd)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wcast-qual
 SAN_FLAGS := -fsanitize=address -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-OPT := $(if $(SANITIZE),-O1 $(SAN_FLAGS),-O2)
+FUZZ_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT := $(if $(FUZZ),-O1 -fsanitize=fuzzer-no-link $(FUZZ_FLAGS),$(if $(SANITIZE),-O1 $(SAN_FLAGS),-O2))
 CFLAGS ?= -g
 CFLAGS += -std=c17 -D_GNU_SOURCE $(WARN) $(OPT) -MMD -MP -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) $(WEB_CFLAGS) \
 	  -DPACTO_RULES_DIR='"$(RULES_DIR)"' $(if $(SANDBOX_AUDIT),-DSANDBOX_AUDIT)
@@ -43,9 +46,15 @@ CTL_OBJ := $(CTL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stock_rules.o
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stock_rules.o $(BUILD)/gen/web_page.o
 TESTS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBPACTO := $(BUILD)/libpacto.a
+# Each fuzz harness is built twice: a libFuzzer program (make fuzz) and a
+# test that replays its corpus and regressions (tests/fuzz/replay.c).
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/tests/test_%)
+FUZZERS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
 all: $(BUILD)/pacto $(BUILD)/pactod $(BUILD)/gen_authlog $(BUILD)/netprobe $(BUILD)/reaction \
-     $(BUILD)/natsprobe $(BUILD)/allyprobe $(BUILD)/f2bsample $(BUILD)/bench_transport $(BUILD)/bench_alliance $(TESTS)
+     $(BUILD)/natsprobe $(BUILD)/allyprobe $(BUILD)/f2bsample $(BUILD)/bench_transport $(BUILD)/bench_alliance \
+     $(TESTS) $(FUZZ_REPLAYS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -121,6 +130,25 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBPACTO) $(BUILD)/gen/stock_rules.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell pkg-config --libs cmocka)
 
+$(FUZZ_REPLAYS): $(BUILD)/tests/test_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o \
+		 $(BUILD)/tests/fuzz/common.o $(LIBPACTO) $(BUILD)/gen/stock_rules.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(FUZZERS): $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/common.o $(LIBPACTO) \
+	    $(BUILD)/gen/stock_rules.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer $(FUZZ_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+fuzzers: $(FUZZERS)
+
+# The whole of libpacto and the harnesses built with clang, libFuzzer and
+# ASan + UBSan (docs/fuzzing.md); scripts/fuzz runs them.
+fuzz:
+	$(Q)$(MAKE) --no-print-directory FUZZ=1 CC=clang fuzzers
+
 # Installs under PREFIX (binaries, man pages, bash completion), the stock
 # rules, the systemd unit (its paths rewritten to PREFIX) and the commented
 # default /etc/pacto/pacto.conf (never over an existing one). DESTDIR for
@@ -144,8 +172,8 @@ sanitize:
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 check
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
-.PHONY: all check sanitize clean install
+.PHONY: all check sanitize fuzz fuzzers clean install
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 .SECONDARY:

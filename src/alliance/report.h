@@ -83,7 +83,8 @@ enum report_error {
  * valid UTF-8. Bounds, checked the same way by report_decode: treaty
  * version 1..2^53, seq 1..2^63-1, times >= 0 with first_seen <= last_seen,
  * attempts 0..2^32-1, scenario [A-Za-z0-9_.-]{1,64}, alliance and member
- * valid treaty ids. */
+ * valid treaty ids, addresses with no bit past their prefix and never
+ * IPv4-mapped IPv6 (pacto holds those as IPv4: see addr.h). */
 int report_encode(const struct report_batch *b, const struct signer *s, uint8_t *out, size_t cap, size_t *len,
 		  char *err, size_t errlen) __attribute__((warn_unused_result));
 

@@ -893,28 +893,33 @@ static char *read_treaty_file(const char *path, size_t *len, struct errors *errs
 	return buf;
 }
 
-struct treaty *treaty_load(const char *path, struct errors *errs)
+struct treaty *treaty_parse(const char *name, const char *text, size_t len, struct errors *errs)
 {
-	size_t len;
 	json_error_t je;
-	char *text = read_treaty_file(path, &len, errs);
-	if (!text)
-		return NULL;
 	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
-		errors_add(errs, "%s:%d: %s", path, je.line, je.text);
-		free(text);
+		errors_add(errs, "%s:%d: %s", name, je.line, je.text);
 		return NULL;
 	}
-	struct loader ld = {.file = path, .text = text, .len = len, .errs = errs, .nerrs_at_start = errs->n};
+	struct loader ld = {.file = name, .text = text, .len = len, .errs = errs, .nerrs_at_start = errs->n};
 	struct treaty *t = xcalloc(1, sizeof(*t));
 	load_root(&ld, root, t);
 	json_decref(root);
-	free(text);
 	if (errs->n != ld.nerrs_at_start) {
 		treaty_free(t);
 		return NULL;
 	}
 	check_signatures(t);
+	return t;
+}
+
+struct treaty *treaty_load(const char *path, struct errors *errs)
+{
+	size_t len;
+	char *text = read_treaty_file(path, &len, errs);
+	if (!text)
+		return NULL;
+	struct treaty *t = treaty_parse(path, text, len, errs);
+	free(text);
 	return t;
 }

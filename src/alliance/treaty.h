@@ -83,6 +83,10 @@ void treaty_free(struct treaty *t);  /* accepts NULL */
  * Returns NULL with every error in errs. */
 struct treaty *treaty_load(const char *path, struct errors *errs);
 
+/* The same checks on text[0..len) (need not end in NUL) read from
+ * elsewhere; name stands for the file in messages. */
+struct treaty *treaty_parse(const char *name, const char *text, size_t len, struct errors *errs);
+
 /* Writes t atomically (temporary file + rename), mode 0644. */
 int treaty_save(const struct treaty *t, const char *path, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

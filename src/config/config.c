@@ -332,19 +332,16 @@ static void config_pair(struct yaml_ctx *c, const char *key, yaml_node_t *v, voi
 	set_option(c, opt, v, arg);
 }
 
-int config_load(const char *path, struct config **out, struct errors *errs)
+int config_parse(const char *name, const char *text, size_t len, struct config **out, struct errors *errs)
 {
-	size_t nerrs = errs->n, len;
-	char *text = read_small_file(path, CONFIG_FILE_MAX, &len, errs);
-	if (!text)
-		return -1;
+	size_t nerrs = errs->n;
 	struct config *cfg = xmalloc(sizeof(*cfg));
 	config_defaults(cfg);
-	cfg->path = xstrdup(path);
+	cfg->path = xstrdup(name);
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	bool loaded;
-	struct yaml_ctx c = {.file = path, .doc = &doc, .errs = errs, .nerrs_at_start = nerrs};
+	struct yaml_ctx c = {.file = name, .doc = &doc, .errs = errs, .nerrs_at_start = nerrs};
 	yaml_node_t *root = yml_open(&c, &parser, &doc, text, len, &loaded);
 	/* An empty file is a valid configuration: every default. */
 	if (!root && loaded && errs->n == nerrs + 1 && strstr(errs->msgs[nerrs], "is empty")) {
@@ -353,13 +350,23 @@ int config_load(const char *path, struct config **out, struct errors *errs)
 		yml_for_each_pair(&c, root, "pacto.conf", config_pair, cfg);
 	}
 	yml_close(&parser, &doc, loaded);
-	free(text);
 	if (errs->n != nerrs) {
 		config_free(cfg);
 		return -1;
 	}
 	*out = cfg;
 	return 0;
+}
+
+int config_load(const char *path, struct config **out, struct errors *errs)
+{
+	size_t len;
+	char *text = read_small_file(path, CONFIG_FILE_MAX, &len, errs);
+	if (!text)
+		return -1;
+	int rc = config_parse(path, text, len, out, errs);
+	free(text);
+	return rc;
 }
 
 /* ---- applying ---- */

@@ -94,6 +94,11 @@ void config_defaults(struct config *cfg);
 int config_load(const char *path, struct config **out, struct errors *errs)
 	__attribute__((warn_unused_result));
 
+/* The same for text[0..len) (need not end in NUL) read from elsewhere;
+ * name stands for the file in messages and in cfg->path. */
+int config_parse(const char *name, const char *text, size_t len, struct config **out, struct errors *errs)
+	__attribute__((warn_unused_result));
+
 void config_free(struct config *cfg);  /* accepts NULL */
 
 /* Applies the scenario overrides to a loaded ruleset; an override naming no

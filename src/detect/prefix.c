@@ -16,7 +16,7 @@
 
 /* Compile options that do not change what a plain character or an escaped
  * punctuation character matches. */
-#define NEUTRAL_OPTIONS (PCRE2_UTF | PCRE2_NO_UTF_CHECK | PCRE2_UCP | PCRE2_DOTALL | \
+#define NEUTRAL_OPTIONS (PCRE2_UTF | PCRE2_NEVER_UTF | PCRE2_NO_UTF_CHECK | PCRE2_UCP | PCRE2_DOTALL | \
 			 PCRE2_DOLLAR_ENDONLY | PCRE2_NO_AUTO_POSSESS | PCRE2_NO_START_OPTIMIZE | \
 			 PCRE2_NO_DOTSTAR_ANCHOR)
 

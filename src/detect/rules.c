@@ -126,7 +126,12 @@ static pcre2_code *compile_alone(struct yaml_ctx *c, struct pattern_text *pt)
 {
 	int err;
 	PCRE2_SIZE off;
-	pcre2_code *code = pcre2_compile((PCRE2_SPTR)pt->p.regex, PCRE2_ZERO_TERMINATED, 0, &err, &off, NULL);
+	/* PCRE2_NEVER_UTF refuses (*UTF): log lines are bytes, often not valid
+	 * UTF-8 (an attacker picks them), and pcre2_jit_match does not check
+	 * UTF validity, so a UTF pattern read past the end of such a line
+	 * (found by fuzz_match). */
+	pcre2_code *code = pcre2_compile((PCRE2_SPTR)pt->p.regex, PCRE2_ZERO_TERMINATED, PCRE2_NEVER_UTF, &err, &off,
+					 NULL);
 	if (!code) {
 		PCRE2_UCHAR msg[256];
 		pcre2_get_error_message(err, msg, sizeof(msg));
@@ -386,7 +391,10 @@ static void scenario_free(struct scenario *s)
 
 static void check_scenario(struct yaml_ctx *c, struct scenario *s, yaml_node_t *root)
 {
-	if (!s->name)
+	/* An empty name ("scenario:" alone, or its value commented out) is
+	 * no name: sanctions, `pacto why` and reports would show nothing
+	 * (found by fuzz_rules). */
+	if (!s->name || !s->name[0])
 		yml_error(c, root, "scenario", "a rule file needs a 'scenario: NAME' key");
 	if (s->counts_sanctions) {
 		/* It reads no line: what would select or match one is a mistake. */
