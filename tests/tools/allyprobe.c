@@ -120,8 +120,16 @@ static int publish(jsCtx *js, const char *subject, const void *data, size_t len)
 {
 	jsErrCode jerr = 0;
 	jsPubAck *ack = NULL;
-	natsStatus s = js_Publish(&ack, js, subject, data, (int)len, NULL, &jerr);
-	jsPubAck_Destroy(ack);
+	natsStatus s;
+	/* The stream is made by the pactods: until one has, nothing answers. */
+	for (int tries = 0;; tries++) {
+		s = js_Publish(&ack, js, subject, data, (int)len, NULL, &jerr);
+		jsPubAck_Destroy(ack);
+		ack = NULL;
+		if ((s != NATS_NO_RESPONDERS && s != NATS_TIMEOUT) || tries == 50)
+			break;
+		nats_Sleep(100);
+	}
 	if (s != NATS_OK) {
 		fprintf(stderr, "allyprobe: publish: %s (%d)\n", natsStatus_GetText(s), (int)jerr);
 		return -1;

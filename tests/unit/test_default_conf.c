@@ -80,6 +80,7 @@ static void field_text(const struct config *cfg, const struct config_option *o, 
 	case OPT_UINT: snprintf(out, len, "%llu", (unsigned long long)*(const uint64_t *)base); break;
 	case OPT_JOURNAL: snprintf(out, len, "%d", (int)*(const enum journal_mode *)base); break;
 	case OPT_PATH:
+	case OPT_ENDPOINT:
 		s = *(char *const *)base;
 		snprintf(out, len, "%s", s ? s : "(null)");
 		break;
