@@ -34,6 +34,7 @@ import ipaddress
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -65,12 +66,14 @@ class Run:
     """One timed run: wall, user, sys (s), peak RSS (KB), exit status;
     stdout and stderr go to OUT, STDIN (a file name) to its input."""
 
+    cpu = "0"	# the core every tool is pinned to (--cpu)
+
     def __init__(self, name, cmd, out, timeout, env=None, stdin=None):
         self.name, self.cmd, self.out, self.timeout = name, cmd, out, timeout
         self.stdin = stdin
         tfile = out + ".time"
         argv = ["/usr/bin/time", "-f", "%e %U %S %M", "-o", tfile,
-                "taskset", "-c", "0", "timeout", str(timeout)] + cmd
+                "taskset", "-c", Run.cpu, "timeout", str(timeout)] + cmd
         with open(out, "wb") as f, open(stdin or "/dev/null", "rb") as fin:
             self.rc = subprocess.run(argv, stdin=fin, stdout=f, stderr=subprocess.STDOUT,
                                      env=env).returncode
@@ -79,6 +82,9 @@ class Run:
         self.wall, self.user, self.sys = map(float, last[:3])
         self.rss_kb = int(last[3])
         self.finished = self.rc != 124
+
+    def ok(self):
+        return self.finished and self.rc == 0
 
     def line(self):
         return " ".join(self.cmd) + (" < " + self.stdin if self.stdin else "")
@@ -243,6 +249,14 @@ CS_ITEMS = [
 ]
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now, so that two
+    runs (or a machine's own CrowdSec on 8080) do not collide."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def cs_setup(d):
     """A config dir holding only the sshd collection's items, copied from
     the package's offline hub, a fresh SQLite database, and a local API on
@@ -284,7 +298,7 @@ api:
   client:
     credentials_path: {d}/lapi.yaml
   server:
-    listen_uri: 127.0.0.1:18089
+    listen_uri: 127.0.0.1:{free_port()}
     profiles_path: {d}/profiles.yaml
 prometheus:
   enabled: false
@@ -323,6 +337,10 @@ class Truth:
             else:
                 s["below"] += 1
         s["sanctioned"] = len(addrs)
+        missed = {}
+        for k in self.want - keys:
+            missed[self.cls.get(k, "?")] = missed.get(self.cls.get(k, "?"), 0) + 1
+        s["missed"] = ", ".join(f"{c} {n}" for c, n in sorted(missed.items())) or "none"
         return s
 
 
@@ -342,11 +360,11 @@ def measure(size, work, args, pacto, gen):
 
     r = Run("pacto replay", [pacto, "replay", "--json", log], f"{work}/pacto.out",
             args.timeout, env=dict(os.environ, TZ="UTC"))
-    res.append((r, pacto_sanctions(r.out) if r.finished else None))
+    res.append((r, pacto_sanctions(r.out) if r.ok() else None))
 
     r = Run("SSHGuard sshg-parser", [SSHG_PARSER], f"{work}/sshg.out", args.timeout, stdin=log)
     sanc = None
-    if r.finished:
+    if r.ok():
         times = sshg_marked_input(log, f"{work}/marked.log", Stamp(int(START[:4])))
         with open(f"{work}/marked.log") as fin, open(f"{work}/sshg-marked.out", "w") as fo:
             subprocess.run([SSHG_PARSER], stdin=fin, stdout=fo, check=True)
@@ -356,12 +374,12 @@ def measure(size, work, args, pacto, gen):
 
     r = Run("fail2ban-regex", ["fail2ban-regex", "--usedns=no", "-o", "row", log, F2B_FILTER],
             f"{work}/f2b.out", args.timeout)
-    res.append((r, f2b_sanctions(r.out) if r.finished else None))
+    res.append((r, f2b_sanctions(r.out) if r.ok() else None))
 
     cfg = cs_setup(f"{work}/crowdsec")
     r = Run("CrowdSec", ["crowdsec", "-c", cfg, "-dsn", "file://" + log, "-type", "syslog",
                          "-no-capi"], f"{work}/cs.out", args.timeout)
-    res.append((r, cs_sanctions(r.out) if r.finished else None))
+    res.append((r, cs_sanctions(r.out) if r.ok() else None))
     if not args.keep:
         os.unlink(log)
     return {"size": size, "lines": lines, "want": len(t.want), "load": load,
@@ -380,13 +398,14 @@ def fmt_rate(r, lines):
 
 def fmt_acc(s, want):
     if s is None:
-        return ["-"] * 5
-    return [f"{s['caught']}/{want}", str(s["users"]), str(s["framed"]), str(s["below"]),
-            str(s["other"])]
+        return ["-"] * 6
+    return [f"{s['caught']}/{want}", s["missed"], str(s["users"]), str(s["framed"]),
+            str(s["below"]), str(s["other"])]
 
 
 HEAD = ["tool", "lines/s (wall)", "wall s", "CPU s", "lines per CPU s", "peak RSS MB",
-        "pacto faster (wall)", "pacto faster (CPU)", "aggressors caught", "users sanctioned",
+        "pacto faster (wall)", "pacto faster (CPU)", "aggressors caught",
+        "missed, by class", "users sanctioned",
         "framed sanctioned", "below-rule sanctioned", "not a source"]
 
 
@@ -452,7 +471,7 @@ def doc_section(ms, args, pacto, started):
          f"- corpora: `build/gen_authlog --lines N --seed {SEED} --start {START} --out LOG"
          " --truth TRUTH --classes CLASSES` (classic syslog stamps; a start in June keeps the"
          " year out of the picture, since such stamps carry none).",
-         "- every command ran as `/usr/bin/time -f '%e %U %S %M' taskset -c 0 timeout"
+         f"- every command ran as `/usr/bin/time -f '%e %U %S %M' taskset -c {Run.cpu} timeout"
          f" {args.timeout} COMMAND` with the log in the page cache.", ""]
     for m in ms:
         L += [f"### {m['lines']:,} lines ({m['want']} expected aggressors)", "", md_table(m), "",
@@ -485,7 +504,9 @@ def main():
     ap.add_argument("--doc", default=os.path.join(TOP, "docs/performance.md"),
                     help="file whose compare section is replaced ('-' for none)")
     ap.add_argument("--keep", action="store_true", help="keep the generated logs")
+    ap.add_argument("--cpu", default="0", help="the core to pin every tool to")
     args = ap.parse_args()
+    Run.cpu = args.cpu
     pacto, gen = os.path.join(args.build, "pacto"), os.path.join(args.build, "gen_authlog")
     os.makedirs(args.work, exist_ok=True)
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
