@@ -19,9 +19,13 @@
  * Build: cc -std=c17 -O2 -D_GNU_SOURCE -o gen_authlog bench/gen_authlog.c
  * Usage: gen_authlog --lines N --out LOG --truth TRUTH [--seed S]
  *                    [--format syslog|rfc3339] [--start 2025-12-31T18:00:00Z]
+ *                    [--classes CLASSES]
  * TRUTH: "KEY COUNT DURATIONS" per sanctioned source, sorted by strcmp(KEY);
  * then "# innocent KEY" per source that must never be sanctioned (IPv4
- * address, IPv6 /64 prefix, or the loopback address itself), also sorted. */
+ * address, IPv6 /64 prefix, or the loopback address itself), also sorted.
+ * CLASSES (optional): "KEY CLASS" for every source key, sorted by key, so
+ * that other detectors' verdicts can be sorted into attackers, users and
+ * framed victims (bench/compare). It changes neither LOG nor TRUTH. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -519,7 +523,7 @@ static const char B64[] =
 
 struct opts {
 	uint64_t lines, seed, start_s;
-	const char *out, *truth;
+	const char *out, *truth, *classes;
 	int rfc3339;
 };
 
@@ -2115,6 +2119,26 @@ static void print_innocents(const struct gen *g, FILE *f)
 	free(rows);
 }
 
+/* Every key with its class name, sorted like the truth file. */
+static void write_classes(const struct gen *g)
+{
+	FILE *f = fopen(g->opt.classes, "w");
+	struct row *rows = xcalloc(g->nkeys ? g->nkeys : 1, sizeof(*rows));
+
+	if (!f)
+		die(EXIT_CANTCREAT, "%s: %s", g->opt.classes, strerror(errno));
+	for (uint32_t k = 0; k < g->nkeys; k++) {
+		key_text(&g->keys[k].addr, rows[k].text);
+		rows[k].k = k;
+	}
+	qsort(rows, g->nkeys, sizeof(*rows), row_cmp);
+	for (uint32_t i = 0; i < g->nkeys; i++)
+		fprintf(f, "%s %s\n", rows[i].text, CLS_NAME[g->keys[rows[i].k].cls]);
+	free(rows);
+	if (ferror(f) | fclose(f))
+		die(EXIT_IOERR, "%s: write failed", g->opt.classes);
+}
+
 /* No source of an innocent class may have been sanctioned: if one was, the
  * generator, not the detector, is wrong. */
 static void check_truth(const struct gen *g)
@@ -2180,10 +2204,12 @@ static void usage(FILE *f)
 {
 	fputs("usage: gen_authlog --lines N --out LOG --truth TRUTH [--seed S]\n"
 	    "                   [--format syslog|rfc3339] [--start YYYY-MM-DDTHH:MM:SSZ]\n"
+	    "                   [--classes CLASSES]\n"
 	    "  --lines   about N lines (open connections are finished), default 100000\n"
 	    "  --seed    PRNG seed, default 1; same arguments give the same bytes\n"
 	    "  --format  syslog \"Dec 31 18:00:00\" (default) or rfc3339 with microseconds\n"
-	    "  --start   log time of the first line, UTC, default 2025-12-31T18:00:00Z\n", f);
+	    "  --start   log time of the first line, UTC, default 2025-12-31T18:00:00Z\n"
+	    "  --classes also write \"KEY CLASS\" for every source to this file\n", f);
 }
 
 static void usage_error(const char *fmt, ...) PRINTF(1, 2) __attribute__((noreturn));
@@ -2249,6 +2275,8 @@ static void parse_opt(struct opts *o, const char *k, const char *v)
 		o->out = v;
 	} else if (!strcmp(k, "--truth")) {
 		o->truth = v;
+	} else if (!strcmp(k, "--classes")) {
+		o->classes = v;
 	} else if (!strcmp(k, "--format")) {
 		if (strcmp(v, "syslog") && strcmp(v, "rfc3339"))
 			usage_error("--format: want syslog or rfc3339, got '%s'", v);
@@ -2295,6 +2323,8 @@ int main(int argc, char **argv)
 		die(EXIT_IOERR, "%s: write failed", g.opt.out);
 	check_truth(&g);
 	write_truth(&g);
+	if (g.opt.classes)
+		write_classes(&g);
 	summary(&g);
 	return 0;
 }
