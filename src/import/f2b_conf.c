@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/strbuf.h"
 #include "common/xalloc.h"
 #include "common/yaml_util.h"
 
@@ -297,23 +298,6 @@ const char *f2b_conf_file(const struct f2b_conf *c)
 
 /* ---- resolving values ---- */
 
-/* A growing string. */
-struct buf {
-	char *s;
-	size_t len, cap;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->s = xreallocarray(b->s, b->cap, 1);
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
 /* The value an option has in the filter's view: a jail's override, then
  * [Init], [Definition], [DEFAULT] (fail2ban's order for a filter). With a
  * section ("sec/name"), that section, then [DEFAULT]. */
@@ -373,17 +357,17 @@ static char *resolve_ref(struct f2b_conf *c, const struct opt *self, const char 
 static char *interpolate(struct f2b_conf *c, const struct opt *self, const char *text, int depth,
 			 struct errors *errs)
 {
-	struct buf b = {0};
-	buf_add(&b, "", 0);
+	struct strbuf b = {0};
+	strbuf_add(&b, "", 0);
 	for (const char *p = text; *p;) {
 		const char *pc = strchr(p, '%');
 		if (!pc) {
-			buf_add(&b, p, strlen(p));
+			strbuf_add(&b, p, strlen(p));
 			break;
 		}
-		buf_add(&b, p, (size_t)(pc - p));
+		strbuf_add(&b, p, (size_t)(pc - p));
 		if (pc[1] == '%') {
-			buf_add(&b, "%", 1);
+			strbuf_add(&b, "%", 1);
 			p = pc + 2;
 			continue;
 		}
@@ -401,7 +385,7 @@ static char *interpolate(struct f2b_conf *c, const struct opt *self, const char 
 			free(b.s);
 			return NULL;
 		}
-		buf_add(&b, v, strlen(v));
+		strbuf_add(&b, v, strlen(v));
 		free(v);
 		p = end + 2;
 	}
@@ -449,10 +433,10 @@ static char *one_tag(struct f2b_conf *c, const char *s, int depth, bool *failed,
 			*failed = true;
 			return NULL;
 		}
-		struct buf b = {0};
-		buf_add(&b, s, (size_t)(p - s));
-		buf_add(&b, v, strlen(v));
-		buf_add(&b, p + n + 2, strlen(p + n + 2));
+		struct strbuf b = {0};
+		strbuf_add(&b, s, (size_t)(p - s));
+		strbuf_add(&b, v, strlen(v));
+		strbuf_add(&b, p + n + 2, strlen(p + n + 2));
 		free(v);
 		return b.s;
 	}

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strbuf.h"
 #include "common/xalloc.h"
 #include "import/f2b.h"
 
@@ -35,25 +36,9 @@
 	"|\\d{1,2}[-/.](?:\\d{1,2}|" MON_RE ")[-/.]\\d{2,4}[ :T]\\d{1,2}:\\d{2}:\\d{2}(?:[.,]\\d+)?(?: ?[+-]\\d{4})?" \
 	"|\\d{10}(?:\\.\\d{1,6})?|@[0-9a-fA-F]{24})"
 
-struct buf {
-	char *s;
-	size_t len, cap;
-};
-
-static void add(struct buf *b, const char *s, size_t n)
+static void adds(struct strbuf *b, const char *s)
 {
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->s = xreallocarray(b->s, b->cap, 1);
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void adds(struct buf *b, const char *s)
-{
-	add(b, s, strlen(s));
+	strbuf_add(b, s, strlen(s));
 }
 
 /* ---- dates ---- */
@@ -121,7 +106,7 @@ char *f2b_date_regex(const char *datepattern)
 	char *group = date_group(dp);
 	if (!group)
 		return NULL;
-	struct buf b = {0};
+	struct strbuf b = {0};
 	adds(&b, "");
 	for (const char *p = group + (group[0] == '^'); *p;) {
 		if (*p == '%') {
@@ -137,7 +122,7 @@ char *f2b_date_regex(const char *datepattern)
 			adds(&b, GENERIC_DATE_RE);
 			p += 6;
 		} else {
-			add(&b, p++, 1);
+			strbuf_add(&b, p++, 1);
 		}
 	}
 	free(group);
@@ -148,18 +133,18 @@ char *f2b_date_regex(const char *datepattern)
  * date can appear twice in one regex. */
 static char *date_instance(const char *date, int n)
 {
-	struct buf b = {0};
+	struct strbuf b = {0};
 	adds(&b, "");
 	for (const char *p = date; *p;) {
 		if (strncmp(p, "(?P<", 4) == 0 || strncmp(p, "(?P=", 4) == 0) {
 			size_t k = strcspn(p + 4, ">)");
-			add(&b, p, 4 + k);
+			strbuf_add(&b, p, 4 + k);
 			char sfx[16];
 			snprintf(sfx, sizeof(sfx), "_d%d", n);
 			adds(&b, sfx);
 			p += 4 + k;
 		} else {
-			add(&b, p++, 1);
+			strbuf_add(&b, p++, 1);
 		}
 	}
 	return b.s;
@@ -170,7 +155,7 @@ static char *date_instance(const char *date, int n)
 #define MAX_OPEN_TAGS 32
 
 struct conv {
-	struct buf out;
+	struct strbuf out;
 	bool nofail, has_addr, has_fid;
 	const char *why;
 	char open[MAX_OPEN_TAGS][32];   /* <F-NAME> tags opened, for their </F-NAME> */
@@ -219,7 +204,7 @@ static void open_close(struct conv *c, const char *name, size_t n, bool close)
 				return;
 			}
 		adds(&c->out, "</");
-		add(&c->out, name, n);
+		strbuf_add(&c->out, name, n);
 		adds(&c->out, ">");
 		return;
 	}
@@ -293,25 +278,25 @@ static void translate(struct conv *c, const char *re)
 	bool in_class = false;
 	for (const char *p = re; *p && !c->why;) {
 		if (*p == '\\' && p[1]) {
-			add(&c->out, p[1] == 'Z' ? "\\z" : p, 2);
+			strbuf_add(&c->out, p[1] == 'Z' ? "\\z" : p, 2);
 			p += 2;
 		} else if (in_class) {
 			in_class = *p != ']';
-			add(&c->out, p++, 1);
+			strbuf_add(&c->out, p++, 1);
 		} else if (*p == '[') {
 			in_class = true;
-			add(&c->out, p++, 1);
+			strbuf_add(&c->out, p++, 1);
 			if (*p == '^')
-				add(&c->out, p++, 1);
+				strbuf_add(&c->out, p++, 1);
 			if (*p == ']')             /* a ']' first in a class is literal */
-				add(&c->out, p++, 1);
+				strbuf_add(&c->out, p++, 1);
 		} else if (*p == '{' && p[1] == ',') {
 			adds(&c->out, "{0");
 			p++;
 		} else if (*p == '<' && tag(c, &p)) {
 			continue;
 		} else {
-			add(&c->out, p++, 1);
+			strbuf_add(&c->out, p++, 1);
 		}
 	}
 }
@@ -321,14 +306,14 @@ static void translate(struct conv *c, const char *re)
  * that part alone, so its '^' is the content's start). */
 static char *content_regex(const char *re)
 {
-	struct buf b = {0};
+	struct strbuf b = {0};
 	bool anchored = re[0] == '^';
 	adds(&b, anchored ? "(?:" : "(?:.*?(?:");
 	bool in_class = false;
 	for (const char *p = re; *p; p++) {
 		char prev = b.len ? b.s[b.len - 1] : '\0';
 		if (*p == '\\' && p[1]) {
-			add(&b, p++, 2);
+			strbuf_add(&b, p++, 2);
 			continue;
 		}
 		if (in_class)
@@ -337,7 +322,7 @@ static char *content_regex(const char *re)
 			in_class = true;
 		else if (*p == '^' && (prev == '(' || prev == '|' || prev == ':'))
 			continue;
-		add(&b, p, 1);
+		strbuf_add(&b, p, 1);
 	}
 	/* fail2ban searches the content: the failregex need not reach its end. */
 	adds(&b, anchored ? ").*" : ")).*");
@@ -352,8 +337,8 @@ static char *fold_prefix(const char *failregex, const char *prefregex)
 	if (!close)
 		return NULL;
 	char *content = content_regex(failregex);
-	struct buf b = {0};
-	add(&b, prefregex, (size_t)(open - prefregex));
+	struct strbuf b = {0};
+	strbuf_add(&b, prefregex, (size_t)(open - prefregex));
 	adds(&b, content);
 	adds(&b, close + strlen("</F-CONTENT>"));
 	free(content);
@@ -364,7 +349,7 @@ static char *fold_prefix(const char *failregex, const char *prefregex)
  * fail2ban's own filters write for a cut bracketed date, and at the start. */
 static char *place_date(const char *re, const char *date)
 {
-	struct buf b = {0};
+	struct strbuf b = {0};
 	adds(&b, "");
 	int n = 0;
 	if (re[0] == '^') {
@@ -385,19 +370,19 @@ static char *place_date(const char *re, const char *date)
 			free(d);
 			p += 4;
 		} else if (*p == '\\' && p[1]) {
-			add(&b, p, 2);
+			strbuf_add(&b, p, 2);
 			p += 2;
 		} else if (!in_class && *p == '[') {
 			in_class = true;
-			add(&b, p++, 1);
+			strbuf_add(&b, p++, 1);
 			if (*p == '^')
-				add(&b, p++, 1);
+				strbuf_add(&b, p++, 1);
 			if (*p == ']')             /* a ']' first in a class is literal */
-				add(&b, p++, 1);
+				strbuf_add(&b, p++, 1);
 		} else {
 			if (*p == ']')
 				in_class = false;
-			add(&b, p++, 1);
+			strbuf_add(&b, p++, 1);
 		}
 	}
 	return b.s;
