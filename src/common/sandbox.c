@@ -246,6 +246,19 @@ static int add_names(scmp_filter_ctx ctx, uint32_t action, const char *const *na
 	return 0;
 }
 
+/* Argument conditions written out field by field: libseccomp's SCMP_An()
+ * macros leave datum_b out, which clang's -Wmissing-field-initializers
+ * (the fuzzing build) refuses. */
+static struct scmp_arg_cmp arg_eq(unsigned arg, scmp_datum_t value)
+{
+	return (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_EQ, .datum_a = value, .datum_b = 0};
+}
+
+static struct scmp_arg_cmp arg_masked_eq(unsigned arg, scmp_datum_t mask, scmp_datum_t value)
+{
+	return (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = value};
+}
+
 /* Calls allowed with some arguments only: sockets of the families pactod
  * uses, ioctls of terminals and sockets, thread names, signals to itself,
  * resource limits read but not raised. */
@@ -256,21 +269,21 @@ static int add_narrow(scmp_filter_ctx ctx)
 	static const int prctls[] = {PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE, PR_CAPBSET_READ};
 	int rc = 0;
 	for (size_t i = 0; i < sizeof(families) / sizeof(*families); i++)
-		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, arg_eq(0, (scmp_datum_t)families[i]));
 	for (size_t i = 0; i < sizeof(ioctls) / sizeof(*ioctls); i++)
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				       SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, (scmp_datum_t)ioctls[i]));
+				       arg_masked_eq(1, 0xffffffffu, (scmp_datum_t)ioctls[i]));
 	for (size_t i = 0; i < sizeof(prctls) / sizeof(*prctls); i++)
-		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)prctls[i]));
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, arg_eq(0, (scmp_datum_t)prctls[i]));
 	scmp_datum_t self = (scmp_datum_t)getpid();
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, self));
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_EQ, self));
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2(SCMP_CMP_EQ, 0));
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, arg_eq(0, self));
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, arg_eq(0, self));
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, arg_eq(2, 0));
 #ifdef __SANITIZE_ADDRESS__
 	rc |= add_names(ctx, SCMP_ACT_ALLOW, allowed_for_lsan, sizeof(allowed_for_lsan) / sizeof(*allowed_for_lsan));
 	for (size_t i = 0; i < sizeof(prctls_for_lsan) / sizeof(*prctls_for_lsan); i++)
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)prctls_for_lsan[i]));
+				       arg_eq(0, (scmp_datum_t)prctls_for_lsan[i]));
 #endif
 	return rc ? -1 : 0;
 }
