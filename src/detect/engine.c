@@ -13,6 +13,7 @@
 
 #include "common/xalloc.h"
 #include "detect/counters.h"
+#include "detect/dispatch.h"
 #include "detect/lru.h"
 #include "detect/match.h"
 
@@ -39,16 +40,14 @@ struct conn {
 struct engine {
 	const struct ruleset *rs;
 	struct engine_config cfg;
-	struct matcher **matchers;
+	struct engine_scanner *scanner;   /* the engine's own, for engine_feed_line() */
 	struct counters **counters;
 	struct policy *policy;
 	struct lru *conns;
 	struct year_guess year;
 	int64_t now_us;
 	struct engine_stats stats;
-	/* Every program some scenario reads, when each scenario lists its
-	 * programs (n = 0 otherwise): other lines stop at their program name. */
-	struct wanted_programs wanted;
+	struct dispatch *dispatch;   /* which scenarios read a line */
 };
 
 static const char *const verdict_texts[] = {
@@ -337,33 +336,6 @@ static void apply_effect(struct engine *e, const struct line_ctx *lc)
 
 /* ---- lines ---- */
 
-/* Program names are short: a byte loop beats a memcmp call (profile). */
-static bool same_bytes(const char *a, const char *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return false;
-	return true;
-}
-
-static bool program_matches(const struct scenario *s, const struct log_event *ev, bool trust_bare)
-{
-	if (s->counts_sanctions)
-		return false;
-	/* Bare lines carry no program: a server's own file (nginx's access.log),
-	 * read by the scenarios written for it, or sshd -E, read on request. */
-	if (ev->ts_format == TS_NONE)
-		return s->headerless || trust_bare;
-	if (!ev->has_header)
-		return false;
-	if (s->nprograms == 0)
-		return true;
-	for (size_t i = 0; i < s->nprograms; i++)
-		if (s->program_lens[i] == ev->prog_len && same_bytes(s->programs[i], ev->prog, ev->prog_len))
-			return true;
-	return false;
-}
-
 static int64_t event_time(struct engine *e, struct log_event *ev, int64_t now_us)
 {
 	if (!e->cfg.use_log_time)
@@ -390,89 +362,151 @@ static void text_time(struct engine *e, struct log_event *ev, const struct match
 	}
 }
 
-static void feed_scenario(struct engine *e, size_t i, struct log_event *ev, int64_t now_us)
+/* ---- scanning: the pure half of feeding a line ---- */
+
+struct engine_scanner {
+	const struct ruleset *rs;
+	const struct dispatch *dispatch;
+	bool trust_bare;
+	struct matcher **matchers;
+};
+
+struct engine_scanner *engine_scanner_new(const struct engine *e)
 {
-	struct match m;
-	enum match_result r = matcher_run(e->matchers[i], ev->msg, ev->msg_len, &m);
-	if (r == MATCH_NONE)
+	struct engine_scanner *sc = xcalloc(1, sizeof(*sc));
+	sc->rs = e->rs;
+	sc->dispatch = e->dispatch;
+	sc->trust_bare = e->cfg.trust_bare;
+	sc->matchers = xcalloc(e->rs->nscenarios ? e->rs->nscenarios : 1, sizeof(*sc->matchers));
+	for (size_t i = 0; i < e->rs->nscenarios; i++)
+		sc->matchers[i] = matcher_new(&e->rs->scenarios[i]);
+	return sc;
+}
+
+void engine_scanner_free(struct engine_scanner *sc)
+{
+	if (!sc)
 		return;
-	if (r == MATCH_ERROR) {
+	for (size_t i = 0; i < sc->rs->nscenarios; i++)
+		matcher_free(sc->matchers[i]);
+	free(sc->matchers);
+	free(sc);
+}
+
+size_t engine_max_hits(const struct engine *e)
+{
+	return e->rs->nscenarios ? e->rs->nscenarios : 1;
+}
+
+/* Matches ev against the scenarios in r; returns how many matched (or
+ * hit the match limit), their results in hits. */
+static size_t scan_readers(struct engine_scanner *sc, struct reader_list r, const struct log_event *ev,
+			   struct engine_hit *hits)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r.n; i++) {
+		struct engine_hit *h = &hits[n];
+		h->result = matcher_run(sc->matchers[r.index[i]], ev->msg, ev->msg_len, &h->match);
+		if (h->result == MATCH_NONE)
+			continue;
+		h->scenario = r.index[i];
+		n++;
+	}
+	return n;
+}
+
+/* Whether some hit counts as a matched line (a match-limit error does not). */
+static bool any_matched(const struct engine_hit *hits, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (hits[i].result != MATCH_ERROR)
+			return true;
+	return false;
+}
+
+void engine_scan_line(struct engine_scanner *sc, const char *line, size_t len, struct engine_scanned *out,
+		      struct engine_hit *hits)
+{
+	out->nhits = 0;
+	out->bare_unread = false;
+	if (len > ENGINE_MAX_LINE) {
+		out->kind = SCANNED_OVERSIZED;
+		return;
+	}
+	struct log_event *ev = &out->ev;
+	/* Lines of programs no scenario reads stop at their program name,
+	 * before "[pid]: " is parsed. */
+	logline_split_program(line, len, ev);
+	struct reader_list r = dispatch_readers(sc->dispatch, ev, sc->trust_bare);
+	if (r.n == 0 || (ev->ts_format != TS_NONE && !logline_split_rest(ev))) {
+		out->kind = SCANNED_UNREAD;
+		out->bare_unread = ev->ts_format == TS_NONE;
+		return;
+	}
+	out->kind = SCANNED_READ;
+	out->nhits = scan_readers(sc, r, ev, hits);
+	/* A bare line only headerless scenarios read, and none matched: maybe
+	 * sshd -E output, which is read only when trusted. */
+	out->bare_unread = ev->ts_format == TS_NONE && !sc->trust_bare && !any_matched(hits, out->nhits);
+}
+
+/* ---- applying: the stateful half, in line order ---- */
+
+static void apply_hit(struct engine *e, const struct engine_hit *h, struct log_event *ev, int64_t now_us)
+{
+	if (h->result == MATCH_ERROR) {
 		e->stats.match_errors++;
 		return;
 	}
 	e->stats.matched++;
-	if (e->cfg.use_log_time && ev->ts_format == TS_NONE && m.time)
-		text_time(e, ev, &m);
-	struct line_ctx lc = {.scenario = i, .s = &e->rs->scenarios[i], .m = &m, .ev = ev,
-			      .time_us = event_time(e, ev, now_us)};
+	if (e->cfg.use_log_time && ev->ts_format == TS_NONE && h->match.time)
+		text_time(e, ev, &h->match);
+	struct line_ctx lc = {.scenario = h->scenario, .s = &e->rs->scenarios[h->scenario], .m = &h->match,
+			      .ev = ev, .time_us = event_time(e, ev, now_us)};
 	engine_advance(e, lc.time_us);
-	if (r == MATCH_BAD_ADDR) {
+	if (h->result == MATCH_BAD_ADDR) {
 		e->stats.bad_address++;
 		return;
 	}
 	apply_effect(e, &lc);
 }
 
+void engine_apply_line(struct engine *e, struct engine_scanned *line, const struct engine_hit *hits,
+		       int64_t now_us)
+{
+	e->stats.lines++;
+	if (line->kind == SCANNED_OVERSIZED)
+		e->stats.oversized++;
+	for (size_t i = 0; i < line->nhits; i++)
+		apply_hit(e, &hits[i], &line->ev, now_us);
+	if (line->bare_unread)
+		e->stats.bare_ignored++;
+}
+
 void engine_feed_event(struct engine *e, struct log_event *ev, int64_t now_us)
 {
-	e->stats.lines++;
-	for (size_t i = 0; i < e->rs->nscenarios; i++)
-		if (program_matches(&e->rs->scenarios[i], ev, e->cfg.trust_bare))
-			feed_scenario(e, i, ev, now_us);
-}
-
-/* engine_feed_event() for a line whose program is known to be read by
- * scenario `first` and by none before it. */
-static void feed_from(struct engine *e, size_t first, struct log_event *ev, int64_t now_us)
-{
-	e->stats.lines++;
-	feed_scenario(e, first, ev, now_us);
-	for (size_t i = first + 1; i < e->rs->nscenarios; i++)
-		if (program_matches(&e->rs->scenarios[i], ev, e->cfg.trust_bare))
-			feed_scenario(e, i, ev, now_us);
-}
-
-/* The first scenario that reads ev's program, or nscenarios. */
-static size_t first_reader(const struct engine *e, const struct log_event *ev)
-{
-	size_t i = 0;
-	while (i < e->rs->nscenarios && !program_matches(&e->rs->scenarios[i], ev, e->cfg.trust_bare))
-		i++;
-	return i;
+	struct engine_hit hits[ENGINE_MAX_STACK_HITS], *h = hits;
+	if (e->rs->nscenarios > ENGINE_MAX_STACK_HITS)
+		h = xcalloc(e->rs->nscenarios, sizeof(*h));
+	struct engine_scanned line = {.ev = *ev, .kind = SCANNED_READ};
+	struct reader_list r = dispatch_readers(e->dispatch, ev, e->cfg.trust_bare);
+	line.nhits = scan_readers(e->scanner, r, ev, h);
+	engine_apply_line(e, &line, h, now_us);
+	*ev = line.ev;
+	if (h != hits)
+		free(h);
 }
 
 void engine_feed_line(struct engine *e, const char *line, size_t len, int64_t now_us)
 {
-	if (len > ENGINE_MAX_LINE) {
-		e->stats.lines++;
-		e->stats.oversized++;
-		return;
-	}
-	struct log_event ev;
-	/* Lines of programs no scenario reads stop here, before the rest of the
-	 * header is parsed; with a list of them, before their program's end is
-	 * even found. */
-	if (e->wanted.n) {
-		if (!logline_split_wanted(line, len, &e->wanted, &ev)) {
-			e->stats.lines++;
-			return;
-		}
-	} else {
-		logline_split_program(line, len, &ev);
-	}
-	size_t first = first_reader(e, &ev);
-	if (first == e->rs->nscenarios || (ev.ts_format != TS_NONE && !logline_split_rest(&ev))) {
-		e->stats.lines++;
-		if (ev.ts_format == TS_NONE)
-			e->stats.bare_ignored++;
-		return;
-	}
-	uint64_t matched = e->stats.matched;
-	feed_from(e, first, &ev, now_us);
-	/* A bare line only headerless scenarios read, and none matched: maybe
-	 * sshd -E output, which is read only when trusted. */
-	if (ev.ts_format == TS_NONE && !e->cfg.trust_bare && e->stats.matched == matched)
-		e->stats.bare_ignored++;
+	struct engine_hit hits[ENGINE_MAX_STACK_HITS], *h = hits;
+	if (e->rs->nscenarios > ENGINE_MAX_STACK_HITS)
+		h = xcalloc(e->rs->nscenarios, sizeof(*h));
+	struct engine_scanned scanned;
+	engine_scan_line(e->scanner, line, len, &scanned, h);
+	engine_apply_line(e, &scanned, h, now_us);
+	if (h != hits)
+		free(h);
 }
 
 /* ---- time ---- */
@@ -547,35 +581,6 @@ int64_t engine_now(const struct engine *e)
 
 /* ---- life cycle ---- */
 
-/* The union of the scenarios' program lists, or none when a scenario reads
- * every program (or there are too many names to be worth it). */
-static void wanted_programs(struct engine *e)
-{
-	struct wanted_programs *w = &e->wanted;
-	memset(w, 0, sizeof(*w));
-	for (size_t i = 0; i < e->rs->nscenarios; i++) {
-		const struct scenario *s = &e->rs->scenarios[i];
-		if (s->nprograms == 0)
-			goto none;
-		for (size_t j = 0; j < s->nprograms; j++) {
-			bool known = s->program_lens[j] == 0;   /* an empty name reads nothing */
-			for (size_t k = 0; k < w->n && !known; k++)
-				known = w->len[k] == s->program_lens[j] && strcmp(w->name[k], s->programs[j]) == 0;
-			if (known)
-				continue;
-			if (w->n == LOGLINE_MAX_WANTED)
-				goto none;
-			w->name[w->n] = s->programs[j];
-			w->first[(unsigned char)s->programs[j][0]] = true;
-			w->len[w->n++] = s->program_lens[j];
-		}
-	}
-	if (w->n)
-		return;
-none:
-	w->n = 0;
-}
-
 static void config_defaults(struct engine_config *cfg)
 {
 	if (!cfg->ipv6_prefix)
@@ -594,11 +599,9 @@ struct engine *engine_new(const struct ruleset *rs, const struct engine_config *
 	config_defaults(&e->cfg);
 	e->now_us = INT64_MIN;
 	year_guess_init(&e->year, cfg->reference_us);
-	e->matchers = xcalloc(rs->nscenarios, sizeof(*e->matchers));
 	e->counters = xcalloc(rs->nscenarios, sizeof(*e->counters));
 	for (size_t i = 0; i < rs->nscenarios; i++) {
 		const struct scenario *s = &rs->scenarios[i];
-		e->matchers[i] = matcher_new(s);
 		e->counters[i] = counters_new(e->cfg.max_sources, s->threshold, s->window_us, cfg->seed + i);
 	}
 	struct policy_config pc = {
@@ -609,7 +612,8 @@ struct engine *engine_new(const struct ruleset *rs, const struct engine_config *
 	e->policy = policy_new(&pc);
 	e->conns = lru_new(e->cfg.max_connections, sizeof(struct conn_key), sizeof(struct conn),
 			   cfg->seed ^ 0x5bd1e995, conn_evicted, e);
-	wanted_programs(e);
+	e->dispatch = dispatch_new(rs);
+	e->scanner = engine_scanner_new(e);
 	return e;
 }
 
@@ -618,13 +622,13 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	for (size_t i = 0; i < e->rs->nscenarios; i++) {
-		matcher_free(e->matchers[i]);
 		counters_free(e->counters[i]);
 	}
-	free(e->matchers);
+	engine_scanner_free(e->scanner);
 	free(e->counters);
 	policy_free(e->policy);
 	lru_free(e->conns);
+	dispatch_free(e->dispatch);
 	free(e);
 }
 

@@ -14,6 +14,7 @@
 
 #include "common/addr.h"
 #include "detect/logline.h"
+#include "detect/match.h"
 #include "detect/rules.h"
 #include "detect/sanction.h"
 
@@ -94,6 +95,41 @@ void engine_feed_line(struct engine *e, const char *line, size_t len, int64_t no
 
 /* Feeds an event already split (from the journal). */
 void engine_feed_event(struct engine *e, struct log_event *ev, int64_t now_us);
+
+/* engine_feed_line() in two halves, for callers that scan lines on other
+ * threads (pacto replay): engine_scan_line() is pure (it splits the line
+ * and runs the patterns of the scenarios that read it, on a scanner of
+ * its own per thread), engine_apply_line() does the rest in line order
+ * (times, connections, counting, sanctions). Scanning lines in any order
+ * and applying them in log order gives exactly what engine_feed_line()
+ * gives, which is the two of them in a row. */
+struct engine_hit {
+	uint32_t scenario;
+	enum match_result result;     /* MATCH_OK, MATCH_BAD_ADDR or MATCH_ERROR */
+	struct match match;
+};
+
+enum scanned_kind { SCANNED_READ, SCANNED_UNREAD, SCANNED_OVERSIZED };
+
+struct engine_scanned {
+	struct log_event ev;          /* points into the line, which must outlive it */
+	enum scanned_kind kind;
+	bool bare_unread;             /* counts in bare_ignored */
+	size_t nhits;
+};
+
+/* The most hits one line can have (one per scenario): size hits for it. */
+size_t engine_max_hits(const struct engine *e);
+#define ENGINE_MAX_STACK_HITS 32
+
+struct engine_scanner;
+/* A scanner for e's rules; e must outlive it. Not shared between threads. */
+struct engine_scanner *engine_scanner_new(const struct engine *e);
+void engine_scanner_free(struct engine_scanner *sc);   /* accepts NULL */
+void engine_scan_line(struct engine_scanner *sc, const char *line, size_t len, struct engine_scanned *out,
+		      struct engine_hit *hits);
+void engine_apply_line(struct engine *e, struct engine_scanned *line, const struct engine_hit *hits,
+		       int64_t now_us);
 
 /* Sets the reference time for syslog times without a year (a new file). */
 void engine_set_reference(struct engine *e, int64_t reference_us);

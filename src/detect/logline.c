@@ -174,46 +174,6 @@ void logline_split_program(const char *line, size_t len, struct log_event *ev)
 		ev->msg = NULL;
 }
 
-/* Whether the program at prog is `name`: its bytes, then one that ends a
- * program name. Equal to finding the end first and comparing (a name
- * holding such a byte can match no program either way). */
-static bool program_is(const char *prog, const char *end, const char *name, size_t n)
-{
-	if ((size_t)(end - prog) <= n || !ends_program[(unsigned char)prog[n]])
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (prog[i] != name[i])
-			return false;
-	return true;
-}
-
-bool logline_split_wanted(const char *line, size_t len, const struct wanted_programs *w, struct log_event *ev)
-{
-	event_reset(line, len, ev);
-	size_t tl = split_time(line, len, ev);
-	if (tl == 0)
-		return true;                       /* bare: the caller decides */
-	const char *s = line + tl + 1, *end = line + len, *p = s;
-	while (p < end && *p != ' ')
-		p++;
-	if (p == s || p >= end)
-		return false;                      /* no host: no program anyone reads */
-	if (p + 1 == end || !w->first[(unsigned char)p[1]])
-		return false;
-	for (size_t i = 0; i < w->n; i++)
-		if (program_is(p + 1, end, w->name[i], w->len[i])) {
-			ev->host = s;
-			ev->host_len = (size_t)(p - s);
-			ev->prog = p + 1;
-			ev->prog_len = w->len[i];
-			ev->msg = p + 1 + w->len[i];
-			ev->msg_len = (size_t)(end - ev->msg);
-			ev->has_header = true;
-			return true;
-		}
-	return false;
-}
-
 void logline_split(const char *line, size_t len, struct log_event *ev)
 {
 	logline_split_program(line, len, ev);

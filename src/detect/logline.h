@@ -49,21 +49,6 @@ void logline_split(const char *line, size_t len, struct log_event *ev);
 void logline_split_program(const char *line, size_t len, struct log_event *ev);
 bool logline_split_rest(struct log_event *ev) __attribute__((warn_unused_result));
 
-/* Program names a caller reads (borrowed pointers), for logline_split_wanted(). */
-#define LOGLINE_MAX_WANTED 16
-struct wanted_programs {
-	size_t n;
-	bool first[256];        /* the first bytes of the names: most lines stop at one load */
-	const char *name[LOGLINE_MAX_WANTED];
-	size_t len[LOGLINE_MAX_WANTED];
-};
-
-/* logline_split_program() for a caller that reads only the programs in w:
- * returns false, without looking for where the program ends, when the line
- * has a timestamp but its program is none of them (or it has no header);
- * otherwise splits it as logline_split_program() does (bare lines too). */
-bool logline_split_wanted(const char *line, size_t len, const struct wanted_programs *w, struct log_event *ev);
-
 /* Turns classic syslog times (no year) into absolute ones: the first line
  * takes the year that puts it at most a day after the reference time, and
  * a jump of six months or more back (Dec -> Jan) moves to the next year. */
