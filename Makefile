@@ -24,9 +24,9 @@ SAN_FLAGS := -fsanitize=address -fsanitize=undefined -fno-sanitize-recover=all -
 FUZZ_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 OPT := $(if $(FUZZ),-O1 -fsanitize=fuzzer-no-link $(FUZZ_FLAGS),$(if $(SANITIZE),-O1 $(SAN_FLAGS),-O2))
 CFLAGS ?= -g
-CFLAGS += -std=c17 -D_GNU_SOURCE $(WARN) $(OPT) -MMD -MP -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) $(WEB_CFLAGS) \
+CFLAGS += -std=c17 -pthread -D_GNU_SOURCE $(WARN) $(OPT) -MMD -MP -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) $(WEB_CFLAGS) \
 	  -DPACTO_RULES_DIR='"$(RULES_DIR)"' $(if $(SANDBOX_AUDIT),-DSANDBOX_AUDIT)
-LDFLAGS += $(if $(SANITIZE),$(SAN_FLAGS))
+LDFLAGS += -pthread $(if $(SANITIZE),$(SAN_FLAGS))
 
 ifeq ($(V),1)
 Q :=

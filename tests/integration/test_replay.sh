@@ -29,6 +29,17 @@ for a in $innocents; do grep -q "\"address\":\"$a\"" got.jsonl && framed=$((fram
 check "none of the $(echo "$innocents" | wc -w) innocents in the truth file is sanctioned" \
 	[ -n "$innocents" -a "$framed" -eq 0 ]
 
+# 1b. Threads change only the speed: one, two and five scanning threads give
+# the same sanctions, byte for byte, and the same counts.
+"$PACTO" replay --json --threads 1 auth.log >t1.jsonl 2>t1.err
+"$PACTO" replay --json --threads 2 auth.log >t2.jsonl 2>t2.err
+"$PACTO" replay --json --threads 5 auth.log >t5.jsonl 2>t5.err
+counts() { sed -E 's/, [0-9.]+ s, [0-9]+ lines\/s$//' "$1"; }
+check "--threads 1, 2 and 5 give the same sanctions" sh -c 'cmp -s t1.jsonl t2.jsonl && cmp -s t1.jsonl t5.jsonl && [ -s t1.jsonl ]'
+counts t1.err >c1.txt
+counts t5.err >c5.txt
+check "and the same summary counts" sh -c 'cmp -s c1.txt c5.txt && grep -q "lines read" c1.txt'
+
 # 2. Every JSON object has the documented fields with the right types.
 check "each JSON sanction has address, scenario, attempts, first_seen, last_seen, duration_s" \
 	jq 'select((.address|type) != "string" or (.scenario|type) != "string" or
@@ -67,6 +78,14 @@ done >journal.json
 "$PACTO" replay --json journal.json >j.jsonl 2>/dev/null
 check "journalctl -o json lines are read with their own time" \
 	sh -c "jq -e 'select(.address == \"198.51.100.44\" and .time == \"2026-11-27T00:00:05Z\")' j.jsonl >/dev/null"
+
+# 7a. Syslog lines, then journal JSON lines, then syslog again: the JSON
+# part is read in order whatever the threads.
+{ head -n 20000 auth.log; cat journal.json; tail -n 20000 auth.log; } >mixed.log
+"$PACTO" replay --json --threads 1 mixed.log >m1.jsonl 2>/dev/null
+"$PACTO" replay --json --threads 3 mixed.log >m3.jsonl 2>/dev/null
+check "a log mixing syslog and journal JSON lines gives the same sanctions on 1 and 3 threads" \
+	sh -c 'cmp -s m1.jsonl m3.jsonl && grep -q 198.51.100.44 m3.jsonl'
 
 # 7b. journalctl -o export input (text fields), read with its own times.
 for i in 1 2 3 4 5; do

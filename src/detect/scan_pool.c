@@ -1,0 +1,287 @@
+/* scan_pool.c: a ring of line batches scanned by worker threads and applied
+ * in order by the caller (see scan_pool.h).
+ * A batch goes FILLING (the caller copies lines in) -> READY (waiting for a
+ * scanner) -> SCANNING -> SCANNED -> applied by the caller -> FILLING
+ * again. Batches are numbered; the caller applies them strictly by number.
+ * One mutex guards the states; scanning and applying run outside it. While
+ * the caller waits for the oldest batch it scans a READY one itself, so
+ * `threads` CPUs are busy, not threads + 1. */
+#include "detect/scan_pool.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+
+enum batch_state { BATCH_FILLING, BATCH_READY, BATCH_SCANNING, BATCH_SCANNED };
+
+struct line_ref {
+	uint32_t offset, len;      /* in the batch's text */
+	uint32_t first_hit;        /* in the batch's hits */
+	int64_t now_us;
+};
+
+struct batch {
+	enum batch_state state;
+	char *text;
+	size_t text_used;
+	struct line_ref *lines;
+	size_t nlines;
+	struct engine_scanned *scanned;
+	struct engine_hit *hits;   /* room for max_hits per line */
+};
+
+struct scan_pool {
+	struct engine *engine;
+	size_t max_hits;
+	pthread_mutex_t lock;
+	pthread_cond_t ready;      /* a batch became READY, or the pool stops */
+	pthread_cond_t scanned;    /* a batch became SCANNED */
+	struct batch *ring;
+	size_t nbatches;
+	uint64_t next_fill;        /* number of the batch being filled */
+	uint64_t next_apply;       /* number of the oldest batch not yet applied */
+	bool stopping;
+	pthread_t workers[SCAN_POOL_MAX_THREADS];
+	size_t nworkers;
+	struct engine_scanner *own;   /* the caller's, for the batches it scans */
+	struct engine_scanner *scanners[SCAN_POOL_MAX_THREADS];
+};
+
+struct worker_arg {
+	struct scan_pool *pool;
+	struct engine_scanner *scanner;
+};
+
+static struct batch *batch_of(const struct scan_pool *p, uint64_t number)
+{
+	return &p->ring[number % p->nbatches];
+}
+
+/* Hits are packed one line after another: room for max_hits per line is
+ * reserved, but only what lines use is touched. */
+static void scan_batch(struct engine_scanner *sc, struct batch *b)
+{
+	size_t used = 0;
+	for (size_t i = 0; i < b->nlines; i++) {
+		struct line_ref *l = &b->lines[i];
+		l->first_hit = (uint32_t)used;
+		engine_scan_line(sc, b->text + l->offset, l->len, &b->scanned[i], &b->hits[used]);
+		used += b->scanned[i].nhits;
+	}
+}
+
+/* The oldest READY batch, or NULL. Called with the lock held. */
+static struct batch *take_ready(struct scan_pool *p)
+{
+	for (uint64_t n = p->next_apply; n < p->next_fill; n++) {
+		struct batch *b = batch_of(p, n);
+		if (b->state == BATCH_READY) {
+			b->state = BATCH_SCANNING;
+			return b;
+		}
+	}
+	return NULL;
+}
+
+/* Scans b outside the lock, then marks it SCANNED. Called with the lock held. */
+static void scan_unlocked(struct scan_pool *p, struct engine_scanner *sc, struct batch *b)
+{
+	pthread_mutex_unlock(&p->lock);
+	scan_batch(sc, b);
+	pthread_mutex_lock(&p->lock);
+	b->state = BATCH_SCANNED;
+	pthread_cond_broadcast(&p->scanned);
+}
+
+static void *worker_main(void *arg)
+{
+	struct scan_pool *p = ((struct worker_arg *)arg)->pool;
+	struct engine_scanner *sc = ((struct worker_arg *)arg)->scanner;
+	free(arg);
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct batch *b = take_ready(p);
+		if (b) {
+			scan_unlocked(p, sc, b);
+			continue;
+		}
+		if (p->stopping)
+			break;
+		pthread_cond_wait(&p->ready, &p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void batch_init(struct batch *b, size_t max_hits)
+{
+	b->text = xmalloc(SCAN_POOL_BATCH_BYTES);
+	b->lines = xcalloc(SCAN_POOL_BATCH_LINES, sizeof(*b->lines));
+	b->scanned = xcalloc(SCAN_POOL_BATCH_LINES, sizeof(*b->scanned));
+	b->hits = xcalloc(SCAN_POOL_BATCH_LINES * max_hits, sizeof(*b->hits));
+}
+
+static void batch_fini(struct batch *b)
+{
+	free(b->text);
+	free(b->lines);
+	free(b->scanned);
+	free(b->hits);
+}
+
+static bool start_workers(struct scan_pool *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct worker_arg *a = xmalloc(sizeof(*a));
+		p->scanners[i] = engine_scanner_new(p->engine);
+		*a = (struct worker_arg){p, p->scanners[i]};
+		int rc = pthread_create(&p->workers[i], NULL, worker_main, a);
+		if (rc != 0) {
+			log_warnx("cannot start a scanning thread: %s", strerror(rc));
+			engine_scanner_free(p->scanners[i]);
+			p->scanners[i] = NULL;
+			free(a);
+			return false;
+		}
+		p->nworkers++;
+	}
+	return true;
+}
+
+struct scan_pool *scan_pool_new(struct engine *e, unsigned threads)
+{
+	if (threads < 2)
+		threads = 2;
+	if (threads > SCAN_POOL_MAX_THREADS)
+		threads = SCAN_POOL_MAX_THREADS;
+	struct scan_pool *p = xcalloc(1, sizeof(*p));
+	p->engine = e;
+	p->max_hits = engine_max_hits(e);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->ready, NULL);
+	pthread_cond_init(&p->scanned, NULL);
+	/* Two batches per thread: one being scanned, one waiting. */
+	p->nbatches = 2 * (size_t)threads + 1;
+	p->ring = xcalloc(p->nbatches, sizeof(*p->ring));
+	for (size_t i = 0; i < p->nbatches; i++)
+		batch_init(&p->ring[i], p->max_hits);
+	p->own = engine_scanner_new(e);
+	if (!start_workers(p, threads - 1)) {
+		scan_pool_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void apply_batch(struct scan_pool *p, struct batch *b)
+{
+	for (size_t i = 0; i < b->nlines; i++)
+		engine_apply_line(p->engine, &b->scanned[i], &b->hits[b->lines[i].first_hit], b->lines[i].now_us);
+	b->nlines = 0;
+	b->text_used = 0;
+}
+
+/* Applies the oldest batch, scanning READY ones meanwhile; false when
+ * every batch fed has been applied. */
+static bool apply_oldest(struct scan_pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->next_apply == p->next_fill) {
+		pthread_mutex_unlock(&p->lock);
+		return false;
+	}
+	struct batch *oldest = batch_of(p, p->next_apply);
+	while (oldest->state != BATCH_SCANNED) {
+		struct batch *b = take_ready(p);
+		if (b)
+			scan_unlocked(p, p->own, b);
+		else
+			pthread_cond_wait(&p->scanned, &p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	apply_batch(p, oldest);
+	pthread_mutex_lock(&p->lock);
+	oldest->state = BATCH_FILLING;
+	p->next_apply++;
+	pthread_mutex_unlock(&p->lock);
+	return true;
+}
+
+/* Applies every SCANNED batch at the head of the queue, without waiting. */
+static void apply_done(struct scan_pool *p)
+{
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		bool done = p->next_apply < p->next_fill && batch_of(p, p->next_apply)->state == BATCH_SCANNED;
+		pthread_mutex_unlock(&p->lock);
+		if (!done || !apply_oldest(p))
+			return;
+	}
+}
+
+/* Hands the batch being filled to the scanners and starts the next one,
+ * first applying the one it reuses if that is still pending. */
+static void submit(struct scan_pool *p)
+{
+	struct batch *b = batch_of(p, p->next_fill);
+	if (b->nlines == 0)
+		return;
+	pthread_mutex_lock(&p->lock);
+	b->state = BATCH_READY;
+	p->next_fill++;
+	pthread_cond_signal(&p->ready);
+	pthread_mutex_unlock(&p->lock);
+	apply_done(p);
+	while (p->next_fill - p->next_apply >= p->nbatches)
+		apply_oldest(p);
+}
+
+void scan_pool_feed(struct scan_pool *p, const char *line, size_t len, int64_t now_us)
+{
+	struct batch *b = batch_of(p, p->next_fill);
+	size_t stored = len > ENGINE_MAX_LINE ? 0 : len;   /* an oversized line is counted, not kept */
+	if (b->nlines == SCAN_POOL_BATCH_LINES || b->text_used + stored > SCAN_POOL_BATCH_BYTES) {
+		submit(p);
+		b = batch_of(p, p->next_fill);
+	}
+	struct line_ref *l = &b->lines[b->nlines++];
+	l->offset = (uint32_t)b->text_used;
+	l->len = (uint32_t)len;
+	l->now_us = now_us;
+	memcpy(b->text + b->text_used, line, stored);
+	b->text_used += stored;
+}
+
+void scan_pool_flush(struct scan_pool *p)
+{
+	submit(p);
+	while (apply_oldest(p))
+		;
+}
+
+void scan_pool_free(struct scan_pool *p)
+{
+	if (!p)
+		return;
+	scan_pool_flush(p);
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	pthread_cond_broadcast(&p->ready);
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < p->nworkers; i++)
+		pthread_join(p->workers[i], NULL);
+	for (size_t i = 0; i < SCAN_POOL_MAX_THREADS; i++)
+		engine_scanner_free(p->scanners[i]);
+	engine_scanner_free(p->own);
+	for (size_t i = 0; i < p->nbatches; i++)
+		batch_fini(&p->ring[i]);
+	free(p->ring);
+	pthread_cond_destroy(&p->ready);
+	pthread_cond_destroy(&p->scanned);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}

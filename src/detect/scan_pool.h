@@ -1,0 +1,44 @@
+/* scan_pool.h: feeds lines to an engine with the scanning half (splitting
+ * and the regexes, engine_scan_line()) on several threads and the applying
+ * half (engine_apply_line()) on the caller's thread, in line order.
+ * Why: scanning is ~60% of replay's time and needs no state, so a replay
+ * of a big log uses every CPU for it; counting, connections and sanctions
+ * stay in one thread and see the lines in log order, so the result is
+ * exactly that of engine_feed_line() on each line (tests/unit/test_scan_pool.c).
+ * Guarantees: memory is a fixed ring of batches (each up to
+ * SCAN_POOL_BATCH_LINES lines and SCAN_POOL_BATCH_BYTES bytes), whatever
+ * the input; lines are copied, so the caller's buffer can be reused at
+ * once. The engine's callbacks (on_sanction...) run on the caller's thread,
+ * during scan_pool_feed() or scan_pool_flush().
+ * Never: touches the engine from another thread. */
+#ifndef PACTO_SCAN_POOL_H
+#define PACTO_SCAN_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "detect/engine.h"
+
+#define SCAN_POOL_BATCH_LINES 4096
+#define SCAN_POOL_BATCH_BYTES (512 * 1024)
+#define SCAN_POOL_MAX_THREADS 16
+
+struct scan_pool;
+
+/* threads: how many threads scan, the caller's included (>= 2; the caller
+ * scans too while it waits). e must outlive the pool. Returns NULL when a
+ * thread cannot be started (then feed lines to the engine directly). */
+struct scan_pool *scan_pool_new(struct engine *e, unsigned threads);
+
+/* Frees the pool; lines fed and not yet applied are applied first. */
+void scan_pool_free(struct scan_pool *p);   /* accepts NULL */
+
+/* Adds a line (without its newline) at caller time now_us; it is applied
+ * later, in order. Lines longer than ENGINE_MAX_LINE are counted as
+ * oversized, as engine_feed_line() does. */
+void scan_pool_feed(struct scan_pool *p, const char *line, size_t len, int64_t now_us);
+
+/* Applies every line fed so far before returning. */
+void scan_pool_flush(struct scan_pool *p);
+
+#endif

@@ -1,0 +1,180 @@
+/* test_scan_pool.c: lines fed through the scan pool (src/detect/scan_pool.c,
+ * scanning on several threads, applying in order) give exactly what the
+ * same lines fed one by one to engine_feed_line() give: the same sanctions
+ * in the same order, with the same times and attempts, and the same
+ * counts; across batch boundaries, a ring that wraps many times, lines
+ * that fill a batch's text before its line count, oversized, bare and
+ * garbage lines, and flushes in the middle. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "detect/scan_pool.h"
+#include "harness.h"
+
+#define NLINES 120000
+
+/* One line of a mixed log, deterministic in i: sshd attempts of many
+ * sources, closes, pam lines, other programs, a few bare, garbage and
+ * oversized lines, and every 1000th line long enough that batches fill
+ * their text before their line count. */
+static size_t make_line(unsigned i, char *buf, size_t size)
+{
+	static const char *const shapes[] = {
+		"Failed password for root from %s port %u ssh2",
+		"Invalid user admin from %s port %u",
+		"Connection closed by invalid user admin %s port %u [preauth]",
+		"Connection closed by %s port %u [preauth]",
+		"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=%s port %u",
+		"Received disconnect from %s port %u:11: Bye Bye [preauth]",
+	};
+	char src[64];
+	unsigned who = (i * 2654435761u) % 300;
+	if (who % 3 == 0)
+		snprintf(src, sizeof(src), "2001:db8:%x::%x", who, i % 7);
+	else
+		snprintf(src, sizeof(src), "198.51.%u.%u", who / 250, who % 250);
+	unsigned t = i / 20, pid = 1000 + who * 7 + i / 500;
+	char when[32];
+	snprintf(when, sizeof(when), "Nov 27 %02u:%02u:%02u", t / 3600 % 24, t / 60 % 60, t % 60);
+	if (i % 997 == 0)
+		return (size_t)snprintf(buf, size, "x%uy", i);                      /* bare garbage */
+	if (i % 991 == 0)
+		return (size_t)snprintf(buf, size, "%s web1 kernel: [UFW BLOCK] SRC=%s", when, src);
+	if (i % 1000 == 0) {                                                       /* long, in bounds */
+		int n = snprintf(buf, size, "%s web1 sshd[%u]: Failed password for ", when, pid);
+		memset(buf + n, 'u', 7000);
+		return (size_t)n + 7000 + (size_t)snprintf(buf + n + 7000, size - (size_t)n - 7000,
+							   " from %s port 22 ssh2", src);
+	}
+	if (i % 4999 == 0) {                                                       /* oversized */
+		memset(buf, 'z', ENGINE_MAX_LINE + 10);
+		return ENGINE_MAX_LINE + 10;
+	}
+	int n = snprintf(buf, size, "%s web1 sshd[%u]: ", when, pid);
+	return (size_t)n + (size_t)snprintf(buf + n, size - (size_t)n, shapes[i % 6], src, 40000 + who);
+}
+
+struct outcome {
+	struct engine_stats stats;
+	struct sanction *sanctions;
+	size_t n;
+};
+
+static void on_sanction(void *arg, const struct sanction *s)
+{
+	struct outcome *o = arg;
+	o->sanctions = realloc(o->sanctions, (o->n + 1) * sizeof(*o->sanctions));
+	assert_non_null(o->sanctions);
+	o->sanctions[o->n++] = *s;
+}
+
+/* Replays the mixed log with `threads` scanning (1: engine_feed_line()),
+ * flushing every `flush_every` lines when nonzero. */
+static void replay(const struct ruleset *rs, unsigned threads, unsigned flush_every, struct outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	struct engine_config cfg = {.use_log_time = true, .reference_us = T0 * 1000000LL, .seed = 7,
+				    .on_sanction = on_sanction, .arg = o};
+	struct engine *e = engine_new(rs, &cfg);
+	struct scan_pool *p = threads > 1 ? scan_pool_new(e, threads) : NULL;
+	if (threads > 1)
+		assert_non_null(p);
+	static char line[ENGINE_MAX_LINE + 64];
+	for (unsigned i = 0; i < NLINES; i++) {
+		size_t len = make_line(i, line, sizeof(line));
+		if (p)
+			scan_pool_feed(p, line, len, T0 * 1000000LL);
+		else
+			engine_feed_line(e, line, len, T0 * 1000000LL);
+		if (p && flush_every && i % flush_every == 0)
+			scan_pool_flush(p);
+	}
+	scan_pool_free(p);
+	engine_finish(e);
+	engine_get_stats(e, &o->stats);
+	engine_free(e);
+}
+
+static void assert_same(const struct outcome *a, const struct outcome *b)
+{
+	assert_int_equal(a->stats.lines, b->stats.lines);
+	assert_int_equal(a->stats.matched, b->stats.matched);
+	assert_int_equal(a->stats.failures, b->stats.failures);
+	assert_int_equal(a->stats.sanctions, b->stats.sanctions);
+	assert_int_equal(a->stats.oversized, b->stats.oversized);
+	assert_int_equal(a->stats.bare_ignored, b->stats.bare_ignored);
+	assert_int_equal(a->stats.bad_address, b->stats.bad_address);
+	assert_int_equal(a->stats.while_sanctioned, b->stats.while_sanctioned);
+	assert_int_equal(a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		assert_true(addr_equal(&a->sanctions[i].addr, &b->sanctions[i].addr));
+		assert_ptr_equal(a->sanctions[i].scenario, b->sanctions[i].scenario);
+		assert_int_equal(a->sanctions[i].created_us, b->sanctions[i].created_us);
+		assert_int_equal(a->sanctions[i].duration_us, b->sanctions[i].duration_us);
+		assert_int_equal(a->sanctions[i].attempts, b->sanctions[i].attempts);
+		assert_int_equal(a->sanctions[i].first_seen_us, b->sanctions[i].first_seen_us);
+	}
+}
+
+static struct ruleset *stock(void)
+{
+	struct ruleset *rs = NULL;
+	struct errors errs = {0};
+	assert_int_equal(ruleset_load_texts(stock_rules, nstock_rules, &rs, &errs), 0);
+	return rs;
+}
+
+static void test_same_as_one_thread(void **state)
+{
+	(void)state;
+	struct ruleset *rs = stock();
+	struct outcome one, many, flushed;
+	replay(rs, 1, 0, &one);
+	/* The log is meant to exercise the engine: sanctions, oversized, bare. */
+	assert_true(one.n > 100);
+	assert_int_equal(one.stats.lines, NLINES);
+	assert_true(one.stats.oversized > 0 && one.stats.bare_ignored > 0);
+	replay(rs, 3, 0, &many);
+	assert_same(&one, &many);
+	replay(rs, 2, 777, &flushed);
+	assert_same(&one, &flushed);
+	free(one.sanctions);
+	free(many.sanctions);
+	free(flushed.sanctions);
+	ruleset_free(rs);
+}
+
+static void test_empty_and_tiny(void **state)
+{
+	(void)state;
+	struct ruleset *rs = stock();
+	struct engine_config cfg = {.use_log_time = true, .reference_us = T0 * 1000000LL, .seed = 7};
+	struct engine *e = engine_new(rs, &cfg);
+	struct scan_pool *p = scan_pool_new(e, 4);
+	assert_non_null(p);
+	scan_pool_flush(p);                 /* nothing fed */
+	scan_pool_feed(p, "", 0, 0);
+	scan_pool_flush(p);
+	struct engine_stats st;
+	engine_get_stats(e, &st);
+	assert_int_equal(st.lines, 1);
+	scan_pool_free(p);
+	engine_free(e);
+	ruleset_free(rs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_same_as_one_thread),
+		cmocka_unit_test(test_empty_and_tiny),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
