@@ -420,7 +420,7 @@ static struct scan_pool *replay_pool(const struct replay *r)
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		n = cpus < 1 ? 1 : cpus > SCAN_POOL_MAX_THREADS ? SCAN_POOL_MAX_THREADS : (unsigned)cpus;
 	}
-	if (n < 2 || r->opts->has_explain)
+	if (r->opts->has_explain)
 		return NULL;
 	return scan_pool_new(r->engine, n);
 }

@@ -89,6 +89,11 @@ struct window_result counters_hit(struct counters *c, const struct addr *key, in
 	return r;
 }
 
+void counters_prefetch(const struct counters *c, const struct addr *key)
+{
+	lru_prefetch(c->table, key);
+}
+
 void counters_forget(struct counters *c, const struct addr *key)
 {
 	lru_remove(c->table, key);

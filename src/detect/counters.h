@@ -26,6 +26,9 @@ struct window_result {
  * source's window is cleared (the caller sanctions it). */
 struct window_result counters_hit(struct counters *c, const struct addr *key, int64_t now_us);
 
+/* A hint that counters_hit(c, key) may come soon (see lru_prefetch). */
+void counters_prefetch(const struct counters *c, const struct addr *key);
+
 /* Forgets key (after a sanction was lifted, for instance). */
 void counters_forget(struct counters *c, const struct addr *key);
 

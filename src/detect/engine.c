@@ -177,22 +177,27 @@ static uint64_t host_hash(const struct log_event *ev)
 	return h;
 }
 
-static struct conn_key conn_key_for(const struct line_ctx *lc)
+static struct conn_key conn_key_of(size_t scenario_index, const struct log_event *ev, const struct match *m)
 {
 	struct conn_key k = {{0, 0, 0}};
-	uint64_t scenario = (uint64_t)lc->scenario << 32;
-	if (lc->ev->pid >= 0) {
-		k.w[0] = host_hash(lc->ev);
-		k.w[1] = (uint64_t)lc->ev->pid;
+	uint64_t scenario = (uint64_t)scenario_index << 32;
+	if (ev->pid >= 0) {
+		k.w[0] = host_hash(ev);
+		k.w[1] = (uint64_t)ev->pid;
 		k.w[2] = scenario | 1;
-	} else if (lc->m->has_addr) {
-		memcpy(&k.w[0], lc->m->addr.bytes, 16);
-		uint64_t port = (uint64_t)(lc->m->port > 0 ? lc->m->port : 0);
-		k.w[2] = scenario | port << 8 | (uint64_t)lc->m->addr.family << 24 | 2;
+	} else if (m->has_addr) {
+		memcpy(&k.w[0], m->addr.bytes, 16);
+		uint64_t port = (uint64_t)(m->port > 0 ? m->port : 0);
+		k.w[2] = scenario | port << 8 | (uint64_t)m->addr.family << 24 | 2;
 	} else {
 		k.w[2] = scenario | 3;   /* unkeyed */
 	}
 	return k;
+}
+
+static struct conn_key conn_key_for(const struct line_ctx *lc)
+{
+	return conn_key_of(lc->scenario, lc->ev, lc->m);
 }
 
 /* Bare logs: sshd -E writes some lines (the kex error) with neither pid
@@ -481,6 +486,21 @@ void engine_apply_line(struct engine *e, struct engine_scanned *line, const stru
 		apply_hit(e, &hits[i], &line->ev, now_us);
 	if (line->bare_unread)
 		e->stats.bare_ignored++;
+}
+
+void engine_prefetch_line(const struct engine *e, const struct engine_scanned *line, const struct engine_hit *hits)
+{
+	for (size_t i = 0; i < line->nhits; i++) {
+		const struct engine_hit *h = &hits[i];
+		if (h->result != MATCH_OK || h->match.pattern->effect == EFFECT_IGNORE || h->match.nofail)
+			continue;
+		struct conn_key k = conn_key_of(h->scenario, &line->ev, &h->match);
+		lru_prefetch(e->conns, &k);
+		if (h->match.has_addr) {
+			struct addr key = policy_key(e->policy, &h->match.addr);
+			counters_prefetch(e->counters[h->scenario], &key);
+		}
+	}
 }
 
 void engine_feed_event(struct engine *e, struct log_event *ev, int64_t now_us)

@@ -298,6 +298,11 @@ void *lru_get(struct lru *t, const void *key, bool create, bool *created)
 	return entry_value(t, entry_insert(t, key, hash));
 }
 
+void lru_prefetch(const struct lru *t, const void *key)
+{
+	__builtin_prefetch(&t->index[key_hash(t, key) & t->index_mask]);
+}
+
 void lru_remove(struct lru *t, const void *key)
 {
 	uint32_t hash = key_hash(t, key);

@@ -154,8 +154,8 @@ static bool start_workers(struct scan_pool *p, size_t n)
 
 struct scan_pool *scan_pool_new(struct engine *e, unsigned threads)
 {
-	if (threads < 2)
-		threads = 2;
+	if (threads < 1)
+		threads = 1;
 	if (threads > SCAN_POOL_MAX_THREADS)
 		threads = SCAN_POOL_MAX_THREADS;
 	struct scan_pool *p = xcalloc(1, sizeof(*p));
@@ -177,10 +177,18 @@ struct scan_pool *scan_pool_new(struct engine *e, unsigned threads)
 	return p;
 }
 
+/* How many lines ahead of the one applied its table slots are prefetched:
+ * enough to cover a load from memory, few enough to stay in cache. */
+#define PREFETCH_AHEAD 8
+
 static void apply_batch(struct scan_pool *p, struct batch *b)
 {
-	for (size_t i = 0; i < b->nlines; i++)
+	for (size_t i = 0; i < b->nlines; i++) {
+		size_t next = i + PREFETCH_AHEAD;
+		if (next < b->nlines)
+			engine_prefetch_line(p->engine, &b->scanned[next], &b->hits[b->lines[next].first_hit]);
 		engine_apply_line(p->engine, &b->scanned[i], &b->hits[b->lines[i].first_hit], b->lines[i].now_us);
+	}
 	b->nlines = 0;
 	b->text_used = 0;
 }
