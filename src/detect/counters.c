@@ -76,7 +76,13 @@ static void window_push(struct window *w, unsigned cap, int64_t t)
 
 struct window_result counters_hit(struct counters *c, const struct addr *key, int64_t now_us)
 {
-	struct window *w = lru_get(c->table, key, true, NULL);
+	return counters_hit_hashed(c, key, lru_hash(c->table, key), now_us);
+}
+
+struct window_result counters_hit_hashed(struct counters *c, const struct addr *key, uint32_t hash,
+					 int64_t now_us)
+{
+	struct window *w = lru_get_hashed(c->table, key, hash, true, NULL);
 	window_drop_far(w, c->threshold, now_us, c->window_us);
 	window_push(w, c->threshold, now_us);
 	struct window_result r = {
@@ -89,9 +95,17 @@ struct window_result counters_hit(struct counters *c, const struct addr *key, in
 	return r;
 }
 
-void counters_prefetch(const struct counters *c, const struct addr *key)
+uint32_t counters_hash(const struct counters *c, const struct addr *key)
 {
-	lru_prefetch(c->table, key);
+	return lru_hash(c->table, key);
+}
+
+void counters_prefetch(const struct counters *c, uint32_t hash, bool entry)
+{
+	if (entry)
+		lru_prefetch_entry(c->table, hash);
+	else
+		lru_prefetch_slot(c->table, hash);
 }
 
 void counters_forget(struct counters *c, const struct addr *key)

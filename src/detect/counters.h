@@ -7,6 +7,7 @@
 #ifndef PACTO_COUNTERS_H
 #define PACTO_COUNTERS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/addr.h"
@@ -26,8 +27,13 @@ struct window_result {
  * source's window is cleared (the caller sanctions it). */
 struct window_result counters_hit(struct counters *c, const struct addr *key, int64_t now_us);
 
-/* A hint that counters_hit(c, key) may come soon (see lru_prefetch). */
-void counters_prefetch(const struct counters *c, const struct addr *key);
+/* counters_hit() in steps, for a caller that knows its keys ahead (see
+ * lru_hash): the hash, a prefetch of the index slot (entry false) then of
+ * the entry (entry true), and the hit with the hash known. */
+uint32_t counters_hash(const struct counters *c, const struct addr *key);
+void counters_prefetch(const struct counters *c, uint32_t hash, bool entry);
+struct window_result counters_hit_hashed(struct counters *c, const struct addr *key, uint32_t hash,
+					 int64_t now_us);
 
 /* Forgets key (after a sanction was lifted, for instance). */
 void counters_forget(struct counters *c, const struct addr *key);

@@ -85,6 +85,8 @@ struct line_ctx {
 	const struct scenario *s;
 	const struct match *m;
 	struct log_event *ev;
+	uint64_t host_hash;      /* of ev's host, hashed when the line was scanned */
+	const struct engine_hit *hit;   /* the line's match, with its lookups hashed when prepared */
 	int64_t time_us;
 };
 
@@ -148,20 +150,27 @@ static void sanction(struct engine *e, const struct line_ctx *lc, const struct a
 static void count_failure(struct engine *e, const struct line_ctx *lc, const struct addr *source,
 			  enum verdict counted)
 {
-	struct addr key = policy_key(e->policy, source);
+	/* The line's own source (not an older connection's, settled now):
+	 * its key and hashes were prepared ahead. */
+	const struct engine_hit *h = lc->hit;
+	bool hinted = h && h->prepared && h->match.has_addr && addr_equal(source, &h->match.addr);
+	struct addr key = hinted ? h->key : policy_key(e->policy, source);
 	int64_t until;
 	if (policy_allowlisted(e->policy, &key)) {
 		e->stats.allowlisted++;
 		trace(e, lc, VERDICT_ALLOWLISTED, source, 0, 0);
 		return;
 	}
-	if (policy_active(e->policy, &key, lc->time_us, &until)) {
+	if (hinted ? policy_active_hashed(e->policy, &key, h->offender_hash, lc->time_us, &until)
+		   : policy_active(e->policy, &key, lc->time_us, &until)) {
 		e->stats.while_sanctioned++;
 		trace(e, lc, VERDICT_WHILE_SANCTIONED, source, 0, until);
 		return;
 	}
 	e->stats.failures++;
-	struct window_result w = counters_hit(e->counters[lc->scenario], &key, lc->time_us);
+	struct counters *c = e->counters[lc->scenario];
+	struct window_result w = hinted ? counters_hit_hashed(c, &key, h->counter_hash, lc->time_us)
+					: counters_hit(c, &key, lc->time_us);
 	trace(e, lc, w.reached ? VERDICT_SANCTIONED : counted, source, w.in_window, 0);
 	if (w.reached)
 		sanction(e, lc, &key, &w);
@@ -177,13 +186,13 @@ static uint64_t host_hash(const struct log_event *ev)
 	return h;
 }
 
-static struct conn_key conn_key_of(size_t scenario_index, const struct log_event *ev, const struct match *m)
+static struct conn_key conn_key_of(size_t scenario_index, int64_t pid, uint64_t host, const struct match *m)
 {
 	struct conn_key k = {{0, 0, 0}};
 	uint64_t scenario = (uint64_t)scenario_index << 32;
-	if (ev->pid >= 0) {
-		k.w[0] = host_hash(ev);
-		k.w[1] = (uint64_t)ev->pid;
+	if (pid >= 0) {
+		k.w[0] = host;
+		k.w[1] = (uint64_t)pid;
 		k.w[2] = scenario | 1;
 	} else if (m->has_addr) {
 		memcpy(&k.w[0], m->addr.bytes, 16);
@@ -197,7 +206,7 @@ static struct conn_key conn_key_of(size_t scenario_index, const struct log_event
 
 static struct conn_key conn_key_for(const struct line_ctx *lc)
 {
-	return conn_key_of(lc->scenario, lc->ev, lc->m);
+	return conn_key_of(lc->scenario, lc->ev->pid, lc->host_hash, lc->m);
 }
 
 /* Bare logs: sshd -E writes some lines (the kex error) with neither pid
@@ -249,7 +258,8 @@ static struct conn *conn_get(struct engine *e, const struct line_ctx *lc)
 	uint16_t inherited = take_unkeyed_flags(e, lc);
 	struct conn_key k = conn_key_for(lc);
 	bool created;
-	struct conn *c = lru_get(e->conns, &k, true, &created);
+	struct conn *c = lc->hit && lc->hit->prepared ? lru_get_hashed(e->conns, &k, lc->hit->conn_hash, true, &created)
+						      : lru_get(e->conns, &k, true, &created);
 	const struct match *m = lc->m;
 	/* A pid reused by a new connection, or two hosts in one log: start afresh. */
 	if (!created && m->has_addr && c->has_addr &&
@@ -414,6 +424,7 @@ static size_t scan_readers(struct engine_scanner *sc, struct reader_list r, cons
 		h->result = matcher_run(sc->matchers[r.index[i]], ev->msg, ev->msg_len, &h->match);
 		if (h->result == MATCH_NONE)
 			continue;
+		h->prepared = false;
 		h->scenario = r.index[i];
 		n++;
 	}
@@ -450,6 +461,9 @@ void engine_scan_line(struct engine_scanner *sc, const char *line, size_t len, s
 	}
 	out->kind = SCANNED_READ;
 	out->nhits = scan_readers(sc, r, ev, hits);
+	/* Hashed here, while the line is in this CPU's cache: applying then
+	 * reads no text but the time's. */
+	out->host_hash = out->nhits ? host_hash(ev) : 0;
 	/* A bare line only headerless scenarios read, and none matched: maybe
 	 * sshd -E output, which is read only when trusted. */
 	out->bare_unread = ev->ts_format == TS_NONE && !sc->trust_bare && !any_matched(hits, out->nhits);
@@ -457,8 +471,9 @@ void engine_scan_line(struct engine_scanner *sc, const char *line, size_t len, s
 
 /* ---- applying: the stateful half, in line order ---- */
 
-static void apply_hit(struct engine *e, const struct engine_hit *h, struct log_event *ev, int64_t now_us)
+static void apply_hit(struct engine *e, const struct engine_hit *h, struct engine_scanned *line, int64_t now_us)
 {
+	struct log_event *ev = &line->ev;
 	if (h->result == MATCH_ERROR) {
 		e->stats.match_errors++;
 		return;
@@ -467,7 +482,7 @@ static void apply_hit(struct engine *e, const struct engine_hit *h, struct log_e
 	if (e->cfg.use_log_time && ev->ts_format == TS_NONE && h->match.time)
 		text_time(e, ev, &h->match);
 	struct line_ctx lc = {.scenario = h->scenario, .s = &e->rs->scenarios[h->scenario], .m = &h->match,
-			      .ev = ev, .time_us = event_time(e, ev, now_us)};
+			      .ev = ev, .host_hash = line->host_hash, .hit = h, .time_us = event_time(e, ev, now_us)};
 	engine_advance(e, lc.time_us);
 	if (h->result == MATCH_BAD_ADDR) {
 		e->stats.bad_address++;
@@ -483,22 +498,44 @@ void engine_apply_line(struct engine *e, struct engine_scanned *line, const stru
 	if (line->kind == SCANNED_OVERSIZED)
 		e->stats.oversized++;
 	for (size_t i = 0; i < line->nhits; i++)
-		apply_hit(e, &hits[i], &line->ev, now_us);
+		apply_hit(e, &hits[i], line, now_us);
 	if (line->bare_unread)
 		e->stats.bare_ignored++;
 }
 
-void engine_prefetch_line(const struct engine *e, const struct engine_scanned *line, const struct engine_hit *hits)
+/* Hashes the lookups h will make, once (see struct engine_hit). */
+static void prepare_hit(const struct engine *e, const struct engine_scanned *line, struct engine_hit *h)
 {
+	struct conn_key k = conn_key_of(h->scenario, line->ev.pid, line->host_hash, &h->match);
+	h->conn_hash = lru_hash(e->conns, &k);
+	if (h->match.has_addr) {
+		h->key = policy_key(e->policy, &h->match.addr);
+		h->counter_hash = counters_hash(e->counters[h->scenario], &h->key);
+		h->offender_hash = policy_hash(e->policy, &h->key);
+	}
+	h->prepared = true;
+}
+
+void engine_prefetch_line(const struct engine *e, const struct engine_scanned *line, struct engine_hit *hits,
+			  bool entries)
+{
+	if (!entries && line->nhits && line->ev.ts)
+		__builtin_prefetch(line->ev.ts);   /* applying parses the time */
 	for (size_t i = 0; i < line->nhits; i++) {
-		const struct engine_hit *h = &hits[i];
+		struct engine_hit *h = &hits[i];
 		if (h->result != MATCH_OK || h->match.pattern->effect == EFFECT_IGNORE || h->match.nofail)
 			continue;
-		struct conn_key k = conn_key_of(h->scenario, &line->ev, &h->match);
-		lru_prefetch(e->conns, &k);
+		if (!entries)
+			prepare_hit(e, line, h);
+		if (!h->prepared)
+			continue;
+		if (entries)
+			lru_prefetch_entry(e->conns, h->conn_hash);
+		else
+			lru_prefetch_slot(e->conns, h->conn_hash);
 		if (h->match.has_addr) {
-			struct addr key = policy_key(e->policy, &h->match.addr);
-			counters_prefetch(e->counters[h->scenario], &key);
+			counters_prefetch(e->counters[h->scenario], h->counter_hash, entries);
+			policy_prefetch(e->policy, h->offender_hash, entries);
 		}
 	}
 }
@@ -508,7 +545,7 @@ void engine_feed_event(struct engine *e, struct log_event *ev, int64_t now_us)
 	struct engine_hit hits[ENGINE_MAX_STACK_HITS], *h = hits;
 	if (e->rs->nscenarios > ENGINE_MAX_STACK_HITS)
 		h = xcalloc(e->rs->nscenarios, sizeof(*h));
-	struct engine_scanned line = {.ev = *ev, .kind = SCANNED_READ};
+	struct engine_scanned line = {.ev = *ev, .kind = SCANNED_READ, .host_hash = host_hash(ev)};
 	struct reader_list r = dispatch_readers(e->dispatch, ev, e->cfg.trust_bare);
 	line.nhits = scan_readers(e->scanner, r, ev, h);
 	engine_apply_line(e, &line, h, now_us);

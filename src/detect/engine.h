@@ -107,6 +107,11 @@ struct engine_hit {
 	uint32_t scenario;
 	enum match_result result;     /* MATCH_OK, MATCH_BAD_ADDR or MATCH_ERROR */
 	struct match match;
+	/* Set by engine_prefetch_line() (prepared true): the lookups this hit
+	 * will make, hashed once. */
+	bool prepared;
+	uint32_t conn_hash, counter_hash, offender_hash;
+	struct addr key;              /* the counting key of match.addr */
 };
 
 enum scanned_kind { SCANNED_READ, SCANNED_UNREAD, SCANNED_OVERSIZED };
@@ -116,6 +121,7 @@ struct engine_scanned {
 	enum scanned_kind kind;
 	bool bare_unread;             /* counts in bare_ignored */
 	size_t nhits;
+	uint64_t host_hash;           /* of ev's host, when nhits */
 };
 
 /* The most hits one line can have (one per scenario): size hits for it. */
@@ -133,9 +139,10 @@ void engine_apply_line(struct engine *e, struct engine_scanned *line, const stru
 
 /* A hint, a few lines before engine_apply_line(line): starts loading the
  * table slots that line will look up (its connection, its source's
- * counters), so that applying a batch does not wait on each in turn.
- * Changes nothing. */
-void engine_prefetch_line(const struct engine *e, const struct engine_scanned *line, const struct engine_hit *hits);
+ * counters, its offender record): first (entries false) the index slots,
+ * then, a few lines later, the entries they name. Changes nothing. */
+void engine_prefetch_line(const struct engine *e, const struct engine_scanned *line, struct engine_hit *hits,
+			  bool entries);
 
 /* Sets the reference time for syslog times without a year (a new file). */
 void engine_set_reference(struct engine *e, int64_t reference_us);

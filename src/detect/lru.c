@@ -279,7 +279,11 @@ static uint32_t entry_insert(struct lru *t, const void *key, uint32_t hash)
 
 void *lru_get(struct lru *t, const void *key, bool create, bool *created)
 {
-	uint32_t hash = key_hash(t, key);
+	return lru_get_hashed(t, key, key_hash(t, key), create, created);
+}
+
+void *lru_get_hashed(struct lru *t, const void *key, uint32_t hash, bool create, bool *created)
+{
 	size_t pos = index_find(t, key, hash);
 	if (created)
 		*created = false;
@@ -298,9 +302,21 @@ void *lru_get(struct lru *t, const void *key, bool create, bool *created)
 	return entry_value(t, entry_insert(t, key, hash));
 }
 
-void lru_prefetch(const struct lru *t, const void *key)
+uint32_t lru_hash(const struct lru *t, const void *key)
 {
-	__builtin_prefetch(&t->index[key_hash(t, key) & t->index_mask]);
+	return key_hash(t, key);
+}
+
+void lru_prefetch_slot(const struct lru *t, uint32_t hash)
+{
+	__builtin_prefetch(&t->index[hash & t->index_mask]);
+}
+
+void lru_prefetch_entry(const struct lru *t, uint32_t hash)
+{
+	const struct slot *s = &t->index[hash & t->index_mask];
+	if (s->entry != NIL)
+		__builtin_prefetch(entry_at(t, s->entry));
 }
 
 void lru_remove(struct lru *t, const void *key)

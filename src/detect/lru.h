@@ -29,12 +29,20 @@ void lru_free(struct lru *t);  /* accepts NULL */
  * absent and !create. A created value is zeroed and *created set. */
 void *lru_get(struct lru *t, const void *key, bool create, bool *created);
 
-/* A hint that key will be looked up soon: starts loading the index slot
- * where its search begins. Changes nothing; the table may change before
- * the lookup (it is then only a wasted load). Why: with tens of thousands
- * of sources the index is larger than the CPU's cache, and a lookup
- * waited on that load (index_find was 19% of replay's time, perf). */
-void lru_prefetch(const struct lru *t, const void *key);
+/* Lookups in two steps, for callers that know their keys ahead (replay's
+ * batches). Why: with tens of thousands of sources the index and entries
+ * are larger than the CPU's cache, and a lookup waited on those loads
+ * (index_find was 19% of replay's time, perf).
+ * lru_hash() is the key's hash (pure: the seed never changes, so any
+ * thread may call it); lru_prefetch_slot() starts loading the index slot
+ * where its search begins; lru_prefetch_entry(), some time later, reads
+ * that slot and starts loading the entry it names; lru_get_hashed() is
+ * lru_get() with the hash already known. The prefetches change nothing,
+ * and the table may change in between (a prefetch is then only wasted). */
+uint32_t lru_hash(const struct lru *t, const void *key);
+void lru_prefetch_slot(const struct lru *t, uint32_t hash);
+void lru_prefetch_entry(const struct lru *t, uint32_t hash);
+void *lru_get_hashed(struct lru *t, const void *key, uint32_t hash, bool create, bool *created);
 
 /* Removes key if present (no callback). */
 void lru_remove(struct lru *t, const void *key);

@@ -93,9 +93,28 @@ bool policy_allowlisted(const struct policy *p, const struct addr *key)
 	return overlaps_allowlist(p, key);
 }
 
+uint32_t policy_hash(const struct policy *p, const struct addr *key)
+{
+	return lru_hash(p->offenders, key);
+}
+
+void policy_prefetch(const struct policy *p, uint32_t hash, bool entry)
+{
+	if (entry)
+		lru_prefetch_entry(p->offenders, hash);
+	else
+		lru_prefetch_slot(p->offenders, hash);
+}
+
 bool policy_active(struct policy *p, const struct addr *key, int64_t now_us, int64_t *until_us)
 {
-	struct offender *o = lru_get(p->offenders, key, false, NULL);
+	return policy_active_hashed(p, key, lru_hash(p->offenders, key), now_us, until_us);
+}
+
+bool policy_active_hashed(struct policy *p, const struct addr *key, uint32_t hash, int64_t now_us,
+			  int64_t *until_us)
+{
+	struct offender *o = lru_get_hashed(p->offenders, key, hash, false, NULL);
 	if (!o || o->expires_us <= now_us)
 		return false;
 	if (until_us)

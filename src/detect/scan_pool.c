@@ -177,16 +177,25 @@ struct scan_pool *scan_pool_new(struct engine *e, unsigned threads)
 	return p;
 }
 
-/* How many lines ahead of the one applied its table slots are prefetched:
- * enough to cover a load from memory, few enough to stay in cache. */
-#define PREFETCH_AHEAD 8
+/* How many lines ahead of the one applied its table slots are prefetched,
+ * then the entries they name: enough to cover a load from memory, few
+ * enough to stay in cache. */
+#define PREFETCH_SLOTS_AHEAD 12
+#define PREFETCH_ENTRIES_AHEAD 6
+
+static void prefetch_line(struct scan_pool *p, struct batch *b, size_t i, bool entries)
+{
+	if (i < b->nlines)
+		engine_prefetch_line(p->engine, &b->scanned[i], &b->hits[b->lines[i].first_hit], entries);
+}
 
 static void apply_batch(struct scan_pool *p, struct batch *b)
 {
+	for (size_t i = 0; i < PREFETCH_SLOTS_AHEAD; i++)
+		prefetch_line(p, b, i, false);
 	for (size_t i = 0; i < b->nlines; i++) {
-		size_t next = i + PREFETCH_AHEAD;
-		if (next < b->nlines)
-			engine_prefetch_line(p->engine, &b->scanned[next], &b->hits[b->lines[next].first_hit]);
+		prefetch_line(p, b, i + PREFETCH_SLOTS_AHEAD, false);
+		prefetch_line(p, b, i + PREFETCH_ENTRIES_AHEAD, true);
 		engine_apply_line(p->engine, &b->scanned[i], &b->hits[b->lines[i].first_hit], b->lines[i].now_us);
 	}
 	b->nlines = 0;
