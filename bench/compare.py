@@ -13,7 +13,7 @@ CrowdSec without its Central API, its hub items from the Debian package).
 Run through bench/compare, which installs the packages and builds pacto.
 
 How each tool's sanctions are obtained (the doc repeats this):
-- pacto: `pacto replay --json`, one object per sanction.
+- pacto: `pacto replay --json --threads 1`, one object per sanction.
 - fail2ban: `fail2ban-regex -o row` gives every failure (address, time);
   the jail's decision is replayed here with fail2ban 1.0.2's own rule
   (FailTicket.adjustTime, maxretry 5, findtime 600 s, bantime 600 s,
@@ -358,7 +358,8 @@ def measure(size, work, args, pacto, gen):
     load = "\n".join(l[:160] for l in sh("ps aux --sort=-%cpu | head -6").splitlines())
     res = []
 
-    r = Run("pacto replay", [pacto, "replay", "--json", log], f"{work}/pacto.out",
+    # One CPU for every tool: pacto's matching threads would only take turns on it.
+    r = Run("pacto replay", [pacto, "replay", "--json", "--threads", "1", log], f"{work}/pacto.out",
             args.timeout, env=dict(os.environ, TZ="UTC"))
     res.append((r, pacto_sanctions(r.out) if r.ok() else None))
 
