@@ -210,7 +210,10 @@ static long replay_frame(void *arg, const char *buf, size_t len, bool at_eof, bo
 	}
 	if (r->form == FORM_EXPORT)
 		return export_frame(r, buf, len, at_eof, full);
-	return reader_lines(&r->lines, buf, len, at_eof, full);
+	long used = reader_lines(&r->lines, buf, len, at_eof, full);
+	if (r->pooled)
+		scan_pool_hold(r->pool);   /* the reader moves or overwrites buf next */
+	return used;
 }
 
 /* The time a log's undated lines are read against: its modification time. */

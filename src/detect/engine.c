@@ -379,7 +379,24 @@ static void text_time(struct engine *e, struct log_event *ev, const struct match
 
 /* ---- scanning: the pure half of feeding a line ---- */
 
+/* Hashes the lookups h will make, once (see struct engine_hit). Runs on a
+ * scanning thread: it reads only what never changes after engine_new()
+ * (the tables' seeds, the policy's prefix length). */
+static void prepare_hit(const struct engine *e, const struct engine_scanned *line, struct engine_hit *h)
+{
+	struct conn_key k = conn_key_of(h->scenario, line->ev.pid, line->host_hash, &h->match);
+	h->conn_hash = lru_hash(e->conns, &k);
+	if (h->match.has_addr) {
+		h->key = policy_key(e->policy, &h->match.addr);
+		h->counter_hash = counters_hash(e->counters[h->scenario], &h->key);
+		h->offender_hash = policy_hash(e->policy, &h->key);
+	}
+	h->prepared = true;
+}
+
+
 struct engine_scanner {
+	const struct engine *engine;   /* for prepare_hit() only */
 	const struct ruleset *rs;
 	const struct dispatch *dispatch;
 	bool trust_bare;
@@ -389,6 +406,7 @@ struct engine_scanner {
 struct engine_scanner *engine_scanner_new(const struct engine *e)
 {
 	struct engine_scanner *sc = xcalloc(1, sizeof(*sc));
+	sc->engine = e;
 	sc->rs = e->rs;
 	sc->dispatch = e->dispatch;
 	sc->trust_bare = e->cfg.trust_bare;
@@ -461,9 +479,12 @@ void engine_scan_line(struct engine_scanner *sc, const char *line, size_t len, s
 	}
 	out->kind = SCANNED_READ;
 	out->nhits = scan_readers(sc, r, ev, hits);
-	/* Hashed here, while the line is in this CPU's cache: applying then
-	 * reads no text but the time's. */
+	/* Hashed here, while the line is in this CPU's cache and off the
+	 * applying thread: applying then reads no text but the time's. */
 	out->host_hash = out->nhits ? host_hash(ev) : 0;
+	for (size_t i = 0; i < out->nhits; i++)
+		if (hits[i].result == MATCH_OK && hits[i].match.pattern->effect != EFFECT_IGNORE && !hits[i].match.nofail)
+			prepare_hit(sc->engine, out, &hits[i]);
 	/* A bare line only headerless scenarios read, and none matched: maybe
 	 * sshd -E output, which is read only when trusted. */
 	out->bare_unread = ev->ts_format == TS_NONE && !sc->trust_bare && !any_matched(hits, out->nhits);
@@ -503,30 +524,13 @@ void engine_apply_line(struct engine *e, struct engine_scanned *line, const stru
 		e->stats.bare_ignored++;
 }
 
-/* Hashes the lookups h will make, once (see struct engine_hit). */
-static void prepare_hit(const struct engine *e, const struct engine_scanned *line, struct engine_hit *h)
-{
-	struct conn_key k = conn_key_of(h->scenario, line->ev.pid, line->host_hash, &h->match);
-	h->conn_hash = lru_hash(e->conns, &k);
-	if (h->match.has_addr) {
-		h->key = policy_key(e->policy, &h->match.addr);
-		h->counter_hash = counters_hash(e->counters[h->scenario], &h->key);
-		h->offender_hash = policy_hash(e->policy, &h->key);
-	}
-	h->prepared = true;
-}
-
-void engine_prefetch_line(const struct engine *e, const struct engine_scanned *line, struct engine_hit *hits,
+void engine_prefetch_line(const struct engine *e, const struct engine_scanned *line, const struct engine_hit *hits,
 			  bool entries)
 {
 	if (!entries && line->nhits && line->ev.ts)
 		__builtin_prefetch(line->ev.ts);   /* applying parses the time */
 	for (size_t i = 0; i < line->nhits; i++) {
-		struct engine_hit *h = &hits[i];
-		if (h->result != MATCH_OK || h->match.pattern->effect == EFFECT_IGNORE || h->match.nofail)
-			continue;
-		if (!entries)
-			prepare_hit(e, line, h);
+		const struct engine_hit *h = &hits[i];
 		if (!h->prepared)
 			continue;
 		if (entries)

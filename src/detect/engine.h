@@ -107,8 +107,8 @@ struct engine_hit {
 	uint32_t scenario;
 	enum match_result result;     /* MATCH_OK, MATCH_BAD_ADDR or MATCH_ERROR */
 	struct match match;
-	/* Set by engine_prefetch_line() (prepared true): the lookups this hit
-	 * will make, hashed once. */
+	/* Set by engine_scan_line() (prepared true) for a hit that counts or
+	 * marks: the lookups applying it will make, hashed once. */
 	bool prepared;
 	uint32_t conn_hash, counter_hash, offender_hash;
 	struct addr key;              /* the counting key of match.addr */
@@ -141,7 +141,7 @@ void engine_apply_line(struct engine *e, struct engine_scanned *line, const stru
  * table slots that line will look up (its connection, its source's
  * counters, its offender record): first (entries false) the index slots,
  * then, a few lines later, the entries they name. Changes nothing. */
-void engine_prefetch_line(const struct engine *e, const struct engine_scanned *line, struct engine_hit *hits,
+void engine_prefetch_line(const struct engine *e, const struct engine_scanned *line, const struct engine_hit *hits,
 			  bool entries);
 
 /* Sets the reference time for syslog times without a year (a new file). */

@@ -28,6 +28,11 @@ struct batch {
 	enum batch_state state;
 	char *text;
 	size_t text_used;
+	/* Lines fed since the last copy still lie in the caller's memory, one
+	 * after another: [pending, pending + pending_len) goes to text[text_used]
+	 * in one memcpy (scan_pool_hold), instead of one copy per line. */
+	const char *pending;
+	size_t pending_len;
 	struct line_ref *lines;
 	size_t nlines;
 	struct engine_scanned *scanned;
@@ -240,11 +245,28 @@ static void apply_done(struct scan_pool *p)
 	}
 }
 
+/* Copies the lines still in the caller's memory into the batch. */
+static void hold_batch(struct batch *b)
+{
+	if (!b->pending_len)
+		return;
+	memcpy(b->text + b->text_used, b->pending, b->pending_len);
+	b->text_used += b->pending_len;
+	b->pending = NULL;
+	b->pending_len = 0;
+}
+
+void scan_pool_hold(struct scan_pool *p)
+{
+	hold_batch(batch_of(p, p->next_fill));
+}
+
 /* Hands the batch being filled to the scanners and starts the next one,
  * first applying the one it reuses if that is still pending. */
 static void submit(struct scan_pool *p)
 {
 	struct batch *b = batch_of(p, p->next_fill);
+	hold_batch(b);
 	if (b->nlines == 0)
 		return;
 	pthread_mutex_lock(&p->lock);
@@ -261,16 +283,22 @@ void scan_pool_feed(struct scan_pool *p, const char *line, size_t len, int64_t n
 {
 	struct batch *b = batch_of(p, p->next_fill);
 	size_t stored = len > ENGINE_MAX_LINE ? 0 : len;   /* an oversized line is counted, not kept */
-	if (b->nlines == SCAN_POOL_BATCH_LINES || b->text_used + stored > SCAN_POOL_BATCH_BYTES) {
+	/* Not right after the pending lines (another buffer): copy those first. */
+	if (b->pending_len && line != b->pending + b->pending_len)
+		hold_batch(b);
+	size_t gap = b->pending_len ? (size_t)(line - (b->pending + b->pending_len)) : 0;
+	if (b->nlines == SCAN_POOL_BATCH_LINES ||
+	    b->text_used + b->pending_len + gap + stored > SCAN_POOL_BATCH_BYTES) {
 		submit(p);
 		b = batch_of(p, p->next_fill);
 	}
+	if (!b->pending_len)
+		b->pending = line;
 	struct line_ref *l = &b->lines[b->nlines++];
-	l->offset = (uint32_t)b->text_used;
+	l->offset = (uint32_t)(b->text_used + (size_t)(line - b->pending));
 	l->len = (uint32_t)len;
 	l->now_us = now_us;
-	memcpy(b->text + b->text_used, line, stored);
-	b->text_used += stored;
+	b->pending_len = (size_t)(line - b->pending) + stored;
 }
 
 void scan_pool_flush(struct scan_pool *p)

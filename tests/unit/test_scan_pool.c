@@ -75,9 +75,30 @@ static void on_sanction(void *arg, const struct sanction *s)
 	o->sanctions[o->n++] = *s;
 }
 
+/* Feeds lines [from, to) to the pool the way a reader does: written one
+ * after another (newline-separated) into one buffer, then held. */
+static void feed_run(struct scan_pool *p, unsigned from, unsigned to)
+{
+	static char buf[64 * 1024 + 2 * ENGINE_MAX_LINE];
+	size_t used = 0;
+	for (unsigned i = from; i < to; i++) {
+		if (used + ENGINE_MAX_LINE + 64 > sizeof(buf)) {
+			scan_pool_hold(p);              /* the buffer is about to be reused */
+			used = 0;
+		}
+		size_t len = make_line(i, buf + used, sizeof(buf) - used);
+		scan_pool_feed(p, buf + used, len, T0 * 1000000LL);
+		used += len;
+		buf[used++] = '\n';
+	}
+	scan_pool_hold(p);
+}
+
 /* Replays the mixed log with `threads` scanning (1: engine_feed_line()),
- * flushing every `flush_every` lines when nonzero. */
-static void replay(const struct ruleset *rs, unsigned threads, unsigned flush_every, struct outcome *o)
+ * flushing every `flush_every` lines when nonzero; run: how many lines
+ * are written into one buffer before it is held (1: each line alone). */
+static void replay_runs(const struct ruleset *rs, unsigned threads, unsigned flush_every, unsigned run,
+			struct outcome *o)
 {
 	memset(o, 0, sizeof(*o));
 	struct engine_config cfg = {.use_log_time = true, .reference_us = T0 * 1000000LL, .seed = 7,
@@ -87,19 +108,26 @@ static void replay(const struct ruleset *rs, unsigned threads, unsigned flush_ev
 	if (threads > 1)
 		assert_non_null(p);
 	static char line[ENGINE_MAX_LINE + 64];
-	for (unsigned i = 0; i < NLINES; i++) {
-		size_t len = make_line(i, line, sizeof(line));
-		if (p)
-			scan_pool_feed(p, line, len, T0 * 1000000LL);
-		else
-			engine_feed_line(e, line, len, T0 * 1000000LL);
-		if (p && flush_every && i % flush_every == 0)
+	for (unsigned i = 0; i < NLINES; i += run) {
+		unsigned to = i + run < NLINES ? i + run : NLINES;
+		if (p) {
+			feed_run(p, i, to);
+		} else {
+			for (unsigned j = i; j < to; j++)
+				engine_feed_line(e, line, make_line(j, line, sizeof(line)), T0 * 1000000LL);
+		}
+		if (p && flush_every && i / run % flush_every == 0)
 			scan_pool_flush(p);
 	}
 	scan_pool_free(p);
 	engine_finish(e);
 	engine_get_stats(e, &o->stats);
 	engine_free(e);
+}
+
+static void replay(const struct ruleset *rs, unsigned threads, unsigned flush_every, struct outcome *o)
+{
+	replay_runs(rs, threads, flush_every, 1000, o);
 }
 
 static void assert_same(const struct outcome *a, const struct outcome *b)
@@ -143,8 +171,12 @@ static void test_same_as_one_thread(void **state)
 	assert_true(one.stats.oversized > 0 && one.stats.bare_ignored > 0);
 	replay(rs, 3, 0, &many);
 	assert_same(&one, &many);
-	replay(rs, 2, 777, &flushed);
+	replay(rs, 2, 7, &flushed);
 	assert_same(&one, &flushed);
+	struct outcome single;
+	replay_runs(rs, 2, 0, 1, &single);      /* every line in its own held buffer */
+	assert_same(&one, &single);
+	free(single.sanctions);
 	free(one.sanctions);
 	free(many.sanctions);
 	free(flushed.sanctions);
@@ -161,6 +193,7 @@ static void test_empty_and_tiny(void **state)
 	assert_non_null(p);
 	scan_pool_flush(p);                 /* nothing fed */
 	scan_pool_feed(p, "", 0, 0);
+	scan_pool_hold(p);
 	scan_pool_flush(p);
 	struct engine_stats st;
 	engine_get_stats(e, &st);
