@@ -512,6 +512,20 @@ static void apply_hit(struct engine *e, const struct engine_hit *h, struct engin
 	apply_effect(e, &lc);
 }
 
+void engine_count_unmatched(struct engine_unmatched *sum, const struct engine_scanned *line)
+{
+	sum->lines++;
+	sum->oversized += line->kind == SCANNED_OVERSIZED;
+	sum->bare_ignored += line->bare_unread;
+}
+
+void engine_add_unmatched(struct engine *e, const struct engine_unmatched *sum)
+{
+	e->stats.lines += sum->lines;
+	e->stats.oversized += sum->oversized;
+	e->stats.bare_ignored += sum->bare_ignored;
+}
+
 void engine_apply_line(struct engine *e, struct engine_scanned *line, const struct engine_hit *hits,
 		       int64_t now_us)
 {

@@ -124,6 +124,15 @@ struct engine_scanned {
 	uint64_t host_hash;           /* of ev's host, when nhits */
 };
 
+/* Lines without a hit change only counts: a caller applying many lines
+ * may add them up (engine_count_unmatched, on any thread) and apply the
+ * sum (engine_add_unmatched) instead of each line; the result is the same. */
+struct engine_unmatched {
+	uint64_t lines, oversized, bare_ignored;
+};
+void engine_count_unmatched(struct engine_unmatched *sum, const struct engine_scanned *line);
+void engine_add_unmatched(struct engine *e, const struct engine_unmatched *sum);
+
 /* The most hits one line can have (one per scenario): size hits for it. */
 size_t engine_max_hits(const struct engine *e);
 #define ENGINE_MAX_STACK_HITS 32

@@ -37,6 +37,12 @@ struct batch {
 	size_t nlines;
 	struct engine_scanned *scanned;
 	struct engine_hit *hits;   /* room for max_hits per line */
+	/* Filled by the scanner: the lines with a hit, which applying visits,
+	 * and what the others add to the counts (applying them one by one made
+	 * the applying thread pull every line's record from the scanning CPU). */
+	uint32_t *active;
+	size_t nactive;
+	struct engine_unmatched unmatched;
 };
 
 struct scan_pool {
@@ -71,11 +77,18 @@ static struct batch *batch_of(const struct scan_pool *p, uint64_t number)
 static void scan_batch(struct engine_scanner *sc, struct batch *b)
 {
 	size_t used = 0;
+	b->nactive = 0;
+	memset(&b->unmatched, 0, sizeof(b->unmatched));
 	for (size_t i = 0; i < b->nlines; i++) {
 		struct line_ref *l = &b->lines[i];
+		struct engine_scanned *s = &b->scanned[i];
 		l->first_hit = (uint32_t)used;
-		engine_scan_line(sc, b->text + l->offset, l->len, &b->scanned[i], &b->hits[used]);
-		used += b->scanned[i].nhits;
+		engine_scan_line(sc, b->text + l->offset, l->len, s, &b->hits[used]);
+		used += s->nhits;
+		if (s->nhits)
+			b->active[b->nactive++] = (uint32_t)i;
+		else
+			engine_count_unmatched(&b->unmatched, s);
 	}
 }
 
@@ -128,6 +141,7 @@ static void batch_init(struct batch *b, size_t max_hits)
 	b->lines = xcalloc(SCAN_POOL_BATCH_LINES, sizeof(*b->lines));
 	b->scanned = xcalloc(SCAN_POOL_BATCH_LINES, sizeof(*b->scanned));
 	b->hits = xcalloc(SCAN_POOL_BATCH_LINES * max_hits, sizeof(*b->hits));
+	b->active = xcalloc(SCAN_POOL_BATCH_LINES, sizeof(*b->active));
 }
 
 static void batch_fini(struct batch *b)
@@ -136,6 +150,7 @@ static void batch_fini(struct batch *b)
 	free(b->lines);
 	free(b->scanned);
 	free(b->hits);
+	free(b->active);
 }
 
 static bool start_workers(struct scan_pool *p, size_t n)
@@ -188,19 +203,26 @@ struct scan_pool *scan_pool_new(struct engine *e, unsigned threads)
 #define PREFETCH_SLOTS_AHEAD 12
 #define PREFETCH_ENTRIES_AHEAD 6
 
-static void prefetch_line(struct scan_pool *p, struct batch *b, size_t i, bool entries)
+/* k: an index into the batch's active lines. */
+static void prefetch_line(struct scan_pool *p, struct batch *b, size_t k, bool entries)
 {
-	if (i < b->nlines)
+	if (k < b->nactive) {
+		uint32_t i = b->active[k];
 		engine_prefetch_line(p->engine, &b->scanned[i], &b->hits[b->lines[i].first_hit], entries);
+	}
 }
 
+/* Lines without a hit change nothing but counts, so they are applied all
+ * at once; the others in order. */
 static void apply_batch(struct scan_pool *p, struct batch *b)
 {
-	for (size_t i = 0; i < PREFETCH_SLOTS_AHEAD; i++)
-		prefetch_line(p, b, i, false);
-	for (size_t i = 0; i < b->nlines; i++) {
-		prefetch_line(p, b, i + PREFETCH_SLOTS_AHEAD, false);
-		prefetch_line(p, b, i + PREFETCH_ENTRIES_AHEAD, true);
+	engine_add_unmatched(p->engine, &b->unmatched);
+	for (size_t k = 0; k < PREFETCH_SLOTS_AHEAD; k++)
+		prefetch_line(p, b, k, false);
+	for (size_t k = 0; k < b->nactive; k++) {
+		prefetch_line(p, b, k + PREFETCH_SLOTS_AHEAD, false);
+		prefetch_line(p, b, k + PREFETCH_ENTRIES_AHEAD, true);
+		uint32_t i = b->active[k];
 		engine_apply_line(p->engine, &b->scanned[i], &b->hits[b->lines[i].first_hit], b->lines[i].now_us);
 	}
 	b->nlines = 0;
