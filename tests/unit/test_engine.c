@@ -465,6 +465,26 @@ static void test_recidive_across_scenarios(void **state)
 	h_stop(&h);
 }
 
+/* ProFTPD writes a user name's line feed raw into its own SystemLog file,
+ * so a client writes lines there (tests/corpus/proftpd/). pactod reads no
+ * line without a syslog header for proftpd (not headerless): only its
+ * syslog or journal lines count. */
+static void test_proftpd_reads_no_bare_line(void **state)
+{
+	(void)state;
+	struct engine_config cfg = {.trust_bare = false};
+	struct harness h;
+	h_start_with(&h, 0, &cfg);
+	h_raw(&h, "Debian (192.0.2.99[192.0.2.99]) - USER t: no such user found from 192.0.2.2 [192.0.2.2] to "
+		  "::ffff:192.0.2.1:2121");
+	assert_int_equal(h_total_failures(&h), 0);
+	h_line_prog(&h, 1, "proftpd", 29867, "localhost (192.0.2.2[192.0.2.2]) - USER a#012Debian (192.0.2.99[192.0.2.99]) "
+		    "- USER t: no such user found from 192.0.2.2 [192.0.2.2] to ::ffff:192.0.2.1:2122");
+	assert_int_equal(h_failures(&h, "192.0.2.2"), 1);
+	assert_int_equal(h_total_failures(&h), 1);
+	h_stop(&h);
+}
+
 static void test_slow_attacker_never_reaches_threshold(void **state)
 {
 	(void)state;
@@ -549,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_sanction_fields_and_escalation),
 		cmocka_unit_test(test_recidive),
 		cmocka_unit_test(test_recidive_across_scenarios),
+		cmocka_unit_test(test_proftpd_reads_no_bare_line),
 		cmocka_unit_test(test_slow_attacker_never_reaches_threshold),
 		cmocka_unit_test(test_memory_bounded_under_unique_sources),
 		cmocka_unit_test(test_journal_json_event),

@@ -53,22 +53,24 @@ static void test_stock_rules_load(void **state)
 	assert_int_equal(ruleset_load_texts(stock_rules, nstock_rules, &rs, &errs), 0);
 	assert_int_equal(errs.n, 0);
 	/* In file name order. */
-	const char *names[] = {"dovecot", "postfix", "recidive", "sshd", "vsftpd", "web-auth", "web-errors", "web-probe"};
+	const char *names[] = {"dovecot", "openvpn", "postfix", "proftpd", "recidive", "sshd", "vsftpd",
+			       "web-auth", "web-errors", "web-probe"};
 	assert_int_equal(rs->nscenarios, sizeof(names) / sizeof(*names));
 	for (size_t i = 0; i < rs->nscenarios; i++)
 		assert_string_equal(rs->scenarios[i].name, names[i]);
-	const struct scenario *sshd = &rs->scenarios[3];
+	const struct scenario *sshd = &rs->scenarios[5];
 	assert_int_equal(sshd->threshold, 5);
 	assert_int_equal(sshd->window_us, 600 * 1000000LL);
 	assert_int_equal(sshd->sanction_us, 600 * 1000000LL);
 	assert_int_equal(sshd->escalation_max_us, 604800 * 1000000LL);
-	const struct scenario *recidive = &rs->scenarios[2];
+	const struct scenario *recidive = &rs->scenarios[4];
 	assert_true(recidive->counts_sanctions);
 	assert_int_equal(recidive->npatterns, 0);
 	assert_int_equal(recidive->threshold, 3);
 	assert_int_equal(recidive->window_us, 86400 * 1000000LL);
 	assert_int_equal(recidive->sanction_us, 604800 * 1000000LL);
-	assert_true(rs->scenarios[5].headerless);
+	assert_true(rs->scenarios[7].headerless);   /* web-auth */
+	assert_false(rs->scenarios[3].headerless);  /* proftpd: its SystemLog file is not safe to read */
 	assert_false(sshd->headerless);
 	ruleset_free(rs);
 	/* The file in the tree is the one embedded. */
