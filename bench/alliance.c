@@ -15,6 +15,18 @@
  *     must, < 5 ms wanted). Each figure overstates by at most one probe
  *     interval (printed). A_NETNS, B_NETNS: names under /run/netns.
  *
+ *   bench_alliance rate A_NETNS B_NETNS A_LOG N RATE FIRST [NATS_URL SUBJECT]
+ *     Propagation at a fixed rate of aggressions (open loop): aggressor
+ *     FIRST + k (k < N) gets its fifth line at start + k / RATE, whatever
+ *     became of the earlier ones (its first four lines went out ~4 ms
+ *     before, with the fifth line of an earlier one). When each address
+ *     enters A's and B's sets is read from nftables' own notifications
+ *     (NFT_MSG_NEWSETELEM on the NFNLGRP_NFTABLES group, what `nft monitor`
+ *     reads), one thread per namespace: no probing, however many are in
+ *     flight. Prints p50/p99/max as propagate does, how late the writer
+ *     was, and a last line "result rate R n N seen S p50 P p99 Q max M"
+ *     (µs, propagation) for the script's sweep.
+ *
  *   bench_alliance has NETNS ADDRESS...
  *     Exit 0 when every IPv4 ADDRESS is in that namespace's set (the same
  *     one-element question; `nft get element` would list the whole set).
@@ -41,7 +53,9 @@
 #include <linux/netfilter/nf_tables.h>
 #include <nats/nats.h>
 #include <pthread.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +340,245 @@ static int propagate(int argc, char **argv)
 	return gotb == n ? 0 : 1;
 }
 
+/* ---- rate: open loop, timed by nftables' notifications ------------------ */
+
+#define RATE_MAX_AGGRESSORS 125000   /* 198.18.0.0/15 as aggressor_of numbers it */
+#define RATE_LEAD_US 4000.0          /* first four lines this long before the fifth */
+#define RATE_WAIT_US 5e6             /* after the last write, for the last elements */
+
+/* When each aggressor FIRST..FIRST+N-1 entered one namespace's set. */
+struct watch {
+	struct mnl_socket *nl;
+	double *at;             /* µs (CLOCK_MONOTONIC), 0 until seen; by aggressor - first */
+	int first, n;
+	atomic_int got;
+	atomic_bool stop;
+	unsigned overruns;      /* ENOBUFS: notifications the socket could not hold */
+	pthread_t thread;
+};
+
+/* A socket of namespace name that receives nftables' notifications. */
+static struct mnl_socket *events_in(const char *name)
+{
+	struct mnl_socket *nl = socket_in(name);
+	int group = NFNLGRP_NFTABLES, size = 32 << 20;
+	struct timeval tv = {0, 100000};   /* recv wakes to look at stop */
+	if (mnl_socket_setsockopt(nl, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0 ||
+	    setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0 ||
+	    setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		perror("bench_alliance: nftables notifications");
+		exit(1);
+	}
+	return nl;
+}
+
+static void note_key(struct watch *w, const uint8_t *k, double t)
+{
+	if (k[0] != 198 || k[1] < 18 || k[1] > 19 || k[2] >= 250 || k[3] < 1 || k[3] > 250)
+		return;
+	int i = (k[1] - 18) * 62500 + k[2] * 250 + k[3] - 1 - w->first;
+	if (i >= 0 && i < w->n && w->at[i] == 0) {
+		w->at[i] = t;
+		atomic_fetch_add(&w->got, 1);
+	}
+}
+
+/* The IPv4 keys of one NFT_MSG_NEWSETELEM of pacto's set v4. */
+static void note_elements(struct watch *w, const struct nlmsghdr *h, double t)
+{
+	if (NFNL_SUBSYS_ID(h->nlmsg_type) != NFNL_SUBSYS_NFTABLES || NFNL_MSG_TYPE(h->nlmsg_type) != NFT_MSG_NEWSETELEM)
+		return;
+	struct nftnl_set *s = nftnl_set_alloc();
+	const char *table, *name;
+	if (s && nftnl_set_elems_nlmsg_parse(h, s) == 0 && (table = nftnl_set_get_str(s, NFTNL_SET_TABLE)) &&
+	    (name = nftnl_set_get_str(s, NFTNL_SET_NAME)) && strcmp(table, "pacto") == 0 && strcmp(name, "v4") == 0) {
+		struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+		for (struct nftnl_set_elem *e = it ? nftnl_set_elems_iter_next(it) : NULL; e;
+		     e = nftnl_set_elems_iter_next(it)) {
+			uint32_t len = 0;
+			const uint8_t *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+			if (k && len == 4)
+				note_key(w, k, t);
+		}
+		nftnl_set_elems_iter_destroy(it);
+	}
+	nftnl_set_free(s);
+}
+
+static void *watch_main(void *arg)
+{
+	struct watch *w = arg;
+	static _Thread_local char buf[1 << 16] __attribute__((aligned(4)));
+	while (!atomic_load(&w->stop)) {
+		ssize_t len = recv(mnl_socket_get_fd(w->nl), buf, sizeof(buf), 0);
+		double t = now_us();
+		if (len < 0) {
+			w->overruns += errno == ENOBUFS;
+			continue;
+		}
+		int left = (int)len;
+		for (const struct nlmsghdr *h = (const void *)buf; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left))
+			note_elements(w, h, t);
+	}
+	return NULL;
+}
+
+static void watch_start(struct watch *w, const char *netns, int first, int n)
+{
+	w->nl = events_in(netns);
+	w->at = calloc((size_t)n, sizeof(double));
+	w->first = first;
+	w->n = n;
+	if (!w->at || pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+		fprintf(stderr, "bench_alliance: cannot start a watcher\n");
+		exit(1);
+	}
+}
+
+static void watch_stop(struct watch *w)
+{
+	atomic_store(&w->stop, true);
+	pthread_join(w->thread, NULL);
+	mnl_socket_close(w->nl);
+}
+
+/* Aggressor i's fifth line (its first four if first4) appended to
+ * buf[at..]: at most 5 lines of 256 bytes, which buf must have room for. */
+static size_t rate_lines(char *buf, size_t at, int i, bool first4)
+{
+	char addr[32], when[64];
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(addr, sizeof(addr), "198.%d.%d.%d", 18 + i / 62500, i / 250 % 250, i % 250 + 1);
+	for (int k = first4 ? 0 : 4; k < (first4 ? 4 : 5); k++)
+		at += (size_t)snprintf(buf + at, 256, "%s.%06ld+00:00 h sshd[%d]: Failed password for root from %s port %d ssh2\n",
+				       when, ts.tv_nsec / 1000, 10000 + i * 5 + k, addr, 40000 + k);
+	return at;
+}
+
+static void sleep_until(double us)
+{
+	time_t sec = (time_t)(us / 1e6);
+	struct timespec ts = {sec, (long)((us - (double)sec * 1e6) * 1e3)};
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+/* Writes the N fifth lines on schedule; t0[k]: just before each write(). */
+static double rate_write(int fd, int first, int n, double rate, double *t0)
+{
+	char buf[2048];
+	double period = 1e6 / rate, late_max = 0;
+	int lead = (int)(RATE_LEAD_US / period) + 1;
+	size_t len;
+	for (int k = 0; k < lead && k < n; k++) {
+		len = rate_lines(buf, 0, first + k, true);
+		if (write(fd, buf, len) != (ssize_t)len)
+			return -1;
+	}
+	double start = now_us() + RATE_LEAD_US;
+	for (int k = 0; k < n; k++) {
+		sleep_until(start + k * period);
+		len = rate_lines(buf, 0, first + k, false);
+		if (k + lead < n)
+			len = rate_lines(buf, len, first + k + lead, true);
+		t0[k] = now_us();
+		if (t0[k] - (start + k * period) > late_max)
+			late_max = t0[k] - (start + k * period);
+		if (write(fd, buf, len) != (ssize_t)len)
+			return -1;
+	}
+	return late_max;
+}
+
+/* v[k] = to[k] - from[k] where both are known; the number kept. */
+static int deltas(double *v, const double *to, const double *from, int n)
+{
+	int got = 0;
+	for (int k = 0; k < n; k++)
+		if (to[k] > 0 && from[k] > 0)
+			v[got++] = to[k] - from[k];
+	return got;
+}
+
+static void rate_report(const struct watch *a, const struct watch *b, const double *t0, int n, double rate,
+			double late_max)
+{
+	double *v = calloc((size_t)n, sizeof(double)), *at = calloc((size_t)n, sizeof(double));
+	summary("A's own reaction (write() of the 5th line -> in A's set)", v, deltas(v, a->at, t0, n), n);
+	int got = deltas(v, b->at, t0, n);
+	summary("propagation      (write() of the 5th line -> in B's set)", v, got, n);
+	if (seen_at) {
+		for (int k = 0; k < n; k++)
+			at[k] = seen_at[a->first + k];
+		summary("  of which A     (write() of the 5th line -> A's report reaches a subscriber of the broker)", v,
+			deltas(v, at, t0, n), n);
+		summary("  and B          (the report at that subscriber -> in B's set)", v, deltas(v, b->at, at, n), n);
+	}
+	printf("writer: at most %.0f us behind its schedule; notifications lost: A %u, B %u\n", late_max, a->overruns,
+	       b->overruns);
+	got = deltas(v, b->at, t0, n);
+	qsort(v, (size_t)got, sizeof(double), cmp);
+	printf("result rate %.0f n %d seen %d p50 %.0f p99 %.0f max %.0f\n", rate, n, got,
+	       got ? pct(v, got, 0.5) : -1, got ? pct(v, got, 0.99) : -1, got ? v[got - 1] : -1);
+	free(v);
+	free(at);
+}
+
+static int rate_run(int argc, char **argv)
+{
+	int n = argc > 4 ? atoi(argv[4]) : 0, first = argc > 6 ? atoi(argv[6]) : -1;
+	double rate = argc > 5 ? atof(argv[5]) : 0;
+	if ((argc != 7 && argc != 9) || n < 1 || first < 0 || first + n > RATE_MAX_AGGRESSORS || rate < 1 ||
+	    rate > 100000) {
+		fprintf(stderr, "usage: bench_alliance rate A_NETNS B_NETNS A_LOG N RATE FIRST [NATS_URL SUBJECT]\n");
+		return 64;
+	}
+	natsConnection *nc = NULL;
+	natsSubscription *sub = NULL;
+	if (argc == 9) {
+		seen_at = calloc((size_t)(first + n), sizeof(double));
+		seen_n = first + n;
+		if (natsConnection_ConnectTo(&nc, argv[7]) != NATS_OK ||
+		    natsConnection_Subscribe(&sub, nc, argv[8], on_report, NULL) != NATS_OK ||
+		    natsConnection_Flush(nc) != NATS_OK) {
+			fprintf(stderr, "bench_alliance: cannot subscribe to %s at %s\n", argv[8], argv[7]);
+			return 1;
+		}
+	}
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	static struct watch a, b;
+	watch_start(&a, argv[1], first, n);
+	watch_start(&b, argv[2], first, n);
+	int fd = open(argv[3], O_WRONLY | O_APPEND);
+	double *t0 = calloc((size_t)n, sizeof(double));
+	double late_max = fd >= 0 && t0 ? rate_write(fd, first, n, rate, t0) : -1;
+	if (late_max < 0) {
+		perror(argv[3]);
+		return 1;
+	}
+	for (double end = now_us() + RATE_WAIT_US; now_us() < end && (atomic_load(&a.got) < n || atomic_load(&b.got) < n);)
+		usleep(1000);
+	usleep(100000);   /* the broker's copy to our subscriber may come after B's */
+	watch_stop(&a);
+	watch_stop(&b);
+	rate_report(&a, &b, t0, n, rate, late_max);
+	int ok = atomic_load(&b.got) == n;
+	free(t0);
+	free(a.at);
+	free(b.at);
+	close(fd);
+	if (nc) {
+		natsSubscription_Destroy(sub);
+		natsConnection_Destroy(nc);
+		nats_Close();
+	}
+	return ok ? 0 : 1;
+}
+
 static int has(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -518,11 +771,14 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "propagate") == 0)
 		return propagate(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "rate") == 0)
+		return rate_run(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "has") == 0)
 		return has(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "publish") == 0)
 		return publish(argc - 1, argv + 1);
 	fprintf(stderr, "usage: bench_alliance propagate A_NETNS B_NETNS A_LOG [N]\n"
+			"       bench_alliance rate A_NETNS B_NETNS A_LOG N RATE FIRST [NATS_URL SUBJECT]\n"
 			"       bench_alliance has NETNS ADDRESS...\n"
 			"       bench_alliance publish --nats URL --alliance NAME --member ID --key FILE --version V "
 			"--count N [--batch K] [--seq S]\n");

@@ -42,6 +42,8 @@
 #define REPORT_MAX_SCENARIO 64    /* bytes; [A-Za-z0-9_.-] */
 #define REPORT_MAX_LINES 4        /* evidence lines per report */
 #define REPORT_MAX_LINE 256       /* bytes per evidence line; longer lines are cut on encode */
+#define REPORT_MAX_DURATION_S (366u * 86400)
+#define REPORT_MAX_TREATY_VERSION (UINT64_C(1) << 53)
 
 enum report_action { REPORT_SANCTION = 1, REPORT_LIFT = 2 };
 
@@ -94,6 +96,18 @@ int report_encode(const struct report_batch *b, const struct signer *s, uint8_t 
  * that out->member is that member. On failure why says what was wrong. */
 enum report_error report_decode(const uint8_t *msg, size_t len, const uint8_t key[SIGNER_PUBLIC_BYTES],
 				struct report_batch *out, char *why, size_t whylen);
+
+/* The two decoders report_decode() runs on a payload whose signature it has
+ * checked, exposed for the tests. report_decode_fast(): the hand-written
+ * reader (report_canon.h); true only for a batch within every bound whose
+ * canonical bytes are the payload itself; false decides nothing.
+ * report_decode_json(): jansson's parse, the same checks and jansson's
+ * canonical re-encoding; the reference, which says why it refuses.
+ * report_decode() asks the first, and the second when the first says false,
+ * so it accepts exactly what the second accepts. */
+bool report_decode_fast(const uint8_t *payload, size_t len, struct report_batch *out);
+enum report_error report_decode_json(const uint8_t *payload, size_t len, struct report_batch *out, char *why,
+				     size_t whylen);
 
 const char *report_error_name(enum report_error e);  /* "too_big", "bad_signature", ... */
 const char *report_action_name(enum report_action a); /* "sanction", "lift" */

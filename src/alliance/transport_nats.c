@@ -315,6 +315,25 @@ static void on_pub_ack(jsCtx *js, natsMsg *nm, jsPubAck *pa, jsPubAckErr *pae, v
 
 /* ---- stream and consumer (worker) --------------------------------------------- */
 
+/* A setup failure, unless the transport is closing: closing cuts the
+ * connection under a request in flight ("Connection Closed"), which is not
+ * a fault worth a warning. */
+static void setup_warnx(struct transport *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void setup_warnx(struct transport *t, const char *fmt, ...)
+{
+	pthread_mutex_lock(&t->mu);
+	bool quiet = t->closing;
+	pthread_mutex_unlock(&t->mu);
+	if (quiet)
+		return;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", msg);
+}
+
 static void stream_config(const struct transport *t, jsStreamConfig *sc, const char **subjects)
 {
 	jsStreamConfig_Init(sc);
@@ -358,7 +377,7 @@ static int ensure_stream(struct transport *t)
 		return 0;
 	}
 	if (s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr) {
-		log_warnx("alliance %s: stream %s: %s", t->alliance, t->stream, nats_why(s));
+		setup_warnx(t, "alliance %s: stream %s: %s", t->alliance, t->stream, nats_why(s));
 		return -1;
 	}
 	jsStreamConfig sc;
@@ -370,7 +389,7 @@ static int ensure_stream(struct transport *t)
 		log_info("alliance %s: created stream %s (%" PRId64 " replicas)", t->alliance,
 			 t->stream, sc.Replicas);
 	else if (jerr != JSStreamNameExistErr) {  /* another member won the race: fine */
-		log_warnx("alliance %s: creating stream %s: %s", t->alliance, t->stream, nats_why(s));
+		setup_warnx(t, "alliance %s: creating stream %s: %s", t->alliance, t->stream, nats_why(s));
 		return -1;
 	}
 	return 0;
@@ -402,7 +421,7 @@ static int ensure_consumer(struct transport *t)
 		return 0;
 	}
 	if (s != NATS_NOT_FOUND && jerr != JSConsumerNotFoundErr) {
-		log_warnx("alliance %s: consumer %s: %s", t->alliance, t->member, nats_why(s));
+		setup_warnx(t, "alliance %s: consumer %s: %s", t->alliance, t->member, nats_why(s));
 		return -1;
 	}
 	jsConsumerConfig cc;
@@ -410,7 +429,7 @@ static int ensure_consumer(struct transport *t)
 	s = js_AddConsumer(&ci, t->js, t->stream, &cc, NULL, &jerr);
 	jsConsumerInfo_Destroy(ci);
 	if (s != NATS_OK) {
-		log_warnx("alliance %s: creating consumer %s: %s", t->alliance, t->member, nats_why(s));
+		setup_warnx(t, "alliance %s: creating consumer %s: %s", t->alliance, t->member, nats_why(s));
 		return -1;
 	}
 	log_info("alliance %s: created durable consumer %s", t->alliance, t->member);
@@ -430,7 +449,7 @@ static int bind_consumer(struct transport *t)
 	natsStatus s = js_PullSubscribe(&t->sub, t->js, t->filter, t->member, NULL, &so, &jerr);
 	if (s != NATS_OK) {
 		t->sub = NULL;
-		log_warnx("alliance %s: binding to consumer %s: %s", t->alliance, t->member, nats_why(s));
+		setup_warnx(t, "alliance %s: binding to consumer %s: %s", t->alliance, t->member, nats_why(s));
 		return -1;
 	}
 	return 0;
