@@ -456,3 +456,27 @@ enum report_error report_decode(const uint8_t *msg, size_t len, const uint8_t ke
 	}
 	return report_decode_json(payload, plen, out, why, whylen);
 }
+
+static bool report_same(const struct report *x, const struct report *y)
+{
+	if (x->seq != y->seq || x->time_us != y->time_us || x->action != y->action ||
+	    !addr_equal(&x->addr, &y->addr) || strcmp(x->scenario, y->scenario) != 0 ||
+	    x->duration_s != y->duration_s || x->attempts != y->attempts ||
+	    x->first_seen_us != y->first_seen_us || x->last_seen_us != y->last_seen_us || x->nlines != y->nlines)
+		return false;
+	for (size_t j = 0; j < x->nlines; j++)
+		if (strcmp(x->lines[j], y->lines[j]) != 0)
+			return false;
+	return true;
+}
+
+bool report_batch_same(const struct report_batch *a, const struct report_batch *b)
+{
+	if (strcmp(a->alliance, b->alliance) != 0 || strcmp(a->member, b->member) != 0 ||
+	    a->treaty_version != b->treaty_version || a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (!report_same(&a->items[i], &b->items[i]))
+			return false;
+	return true;
+}

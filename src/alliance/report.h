@@ -109,6 +109,10 @@ bool report_decode_fast(const uint8_t *payload, size_t len, struct report_batch 
 enum report_error report_decode_json(const uint8_t *payload, size_t len, struct report_batch *out, char *why,
 				     size_t whylen);
 
+/* Whether two batches say the same thing, field by field (what a decode of
+ * an encode must give back; the tests and fuzzers compare with it). */
+bool report_batch_same(const struct report_batch *a, const struct report_batch *b);
+
 const char *report_error_name(enum report_error e);  /* "too_big", "bad_signature", ... */
 const char *report_action_name(enum report_action a); /* "sanction", "lift" */
 

@@ -42,21 +42,6 @@ static void check_reencode(const struct report_batch *b, const uint8_t *msg, siz
 	FUZZ_CHECK(n == len && memcmp(again, msg, len) == 0);
 }
 
-static void check_same(const struct report_batch *a, const struct report_batch *b)
-{
-	FUZZ_CHECK(strcmp(a->alliance, b->alliance) == 0 && strcmp(a->member, b->member) == 0);
-	FUZZ_CHECK(a->treaty_version == b->treaty_version && a->n == b->n);
-	for (size_t i = 0; i < a->n; i++) {
-		const struct report *x = &a->items[i], *y = &b->items[i];
-		FUZZ_CHECK(x->seq == y->seq && x->time_us == y->time_us && x->action == y->action);
-		FUZZ_CHECK(addr_equal(&x->addr, &y->addr) && strcmp(x->scenario, y->scenario) == 0);
-		FUZZ_CHECK(x->duration_s == y->duration_s && x->attempts == y->attempts);
-		FUZZ_CHECK(x->first_seen_us == y->first_seen_us && x->last_seen_us == y->last_seen_us);
-		FUZZ_CHECK(x->nlines == y->nlines);
-		for (size_t j = 0; j < x->nlines; j++)
-			FUZZ_CHECK(strcmp(x->lines[j], y->lines[j]) == 0);
-	}
-}
 
 /* report_decode's two decoders on the payload past the signature. */
 static void check_decoders(const uint8_t *msg, size_t len)
@@ -70,7 +55,7 @@ static void check_decoders(const uint8_t *msg, size_t len)
 	enum report_error e = report_decode_json(p, len - SIGNER_SIGNATURE_BYTES, &slow, why, sizeof(why));
 	FUZZ_CHECK(f == (e == REPORT_OK));
 	if (f)
-		check_same(&fast, &slow);
+		FUZZ_CHECK(report_batch_same(&fast, &slow));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

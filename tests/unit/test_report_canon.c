@@ -131,25 +131,7 @@ static void fill_batch(struct report_batch *b, size_t n)
 
 static void assert_same(const struct report_batch *a, const struct report_batch *b)
 {
-	assert_string_equal(a->alliance, b->alliance);
-	assert_string_equal(a->member, b->member);
-	assert_int_equal(a->treaty_version, b->treaty_version);
-	assert_int_equal(a->n, b->n);
-	for (size_t i = 0; i < a->n; i++) {
-		const struct report *x = &a->items[i], *y = &b->items[i];
-		assert_int_equal(x->seq, y->seq);
-		assert_int_equal(x->time_us, y->time_us);
-		assert_int_equal(x->action, y->action);
-		assert_true(addr_equal(&x->addr, &y->addr));
-		assert_string_equal(x->scenario, y->scenario);
-		assert_int_equal(x->duration_s, y->duration_s);
-		assert_int_equal(x->attempts, y->attempts);
-		assert_int_equal(x->first_seen_us, y->first_seen_us);
-		assert_int_equal(x->last_seen_us, y->last_seen_us);
-		assert_int_equal(x->nlines, y->nlines);
-		for (size_t j = 0; j < x->nlines; j++)
-			assert_string_equal(x->lines[j], y->lines[j]);
-	}
+	assert_true(report_batch_same(a, b));
 }
 
 static struct signer *key;
