@@ -41,6 +41,7 @@ struct engine {
 	const struct ruleset *rs;
 	struct engine_config cfg;
 	struct engine_scanner *scanner;   /* the engine's own, for engine_feed_line() */
+	struct engine_hit *hits;          /* its hits, engine_max_hits() of them */
 	struct counters **counters;
 	struct policy *policy;
 	struct lru *conns;
@@ -560,28 +561,18 @@ void engine_prefetch_line(const struct engine *e, const struct engine_scanned *l
 
 void engine_feed_event(struct engine *e, struct log_event *ev, int64_t now_us)
 {
-	struct engine_hit hits[ENGINE_MAX_STACK_HITS], *h = hits;
-	if (e->rs->nscenarios > ENGINE_MAX_STACK_HITS)
-		h = xcalloc(e->rs->nscenarios, sizeof(*h));
 	struct engine_scanned line = {.ev = *ev, .kind = SCANNED_READ, .host_hash = host_hash(ev)};
 	struct reader_list r = dispatch_readers(e->dispatch, ev, e->cfg.trust_bare);
-	line.nhits = scan_readers(e->scanner, r, ev, h);
-	engine_apply_line(e, &line, h, now_us);
+	line.nhits = scan_readers(e->scanner, r, ev, e->hits);
+	engine_apply_line(e, &line, e->hits, now_us);
 	*ev = line.ev;
-	if (h != hits)
-		free(h);
 }
 
 void engine_feed_line(struct engine *e, const char *line, size_t len, int64_t now_us)
 {
-	struct engine_hit hits[ENGINE_MAX_STACK_HITS], *h = hits;
-	if (e->rs->nscenarios > ENGINE_MAX_STACK_HITS)
-		h = xcalloc(e->rs->nscenarios, sizeof(*h));
 	struct engine_scanned scanned;
-	engine_scan_line(e->scanner, line, len, &scanned, h);
-	engine_apply_line(e, &scanned, h, now_us);
-	if (h != hits)
-		free(h);
+	engine_scan_line(e->scanner, line, len, &scanned, e->hits);
+	engine_apply_line(e, &scanned, e->hits, now_us);
 }
 
 /* ---- time ---- */
@@ -689,6 +680,7 @@ struct engine *engine_new(const struct ruleset *rs, const struct engine_config *
 			   cfg->seed ^ 0x5bd1e995, conn_evicted, e);
 	e->dispatch = dispatch_new(rs);
 	e->scanner = engine_scanner_new(e);
+	e->hits = xcalloc(engine_max_hits(e), sizeof(*e->hits));
 	return e;
 }
 
@@ -700,6 +692,7 @@ void engine_free(struct engine *e)
 		counters_free(e->counters[i]);
 	}
 	engine_scanner_free(e->scanner);
+	free(e->hits);
 	free(e->counters);
 	policy_free(e->policy);
 	lru_free(e->conns);

@@ -135,7 +135,6 @@ void engine_add_unmatched(struct engine *e, const struct engine_unmatched *sum);
 
 /* The most hits one line can have (one per scenario): size hits for it. */
 size_t engine_max_hits(const struct engine *e);
-#define ENGINE_MAX_STACK_HITS 32
 
 struct engine_scanner;
 /* A scanner for e's rules; e must outlive it. Not shared between threads. */
