@@ -288,6 +288,9 @@ static void apply_done(struct scan_pool *p)
 	}
 }
 
+/* The most bytes between two lines of one run: CR LF. */
+#define MAX_SEPARATOR 2
+
 /* Copies the lines still in the caller's memory into the batch. */
 static void hold_batch(struct batch *b)
 {
@@ -326,10 +329,13 @@ void scan_pool_feed(struct scan_pool *p, const char *line, size_t len, int64_t n
 {
 	struct batch *b = batch_of(p, p->next_fill);
 	size_t stored = len > ENGINE_MAX_LINE ? 0 : len;   /* an oversized line is counted, not kept */
-	/* Not right after the pending lines (another buffer): copy those first. */
-	if (b->pending_len && line != b->pending + b->pending_len)
+	/* A line that follows the pending ones after at most its separator
+	 * (LF, or CR LF) extends their run, separator included; anything else
+	 * (a skipped oversized line, out of order) copies the run first. */
+	const char *run_end = b->pending + b->pending_len;
+	if (b->pending_len && (line < run_end || line > run_end + MAX_SEPARATOR))
 		hold_batch(b);
-	size_t gap = b->pending_len ? (size_t)(line - (b->pending + b->pending_len)) : 0;
+	size_t gap = b->pending_len ? (size_t)(line - run_end) : 0;
 	if (b->nlines == SCAN_POOL_BATCH_LINES ||
 	    b->text_used + b->pending_len + gap + stored > SCAN_POOL_BATCH_BYTES) {
 		submit(p);

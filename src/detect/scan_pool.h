@@ -39,7 +39,9 @@ void scan_pool_free(struct scan_pool *p);   /* accepts NULL */
 /* Adds a line (without its newline) at caller time now_us; it is applied
  * later, in order. Lines longer than ENGINE_MAX_LINE are counted as
  * oversized, as engine_feed_line() does. The bytes must stay as they are
- * until the next scan_pool_hold() or scan_pool_flush(). */
+ * until the next scan_pool_hold() or scan_pool_flush(), and the lines fed
+ * between two holds must lie in one buffer, in order (a reader's lines):
+ * the up to two bytes between consecutive lines are copied with them. */
 void scan_pool_feed(struct scan_pool *p, const char *line, size_t len, int64_t now_us);
 
 /* Copies the lines fed so far out of the caller's memory, which may then
