@@ -150,6 +150,28 @@ static void on_trace(void *arg, const struct trace *t)
 
 /* ---- input ---- */
 
+/* A line fed on this thread: journal JSON, or any line without the pool. */
+static void feed_direct(struct replay *r, const char *line, size_t len, int64_t now_us)
+{
+	r->line = line;
+	r->line_len = len;
+	if (len > 0 && line[0] == '{') {
+		struct log_event ev;
+		if (journal_json_parse(line, len, &r->jstore, &ev) == 0) {
+			engine_feed_event(r->engine, &ev, now_us);
+			return;
+		}
+		r->bad_journal++;
+	}
+	engine_feed_line(r->engine, line, len, now_us);
+}
+
+/* The pool's lines that its scanners leave to this thread, in order. */
+static void pool_direct(void *arg, const char *line, size_t len, int64_t now_us)
+{
+	feed_direct(arg, line, len, now_us);
+}
+
 static void on_line(void *arg, const char *line, size_t len, uint64_t offset)
 {
 	struct replay *r = arg;
@@ -163,17 +185,7 @@ static void on_line(void *arg, const char *line, size_t len, uint64_t offset)
 		scan_pool_flush(r->pool);
 		r->pooled = false;
 	}
-	r->line = line;
-	r->line_len = len;
-	if (len > 0 && line[0] == '{') {
-		struct log_event ev;
-		if (journal_json_parse(line, len, &r->jstore, &ev) == 0) {
-			engine_feed_event(r->engine, &ev, r->now_us);
-			return;
-		}
-		r->bad_journal++;
-	}
-	engine_feed_line(r->engine, line, len, r->now_us);
+	feed_direct(r, line, len, r->now_us);
 }
 
 /* One entry of journalctl -o export output. */
@@ -210,6 +222,13 @@ static long replay_frame(void *arg, const char *buf, size_t len, bool at_eof, bo
 	}
 	if (r->form == FORM_EXPORT)
 		return export_frame(r, buf, len, at_eof, full);
+	/* With the pool, whole LF lines go in as blocks that the scanning
+	 * threads frame: this thread only reads and applies. */
+	size_t whole = r->pooled ? reader_lines_whole(&r->lines, buf, len) : 0;
+	if (whole) {
+		scan_pool_feed_block(r->pool, buf, whole, r->now_us);
+		return (long)whole;
+	}
 	long used = reader_lines(&r->lines, buf, len, at_eof, full);
 	if (r->pooled)
 		scan_pool_hold(r->pool);   /* the reader moves or overwrites buf next */
@@ -418,7 +437,7 @@ static struct engine *replay_engine(struct replay *r, const struct ruleset *rs)
  * interleaved runs; the batching and prefetching cost more instructions
  * than the stalls they saved on one CPU). --explain stays on one (its trace
  * names the line being applied, which the pool does not keep for it). */
-static struct scan_pool *replay_pool(const struct replay *r)
+static struct scan_pool *replay_pool(struct replay *r)
 {
 	unsigned n = r->opts->threads;
 	if (n == 0) {
@@ -427,7 +446,10 @@ static struct scan_pool *replay_pool(const struct replay *r)
 	}
 	if (n < 2 || r->opts->has_explain)
 		return NULL;
-	return scan_pool_new(r->engine, n);
+	struct scan_pool *p = scan_pool_new(r->engine, n);
+	if (p)
+		scan_pool_set_direct(p, pool_direct, r);
+	return p;
 }
 
 static int replay_inputs(struct replay *r, int nfiles, char **files, struct reader_stats *rs)
@@ -462,6 +484,13 @@ int cmd_replay(int argc, char **argv)
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	int rc = replay_inputs(r, argc - first, argv + first, &st);
+	if (r->pool) {
+		uint64_t records, oversized;
+		scan_pool_flush(r->pool);
+		scan_pool_counts(r->pool, &records, &oversized);
+		st.records += records;
+		st.oversized += oversized;
+	}
 	scan_pool_free(r->pool);
 	engine_finish(r->engine);
 	fflush(stdout);

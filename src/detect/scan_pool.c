@@ -21,6 +21,7 @@ enum batch_state { BATCH_FILLING, BATCH_READY, BATCH_SCANNING, BATCH_SCANNED };
 struct line_ref {
 	uint32_t offset, len;      /* in the batch's text */
 	uint32_t first_hit;        /* in the batch's hits */
+	bool direct;               /* applied by the direct function, not scanned */
 	int64_t now_us;
 };
 
@@ -33,6 +34,13 @@ struct batch {
 	 * in one memcpy (scan_pool_hold), instead of one copy per line. */
 	const char *pending;
 	size_t pending_len;
+	/* A batch of whole text (scan_pool_feed_block): the scanner frames it
+	 * into lines itself, up to the batch's line room; what does not fit,
+	 * from overflow_from on, is framed and fed by the applying thread. */
+	bool block;
+	int64_t block_now_us;
+	size_t overflow_from;
+	uint64_t records, oversized;   /* framed by the scanner */
 	struct line_ref *lines;
 	size_t nlines;
 	struct engine_scanned *scanned;
@@ -56,6 +64,9 @@ struct scan_pool {
 	uint64_t next_fill;        /* number of the batch being filled */
 	uint64_t next_apply;       /* number of the oldest batch not yet applied */
 	bool stopping;
+	scan_pool_direct_fn direct;    /* NULL: engine_feed_line */
+	void *direct_arg;
+	uint64_t records, oversized;   /* of blocks */
 	pthread_t workers[SCAN_POOL_MAX_THREADS];
 	size_t nworkers;
 	struct engine_scanner *own;   /* the caller's, for the batches it scans */
@@ -74,15 +85,60 @@ static struct batch *batch_of(const struct scan_pool *p, uint64_t number)
 
 /* Hits are packed one line after another: room for max_hits per line is
  * reserved, but only what lines use is touched. */
+/* Frames text[from, end) (whole records, each ending in LF) as reader.c
+ * does for LF streams: a CR before the LF is dropped, a line longer than
+ * ENGINE_MAX_LINE is counted and dropped. Calls fn for each line kept,
+ * until it returns false; returns where framing stopped. */
+static size_t frame_text(const char *text, size_t from, size_t end, uint64_t *records, uint64_t *oversized,
+			 bool (*fn)(void *arg, const char *line, size_t len, size_t offset), void *arg)
+{
+	while (from < end) {
+		const char *nl = memchr(text + from, '\n', end - from);
+		size_t n = nl ? (size_t)(nl - (text + from)) : end - from;
+		size_t len = n > 0 && text[from + n - 1] == '\r' ? n - 1 : n;
+		if (len <= ENGINE_MAX_LINE && !fn(arg, text + from, len, from))
+			break;
+		++*records;
+		*oversized += len > ENGINE_MAX_LINE;
+		from += n + 1;
+	}
+	return from < end ? from : end;
+}
+
+/* Journal JSON lines are parsed by the caller's direct function, in order. */
+static bool add_block_line(void *arg, const char *line, size_t len, size_t offset)
+{
+	struct batch *b = arg;
+	if (b->nlines == SCAN_POOL_BATCH_LINES)
+		return false;
+	b->lines[b->nlines++] = (struct line_ref){
+	    .offset = (uint32_t)offset, .len = (uint32_t)len, .direct = len > 0 && line[0] == '{',
+	    .now_us = b->block_now_us};
+	return true;
+}
+
+static void frame_block(struct batch *b)
+{
+	b->records = b->oversized = 0;
+	b->overflow_from = frame_text(b->text, 0, b->text_used, &b->records, &b->oversized, add_block_line, b);
+}
+
 static void scan_batch(struct engine_scanner *sc, struct batch *b)
 {
 	size_t used = 0;
 	b->nactive = 0;
 	memset(&b->unmatched, 0, sizeof(b->unmatched));
+	if (b->block)
+		frame_block(b);
 	for (size_t i = 0; i < b->nlines; i++) {
 		struct line_ref *l = &b->lines[i];
 		struct engine_scanned *s = &b->scanned[i];
 		l->first_hit = (uint32_t)used;
+		if (l->direct) {
+			s->nhits = 0;
+			b->active[b->nactive++] = (uint32_t)i;
+			continue;
+		}
 		engine_scan_line(sc, b->text + l->offset, l->len, s, &b->hits[used]);
 		used += s->nhits;
 		if (s->nhits)
@@ -214,7 +270,7 @@ static void prefetch_bytes(const void *p, size_t n)
 
 static void prefetch_record(const struct batch *b, size_t k)
 {
-	if (k < b->nactive) {
+	if (k < b->nactive && !b->lines[b->active[k]].direct) {
 		uint32_t i = b->active[k];
 		prefetch_bytes(&b->scanned[i], sizeof(b->scanned[i]));
 		prefetch_bytes(&b->hits[b->lines[i].first_hit], sizeof(*b->hits) * b->scanned[i].nhits);
@@ -224,10 +280,41 @@ static void prefetch_record(const struct batch *b, size_t k)
 /* k: an index into the batch's active lines. */
 static void prefetch_line(struct scan_pool *p, struct batch *b, size_t k, bool entries)
 {
-	if (k < b->nactive) {
+	if (k < b->nactive && !b->lines[b->active[k]].direct) {
 		uint32_t i = b->active[k];
 		engine_prefetch_line(p->engine, &b->scanned[i], &b->hits[b->lines[i].first_hit], entries);
 	}
+}
+
+static void feed_direct(struct scan_pool *p, const char *line, size_t len, int64_t now_us)
+{
+	if (p->direct)
+		p->direct(p->direct_arg, line, len, now_us);
+	else
+		engine_feed_line(p->engine, line, len, now_us);
+}
+
+struct overflow {
+	struct scan_pool *pool;
+	int64_t now_us;
+};
+
+static bool feed_overflow_line(void *arg, const char *line, size_t len, size_t offset)
+{
+	struct overflow *o = arg;
+	(void)offset;
+	feed_direct(o->pool, line, len, o->now_us);
+	return true;
+}
+
+/* The block's counts, and the lines past its line room, fed here in order. */
+static void apply_block_rest(struct scan_pool *p, struct batch *b)
+{
+	p->records += b->records;
+	p->oversized += b->oversized;
+	struct overflow o = {p, b->block_now_us};
+	frame_text(b->text, b->overflow_from, b->text_used, &p->records, &p->oversized, feed_overflow_line, &o);
+	b->block = false;
 }
 
 /* Lines without a hit change nothing but counts, so they are applied all
@@ -244,8 +331,14 @@ static void apply_batch(struct scan_pool *p, struct batch *b)
 		prefetch_line(p, b, k + PREFETCH_SLOTS_AHEAD, false);
 		prefetch_line(p, b, k + PREFETCH_ENTRIES_AHEAD, true);
 		uint32_t i = b->active[k];
-		engine_apply_line(p->engine, &b->scanned[i], &b->hits[b->lines[i].first_hit], b->lines[i].now_us);
+		const struct line_ref *l = &b->lines[i];
+		if (l->direct)
+			feed_direct(p, b->text + l->offset, l->len, l->now_us);
+		else
+			engine_apply_line(p->engine, &b->scanned[i], &b->hits[l->first_hit], l->now_us);
 	}
+	if (b->block)
+		apply_block_rest(p, b);
 	b->nlines = 0;
 	b->text_used = 0;
 }
@@ -313,7 +406,7 @@ static void submit(struct scan_pool *p)
 {
 	struct batch *b = batch_of(p, p->next_fill);
 	hold_batch(b);
-	if (b->nlines == 0)
+	if (b->nlines == 0 && !b->block)
 		return;
 	pthread_mutex_lock(&p->lock);
 	b->state = BATCH_READY;
@@ -328,6 +421,10 @@ static void submit(struct scan_pool *p)
 void scan_pool_feed(struct scan_pool *p, const char *line, size_t len, int64_t now_us)
 {
 	struct batch *b = batch_of(p, p->next_fill);
+	if (b->block) {
+		submit(p);
+		b = batch_of(p, p->next_fill);
+	}
 	size_t stored = len > ENGINE_MAX_LINE ? 0 : len;   /* an oversized line is counted, not kept */
 	/* A line that follows the pending ones after at most its separator
 	 * (LF, or CR LF) extends their run, separator included; anything else
@@ -348,6 +445,66 @@ void scan_pool_feed(struct scan_pool *p, const char *line, size_t len, int64_t n
 	l->len = (uint32_t)len;
 	l->now_us = now_us;
 	b->pending_len = (size_t)(line - b->pending) + stored;
+}
+
+void scan_pool_set_direct(struct scan_pool *p, scan_pool_direct_fn fn, void *arg)
+{
+	p->direct = fn;
+	p->direct_arg = arg;
+}
+
+/* A line longer than a batch's text, at the start of buf: counted, dropped;
+ * returns its length with its LF. */
+static size_t drop_huge_line(struct scan_pool *p, const char *buf, size_t len)
+{
+	const char *nl = memchr(buf, '\n', len);
+	p->records++;
+	p->oversized++;
+	return nl ? (size_t)(nl - buf) + 1 : len;
+}
+
+/* How much of buf (whole records) goes into b, cut after a LF: 0 when b
+ * must be submitted first. */
+static size_t block_take(const struct batch *b, const char *buf, size_t len)
+{
+	size_t room = SCAN_POOL_BLOCK_BYTES - b->text_used;
+	if (len <= room)
+		return len;
+	const char *cut = room ? memrchr(buf, '\n', room) : NULL;
+	return cut ? (size_t)(cut - buf) + 1 : 0;
+}
+
+void scan_pool_feed_block(struct scan_pool *p, const char *buf, size_t len, int64_t now_us)
+{
+	while (len > 0) {
+		struct batch *b = batch_of(p, p->next_fill);
+		if ((!b->block && (b->nlines || b->pending_len)) || (b->block && b->block_now_us != now_us)) {
+			submit(p);
+			continue;
+		}
+		size_t take = block_take(b, buf, len);
+		if (take == 0 && b->text_used == 0)
+			take = drop_huge_line(p, buf, len);
+		else if (take == 0) {
+			submit(p);
+			continue;
+		} else {
+			memcpy(b->text + b->text_used, buf, take);
+			b->text_used += take;
+			b->block = true;
+			b->block_now_us = now_us;
+		}
+		buf += take;
+		len -= take;
+		if (b->text_used == SCAN_POOL_BLOCK_BYTES)
+			submit(p);
+	}
+}
+
+void scan_pool_counts(const struct scan_pool *p, uint64_t *records, uint64_t *oversized)
+{
+	*records = p->records;
+	*oversized = p->oversized;
 }
 
 void scan_pool_flush(struct scan_pool *p)

@@ -10,8 +10,11 @@
  * the input; lines are copied into them, in one memcpy per run of lines
  * that lie one after another in the caller's buffer (one copy per line
  * was 7% of replay's time), so the caller keeps each line's bytes
- * unchanged until scan_pool_hold() or scan_pool_flush(). The engine's callbacks (on_sanction...) run on the caller's thread,
- * during scan_pool_feed() or scan_pool_flush().
+ * unchanged until scan_pool_hold() or scan_pool_flush(). Or whole blocks
+ * of text go in (scan_pool_feed_block), framed on the scanning threads:
+ * the caller then does little more than read and apply. The engine's
+ * callbacks (on_sanction...) run on the caller's thread,
+ * during scan_pool_feed(), scan_pool_feed_block() or scan_pool_flush().
  * Never: touches the engine from another thread. */
 #ifndef PACTO_SCAN_POOL_H
 #define PACTO_SCAN_POOL_H
@@ -24,6 +27,9 @@
 #define SCAN_POOL_BATCH_LINES 4096
 #define SCAN_POOL_BATCH_BYTES (512 * 1024)
 #define SCAN_POOL_MAX_THREADS 16
+/* The text of a block batch: room for SCAN_POOL_BATCH_LINES lines of 64
+ * bytes, so a log's lines fit unless they average under 64 bytes. */
+#define SCAN_POOL_BLOCK_BYTES (SCAN_POOL_BATCH_LINES * 64)
 
 struct scan_pool;
 
@@ -47,6 +53,25 @@ void scan_pool_feed(struct scan_pool *p, const char *line, size_t len, int64_t n
 /* Copies the lines fed so far out of the caller's memory, which may then
  * be reused. */
 void scan_pool_hold(struct scan_pool *p);
+
+/* Called on the caller's thread, in order, for the lines of blocks the
+ * scanners do not take: journal JSON lines (starting with '{') and the
+ * lines of a batch past its line room. */
+typedef void (*scan_pool_direct_fn)(void *arg, const char *line, size_t len, int64_t now_us);
+
+/* Sets the direct function; without one, such lines go to engine_feed_line(). */
+void scan_pool_set_direct(struct scan_pool *p, scan_pool_direct_fn fn, void *arg);
+
+/* Adds buf[0, len): whole records, each ending in LF, copied at once and
+ * framed by the scanners, off the caller's thread, as reader_lines()
+ * frames an LF stream (a CR before the LF is dropped; a line longer than
+ * ENGINE_MAX_LINE is counted in scan_pool_counts() and dropped). The
+ * caller may reuse buf on return. Applied in order with scan_pool_feed()'s
+ * lines. */
+void scan_pool_feed_block(struct scan_pool *p, const char *buf, size_t len, int64_t now_us);
+
+/* The records and oversized lines of blocks applied so far. */
+void scan_pool_counts(const struct scan_pool *p, uint64_t *records, uint64_t *oversized);
 
 /* Applies every line fed so far before returning. */
 void scan_pool_flush(struct scan_pool *p);

@@ -47,6 +47,20 @@ static const char *record_end(struct reader_lines *r, const char *buf, size_t fr
 	return nl;
 }
 
+size_t reader_lines_whole(struct reader_lines *r, const char *buf, size_t len)
+{
+	const char *last = memrchr(buf, '\n', len);
+	if (!last || r->skipping)
+		return 0;
+	if (r->eol == EOL_UNDECIDED)
+		r->eol = has_crlf(buf, len) ? EOL_CRLF : EOL_LF;
+	if (r->eol != EOL_LF)
+		return 0;
+	size_t n = (size_t)(last - buf) + 1;
+	r->offset += n;
+	return n;
+}
+
 long reader_lines(void *arg, const char *buf, size_t len, bool at_eof, bool full)
 {
 	struct reader_lines *r = arg;

@@ -54,6 +54,13 @@ struct reader_lines {
 	enum reader_eol eol;
 };
 
+/* For a caller that frames LF lines itself (scan_pool_feed_block): how
+ * many bytes at the start of buf are whole records, up to its last LF, and
+ * consumed as such; 0 when the stream ends records in CR LF, no LF is in
+ * buf, or the tail of an oversized line is being skipped (then frame with
+ * reader_lines). Decides the stream's rule as reader_lines would. */
+size_t reader_lines_whole(struct reader_lines *r, const char *buf, size_t len);
+
 /* The framing function for lines: pass a struct reader_lines as arg. */
 long reader_lines(void *arg, const char *buf, size_t len, bool at_eof, bool full);
 

@@ -87,6 +87,19 @@ check "journalctl -o json lines are read with their own time" \
 check "a log mixing syslog and journal JSON lines gives the same sanctions on 1 and 3 threads" \
 	sh -c 'cmp -s m1.jsonl m3.jsonl && grep -q 198.51.100.44 m3.jsonl'
 
+# 7a'. With threads, whole LF lines are framed by the scanning threads: the
+# same counts (lines read, oversized, journal lines) as one thread, with
+# oversized lines, stray CRs, lines of one byte and a last line without LF.
+{ head -n 30000 auth.log; head -c 9000 /dev/zero | tr '\0' x; echo; cat journal.json
+  head -n 3000 auth.log | sed 's/$/\r/'; yes z | head -n 50000; tail -n 30000 auth.log
+  printf 'no newline at the end'; } >edges.log
+"$PACTO" replay --json --threads 1 edges.log >x1.jsonl 2>x1.err
+"$PACTO" replay --json --threads 2 edges.log >x2.jsonl 2>x2.err
+counts x1.err >xc1.txt
+counts x2.err >xc2.txt
+check "a log with oversized, CR-ended and one-byte lines: same sanctions and counts on 1 and 2 threads" \
+	sh -c 'cmp -s x1.jsonl x2.jsonl && cmp -s xc1.txt xc2.txt && grep -q "1 oversized" xc1.txt && [ -s x1.jsonl ]'
+
 # 7b. journalctl -o export input (text fields), read with its own times.
 for i in 1 2 3 4 5; do
 	printf '__CURSOR=s=%s\n__REALTIME_TIMESTAMP=%s\n_PID=%s\nSYSLOG_IDENTIFIER=sshd\nMESSAGE=Invalid user u%s from 2001:db8:5:6::%s port 4%s\n\n' \

@@ -4,7 +4,9 @@
  * in the same order, with the same times and attempts, and the same
  * counts; across batch boundaries, a ring that wraps many times, lines
  * that fill a batch's text before its line count, oversized, bare and
- * garbage lines, and flushes in the middle. */
+ * garbage lines, and flushes in the middle; and the same for whole blocks
+ * of text that the scanners frame (scan_pool_feed_block): CRs, journal
+ * JSON lines left to the caller in order, lines past a batch's room. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -183,6 +185,185 @@ static void test_same_as_one_thread(void **state)
 	ruleset_free(rs);
 }
 
+/* ---- blocks: whole text framed by the scanners ---- */
+
+/* The lines the direct function saw, in order, as one running hash. */
+struct direct_seen {
+	struct engine *engine;
+	uint64_t hash, calls;
+};
+
+static uint64_t chain(uint64_t h, const char *line, size_t len)
+{
+	h = h * 1099511628211u + len;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)line[i]) * 1099511628211u;
+	return h;
+}
+
+static void on_direct(void *arg, const char *line, size_t len, int64_t now_us)
+{
+	struct direct_seen *d = arg;
+	if (len > 0 && line[0] == '{') {   /* what the scanners leave for the caller */
+		d->hash = chain(d->hash, line, len);
+		d->calls++;
+	}
+	engine_feed_line(d->engine, line, len, now_us);
+}
+
+/* The mixed log as one text, LF after each line, with what blocks must
+ * cope with: a stray CR before some LFs, journal JSON lines (the direct
+ * function's), and a stretch of 3-byte lines that overflows batches'
+ * line room (the applying thread frames the rest). */
+static char *make_text(size_t *len)
+{
+	size_t cap = (size_t)NLINES * 200 + 40000 * 4 + 64 * 1024 * 1024 / 8, used = 0;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	for (unsigned i = 0; i < NLINES; i++) {
+		assert_true(used + ENGINE_MAX_LINE + 256 < cap);
+		if (i % 503 == 0)
+			used += (size_t)snprintf(text + used, cap - used, "{\"MESSAGE\":\"line %u\"}", i);
+		else
+			used += make_line(i, text + used, cap - used);
+		if (i % 13 == 0)
+			text[used++] = '\r';
+		text[used++] = '\n';
+		if (i == NLINES / 2)
+			for (unsigned j = 0; j < 40000; j++)
+				used += (size_t)snprintf(text + used, cap - used, "%c\n", 'a' + j % 26);
+	}
+	*len = used;
+	return text;
+}
+
+struct block_outcome {
+	struct outcome o;
+	struct direct_seen direct;
+	uint64_t records, oversized;
+};
+
+/* The reference: each record framed as reader.c does, fed one by one. */
+static void feed_text_by_line(const char *text, size_t len, struct block_outcome *b)
+{
+	for (size_t at = 0; at < len;) {
+		const char *nl = memchr(text + at, '\n', len - at);
+		size_t n = (size_t)(nl - (text + at)), l = n && text[at + n - 1] == '\r' ? n - 1 : n;
+		b->records++;
+		if (l > ENGINE_MAX_LINE)
+			b->oversized++;
+		else
+			on_direct(&b->direct, text + at, l, T0 * 1000000LL);
+		at += n + 1;
+	}
+}
+
+/* Blocks of pseudo-random sizes, each cut after a LF, from a scratch
+ * buffer overwritten after each call (the pool must have copied it). */
+static void feed_text_by_block(struct scan_pool *p, const char *text, size_t len)
+{
+	static char scratch[3 * 1024 * 1024];
+	uint32_t x = 12345;
+	for (size_t at = 0; at < len;) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		size_t want = 1 + x % (x % 4 == 0 ? sizeof(scratch) - 1 : 4096);
+		if (want > len - at)
+			want = len - at;
+		const char *cut = memrchr(text + at, '\n', want);
+		if (!cut)
+			cut = memchr(text + at + want, '\n', len - at - want);
+		size_t n = (size_t)(cut - (text + at)) + 1;
+		assert_true(n <= sizeof(scratch));
+		memcpy(scratch, text + at, n);
+		scan_pool_feed_block(p, scratch, n, T0 * 1000000LL);
+		memset(scratch, 'X', n);
+		at += n;
+	}
+}
+
+static void replay_text(const struct ruleset *rs, const char *text, size_t len, unsigned threads,
+			struct block_outcome *b)
+{
+	memset(b, 0, sizeof(*b));
+	struct engine_config cfg = {.use_log_time = true, .reference_us = T0 * 1000000LL, .seed = 7,
+				    .on_sanction = on_sanction, .arg = &b->o};
+	struct engine *e = engine_new(rs, &cfg);
+	b->direct.engine = e;
+	if (threads > 1) {
+		struct scan_pool *p = scan_pool_new(e, threads);
+		assert_non_null(p);
+		scan_pool_set_direct(p, on_direct, &b->direct);
+		feed_text_by_block(p, text, len);
+		scan_pool_flush(p);
+		scan_pool_counts(p, &b->records, &b->oversized);
+		scan_pool_free(p);
+	} else {
+		feed_text_by_line(text, len, b);
+	}
+	engine_finish(e);
+	engine_get_stats(e, &b->o.stats);
+	engine_free(e);
+}
+
+static void test_blocks_same_as_one_thread(void **state)
+{
+	(void)state;
+	struct ruleset *rs = stock();
+	size_t len;
+	char *text = make_text(&len);
+	struct block_outcome one, many;
+	replay_text(rs, text, len, 1, &one);
+	assert_true(one.o.n > 100);
+	assert_int_equal(one.records, NLINES + 40000);
+	assert_true(one.oversized > 0 && one.direct.calls > 200);
+	for (unsigned threads = 2; threads <= 4; threads += 2) {
+		replay_text(rs, text, len, threads, &many);
+		assert_same(&one.o, &many.o);
+		assert_int_equal(one.records, many.records);
+		assert_int_equal(one.oversized, many.oversized);
+		assert_int_equal(one.direct.calls, many.direct.calls);
+		assert_true(one.direct.hash == many.direct.hash);
+		free(many.o.sanctions);
+	}
+	free(one.o.sanctions);
+	free(text);
+	ruleset_free(rs);
+}
+
+/* Blocks and single lines mixed: each applied in the order fed. */
+static void test_blocks_and_lines_in_order(void **state)
+{
+	(void)state;
+	struct ruleset *rs = stock();
+	struct outcome ref, mixed;
+	replay(rs, 1, 0, &ref);
+	memset(&mixed, 0, sizeof(mixed));
+	struct engine_config cfg = {.use_log_time = true, .reference_us = T0 * 1000000LL, .seed = 7,
+				    .on_sanction = on_sanction, .arg = &mixed};
+	struct engine *e = engine_new(rs, &cfg);
+	struct scan_pool *p = scan_pool_new(e, 3);
+	assert_non_null(p);
+	static char buf[ENGINE_MAX_LINE + 64];
+	for (unsigned i = 0; i < NLINES; i++) {
+		size_t n = make_line(i, buf, sizeof(buf) - 1);
+		if (n > ENGINE_MAX_LINE || i / 700 % 2 == 0) {
+			scan_pool_feed(p, buf, n, T0 * 1000000LL);   /* oversized: counted by the engine */
+			scan_pool_hold(p);
+		} else {
+			buf[n] = '\n';
+			scan_pool_feed_block(p, buf, n + 1, T0 * 1000000LL);
+		}
+	}
+	scan_pool_free(p);
+	engine_finish(e);
+	engine_get_stats(e, &mixed.stats);
+	engine_free(e);
+	assert_same(&ref, &mixed);
+	free(ref.sanctions);
+	free(mixed.sanctions);
+	ruleset_free(rs);
+}
+
 static void test_empty_and_tiny(void **state)
 {
 	(void)state;
@@ -208,6 +389,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_as_one_thread),
 		cmocka_unit_test(test_empty_and_tiny),
+		cmocka_unit_test(test_blocks_same_as_one_thread),
+		cmocka_unit_test(test_blocks_and_lines_in_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
