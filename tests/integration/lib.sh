@@ -65,7 +65,22 @@ wait_sanctioned() {
 expect_exit() {
 	want=$1 what=$2
 	shift 2
-	"$@" >"$SCRATCH/out" 2>"$SCRATCH/err"
+	# A command that should exit but runs on (a pactod that started when it
+	# should have refused) fails this check after EXPECT_EXIT_SECONDS
+	# instead of hanging the suite. fd 9 keeps stdin (a background command
+	# would get /dev/null).
+	exec 9<&0
+	"$@" <&9 >"$SCRATCH/out" 2>"$SCRATCH/err" &
+	cmd=$!
+	exec 9<&-
+	(sleep "${EXPECT_EXIT_SECONDS:-60}" && { pkill -TERM -P "$cmd"; kill -TERM "$cmd"; }) \
+		</dev/null >/dev/null 2>&1 &
+	dog=$!
+	wait "$cmd"
 	got=$?
+	# Ends the watchdog: its sleep killed, it kills nothing (the sleep may
+	# not have started yet: try until it has, or the watchdog is gone).
+	until pkill -TERM -P "$dog" sleep 2>/dev/null || ! kill -0 "$dog" 2>/dev/null; do :; done
+	wait "$dog" 2>/dev/null
 	if [ "$got" -eq "$want" ]; then ok "$what"; else not_ok "$what (exit $got, wanted $want)"; sed 's/^/# /' "$SCRATCH/err"; fi
 }
