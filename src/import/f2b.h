@@ -12,8 +12,10 @@
  * become the `addr` capture (addresses only: pacto never resolves names);
  * the date fail2ban cuts out of a line before matching is matched in place
  * (the filter's datepattern, or common date shapes).
- * Guarantees: the YAML returned loads with ruleset_load() (the caller can
- * check it); nothing is returned for a filter with any error.
+ * Guarantees: the YAML returned loads with ruleset_load(), except that
+ * PCRE2 may refuse a regex as too large to compile (pacto import-fail2ban
+ * loads it before printing; fuzz_f2b checks both); nothing is returned for
+ * a filter with any error.
  * Ownership: the caller frees the returned text. */
 #ifndef PACTO_F2B_H
 #define PACTO_F2B_H

@@ -14,6 +14,7 @@
 
 #include "detect/match.h"
 #include "import/f2b.h"
+#include "common/strbuf.h"
 #include "import/f2b_conf.h"
 
 static char dir[] = "/tmp/pacto-f2b.XXXXXX";
@@ -84,6 +85,70 @@ static void test_conf_reads_like_fail2ban(void **state)
 	free(v);
 	assert_int_equal(errs.n, 0);
 	f2b_conf_free(c);
+}
+
+/* Reads name's option "top" and returns the error (or "" when it resolved). */
+static char *resolve_error(const char *name)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	struct errors errs = {0};
+	struct f2b_conf *c = f2b_conf_read(path, NULL, 0, &errs);
+	assert_non_null(c);
+	unsigned line;
+	char *v = f2b_conf_get(c, "top", &line, &errs);
+	char *msg = strdup(v ? "" : errs.n ? errs.msgs[0] : "no error");
+	free(v);
+	errors_clear(&errs);
+	f2b_conf_free(c);
+	return msg;
+}
+
+/* Options that each repeat the one before twice grow as 2^n: refused
+ * quickly, naming the option read, whether the values grow or stay empty. */
+static void test_interpolation_bombs_refused(void **state)
+{
+	(void)state;
+	const char *const forms[][2] = {{"%(a", ")s"}, {"<a", ">"}};
+	const char *const seeds[] = {"xxxxxxxx", ""};
+	for (size_t f = 0; f < 2; f++)
+		for (size_t z = 0; z < 2; z++) {
+			struct strbuf b = {0};
+			char line[128];
+			snprintf(line, sizeof(line), "[Definition]\na0 = %s\n", seeds[z]);
+			strbuf_add(&b, line, strlen(line));
+			for (int i = 1; i <= 30; i++) {
+				snprintf(line, sizeof(line), "a%d = %s%d%s%s%d%s\n", i, forms[f][0], i - 1, forms[f][1],
+					 forms[f][0], i - 1, forms[f][1]);
+				strbuf_add(&b, line, strlen(line));
+			}
+			snprintf(line, sizeof(line), "top = ^%s30%s <HOST>$\n", forms[f][0], forms[f][1]);
+			strbuf_add(&b, line, strlen(line));
+			write_file("bomb.conf", b.s);
+			free(b.s);
+			char *err = resolve_error("bomb.conf");
+			if (!strstr(err, "bomb.conf:33: 'top': "))
+				fail_msg("%s", err);
+			assert_true(strstr(err, "references") || strstr(err, "grows past"));
+			free(err);
+		}
+	/* Few references, each large: the size bound. */
+	struct strbuf b = {0};
+	strbuf_add(&b, "[Definition]\nbig = ", strlen("[Definition]\nbig = "));
+	for (int i = 0; i < 100000; i++)
+		strbuf_add(&b, "x", 1);
+	const char *rest = "\ntop = %(big)s%(big)s%(big)s\n";
+	strbuf_add(&b, rest, strlen(rest));
+	write_file("big.conf", b.s);
+	free(b.s);
+	char *err = resolve_error("big.conf");
+	assert_non_null(strstr(err, "big.conf:3: 'top': its value grows past"));
+	free(err);
+	/* Below the bounds, the same shape resolves. */
+	write_file("ok.conf", "[Definition]\na0 = x\na1 = %(a0)s%(a0)s\na2 = <a1><a1>\ntop = %(a2)s\n");
+	err = resolve_error("ok.conf");
+	assert_string_equal(err, "");
+	free(err);
 }
 
 static void test_regex_constructs_match(void **state)
@@ -168,6 +233,36 @@ static void test_refusals_name_file_line_construct(void **state)
 	assert_refused("[Definition]\nfailregex = ^x <HOST>\nmaxlines = 3\n", "bad.conf:3: maxlines = 3");
 	assert_refused("[Definition]\nfailregex = ^x %(nowhere)s <HOST>\n", "'nowhere' is used but never set");
 	assert_refused("[Definition]\nfailregex = ^x <HOST>\ndatepattern = %%Q\n", "datepattern '%Q'");
+	/* Not UTF-8 (found by fuzz_f2b: the rule written had bytes YAML refuses):
+	 * a stray continuation byte, a surrogate, an overlong '/', a cut sequence. */
+	assert_refused("[Definition]\nfailregex = ^x <HOST>\nignoreregex = ^A\x9d\xa3" "cepted\n",
+		       "bad.conf:3: bytes that are not UTF-8");
+	assert_refused("[Definition]\n\nx = \xed\xa0\x80\n", "bad.conf:3: bytes that are not UTF-8");
+	assert_refused("[Definition]\nx = \xc0\xaf\n", "bad.conf:2: bytes that are not UTF-8");
+	assert_refused("[Definition]\nfailregex = ^x <HOST>\n# \xe2\x82", "bad.conf:3: bytes that are not UTF-8");
+}
+
+/* UTF-8 text converts; a NUL byte (which would end the text early) does not. */
+static void test_text_must_be_utf8(void **state)
+{
+	(void)state;
+	write_file("utf.conf", "[Definition]\nfailregex = ^caf\xc3\xa9 \xf0\x9f\x94\x91 from <HOST>$\n");
+	struct errors errs = {0};
+	char *yaml = convert("utf.conf", NULL, 0, &errs);
+	assert_non_null(yaml);
+	assert_non_null(strstr(yaml, "caf\xc3\xa9 \xf0\x9f\x94\x91"));
+	free(yaml);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/nul.conf", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	static const char text[] = "[Definition]\nfailregex = ^x <HOST>\nignoreregex = ^a\0b\n";
+	fwrite(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	yaml = convert("nul.conf", NULL, 0, &errs);
+	assert_null(yaml);
+	assert_true(errs.n == 1 && strstr(errs.msgs[0], "nul.conf:3: a NUL byte"));
+	errors_clear(&errs);
 }
 
 int main(void)
@@ -176,6 +271,8 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conf_reads_like_fail2ban),
+		cmocka_unit_test(test_interpolation_bombs_refused),
+		cmocka_unit_test(test_text_must_be_utf8),
 		cmocka_unit_test(test_regex_constructs_match),
 		cmocka_unit_test(test_prefregex_and_two_addresses),
 		cmocka_unit_test(test_refusals_name_file_line_construct),
