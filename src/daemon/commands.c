@@ -92,6 +92,7 @@ static json_t *ledger_json(const struct daemon *d, const struct ledger_counts *l
 			      (json_int_t)lc->sanctions, "active", (json_int_t)lc->active, "errors",
 			      (json_int_t)d->ledger_errors, "held", (json_int_t)rs.held, "recorded_late",
 			      (json_int_t)rs.recorded_late, "lost", (json_int_t)rs.lost);
+	json_object_set_new(j, "counted_at", time_json(lc->counted_us));
 	if (rs.last_error_us) {
 		json_object_set_new(j, "last_error", json_string(rs.last_error));
 		json_object_set_new(j, "last_error_at", time_json(rs.last_error_us));

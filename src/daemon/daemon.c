@@ -722,6 +722,9 @@ int daemon_start(struct daemon *d, char *err, size_t errlen)
 	/* The loop reads the logs: it must not wait for the ledger's fsyncs. */
 	if (ledger_defer_sync(d->ledger, err, errlen) != 0)
 		log_warnx("ledger: %s", err);
+	/* Nor for counting the ledger's rows at each status request or scrape. */
+	if (ledger_count_in_background(d->ledger, err, errlen) != 0)
+		log_warnx("ledger: %s", err);
 	return d->alliance ? alliance_connect(d, err, errlen) : 0;
 }
 

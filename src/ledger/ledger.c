@@ -23,6 +23,7 @@
 
 #include "ledger/ledger_int.h"
 #include "ledger/migrate.h"
+#include "ledger/counter.h"
 #include "ledger/syncer.h"
 
 /* How long a write waits for another process's write lock (pacto CLI, a
@@ -104,6 +105,7 @@ struct ledger {
 	struct ledger_line lines[LEDGER_MAX_EVIDENCE];
 	struct ledger_ally *ally;   /* the alliance's statements (ledger_ally.c), prepared on first use */
 	struct syncer *syncer;      /* NULL unless ledger_defer_sync() */
+	struct counter *counter;    /* NULL unless ledger_count_in_background() */
 	/* (family, prefix) pairs known to be in prefix_len: index 0..32 for
 	 * IPv4, 33..161 for IPv6; pending ones become known at commit. */
 	bool prefix_known[162], prefix_pending[162];
@@ -442,6 +444,7 @@ void ledger_close(struct ledger *l)
 		return;
 	if (l->db && !sqlite3_get_autocommit(l->db))
 		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	counter_stop(l->counter);
 	syncer_stop(l->syncer, l->db);
 	for (int i = 0; i < ST_NSTMT; i++)
 		sqlite3_finalize(l->st[i]);
@@ -860,9 +863,20 @@ int ledger_counts(struct ledger *l, int64_t now_us, struct ledger_counts *out, c
 		  size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
+	if (l->counter)
+		return counter_get(l->counter, out, err, errlen);
+	out->counted_us = now_us;
 	if (sqlite3_bind_int64(l->st[ST_COUNT_ACTIVE], 1, now_us) != SQLITE_OK)
 		return ledger_fail_db(l->db, err, errlen, "bind count");
 	if (count_rows(l, ST_COUNT_ACTIVE, &out->active, err, errlen) != 0)
 		return -1;
 	return count_rows(l, ST_COUNT_ALL, &out->sanctions, err, errlen);
+}
+
+int ledger_count_in_background(struct ledger *l, char *err, size_t errlen)
+{
+	if (l->counter)
+		return 0;
+	l->counter = counter_start(l->db, stmt_sql[ST_COUNT_ALL], stmt_sql[ST_COUNT_ACTIVE], err, errlen);
+	return l->counter ? 0 : -1;
 }

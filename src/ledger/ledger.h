@@ -65,7 +65,8 @@ typedef int (*ledger_sanction_fn)(void *arg, const struct ledger_sanction *s);
 
 struct ledger_counts {
 	uint64_t sanctions;   /* every row ever written */
-	uint64_t active;      /* neither lifted nor expired at now */
+	uint64_t active;      /* neither lifted nor expired at counted_us */
+	int64_t counted_us;   /* when they were counted */
 };
 
 /* Escalation state of one address or prefix, for the policy after a restart. */
@@ -171,7 +172,16 @@ int ledger_set_cursor(struct ledger *l, const char *source, const char *cursor, 
 int ledger_get_cursor(struct ledger *l, const char *source, char *buf, size_t buflen, bool *found,
 		      char *err, size_t errlen) LEDGER_WUR;
 
+/* The counts at now_us; or, once ledger_count_in_background() ran, the
+ * background thread's last counts (counted_us says when: at most 10 s
+ * ago, within about a second of a change), without touching the database. */
 int ledger_counts(struct ledger *l, int64_t now_us, struct ledger_counts *out, char *err,
 		  size_t errlen) LEDGER_WUR;
+
+/* Moves ledger_counts() off the caller's thread: counting a million rows
+ * takes ~0.1 s, which pactod's loop must not wait for at every status
+ * request and metrics scrape. Returns 0, or -1 with err filled (counts
+ * then stay on the caller's thread). */
+int ledger_count_in_background(struct ledger *l, char *err, size_t errlen) LEDGER_WUR;
 
 #endif

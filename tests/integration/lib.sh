@@ -49,6 +49,15 @@ kill_namespace() {
 	ip netns del "$1" 2>/dev/null
 }
 
+# wait_for SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds
+# (0) or SECONDS have passed (1); its errors are not shown.
+wait_for() {
+	end=$(( $(date +%s) + $1 ))
+	shift
+	while [ "$(date +%s)" -le "$end" ]; do "$@" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+
 # wait_sanctioned STATE_DIR KEY: waits up to 3 s for KEY among the active
 # sanctions of the pactod whose socket is in STATE_DIR (a filesystem socket:
 # reachable from any network namespace).

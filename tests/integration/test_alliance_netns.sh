@@ -118,14 +118,6 @@ attack() {
 	done >>"$SCRATCH/$1.log"
 }
 
-# wait_for SECONDS COMMAND...: polls until the command succeeds, at most
-# SECONDS of wall time (a probe of a dropped address takes its own timeout).
-wait_for() {
-	end=$(( $(date +%s) + $1 )); shift
-	while [ "$(date +%s)" -le "$end" ]; do "$@" 2>/dev/null && return 0; sleep 0.1; done
-	return 1
-}
-
 if ! setup_network; then
 	not_ok "network namespaces could not be set up (root and iproute2 are required)"
 	exit 0

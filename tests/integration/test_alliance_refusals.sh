@@ -59,13 +59,6 @@ start() {
 	return 1
 }
 
-# wait_for SECONDS COMMAND...
-wait_for() {
-	end=$(( $(date +%s) + $1 )); shift
-	while [ "$(date +%s)" -le "$end" ]; do "$@" 2>/dev/null && return 0; sleep 0.1; done
-	return 1
-}
-
 # refuses_treaty WHAT TREATY KEY PATTERN: pactod will not start with it, and says why.
 refuses_treaty() {
 	"$BUILD/pactod" --foreground --dry-run --state-dir "$SCRATCH/refused" --watch "$SCRATCH/auth.log" \

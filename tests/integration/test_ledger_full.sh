@@ -64,11 +64,6 @@ many_attackers() {
 	for k in $(seq "$1" "$2"); do fail_lines "203.0.113.$k" 5; done
 }
 fill() { dd if=/dev/zero of="$STATE/filler" bs=4k >/dev/null 2>&1; sync; }
-# wait_for COMMAND...: up to 8 s (cursors and held sanctions are retried every 5 s).
-wait_for() {
-	for i in $(seq 40); do "$@" && return 0; sleep 0.2; done
-	return 1
-}
 sanctions_listed() { [ "$(ctl sanctions --json | jq '.sanctions | length')" -eq "$1" ]; }
 
 if ! setup; then
@@ -86,8 +81,8 @@ fill
 check "the tmpfs is full" sh -c "[ \$(df --output=avail $STATE | tail -1) -eq 0 ]"
 fail_lines 192.0.2.2 5
 many_attackers 1 60
-check "disk full: the attacker 192.0.2.2 is still dropped" wait_for dropped 192.0.2.2
-check "pacto status counts ledger errors" wait_for sh -c "[ \$(ip netns exec $DEF $BUILD/pacto --state-dir $STATE status --json | jq .ledger.errors) -gt 0 ]"
+check "disk full: the attacker 192.0.2.2 is still dropped" wait_for 8 dropped 192.0.2.2
+check "pacto status counts ledger errors" wait_for 8 sh -c "[ \$(ip netns exec $DEF $BUILD/pacto --state-dir $STATE status --json | jq .ledger.errors) -gt 0 ]"
 check "its last error says the disk is full" sh -c "ip netns exec $DEF $BUILD/pacto --state-dir $STATE status --json | jq -r .ledger.last_error | grep -q 'database or disk is full'"
 check "pacto status says sanctions are enforced but not recorded yet" \
 	sh -c "ip netns exec $DEF $BUILD/pacto --state-dir $STATE status | grep -q 'sanctions enforced but not recorded yet'"
@@ -99,7 +94,7 @@ check "the log says they are enforced and retried" grep -q "enforced but not rec
 check "pacto why still answers (reads need no space)" sh -c "ip netns exec $DEF $BUILD/pacto --state-dir $STATE why 192.0.2.4 | grep -q 'Failed password'"
 
 rm -f "$STATE/filler"
-check "space back: the waiting sanctions are recorded" wait_for sanctions_listed 62
+check "space back: the waiting sanctions are recorded" wait_for 8 sanctions_listed 62
 check "none waits, all $held were recorded late, none lost" [ "$(ledger held)/$(ledger recorded_late)/$(ledger lost)" = "0/$held/0" ]
 check "192.0.2.2's record keeps its evidence" sh -c "ip netns exec $DEF $BUILD/pacto --state-dir $STATE why 192.0.2.2 | grep -c 'Failed password for root from 192.0.2.2' | grep -qx 5"
 fail_lines 203.0.113.200 5
@@ -110,10 +105,10 @@ check "held no more" [ "$(ledger held)" = 0 ]
 sleep 5.5
 fill
 many_attackers 61 180   # more than the WAL's room left from before
-check "full again: sanctions wait" wait_for sh -c "[ \$(ip netns exec $DEF $BUILD/pacto --state-dir $STATE status --json | jq .ledger.held) -gt 0 ]"
+check "full again: sanctions wait" wait_for 8 sh -c "[ \$(ip netns exec $DEF $BUILD/pacto --state-dir $STATE status --json | jq .ledger.held) -gt 0 ]"
 fail_lines 192.0.2.3 5
-check "192.0.2.3 is dropped" wait_for dropped 192.0.2.3
-check "and waits to be recorded with the others" wait_for sh -c "ip netns exec $DEF $BUILD/pacto --state-dir $STATE sanctions --json | jq -e '[.sanctions[].address] | index(\"192.0.2.3\") == null' >/dev/null"
+check "192.0.2.3 is dropped" wait_for 8 dropped 192.0.2.3
+check "and waits to be recorded with the others" wait_for 8 sh -c "ip netns exec $DEF $BUILD/pacto --state-dir $STATE sanctions --json | jq -e '[.sanctions[].address] | index(\"192.0.2.3\") == null' >/dev/null"
 kill -9 $(pactod_pids)
 sleep 0.2
 rm -f "$STATE/filler"

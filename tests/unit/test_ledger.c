@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "ledger/ledger.h"
+#include "ledger/ledger_int.h"
 #include "ledger/migrate.h"
 
 #define SEC 1000000LL
@@ -399,6 +400,68 @@ static void test_active_expired_lifted(void **state)
 	assert_int_equal(w->c[0].lifted_us, now);
 	assert_string_equal(w->c[0].lifted_by, "operator:uid=0");
 	free(w);
+	ledger_close(l);
+}
+
+static int64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * SEC + ts.tv_nsec / 1000;
+}
+
+static int count_steps(void *arg)
+{
+	++*(unsigned long *)arg;
+	return 0;
+}
+
+/* Polls the background counts (5 s at most) until there are `sanctions`. */
+static struct ledger_counts counts_reaching(struct ledger *l, uint64_t sanctions)
+{
+	struct ledger_counts c = {0};
+	for (int i = 0; i < 100; i++) {
+		c = counts(l, 0);
+		if (c.sanctions == sanctions)
+			break;
+		usleep(50000);
+	}
+	return c;
+}
+
+/* Counted on the ledger's own thread: right, following changes, and
+ * without a single SQLite step on the caller's connection. */
+static void test_counts_in_background(void **state)
+{
+	struct fixture *fx = *state;
+	char err[512];
+	struct ledger *l = open_ok(fx->path);
+	int64_t now = wall_us();
+	add_addr(l, "192.0.2.1", now - 10 * SEC);
+	add_addr(l, "192.0.2.2", now - 20 * SEC);
+	add_addr(l, "192.0.2.3", now - 1000 * SEC);                 /* expired */
+	unsigned long steps = 0;
+	sqlite3_progress_handler(ledger_sqlite(l), 1, count_steps, &steps);
+	if (ledger_count_in_background(l, err, sizeof(err)) != 0)
+		fail_msg("ledger_count_in_background: %s", err);
+	struct ledger_counts c = counts(l, 0);
+	assert_int_equal(c.sanctions, 3);
+	assert_int_equal(c.active, 2);
+	assert_true(c.counted_us >= now && c.counted_us <= wall_us());
+	assert_int_equal(steps, 0);
+	sqlite3_progress_handler(ledger_sqlite(l), 0, NULL, NULL);
+
+	add_addr(l, "192.0.2.4", now);
+	add_addr(l, "2001:db8::/64", now);
+	c = counts_reaching(l, 5);
+	assert_int_equal(c.sanctions, 5);
+	assert_int_equal(c.active, 4);
+	unsigned lifted = 0;
+	struct addr a = ip("192.0.2.4");
+	assert_int_equal(ledger_lift(l, &a, wall_us(), "operator", &lifted, err, sizeof(err)), 0);
+	add_addr(l, "192.0.2.5", now);
+	c = counts_reaching(l, 6);
+	assert_int_equal(c.active, 4);   /* one lifted, one added */
 	ledger_close(l);
 }
 
@@ -944,6 +1007,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_active_expired_lifted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counts_in_background, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_contains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offences, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursors, setup, teardown),
