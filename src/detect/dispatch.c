@@ -23,7 +23,7 @@ struct dispatch {
 	struct reader_list bare;       /* bare lines: headerless scenarios */
 	struct reader_list bare_all;   /* bare lines when trusted: every line reader */
 	uint32_t *lists;               /* the storage every list points into */
-	size_t nlists_used, nlists_size;
+	size_t nlists_used;
 };
 
 /* Names are short and the table is fixed (nothing from a log goes in):
@@ -61,19 +61,15 @@ static bool lists_name(const struct scenario *s, const char *name, size_t len)
 	return false;
 }
 
-/* Appends to d->lists the scenarios for which wanted() holds; returns the list.
- * The pointer is fixed up once every list is built (the storage may move). */
+/* Appends to d->lists the scenarios for which wanted() holds; returns the
+ * list (d->lists is sized for every list at once: it never moves). */
 static struct reader_list collect(struct dispatch *d, const struct ruleset *rs,
 				  bool (*wanted)(const struct scenario *s, const void *arg), const void *arg)
 {
-	struct reader_list r = {.index = (const uint32_t *)(uintptr_t)d->nlists_used, .n = 0};
+	struct reader_list r = {.index = d->lists + d->nlists_used, .n = 0};
 	for (size_t i = 0; i < rs->nscenarios; i++) {
 		if (!wanted(&rs->scenarios[i], arg))
 			continue;
-		if (d->nlists_used == d->nlists_size) {
-			d->nlists_size *= 2;
-			d->lists = xreallocarray(d->lists, d->nlists_size, sizeof(*d->lists));
-		}
 		d->lists[d->nlists_used++] = (uint32_t)i;
 		r.n++;
 	}
@@ -144,11 +140,6 @@ static void add_names(struct dispatch *d, const struct ruleset *rs)
 	}
 }
 
-static void fix_list(const struct dispatch *d, struct reader_list *r)
-{
-	r->index = d->lists + (uintptr_t)r->index;
-}
-
 struct dispatch *dispatch_new(const struct ruleset *rs)
 {
 	struct dispatch *d = xcalloc(1, sizeof(*d));
@@ -157,18 +148,13 @@ struct dispatch *dispatch_new(const struct ruleset *rs)
 		slots *= 2;
 	d->slots = xcalloc(slots, sizeof(*d->slots));
 	d->mask = slots - 1;
-	d->nlists_size = 64;
-	d->lists = xreallocarray(NULL, d->nlists_size, sizeof(*d->lists));
+	/* One list per name, plus other, bare and bare_all: each at most
+	 * every scenario. */
+	d->lists = xcalloc((count_names(rs) + 3) * rs->nscenarios + 1, sizeof(*d->lists));
 	add_names(d, rs);
 	d->other = collect(d, rs, reads_other, NULL);
 	d->bare = collect(d, rs, reads_bare, NULL);
 	d->bare_all = collect(d, rs, reads_bare_trusted, NULL);
-	for (size_t i = 0; i < slots; i++)
-		if (d->slots[i].name)
-			fix_list(d, &d->slots[i].readers);
-	fix_list(d, &d->other);
-	fix_list(d, &d->bare);
-	fix_list(d, &d->bare_all);
 	return d;
 }
 
