@@ -8,8 +8,9 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "common/clock.h"
 
 json_t *ctl_request(const char *command, json_t *args)
 {
@@ -107,20 +108,13 @@ int ctl_send(int fd, const json_t *msg)
 	return rc;
 }
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reads until a newline, the end of input, cap bytes or the deadline;
  * returns the length. */
 static size_t read_line(int fd, char *buf, size_t cap, int64_t deadline)
 {
 	size_t len = 0;
 	while (len < cap && !memchr(buf, '\n', len)) {
-		int64_t left = deadline - monotonic_ms();
+		int64_t left = deadline - clock_monotonic_ms();
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			break;
@@ -141,7 +135,7 @@ int ctl_recv(int fd, size_t max, int deadline_ms, json_t **msg, char *err, size_
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	size_t len = read_line(fd, buf, max, monotonic_ms() + deadline_ms);
+	size_t len = read_line(fd, buf, max, clock_monotonic_ms() + deadline_ms);
 	char *nl = memchr(buf, '\n', len);
 	int rc = -1;
 	if (!nl) {

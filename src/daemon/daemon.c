@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/seed.h"
 #include "common/xalloc.h"
@@ -32,9 +33,7 @@
 
 int64_t daemon_now_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+	return clock_realtime_us();
 }
 
 /* ---- the sanction path ---- */

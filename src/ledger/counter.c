@@ -19,8 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "ledger/ledger.h"
 
 #define POLL_MS 250
@@ -39,20 +39,6 @@ struct counter {
 	char error[256];
 };
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t realtime_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 /* Steps a one-value statement; returns 0 with *out, or -1. */
 static int step_int(sqlite3_stmt *st, int64_t *out)
 {
@@ -66,7 +52,7 @@ static int step_int(sqlite3_stmt *st, int64_t *out)
 /* Both counts in one read transaction, so they agree with each other. */
 static void count_now(struct counter *c)
 {
-	struct ledger_counts n = {.counted_us = realtime_us()};
+	struct ledger_counts n = {.counted_us = clock_realtime_us()};
 	int64_t all = 0, active = 0;
 	bool ok = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
 		  sqlite3_bind_int64(c->active, 1, n.counted_us) == SQLITE_OK && step_int(c->active, &active) == 0 &&
@@ -90,16 +76,9 @@ static void count_now(struct counter *c)
 /* Sleeps POLL_MS, or until stopped; returns false when stopped. */
 static bool nap(struct counter *c)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += POLL_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&c->mu);
 	if (!c->stop)
-		pthread_cond_timedwait(&c->cv, &c->mu, &until);
+		clock_cond_wait_ms(&c->cv, &c->mu, POLL_MS);
 	bool go_on = !c->stop;
 	pthread_mutex_unlock(&c->mu);
 	return go_on;
@@ -112,12 +91,12 @@ static void *counter_main(void *arg)
 	do {
 		if (step_int(c->version, &version) != 0)
 			version = -1;   /* unknown: the refresh still comes */
-		int64_t now = monotonic_ms();
+		int64_t now = clock_monotonic_ms();
 		bool changed = version != seen || version < 0;
 		if (seen == -1 || (changed && now - last_ms >= gap_ms) || now - last_ms >= REFRESH_MS) {
 			seen = version;
 			count_now(c);
-			last_ms = monotonic_ms();
+			last_ms = clock_monotonic_ms();
 			gap_ms = 10 * (last_ms - now) > MIN_GAP_MS ? 10 * (last_ms - now) : MIN_GAP_MS;
 		}
 	} while (nap(c));

@@ -24,8 +24,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 /* Between attempts when a checkpoint could not copy every frame. */
@@ -70,14 +70,7 @@ static bool checkpoint(struct syncer *s)
 
 static void pause_retry(struct syncer *s)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += RETRY_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&s->cv, &s->mu, &until);
+	clock_cond_wait_ms(&s->cv, &s->mu, RETRY_MS);
 }
 
 static void *syncer_main(void *arg)
