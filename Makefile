@@ -54,6 +54,7 @@ FUZZERS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
 
 all: $(BUILD)/pacto $(BUILD)/pactod $(BUILD)/gen_authlog $(BUILD)/netprobe $(BUILD)/reaction \
      $(BUILD)/natsprobe $(BUILD)/allyprobe $(BUILD)/f2bsample $(BUILD)/bench_transport $(BUILD)/bench_alliance \
+     $(BUILD)/ledger_fill \
      $(TESTS) $(FUZZ_REPLAYS)
 
 $(BUILD)/%.o: %.c

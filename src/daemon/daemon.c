@@ -25,7 +25,6 @@
 #define TICK_MS 1000
 #define CURSOR_SAVE_US (5 * 1000000LL)
 #define TABLE_CHECK_US (5 * 1000000LL)
-#define RESTORE_BATCH 1000
 #define REPAIR_CHUNK 2048
 #define LEDGER_LOCK_WAIT_MS 250
 #define LOCK_TRIES 30
@@ -309,38 +308,6 @@ static int open_sources(struct daemon *d, char *err, size_t errlen)
 
 /* ---- restore ---- */
 
-struct restore {
-	struct daemon *d;
-	int64_t now_us;
-	size_t queued, restored, skipped;
-	int failed;
-	char *err;
-	size_t errlen;
-};
-
-static int restore_one(void *arg, const struct ledger_sanction *s)
-{
-	struct restore *r = arg;
-	int64_t seconds = (s->expires_us - r->now_us + 999999) / 1000000;
-	if (seconds <= 0)
-		return 0;
-	if (firewall_add(r->d->fw, &s->addr, seconds, r->err, r->errlen) != 0) {
-		log_warnx("firewall: restore: %s (skipped)", r->err);
-		r->skipped++;
-		return 0;
-	}
-	engine_impose(r->d->engine, &s->addr, s->expires_us);
-	r->restored++;
-	if (++r->queued == RESTORE_BATCH) {
-		r->queued = 0;
-		if (firewall_commit(r->d->fw, r->err, r->errlen) != 0) {
-			r->failed = -1;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 static int reimpose_one(void *arg, const struct ledger_sanction *s)
 {
 	struct daemon *d = arg;
@@ -355,18 +322,6 @@ static int reimpose(struct daemon *d, char *err, size_t errlen)
 	return ledger_each_active(d->ledger, daemon_now_us(), reimpose_one, d, err, errlen);
 }
 
-int daemon_restore(struct daemon *d, char *err, size_t errlen)
-{
-	struct restore r = {.d = d, .now_us = daemon_now_us(), .err = err, .errlen = errlen};
-	if (firewall_reset(d->fw, err, errlen) != 0)
-		return -1;
-	if (ledger_each_active(d->ledger, r.now_us, restore_one, &r, err, errlen) != 0 || r.failed)
-		return -1;
-	if (firewall_commit(d->fw, err, errlen) != 0)
-		return -1;
-	log_info("firewall: %zu sanctions restored from the ledger%s", r.restored, r.skipped ? " (some skipped)" : "");
-	return 0;
-}
 
 /* The ledger's active sanctions, probed in the kernel a chunk at a time;
  * the missing ones are queued again with what is left of them. */

@@ -27,6 +27,10 @@ int firewall_remove(struct firewall *fw, const struct addr *key, char *err, size
 	__attribute__((warn_unused_result));
 int firewall_commit(struct firewall *fw, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Why firewall_add() would refuse key (not an address it may drop), or
+ * NULL. Reads only settings fixed at reset: any thread may ask. */
+const char *firewall_check(const struct firewall *fw, const struct addr *key);
+
 /* False when pacto's table is gone (deleted behind our back). */
 bool firewall_present(struct firewall *fw);
 
