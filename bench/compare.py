@@ -6,14 +6,15 @@ generator's ground truth.
 Why: the design brief claims pacto replaces these three; this puts numbers
 on it (speed, memory, and whether each one sanctions the right addresses).
 Guarantees: every tool reads the same file, pinned to one core
-(taskset -c 0), timed by /usr/bin/time (wall, user, sys, peak RSS), once
+(taskset -c 0; pacto also once on every core, its default), timed by /usr/bin/time (wall, user, sys, peak RSS), once
 (ratios come from one run); a tool past --timeout is reported as "did not
 finish", never extrapolated; no network is used (fail2ban without DNS,
 CrowdSec without its Central API, its hub items from the Debian package).
 Run through bench/compare, which installs the packages and builds pacto.
 
 How each tool's sanctions are obtained (the doc repeats this):
-- pacto: `pacto replay --json --threads 1`, one object per sanction.
+- pacto: `pacto replay --json --threads 1`, one object per sanction; then
+  `pacto replay --json` on every CPU (its default), reported beside.
 - fail2ban: `fail2ban-regex -o row` gives every failure (address, time);
   the jail's decision is replayed here with fail2ban 1.0.2's own rule
   (FailTicket.adjustTime, maxretry 5, findtime 600 s, bantime 600 s,
@@ -68,12 +69,13 @@ class Run:
 
     cpu = "0"	# the core every tool is pinned to (--cpu)
 
-    def __init__(self, name, cmd, out, timeout, env=None, stdin=None):
+    def __init__(self, name, cmd, out, timeout, env=None, stdin=None, cpus=None):
         self.name, self.cmd, self.out, self.timeout = name, cmd, out, timeout
         self.stdin = stdin
+        self.cpus = cpus or Run.cpu
         tfile = out + ".time"
         argv = ["/usr/bin/time", "-f", "%e %U %S %M", "-o", tfile,
-                "taskset", "-c", Run.cpu, "timeout", str(timeout)] + cmd
+                "taskset", "-c", self.cpus, "timeout", str(timeout)] + cmd
         with open(out, "wb") as f, open(stdin or "/dev/null", "rb") as fin:
             self.rc = subprocess.run(argv, stdin=fin, stdout=f, stderr=subprocess.STDOUT,
                                      env=env).returncode
@@ -87,7 +89,8 @@ class Run:
         return self.finished and self.rc == 0
 
     def line(self):
-        return " ".join(self.cmd) + (" < " + self.stdin if self.stdin else "")
+        pin = f"taskset -c {self.cpus} " if self.cpus != Run.cpu else ""
+        return pin + " ".join(self.cmd) + (" < " + self.stdin if self.stdin else "")
 
 
 # ---- addresses -----------------------------------------------------------------
@@ -362,6 +365,11 @@ def measure(size, work, args, pacto, gen):
     r = Run("pacto replay", [pacto, "replay", "--json", "--threads", "1", log], f"{work}/pacto.out",
             args.timeout, env=dict(os.environ, TZ="UTC"))
     res.append((r, pacto_sanctions(r.out) if r.ok() else None))
+    # Then as it runs by default: matching on every CPU, counting in one.
+    ncpu = os.cpu_count() or 1
+    r = Run(f"pacto replay, {ncpu} CPUs", [pacto, "replay", "--json", log], f"{work}/pacto-all.out",
+            args.timeout, env=dict(os.environ, TZ="UTC"), cpus=f"0-{ncpu - 1}")
+    res.append((r, pacto_sanctions(r.out) if r.ok() else None))
 
     r = Run("SSHGuard sshg-parser", [SSHG_PARSER], f"{work}/sshg.out", args.timeout, stdin=log)
     sanc = None
@@ -412,11 +420,23 @@ HEAD = ["tool", "lines/s (wall)", "wall s", "CPU s", "lines per CPU s", "peak RS
 
 def ratio(r, pacto, mine, theirs):
     """How many times pacto's figure beats r's, or a bound if r timed out."""
-    if r is pacto or not pacto.finished or mine <= 0:
+    if r.name.startswith("pacto") or not pacto.finished or mine <= 0:
         return "-"
     if not r.finished:
         return f"> {theirs / mine:.0f}x"
     return f"{theirs / mine:.1f}x" if r.rc == 0 else "-"
+
+
+def all_cpus_note(m):
+    """pacto's default run (every CPU) against SSHGuard's parser, wall clock."""
+    runs = {r.name: r for r, _ in m["results"]}
+    allc = next((r for n, r in runs.items() if n.startswith("pacto replay,")), None)
+    sshg = runs.get("SSHGuard sshg-parser")
+    if not (allc and sshg and allc.ok() and sshg.ok() and allc.wall > 0):
+        return ""
+    return (f"pacto on every CPU (its default), wall clock: {sshg.wall / allc.wall:.1f}x SSHGuard's"
+            f" parser; its CPU seconds: {allc.user + allc.sys:.2f}. The ratios in the table are"
+            " those of pacto pinned to one CPU, as every other tool.")
 
 
 def rows(m):
@@ -476,7 +496,7 @@ def doc_section(ms, args, vers, started):
          f" {args.timeout} COMMAND` with the log in the page cache.", ""]
     for m in ms:
         L += [f"### {m['lines']:,} lines ({m['want']} expected aggressors)", "", md_table(m), "",
-              "Commands:", "", "```"]
+              all_cpus_note(m), "", "Commands:", "", "```"]
         L += [r.line() for r, _ in m["results"]]
         L += ["```", "", "Busiest processes just before (`ps aux --sort=-%cpu | head -6`):", "",
               "```", m["load"], "```", ""]
@@ -517,8 +537,8 @@ def main():
         print(f"compare: {size} lines ...", file=sys.stderr, flush=True)
         m = measure(size, args.work, args, pacto, gen)
         ms.append(m)
-        print(f"\n{m['lines']:,} lines, {m['want']} expected aggressors\n" + text_table(m),
-              flush=True)
+        print(f"\n{m['lines']:,} lines, {m['want']} expected aggressors\n" + text_table(m)
+              + "\n" + all_cpus_note(m), flush=True)
         if args.doc != "-":	# after each size, so a long run leaves what it has
             write_doc(args.doc, doc_section(ms, args, vers, started))
 
