@@ -41,11 +41,27 @@ static void put(struct out *o, const char *fmt, ...)
 
 /* A YAML single-quoted scalar: only ' needs escaping (doubled). Control
  * characters cannot appear in one, and no regex needs them raw. */
+/* Whether the UTF-8 text at p (valid: f2b_conf checked it) starts with a
+ * character a YAML single-quoted scalar cannot hold as it is: C0 and C1
+ * controls, DEL, the line breaks NEL, U+2028 and U+2029 (YAML 1.1 would
+ * fold them), U+FFFE and U+FFFF. Found by fuzz_f2b (a C1 control in a
+ * regex made a rule the loader refused). */
+static bool yaml_unprintable(const unsigned char *p)
+{
+	if (p[0] < 0x20 || p[0] == 0x7f)
+		return true;
+	if (p[0] == 0xc2)
+		return p[1] >= 0x80 && p[1] <= 0x9f;
+	if (p[0] == 0xe2 && p[1] == 0x80)
+		return p[2] == 0xa8 || p[2] == 0xa9;
+	return p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf);
+}
+
 static int put_quoted(struct out *o, const char *s)
 {
 	put(o, "'");
 	for (const char *p = s; *p; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+		if (yaml_unprintable((const unsigned char *)p))
 			return -1;
 		put(o, *p == '\'' ? "''" : "%c", *p);
 	}
@@ -135,7 +151,8 @@ static int put_patterns(struct filter *f, const char *key, const char *effect)
 		put(&f->yaml, "  - name: %s-%d\n    effect: %s\n    regex: ", key, i,
 		    has_addr ? effect : "ignore");
 		if (put_quoted(&f->yaml, pcre) != 0) {
-			errors_add(f->errs, "%s:%u: %s #%d: a control character in the regex", f->path, line, key, i);
+			errors_add(f->errs, "%s:%u: %s #%d: a control character or line separator in the regex", f->path,
+				   line, key, i);
 			rc = -1;
 		}
 		put(&f->yaml, "\n");

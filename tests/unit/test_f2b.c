@@ -240,6 +240,14 @@ static void test_refusals_name_file_line_construct(void **state)
 	assert_refused("[Definition]\n\nx = \xed\xa0\x80\n", "bad.conf:3: bytes that are not UTF-8");
 	assert_refused("[Definition]\nx = \xc0\xaf\n", "bad.conf:2: bytes that are not UTF-8");
 	assert_refused("[Definition]\nfailregex = ^x <HOST>\n# \xe2\x82", "bad.conf:3: bytes that are not UTF-8");
+	/* UTF-8, but not for a YAML quoted scalar (found by fuzz_f2b): a C1
+	 * control, NEL and U+2028 (line breaks to YAML 1.1), U+FFFF. */
+	const char *const unprintable[] = {"\xc2\x94", "\xc2\x85", "\xe2\x80\xa8", "\xef\xbf\xbf"};
+	for (size_t i = 0; i < sizeof(unprintable) / sizeof(*unprintable); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "[Definition]\nfailregex = ^x%s <HOST>$\n", unprintable[i]);
+		assert_refused(text, "bad.conf:2: failregex #1: a control character or line separator in the regex");
+	}
 }
 
 /* UTF-8 text converts; a NUL byte (which would end the text early) does not. */
