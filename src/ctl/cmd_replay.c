@@ -434,8 +434,8 @@ static struct engine *replay_engine(struct replay *r, const struct ruleset *rs)
 
 /* Threads that scan lines: --threads, else one per CPU. One thread feeds
  * the engine line by line: through the pool it measured slower (8 of 10
- * interleaved runs; the batching and prefetching cost more instructions
- * than the stalls they saved on one CPU). --explain stays on one (its trace
+ * interleaved runs: batching costs instructions and saves nothing on one
+ * CPU). --explain stays on one (its trace
  * names the line being applied, which the pool does not keep for it). */
 static struct scan_pool *replay_pool(struct replay *r)
 {

@@ -100,14 +100,6 @@ uint32_t counters_hash(const struct counters *c, const struct addr *key)
 	return lru_hash(c->table, key);
 }
 
-void counters_prefetch(const struct counters *c, uint32_t hash, bool entry)
-{
-	if (entry)
-		lru_prefetch_entry(c->table, hash);
-	else
-		lru_prefetch_slot(c->table, hash);
-}
-
 void counters_forget(struct counters *c, const struct addr *key)
 {
 	lru_remove(c->table, key);

@@ -27,11 +27,9 @@ struct window_result {
  * source's window is cleared (the caller sanctions it). */
 struct window_result counters_hit(struct counters *c, const struct addr *key, int64_t now_us);
 
-/* counters_hit() in steps, for a caller that knows its keys ahead (see
- * lru_hash): the hash, a prefetch of the index slot (entry false) then of
- * the entry (entry true), and the hit with the hash known. */
+/* counters_hit() in two steps, for a caller that knows its keys ahead (see
+ * lru_hash): the hash, then the hit with the hash known. */
 uint32_t counters_hash(const struct counters *c, const struct addr *key);
-void counters_prefetch(const struct counters *c, uint32_t hash, bool entry);
 struct window_result counters_hit_hashed(struct counters *c, const struct addr *key, uint32_t hash,
 					 int64_t now_us);
 

@@ -539,26 +539,6 @@ void engine_apply_line(struct engine *e, struct engine_scanned *line, const stru
 		e->stats.bare_ignored++;
 }
 
-void engine_prefetch_line(const struct engine *e, const struct engine_scanned *line, const struct engine_hit *hits,
-			  bool entries)
-{
-	if (!entries && line->nhits && line->ev.ts)
-		__builtin_prefetch(line->ev.ts);   /* applying parses the time */
-	for (size_t i = 0; i < line->nhits; i++) {
-		const struct engine_hit *h = &hits[i];
-		if (!h->prepared)
-			continue;
-		if (entries)
-			lru_prefetch_entry(e->conns, h->conn_hash);
-		else
-			lru_prefetch_slot(e->conns, h->conn_hash);
-		if (h->match.has_addr) {
-			counters_prefetch(e->counters[h->scenario], h->counter_hash, entries);
-			policy_prefetch(e->policy, h->offender_hash, entries);
-		}
-	}
-}
-
 void engine_feed_event(struct engine *e, struct log_event *ev, int64_t now_us)
 {
 	struct engine_scanned line = {.ev = *ev, .kind = SCANNED_READ, .host_hash = host_hash(ev)};

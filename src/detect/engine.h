@@ -145,13 +145,6 @@ void engine_scan_line(struct engine_scanner *sc, const char *line, size_t len, s
 void engine_apply_line(struct engine *e, struct engine_scanned *line, const struct engine_hit *hits,
 		       int64_t now_us);
 
-/* A hint, a few lines before engine_apply_line(line): starts loading the
- * table slots that line will look up (its connection, its source's
- * counters, its offender record): first (entries false) the index slots,
- * then, a few lines later, the entries they name. Changes nothing. */
-void engine_prefetch_line(const struct engine *e, const struct engine_scanned *line, const struct engine_hit *hits,
-			  bool entries);
-
 /* Sets the reference time for syslog times without a year (a new file). */
 void engine_set_reference(struct engine *e, int64_t reference_us);
 

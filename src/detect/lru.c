@@ -307,18 +307,6 @@ uint32_t lru_hash(const struct lru *t, const void *key)
 	return key_hash(t, key);
 }
 
-void lru_prefetch_slot(const struct lru *t, uint32_t hash)
-{
-	__builtin_prefetch(&t->index[hash & t->index_mask]);
-}
-
-void lru_prefetch_entry(const struct lru *t, uint32_t hash)
-{
-	const struct slot *s = &t->index[hash & t->index_mask];
-	if (s->entry != NIL)
-		__builtin_prefetch(entry_at(t, s->entry));
-}
-
 void lru_remove(struct lru *t, const void *key)
 {
 	uint32_t hash = key_hash(t, key);

@@ -30,18 +30,12 @@ void lru_free(struct lru *t);  /* accepts NULL */
 void *lru_get(struct lru *t, const void *key, bool create, bool *created);
 
 /* Lookups in two steps, for callers that know their keys ahead (replay's
- * batches). Why: with tens of thousands of sources the index and entries
- * are larger than the CPU's cache, and a lookup waited on those loads
- * (index_find was 19% of replay's time, perf).
- * lru_hash() is the key's hash (pure: the seed never changes, so any
- * thread may call it); lru_prefetch_slot() starts loading the index slot
- * where its search begins; lru_prefetch_entry(), some time later, reads
- * that slot and starts loading the entry it names; lru_get_hashed() is
- * lru_get() with the hash already known. The prefetches change nothing,
- * and the table may change in between (a prefetch is then only wasted). */
+ * batches): lru_hash() is the key's hash (pure: the seed never changes,
+ * so any thread may call it, and replay's scanning threads do, off the
+ * applying thread); lru_get_hashed() is lru_get() with the hash known.
+ * (Prefetching the slots and entries ahead was tried and removed: no gain
+ * in interleaved A/B runs, docs/performance.md.) */
 uint32_t lru_hash(const struct lru *t, const void *key);
-void lru_prefetch_slot(const struct lru *t, uint32_t hash);
-void lru_prefetch_entry(const struct lru *t, uint32_t hash);
 void *lru_get_hashed(struct lru *t, const void *key, uint32_t hash, bool create, bool *created);
 
 /* Removes key if present (no callback). */

@@ -98,14 +98,6 @@ uint32_t policy_hash(const struct policy *p, const struct addr *key)
 	return lru_hash(p->offenders, key);
 }
 
-void policy_prefetch(const struct policy *p, uint32_t hash, bool entry)
-{
-	if (entry)
-		lru_prefetch_entry(p->offenders, hash);
-	else
-		lru_prefetch_slot(p->offenders, hash);
-}
-
 bool policy_active(struct policy *p, const struct addr *key, int64_t now_us, int64_t *until_us)
 {
 	return policy_active_hashed(p, key, lru_hash(p->offenders, key), now_us, until_us);

@@ -58,11 +58,9 @@ bool policy_allowlisted(const struct policy *p, const struct addr *key);
  * *until_us is set to its end. */
 bool policy_active(struct policy *p, const struct addr *key, int64_t now_us, int64_t *until_us);
 
-/* policy_active() in steps, for a caller that knows its keys ahead (see
- * lru_hash): the hash, a prefetch of the index slot (entry false) then of
- * the entry (entry true), and the question with the hash known. */
+/* policy_active() in two steps, for a caller that knows its keys ahead
+ * (see lru_hash): the hash, then the question with the hash known. */
 uint32_t policy_hash(const struct policy *p, const struct addr *key);
-void policy_prefetch(const struct policy *p, uint32_t hash, bool entry);
 bool policy_active_hashed(struct policy *p, const struct addr *key, uint32_t hash, int64_t now_us,
 			  int64_t *until_us);
 

@@ -253,39 +253,6 @@ struct scan_pool *scan_pool_new(struct engine *e, unsigned threads)
 	return p;
 }
 
-/* How many lines ahead of the one applied its table slots are prefetched,
- * then the entries they name: enough to cover a load from memory, few
- * enough to stay in cache. */
-#define PREFETCH_SLOTS_AHEAD 12
-#define PREFETCH_ENTRIES_AHEAD 6
-/* Before that, the line's own record and hits, written by the scanning
- * CPU: their first read on this one waited for the transfer. */
-#define PREFETCH_RECORD_AHEAD 24
-
-static void prefetch_bytes(const void *p, size_t n)
-{
-	for (size_t off = 0; off < n; off += 64)
-		__builtin_prefetch((const char *)p + off);
-}
-
-static void prefetch_record(const struct batch *b, size_t k)
-{
-	if (k < b->nactive && !b->lines[b->active[k]].direct) {
-		uint32_t i = b->active[k];
-		prefetch_bytes(&b->scanned[i], sizeof(b->scanned[i]));
-		prefetch_bytes(&b->hits[b->lines[i].first_hit], sizeof(*b->hits) * b->scanned[i].nhits);
-	}
-}
-
-/* k: an index into the batch's active lines. */
-static void prefetch_line(struct scan_pool *p, struct batch *b, size_t k, bool entries)
-{
-	if (k < b->nactive && !b->lines[b->active[k]].direct) {
-		uint32_t i = b->active[k];
-		engine_prefetch_line(p->engine, &b->scanned[i], &b->hits[b->lines[i].first_hit], entries);
-	}
-}
-
 static void feed_direct(struct scan_pool *p, const char *line, size_t len, int64_t now_us)
 {
 	if (p->direct)
@@ -322,14 +289,7 @@ static void apply_block_rest(struct scan_pool *p, struct batch *b)
 static void apply_batch(struct scan_pool *p, struct batch *b)
 {
 	engine_add_unmatched(p->engine, &b->unmatched);
-	for (size_t k = 0; k < PREFETCH_RECORD_AHEAD; k++)
-		prefetch_record(b, k);
-	for (size_t k = 0; k < PREFETCH_SLOTS_AHEAD; k++)
-		prefetch_line(p, b, k, false);
 	for (size_t k = 0; k < b->nactive; k++) {
-		prefetch_record(b, k + PREFETCH_RECORD_AHEAD);
-		prefetch_line(p, b, k + PREFETCH_SLOTS_AHEAD, false);
-		prefetch_line(p, b, k + PREFETCH_ENTRIES_AHEAD, true);
 		uint32_t i = b->active[k];
 		const struct line_ref *l = &b->lines[i];
 		if (l->direct)
