@@ -73,7 +73,6 @@ struct replay {
 	int64_t now_us;             /* time for lines that carry none */
 	uint64_t bad_journal;
 	struct scan_pool *pool;     /* scans lines on other threads; NULL: one thread */
-	bool pooled;                /* this input's lines go through the pool */
 };
 
 /* ---- output ---- */
@@ -150,9 +149,12 @@ static void on_trace(void *arg, const struct trace *t)
 
 /* ---- input ---- */
 
-/* A line fed on this thread: journal JSON, or any line without the pool. */
-static void feed_direct(struct replay *r, const char *line, size_t len, int64_t now_us)
+/* A line fed on this thread: journal JSON, or any line without the pool.
+ * Also the pool's direct function (its lines the scanners leave to this
+ * thread, in order). */
+static void feed_direct(void *arg, const char *line, size_t len, int64_t now_us)
 {
+	struct replay *r = arg;
 	r->line = line;
 	r->line_len = len;
 	if (len > 0 && line[0] == '{') {
@@ -166,26 +168,14 @@ static void feed_direct(struct replay *r, const char *line, size_t len, int64_t 
 	engine_feed_line(r->engine, line, len, now_us);
 }
 
-/* The pool's lines that its scanners leave to this thread, in order. */
-static void pool_direct(void *arg, const char *line, size_t len, int64_t now_us)
-{
-	feed_direct(arg, line, len, now_us);
-}
-
 static void on_line(void *arg, const char *line, size_t len, uint64_t offset)
 {
 	struct replay *r = arg;
 	(void)offset;
-	if (r->pooled) {
-		if (len == 0 || line[0] != '{') {
-			scan_pool_feed(r->pool, line, len, r->now_us);
-			return;
-		}
-		/* Journal JSON: parsed here, in order, for the rest of this input. */
-		scan_pool_flush(r->pool);
-		r->pooled = false;
-	}
-	feed_direct(r, line, len, r->now_us);
+	if (r->pool)
+		scan_pool_feed(r->pool, line, len, r->now_us);
+	else
+		feed_direct(r, line, len, r->now_us);
 }
 
 /* One entry of journalctl -o export output. */
@@ -224,13 +214,13 @@ static long replay_frame(void *arg, const char *buf, size_t len, bool at_eof, bo
 		return export_frame(r, buf, len, at_eof, full);
 	/* With the pool, whole LF lines go in as blocks that the scanning
 	 * threads frame: this thread only reads and applies. */
-	size_t whole = r->pooled ? reader_lines_whole(&r->lines, buf, len) : 0;
+	size_t whole = r->pool ? reader_lines_whole(&r->lines, buf, len) : 0;
 	if (whole) {
 		scan_pool_feed_block(r->pool, buf, whole, r->now_us);
 		return (long)whole;
 	}
 	long used = reader_lines(&r->lines, buf, len, at_eof, full);
-	if (r->pooled)
+	if (r->pool)
 		scan_pool_hold(r->pool);   /* the reader moves or overwrites buf next */
 	return used;
 }
@@ -254,7 +244,6 @@ static int replay_fd(struct replay *r, int fd, const char *name, struct reader_s
 	engine_set_reference(r->engine, r->now_us);
 	r->form = FORM_UNKNOWN;
 	r->lines = (struct reader_lines){.fn = on_line, .arg = r, .max_line = ENGINE_MAX_LINE, .stats = rs};
-	r->pooled = r->pool != NULL;
 	int rc = reader_run(fd, replay_frame, r, rs);
 	if (r->pool)
 		scan_pool_flush(r->pool);    /* before the next input sets its own reference time */
@@ -448,7 +437,7 @@ static struct scan_pool *replay_pool(struct replay *r)
 		return NULL;
 	struct scan_pool *p = scan_pool_new(r->engine, n);
 	if (p)
-		scan_pool_set_direct(p, pool_direct, r);
+		scan_pool_set_direct(p, feed_direct, r);
 	return p;
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "sources/reader.h"
 
 enum batch_state { BATCH_FILLING, BATCH_READY, BATCH_SCANNING, BATCH_SCANNED };
 
@@ -86,7 +87,7 @@ static struct batch *batch_of(const struct scan_pool *p, uint64_t number)
 /* Hits are packed one line after another: room for max_hits per line is
  * reserved, but only what lines use is touched. */
 /* Frames text[from, end) (whole records, each ending in LF) as reader.c
- * does for LF streams: a CR before the LF is dropped, a line longer than
+ * does for LF streams: reader_line_len() for each, and a line longer than
  * ENGINE_MAX_LINE is counted and dropped. Calls fn for each line kept,
  * until it returns false; returns where framing stopped. */
 static size_t frame_text(const char *text, size_t from, size_t end, uint64_t *records, uint64_t *oversized,
@@ -95,7 +96,7 @@ static size_t frame_text(const char *text, size_t from, size_t end, uint64_t *re
 	while (from < end) {
 		const char *nl = memchr(text + from, '\n', end - from);
 		size_t n = nl ? (size_t)(nl - (text + from)) : end - from;
-		size_t len = n > 0 && text[from + n - 1] == '\r' ? n - 1 : n;
+		size_t len = reader_line_len(text + from, n);
 		if (len <= ENGINE_MAX_LINE && !fn(arg, text + from, len, from))
 			break;
 		++*records;
@@ -105,14 +106,20 @@ static size_t frame_text(const char *text, size_t from, size_t end, uint64_t *re
 	return from < end ? from : end;
 }
 
-/* Journal JSON lines are parsed by the caller's direct function, in order. */
+/* Journal JSON lines are not scanned: the caller's direct function parses
+ * them, in order, whether they came in a block or one by one. */
+static bool is_direct(const char *line, size_t len)
+{
+	return len > 0 && line[0] == '{';
+}
+
 static bool add_block_line(void *arg, const char *line, size_t len, size_t offset)
 {
 	struct batch *b = arg;
 	if (b->nlines == SCAN_POOL_BATCH_LINES)
 		return false;
 	b->lines[b->nlines++] = (struct line_ref){
-	    .offset = (uint32_t)offset, .len = (uint32_t)len, .direct = len > 0 && line[0] == '{',
+	    .offset = (uint32_t)offset, .len = (uint32_t)len, .direct = is_direct(line, len),
 	    .now_us = b->block_now_us};
 	return true;
 }
@@ -403,6 +410,7 @@ void scan_pool_feed(struct scan_pool *p, const char *line, size_t len, int64_t n
 	struct line_ref *l = &b->lines[b->nlines++];
 	l->offset = (uint32_t)(b->text_used + (size_t)(line - b->pending));
 	l->len = (uint32_t)len;
+	l->direct = is_direct(line, stored);
 	l->now_us = now_us;
 	b->pending_len = (size_t)(line - b->pending) + stored;
 }

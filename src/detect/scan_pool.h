@@ -53,9 +53,9 @@ void scan_pool_feed(struct scan_pool *p, const char *line, size_t len, int64_t n
  * be reused. */
 void scan_pool_hold(struct scan_pool *p);
 
-/* Called on the caller's thread, in order, for the lines of blocks the
- * scanners do not take: journal JSON lines (starting with '{') and the
- * lines of a batch past its line room. */
+/* Called on the caller's thread, in order, for the lines the scanners do
+ * not take: journal JSON lines (starting with '{'), fed one by one or in
+ * blocks, and the lines of a block past its batch's line room. */
 typedef void (*scan_pool_direct_fn)(void *arg, const char *line, size_t len, int64_t now_us);
 
 /* Sets the direct function; without one, such lines go to engine_feed_line(). */

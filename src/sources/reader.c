@@ -14,8 +14,7 @@ static void deliver(struct reader_lines *r, const char *line, size_t len)
 {
 	uint64_t at = r->offset;
 	r->stats->records++;
-	if (len > 0 && line[len - 1] == '\r')
-		len--;   /* the CR of CR LF, or a stray one before LF */
+	len = reader_line_len(line, len);
 	if (len > r->max_line) {
 		r->stats->oversized++;
 		return;
@@ -34,12 +33,20 @@ static bool has_crlf(const char *buf, size_t len)
 	return false;
 }
 
+/* Decides the stream's rule from the first buffer that holds a newline
+ * (buf holds one): see enum reader_eol. */
+static void decide_eol(struct reader_lines *r, const char *buf, size_t len)
+{
+	if (r->eol == EOL_UNDECIDED)
+		r->eol = has_crlf(buf, len) ? EOL_CRLF : EOL_LF;
+}
+
 /* The end of the next record in buf[from..len): its LF, or NULL. */
 static const char *record_end(struct reader_lines *r, const char *buf, size_t from, size_t len)
 {
 	const char *nl = memchr(buf + from, '\n', len - from);
-	if (nl && r->eol == EOL_UNDECIDED)
-		r->eol = has_crlf(buf, len) ? EOL_CRLF : EOL_LF;
+	if (nl)
+		decide_eol(r, buf, len);
 	if (r->eol != EOL_CRLF)
 		return nl;
 	while (nl && (nl == buf + from || nl[-1] != '\r'))
@@ -52,8 +59,7 @@ size_t reader_lines_whole(struct reader_lines *r, const char *buf, size_t len)
 	const char *last = memrchr(buf, '\n', len);
 	if (!last || r->skipping)
 		return 0;
-	if (r->eol == EOL_UNDECIDED)
-		r->eol = has_crlf(buf, len) ? EOL_CRLF : EOL_LF;
+	decide_eol(r, buf, len);
 	if (r->eol != EOL_LF)
 		return 0;
 	size_t n = (size_t)(last - buf) + 1;

@@ -87,6 +87,14 @@ check "journalctl -o json lines are read with their own time" \
 check "a log mixing syslog and journal JSON lines gives the same sanctions on 1 and 3 threads" \
 	sh -c 'cmp -s m1.jsonl m3.jsonl && grep -q 198.51.100.44 m3.jsonl'
 
+# 7a''. The same log with CR LF endings, which is framed line by line, not
+# in blocks: the journal JSON lines are still read in their place.
+sed 's/$/\r/' mixed.log >mixed-crlf.log
+"$PACTO" replay --json --threads 1 mixed-crlf.log >mc1.jsonl 2>/dev/null
+"$PACTO" replay --json --threads 3 mixed-crlf.log >mc3.jsonl 2>/dev/null
+check "the mixed log with CR LF endings: the same sanctions on 1 and 3 threads as with LF" \
+	sh -c 'cmp -s mc1.jsonl mc3.jsonl && cmp -s mc1.jsonl m1.jsonl'
+
 # 7a'. With threads, whole LF lines are framed by the scanning threads: the
 # same counts (lines read, oversized, journal lines) as one thread, with
 # oversized lines, stray CRs, lines of one byte and a last line without LF.

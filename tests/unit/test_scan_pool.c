@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "detect/scan_pool.h"
+#include "sources/reader.h"
 #include "harness.h"
 
 #define NLINES 120000
@@ -330,6 +331,56 @@ static void test_blocks_same_as_one_thread(void **state)
 	ruleset_free(rs);
 }
 
+/* The same text framed here and fed one line at a time (as replay does
+ * for CR LF streams): journal JSON lines go to the direct function too,
+ * in their place, and the pool stays in use. */
+static void feed_text_line_by_line(struct scan_pool *p, const char *text, size_t len, struct block_outcome *b)
+{
+	for (size_t at = 0; at < len;) {
+		const char *nl = memchr(text + at, '\n', len - at);
+		size_t n = (size_t)(nl - (text + at)), l = reader_line_len(text + at, n);
+		b->records++;
+		if (l > ENGINE_MAX_LINE)
+			b->oversized++;   /* dropped by the reader, as reader_lines() does */
+		else
+			scan_pool_feed(p, text + at, l, T0 * 1000000LL);
+		at += n + 1;
+	}
+}
+
+static void test_json_lines_direct_when_fed_by_line(void **state)
+{
+	(void)state;
+	struct ruleset *rs = stock();
+	size_t len;
+	char *text = make_text(&len);
+	struct block_outcome one, lines;
+	replay_text(rs, text, len, 1, &one);
+	memset(&lines, 0, sizeof(lines));
+	struct engine_config cfg = {.use_log_time = true, .reference_us = T0 * 1000000LL, .seed = 7,
+				    .on_sanction = on_sanction, .arg = &lines.o};
+	struct engine *e = engine_new(rs, &cfg);
+	lines.direct.engine = e;
+	struct scan_pool *p = scan_pool_new(e, 3);
+	assert_non_null(p);
+	scan_pool_set_direct(p, on_direct, &lines.direct);
+	feed_text_line_by_line(p, text, len, &lines);
+	scan_pool_free(p);
+	engine_finish(e);
+	engine_get_stats(e, &lines.o.stats);
+	engine_free(e);
+	assert_true(one.direct.calls > 200);
+	assert_same(&one.o, &lines.o);
+	assert_int_equal(one.records, lines.records);
+	assert_int_equal(one.oversized, lines.oversized);
+	assert_int_equal(one.direct.calls, lines.direct.calls);
+	assert_true(one.direct.hash == lines.direct.hash);
+	free(one.o.sanctions);
+	free(lines.o.sanctions);
+	free(text);
+	ruleset_free(rs);
+}
+
 /* Blocks and single lines mixed: each applied in the order fed. */
 static void test_blocks_and_lines_in_order(void **state)
 {
@@ -391,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_empty_and_tiny),
 		cmocka_unit_test(test_blocks_same_as_one_thread),
 		cmocka_unit_test(test_blocks_and_lines_in_order),
+		cmocka_unit_test(test_json_lines_direct_when_fed_by_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
