@@ -10,6 +10,9 @@
 /* Milliseconds of CLOCK_MONOTONIC: for deadlines and durations. */
 int64_t clock_monotonic_ms(void);
 
+/* Microseconds of CLOCK_MONOTONIC: for short durations (timings logged). */
+int64_t clock_monotonic_us(void);
+
 /* Microseconds since the epoch (CLOCK_REALTIME): for times stored or shown. */
 int64_t clock_realtime_us(void);
 

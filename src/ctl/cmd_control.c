@@ -9,10 +9,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/clock.h"
 #include "common/yaml_util.h"
 #include "ctl/cli.h"
 #include "ctl/ctl_emit.h"
@@ -360,13 +360,11 @@ static int list_from_ledger(const char *path, bool all, bool json)
 {
 	struct ledger *l;
 	char err[512];
-	struct timespec ts;
 	if (ledger_open_readonly(path, &l, err, sizeof(err)) != 0) {
 		fprintf(stderr, "pacto: cannot read the ledger: %s; asking pactod\n", err);
 		return -1;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct listing_out o = {.json = json, .now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000};
+	struct listing_out o = {.json = json, .now_us = clock_realtime_us()};
 	static char buf[1 << 20];
 	setvbuf(stdout, buf, _IOFBF, sizeof(buf));
 	if (json)

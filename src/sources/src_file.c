@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/xalloc.h"
 
 #define FOLLOW_BUFFER (256 * 1024)
@@ -59,11 +60,10 @@ static void set_err(char *err, size_t errlen, const char *path, const char *what
 	snprintf(err, errlen, "%s: %s: %s", path, what, strerror(errno));
 }
 
+/* Whole seconds of CLOCK_MONOTONIC. */
 static time_t monotonic_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (time_t)(clock_monotonic_ms() / 1000);
 }
 
 /* ---- one open file ---- */

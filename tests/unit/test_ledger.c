@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "ledger/ledger.h"
 #include "ledger/ledger_int.h"
 #include "ledger/migrate.h"
@@ -90,13 +91,6 @@ static struct ledger *open_ok(const char *path)
 	if (ledger_open(path, &l, err, sizeof(err)) != 0)
 		fail_msg("ledger_open: %s", err);
 	return l;
-}
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * SEC + ts.tv_nsec / 1000;
 }
 
 /* A sanction of `text` for 10 minutes from `created`, with one evidence line. */
@@ -403,13 +397,6 @@ static void test_active_expired_lifted(void **state)
 	ledger_close(l);
 }
 
-static int64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * SEC + ts.tv_nsec / 1000;
-}
-
 static int count_steps(void *arg)
 {
 	++*(unsigned long *)arg;
@@ -436,7 +423,7 @@ static void test_counts_in_background(void **state)
 	struct fixture *fx = *state;
 	char err[512];
 	struct ledger *l = open_ok(fx->path);
-	int64_t now = wall_us();
+	int64_t now = clock_realtime_us();
 	add_addr(l, "192.0.2.1", now - 10 * SEC);
 	add_addr(l, "192.0.2.2", now - 20 * SEC);
 	add_addr(l, "192.0.2.3", now - 1000 * SEC);                 /* expired */
@@ -447,7 +434,7 @@ static void test_counts_in_background(void **state)
 	struct ledger_counts c = counts(l, 0);
 	assert_int_equal(c.sanctions, 3);
 	assert_int_equal(c.active, 2);
-	assert_true(c.counted_us >= now && c.counted_us <= wall_us());
+	assert_true(c.counted_us >= now && c.counted_us <= clock_realtime_us());
 	assert_int_equal(steps, 0);
 	sqlite3_progress_handler(ledger_sqlite(l), 0, NULL, NULL);
 
@@ -458,7 +445,7 @@ static void test_counts_in_background(void **state)
 	assert_int_equal(c.active, 4);
 	unsigned lifted = 0;
 	struct addr a = ip("192.0.2.4");
-	assert_int_equal(ledger_lift(l, &a, wall_us(), "operator", &lifted, err, sizeof(err)), 0);
+	assert_int_equal(ledger_lift(l, &a, clock_realtime_us(), "operator", &lifted, err, sizeof(err)), 0);
 	add_addr(l, "192.0.2.5", now);
 	c = counts_reaching(l, 6);
 	assert_int_equal(c.active, 4);   /* one lifted, one added */
@@ -925,11 +912,11 @@ static int count_one(void *arg, const struct ledger_sanction *s)
 /* What one sanction costs when it is its own transaction: one fsync. */
 static void print_commit_latency(struct ledger *l)
 {
-	int64_t t = now_us();
+	int64_t t = clock_monotonic_us();
 	for (int i = 0; i < 200; i++)
 		add_addr(l, "203.0.113.9", T0 - 3600 * SEC - i);   /* expired at T0 */
 	print_message("# one sanction per transaction (synchronous=FULL): %.2f ms each\n",
-		      (now_us() - t) / 200 / 1e3);
+		      (clock_monotonic_us() - t) / 200 / 1e3);
 }
 
 static void test_load_200k(void **state)
@@ -938,27 +925,27 @@ static void test_load_200k(void **state)
 	char err[512];
 	struct ledger *l = open_ok(fx->path);
 	print_commit_latency(l);
-	int64_t t = now_us();
+	int64_t t = clock_monotonic_us();
 	load(l);
-	int64_t insert_us = now_us() - t;
+	int64_t insert_us = clock_monotonic_us() - t;
 	ledger_close(l);
 
-	t = now_us();
+	t = clock_monotonic_us();
 	l = open_ok(fx->path);
-	int64_t open_us = now_us() - t;
+	int64_t open_us = clock_monotonic_us() - t;
 	size_t n = 0;
-	t = now_us();
+	t = clock_monotonic_us();
 	assert_int_equal(ledger_each_active(l, T0, count_one, &n, err, sizeof(err)), 0);
-	int64_t active_us = now_us() - t;
+	int64_t active_us = clock_monotonic_us() - t;
 	assert_int_equal(n, LOAD_N - (LOAD_N + 2) / 3);   /* the 200 above have expired */
-	t = now_us();
+	t = clock_monotonic_us();
 	struct ledger_counts c = counts(l, T0);
-	int64_t counts_us = now_us() - t;
+	int64_t counts_us = clock_monotonic_us() - t;
 	assert_int_equal(c.sanctions, LOAD_N + 200);
 	assert_int_equal(c.active, n);
 
 	/* 1000 lookups: IPv6 hosts inside stored /64s, and IPv4 hosts. */
-	t = now_us();
+	t = clock_monotonic_us();
 	for (uint32_t i = 0; i < 1000; i++) {
 		uint32_t k = (i * 7919u) % LOAD_N;
 		struct addr a = load_addr(k);
@@ -972,7 +959,7 @@ static void test_load_200k(void **state)
 		assert_int_equal(w->c[0].nevidence, 3);
 		free(w);
 	}
-	int64_t history_us = now_us() - t;
+	int64_t history_us = clock_monotonic_us() - t;
 	ledger_close(l);
 	struct stat st;
 	assert_int_equal(stat(fx->path, &st), 0);
