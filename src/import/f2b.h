@@ -15,7 +15,11 @@
  * Guarantees: the YAML returned loads with ruleset_load(), except that
  * PCRE2 may refuse a regex as too large to compile (pacto import-fail2ban
  * loads it before printing; fuzz_f2b checks both); nothing is returned for
- * a filter with any error.
+ * a filter with any error. The filter's path and the --set options are
+ * quoted in the rule's header comment with their control characters,
+ * line breaks and backslashes escaped (\n, \r, \t, \\, \xHH), so none
+ * can end the comment; a file name that cannot be a scenario's name (a
+ * control character or line break in it) is an error.
  * Ownership: the caller frees the returned text. */
 #ifndef PACTO_F2B_H
 #define PACTO_F2B_H

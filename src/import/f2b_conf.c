@@ -250,9 +250,7 @@ static int read_local(struct f2b_conf *c, const char *path, int depth, struct er
 	return access(local, F_OK) == 0 ? read_file(c, local, depth + 1, errs) : 0;
 }
 
-/* The length of the UTF-8 sequence at p (at most n bytes), 0 if invalid:
- * no overlong forms, no surrogates, nothing past U+10FFFF. */
-static size_t utf8_sequence(const unsigned char *p, size_t n)
+size_t f2b_utf8_len(const unsigned char *p, size_t n)
 {
 	if (p[0] < 0x80)
 		return 1;
@@ -276,7 +274,7 @@ static int check_text(const char *text, size_t len, const char *path, struct err
 	unsigned lineno = 1;
 	for (size_t i = 0; i < len;) {
 		const unsigned char *p = (const unsigned char *)text + i;
-		size_t n = *p ? utf8_sequence(p, len - i) : 0;
+		size_t n = *p ? f2b_utf8_len(p, len - i) : 0;
 		if (n == 0) {
 			errors_add(errs, "%s:%u: %s: fail2ban filters are UTF-8 text", path, lineno,
 				   *p ? "bytes that are not UTF-8" : "a NUL byte");

@@ -69,6 +69,28 @@ static int put_quoted(struct out *o, const char *s)
 	return 0;
 }
 
+/* Text from outside (a path, a --set) in a comment line, so that it cannot
+ * end the line and the comment still says what the text was: the
+ * backslash, what would end the line (LF, CR, NEL, U+2028, U+2029), the
+ * other controls and the bytes that are not UTF-8 (libyaml refuses either
+ * anywhere, comments included) are written as \\, \n, \r, \t and \xHH. */
+static void put_escaped(struct out *o, const char *s)
+{
+	size_t len = strlen(s);
+	for (size_t i = 0; i < len;) {
+		const unsigned char *p = (const unsigned char *)s + i;
+		size_t n = f2b_utf8_len(p, len - i);
+		if (n && *p != '\\' && !yaml_unprintable(p))
+			put(o, "%.*s", (int)n, s + i);
+		else if (*p == '\\' || *p == '\n' || *p == '\r' || *p == '\t')
+			put(o, "\\%c", *p == '\n' ? 'n' : *p == '\r' ? 'r' : *p == '\t' ? 't' : '\\');
+		else
+			for (size_t k = 0; k < (n ? n : 1); k++)
+				put(o, "\\x%02x", p[k]);
+		i += n ? n : 1;
+	}
+}
+
 /* The filter's name: its file name without directory and ".conf". */
 static char *filter_name(const char *path)
 {
@@ -78,6 +100,47 @@ static char *filter_name(const char *path)
 	if (n > 5 && strcmp(base + n - 5, ".conf") == 0)
 		n -= 5;
 	return xstrndup(base, n);
+}
+
+/* The filter's name becomes the scenario's: refused when a YAML scalar
+ * cannot hold it (a control character, a line break, bytes that are not
+ * UTF-8), since a line feed in it would end the `scenario:` line. */
+static int check_name(const char *name, const char *path, struct errors *errs)
+{
+	size_t len = strlen(name);
+	for (size_t i = 0, n; i < len; i += n) {
+		const unsigned char *p = (const unsigned char *)name + i;
+		n = f2b_utf8_len(p, len - i);
+		if (n == 0 || yaml_unprintable(p)) {
+			struct out shown = {0};
+			put_escaped(&shown, path);
+			errors_add(errs, "%s: the file name holds a control character, a line break or bytes "
+				   "that are not UTF-8, and would be the scenario's name: rename the file", shown.s);
+			free(shown.s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* `key: prefix<name>`, the value plain when name holds only letters,
+ * digits, '.', '_' and '-' (every fail2ban stock filter), single-quoted
+ * otherwise (": " or " #" would end a plain scalar). check_name() has
+ * refused what a quoted scalar cannot hold. */
+static void put_named(struct out *o, const char *key, const char *prefix, const char *name)
+{
+	static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+	if (strspn(name, plain) == strlen(name)) {
+		put(o, "%s: %s%s\n", key, prefix, name);
+		return;
+	}
+	size_t n = strlen(prefix) + strlen(name) + 1;
+	char *v = xmalloc(n);
+	snprintf(v, n, "%s%s", prefix, name);
+	put(o, "%s: ", key);
+	(void)put_quoted(o, v);
+	put(o, "\n");
+	free(v);
 }
 
 /* Program names from fail2ban's _daemon when it is a plain name or an
@@ -209,12 +272,16 @@ static int read_dates(struct filter *f)
 static void put_header(struct filter *f)
 {
 	unsigned line;
-	put(&f->yaml, "# Converted by `pacto import-fail2ban` from %s\n", f->path);
-	for (size_t i = 0; i < f->o->nset; i++)
-		put(&f->yaml, "# with %s\n", f->o->set[i]);
-	put(&f->yaml, "# Threshold, window and sanction: fail2ban's jail defaults (maxretry 5, findtime 10m,\n"
+	put(&f->yaml, "# Converted by `pacto import-fail2ban` from ");
+	put_escaped(&f->yaml, f->path);
+	for (size_t i = 0; i < f->o->nset; i++) {
+		put(&f->yaml, "\n# with ");
+		put_escaped(&f->yaml, f->o->set[i]);
+	}
+	put(&f->yaml, "\n# Threshold, window and sanction: fail2ban's jail defaults (maxretry 5, findtime 10m,\n"
 		      "# bantime 10m). See docs/fail2ban.md for what was converted and how.\n");
-	put(&f->yaml, "scenario: f2b-%s\ndescription: fail2ban filter %s\n", f->name, f->name);
+	put_named(&f->yaml, "scenario", "f2b-", f->name);
+	put_named(&f->yaml, "description", "fail2ban filter ", f->name);
 	char *daemon = f2b_conf_get(f->conf, "_daemon", &line, f->errs);
 	put_programs(&f->yaml, daemon);
 	free(daemon);
@@ -235,8 +302,9 @@ char *f2b_convert(const char *path, const struct f2b_options *o, struct errors *
 	struct filter f = {.path = path, .o = o, .warns = warns, .errs = errs};
 	size_t nerrs = errs->n;
 	f.name = filter_name(path);
+	int bad_name = check_name(f.name, path, errs);
 	f.conf = f2b_conf_read(path, o->set, o->nset, errs);
-	if (!f.conf || check_maxlines(&f) != 0 || read_dates(&f) != 0)
+	if (bad_name || !f.conf || check_maxlines(&f) != 0 || read_dates(&f) != 0)
 		goto fail;
 	put_header(&f);
 	if (put_patterns(&f, "ignoreregex", "ignore") != 0 || put_patterns(&f, "failregex", "attempt") != 0)

@@ -2,6 +2,7 @@
  * reading, interpolation and tag substitution fail2ban does; each regex
  * construct's translation, proved by matching real lines through pacto's
  * matcher; and the refusals, each naming file, line and construct. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -273,6 +275,102 @@ static void test_text_must_be_utf8(void **state)
 	errors_clear(&errs);
 }
 
+/* The top-level keys of a rule's text, in order, one a line ("" when none):
+ * each line that is neither a comment nor indented. */
+static void top_keys(const char *yaml, char *out, size_t n)
+{
+	out[0] = '\0';
+	for (const char *l = yaml; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+		if (*l == '#' || *l == ' ' || *l == '\n')
+			continue;
+		size_t k = strcspn(l, ":\n");
+		snprintf(out + strlen(out), n - strlen(out), "%.*s,", (int)k, l);
+	}
+}
+
+/* Writes a filter at dir/sub/name (sub created) and converts it, with set. */
+static char *convert_at(const char *sub, const char *name, const char *const *set, size_t nset,
+			struct errors *errs, char *path, size_t pathlen)
+{
+	snprintf(path, pathlen, "%s/%s", dir, sub);
+	assert_true(mkdir(path, 0700) == 0 || errno == EEXIST);
+	snprintf(path, pathlen, "%s/%s/%s", dir, sub, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[Definition]\nfailregex = ^Failed from <HOST>$\n", f);
+	fclose(f);
+	struct errors warns = {0};
+	struct f2b_options o = {.set = set, .nset = nset};
+	char *yaml = f2b_convert(path, &o, &warns, errs);
+	errors_clear(&warns);
+	return yaml;
+}
+
+/* The filter's path is the header comment's, and a user chooses it: a line
+ * feed in it (or CR, NEL, U+2028, another control, a byte that is not
+ * UTF-8) must not end the comment and add a line of YAML to the rule. Each
+ * is written escaped, and so is the backslash, so the comment says which
+ * path it was; the rule loads with the keys the converter writes and no
+ * other. The same for --set options, each on a `# with` line. A file name
+ * (the scenario's name) with a line feed is refused, naming the file; one
+ * with ": " or " #" is quoted. */
+static void test_path_cannot_leave_comment(void **state)
+{
+	(void)state;
+	char path[512], want[600], keys[256];
+	struct errors errs = {0};
+	static const char *const set[] = {"a=1\nheaderless: true", "b=\\"};
+	char *yaml = convert_at("in\nheaderless: true #", "f.conf", set, 2, &errs, path, sizeof(path));
+	assert_non_null(yaml);
+	snprintf(want, sizeof(want),
+		 "# Converted by `pacto import-fail2ban` from %s/in\\nheaderless: true #/f.conf\n"
+		 "# with a=1\\nheaderless: true\n# with b=\\\\\n# Threshold", dir);
+	assert_memory_equal(yaml, want, strlen(want));
+	top_keys(yaml, keys, sizeof(keys));
+	assert_string_equal(keys, "scenario,description,threshold,window,sanction,patterns,");
+	struct rule_text t = {"t.yaml", yaml, strlen(yaml)};
+	struct ruleset *rs = NULL;
+	assert_int_equal(ruleset_load_texts(&t, 1, &rs, &errs), 0);
+	assert_int_equal(rs->nscenarios, 1);
+	assert_string_equal(rs->scenarios[0].name, "f2b-f");
+	assert_false(rs->scenarios[0].headerless);
+	ruleset_free(rs);
+	free(yaml);
+
+	/* CR, NEL and U+2028 (line breaks to libyaml), a tab, a C1 control, a
+	 * byte that is not UTF-8: escaped; other UTF-8 kept as it is. */
+	yaml = convert_at("r\rn\xc2\x85l\xe2\x80\xa8t\tc\xc2\x94x\xff\xc3\xa9", "f.conf", NULL, 0, &errs, path,
+			  sizeof(path));
+	assert_non_null(yaml);
+	snprintf(want, sizeof(want),
+		 "# Converted by `pacto import-fail2ban` from %s/r\\rn\\xc2\\x85l\\xe2\\x80\\xa8t\\tc\\xc2\\x94x\\xff\xc3\xa9"
+		 "/f.conf\n# Threshold", dir);
+	assert_memory_equal(yaml, want, strlen(want));
+	top_keys(yaml, keys, sizeof(keys));
+	assert_string_equal(keys, "scenario,description,threshold,window,sanction,patterns,");
+	t = (struct rule_text){"t.yaml", yaml, strlen(yaml)};
+	assert_int_equal(ruleset_load_texts(&t, 1, &rs, &errs), 0);
+	ruleset_free(rs);
+	free(yaml);
+
+	/* In the file name, the line feed would be in the scenario's name. */
+	yaml = convert_at("n", "x\nthreshold: 1.conf", NULL, 0, &errs, path, sizeof(path));
+	assert_null(yaml);
+	snprintf(want, sizeof(want), "%s/n/x\\nthreshold: 1.conf: the file name holds a control character", dir);
+	assert_true(errs.n == 1 && strncmp(errs.msgs[0], want, strlen(want)) == 0);
+	errors_clear(&errs);
+
+	yaml = convert_at("q", "a: b #'c.conf", NULL, 0, &errs, path, sizeof(path));
+	assert_non_null(yaml);
+	assert_non_null(strstr(yaml, "\nscenario: 'f2b-a: b #''c'\ndescription: 'fail2ban filter a: b #''c'\n"));
+	t = (struct rule_text){"t.yaml", yaml, strlen(yaml)};
+	assert_int_equal(ruleset_load_texts(&t, 1, &rs, &errs), 0);
+	assert_string_equal(rs->scenarios[0].name, "f2b-a: b #'c");
+	ruleset_free(rs);
+	free(yaml);
+	assert_int_equal(errs.n, 0);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -284,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_regex_constructs_match),
 		cmocka_unit_test(test_prefregex_and_two_addresses),
 		cmocka_unit_test(test_refusals_name_file_line_construct),
+		cmocka_unit_test(test_path_cannot_leave_comment),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	char cmd[300];
