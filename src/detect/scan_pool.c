@@ -396,10 +396,12 @@ void scan_pool_feed(struct scan_pool *p, const char *line, size_t len, int64_t n
 	/* A line that follows the pending ones after at most its separator
 	 * (LF, or CR LF) extends their run, separator included; anything else
 	 * (a skipped oversized line, out of order) copies the run first. */
-	const char *run_end = b->pending + b->pending_len;
-	if (b->pending_len && (line < run_end || line > run_end + MAX_SEPARATOR))
-		hold_batch(b);
-	size_t gap = b->pending_len ? (size_t)(line - run_end) : 0;
+	if (b->pending_len) {   /* (no run: pending is NULL, and NULL + 0 is undefined) */
+		const char *run_end = b->pending + b->pending_len;
+		if (line < run_end || line > run_end + MAX_SEPARATOR)
+			hold_batch(b);
+	}
+	size_t gap = b->pending_len ? (size_t)(line - (b->pending + b->pending_len)) : 0;
 	if (b->nlines == SCAN_POOL_BATCH_LINES ||
 	    b->text_used + b->pending_len + gap + stored > SCAN_POOL_BATCH_BYTES) {
 		submit(p);
