@@ -456,8 +456,23 @@ static int ctime_time(const char *s, size_t len, int64_t *out_us)
 	return 0;
 }
 
+/* "2026-11-27 10:00:00", local time. */
+static int local_date_time(const char *s, size_t len, int64_t *out_us)
+{
+	if (len != 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':')
+		return -1;
+	int y = read_digits(s, 4), mo = read_digits(s + 5, 2), d = read_digits(s + 8, 2);
+	int h = read_digits(s + 11, 2), mi = read_digits(s + 14, 2), sec = read_digits(s + 17, 2);
+	if (y < 0 || !valid_clock(y, mo, d, h, mi, sec))
+		return -1;
+	*out_us = civil_to_us(y, mo, d, h, mi, sec) - (int64_t)local_utc_offset(y, mo, d, h) * 1000000;
+	return 0;
+}
+
 int logline_text_time(const char *s, size_t len, int64_t *out_us)
 {
+	if (len > 4 && s[4] == '-')
+		return local_date_time(s, len, out_us);
 	if (len && is_digit(s[0]))
 		return clf_time(s, len, out_us);
 	return ctime_time(s, len, out_us);

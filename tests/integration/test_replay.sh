@@ -142,3 +142,12 @@ head -c 3000000 /dev/urandom >garbage.log
 awk 'BEGIN { s = ""; for (i = 0; i < 20000; i++) s = s "x"; print "Nov 27 00:00:00 h sshd[1]: Failed password for " s " from 198.51.100.9 port 1 ssh2" }' >>garbage.log
 expect_exit 0 "random bytes and a 20 kB line are survived" "$PACTO" replay garbage.log
 check "and the long line is counted as refused" grep -q 'oversized' "$SCRATCH/err"
+
+# 11. OpenVPN's own --log file (captured, tests/corpus/openvpn/real.cases):
+# lines without a syslog header, read by the stock openvpn scenario
+# (headerless) at the local time written in each line.
+awk '/^case: v4, TCP, the --log file/ {f = 1; next} f && /^case:/ {f = 0} f && NF && !/^(expect|#)/' \
+	"$PACTO_TOP/tests/corpus/openvpn/real.cases" >openvpn.log
+TZ=Europe/Paris "$PACTO" replay --json openvpn.log >ovpn.jsonl 2>/dev/null
+check "OpenVPN's --log file: 192.0.2.2 sanctioned at the 5th failure, local time (07:55:58 in Paris is 06:55:58Z)" \
+	sh -c "[ \$(wc -l <ovpn.jsonl) -eq 1 ] && jq -e 'select(.address == \"192.0.2.2\" and .scenario == \"openvpn\" and .time == \"2026-11-27T06:55:58Z\" and .attempts == 5)' ovpn.jsonl >/dev/null"

@@ -169,9 +169,15 @@ static void test_text_times(void **state)
 	assert_int_equal(t, 1795756207LL * 1000000 + 250000);
 	assert_int_equal(logline_text_time("Sun Dec  6 05:10:07 2026", 24, &t), 0);
 	assert_int_equal(t, (1795756207LL + 9 * 86400) * 1000000);
+	assert_int_equal(logline_text_time("2026-11-27 05:10:07", 19, &t), 0);   /* OpenVPN, TZ=UTC */
+	assert_int_equal(t, 1795756207LL * 1000000);
+	assert_int_equal(logline_text_time("2028-02-29 00:00:00", 19, &t), 0);
+	assert_int_equal(t, 1835395200LL * 1000000);
 	t = 7;
 	const char *bad[] = {"27/Nov/2026:05:10:07 0000", "32/Nov/2026:05:10:07 +0000", "27/Now/2026:05:10:07 +0000",
-			     "Fri Nov 27 25:10:07 2026", "Fri Nov 27 05:10:07 26", "Fri Nov 27 05:10:07", ""};
+			     "Fri Nov 27 25:10:07 2026", "Fri Nov 27 05:10:07 26", "Fri Nov 27 05:10:07", "",
+			     "2026-11-27 05:10:0", "2026-11-27T05:10:07", "2026-11-27 05:10:07Z", "2027-02-29 00:00:00",
+			     "2026-13-27 05:10:07", "2026-11-27 05:60:07", "2026-1a-27 05:10:07"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
 		assert_int_equal(logline_text_time(bad[i], strlen(bad[i]), &t), -1);
 	assert_int_equal(t, 7);
