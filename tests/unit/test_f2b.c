@@ -306,6 +306,18 @@ static char *convert_at(const char *sub, const char *name, const char *const *se
 	return yaml;
 }
 
+/* The converted rule has only the usual top-level keys, and loads. */
+static struct ruleset *assert_plain_rule(const char *yaml, struct errors *errs)
+{
+	char keys[256];
+	top_keys(yaml, keys, sizeof(keys));
+	assert_string_equal(keys, "scenario,description,threshold,window,sanction,patterns,");
+	struct rule_text t = {"t.yaml", yaml, strlen(yaml)};
+	struct ruleset *rs = NULL;
+	assert_int_equal(ruleset_load_texts(&t, 1, &rs, errs), 0);
+	return rs;
+}
+
 /* The filter's path is the header comment's, and a user chooses it: a line
  * feed in it (or CR, NEL, U+2028, another control, a byte that is not
  * UTF-8) must not end the comment and add a line of YAML to the rule. Each
@@ -317,7 +329,7 @@ static char *convert_at(const char *sub, const char *name, const char *const *se
 static void test_path_cannot_leave_comment(void **state)
 {
 	(void)state;
-	char path[512], want[600], keys[256];
+	char path[512], want[600];
 	struct errors errs = {0};
 	static const char *const set[] = {"a=1\nheaderless: true", "b=\\"};
 	char *yaml = convert_at("in\nheaderless: true #", "f.conf", set, 2, &errs, path, sizeof(path));
@@ -326,11 +338,7 @@ static void test_path_cannot_leave_comment(void **state)
 		 "# Converted by `pacto import-fail2ban` from %s/in\\nheaderless: true #/f.conf\n"
 		 "# with a=1\\nheaderless: true\n# with b=\\\\\n# Threshold", dir);
 	assert_memory_equal(yaml, want, strlen(want));
-	top_keys(yaml, keys, sizeof(keys));
-	assert_string_equal(keys, "scenario,description,threshold,window,sanction,patterns,");
-	struct rule_text t = {"t.yaml", yaml, strlen(yaml)};
-	struct ruleset *rs = NULL;
-	assert_int_equal(ruleset_load_texts(&t, 1, &rs, &errs), 0);
+	struct ruleset *rs = assert_plain_rule(yaml, &errs);
 	assert_int_equal(rs->nscenarios, 1);
 	assert_string_equal(rs->scenarios[0].name, "f2b-f");
 	assert_false(rs->scenarios[0].headerless);
@@ -346,11 +354,7 @@ static void test_path_cannot_leave_comment(void **state)
 		 "# Converted by `pacto import-fail2ban` from %s/r\\rn\\xc2\\x85l\\xe2\\x80\\xa8t\\tc\\xc2\\x94x\\xff\xc3\xa9"
 		 "/f.conf\n# Threshold", dir);
 	assert_memory_equal(yaml, want, strlen(want));
-	top_keys(yaml, keys, sizeof(keys));
-	assert_string_equal(keys, "scenario,description,threshold,window,sanction,patterns,");
-	t = (struct rule_text){"t.yaml", yaml, strlen(yaml)};
-	assert_int_equal(ruleset_load_texts(&t, 1, &rs, &errs), 0);
-	ruleset_free(rs);
+	ruleset_free(assert_plain_rule(yaml, &errs));
 	free(yaml);
 
 	/* In the file name, the line feed would be in the scenario's name. */
@@ -363,8 +367,7 @@ static void test_path_cannot_leave_comment(void **state)
 	yaml = convert_at("q", "a: b #'c.conf", NULL, 0, &errs, path, sizeof(path));
 	assert_non_null(yaml);
 	assert_non_null(strstr(yaml, "\nscenario: 'f2b-a: b #''c'\ndescription: 'fail2ban filter a: b #''c'\n"));
-	t = (struct rule_text){"t.yaml", yaml, strlen(yaml)};
-	assert_int_equal(ruleset_load_texts(&t, 1, &rs, &errs), 0);
+	rs = assert_plain_rule(yaml, &errs);
 	assert_string_equal(rs->scenarios[0].name, "f2b-a: b #'c");
 	ruleset_free(rs);
 	free(yaml);

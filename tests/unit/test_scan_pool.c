@@ -282,55 +282,6 @@ static void feed_text_by_block(struct scan_pool *p, const char *text, size_t len
 	}
 }
 
-static void replay_text(const struct ruleset *rs, const char *text, size_t len, unsigned threads,
-			struct block_outcome *b)
-{
-	memset(b, 0, sizeof(*b));
-	struct engine_config cfg = {.use_log_time = true, .reference_us = T0 * 1000000LL, .seed = 7,
-				    .on_sanction = on_sanction, .arg = &b->o};
-	struct engine *e = engine_new(rs, &cfg);
-	b->direct.engine = e;
-	if (threads > 1) {
-		struct scan_pool *p = scan_pool_new(e, threads);
-		assert_non_null(p);
-		scan_pool_set_direct(p, on_direct, &b->direct);
-		feed_text_by_block(p, text, len);
-		scan_pool_flush(p);
-		scan_pool_counts(p, &b->records, &b->oversized);
-		scan_pool_free(p);
-	} else {
-		feed_text_by_line(text, len, b);
-	}
-	engine_finish(e);
-	engine_get_stats(e, &b->o.stats);
-	engine_free(e);
-}
-
-static void test_blocks_same_as_one_thread(void **state)
-{
-	(void)state;
-	struct ruleset *rs = stock();
-	size_t len;
-	char *text = make_text(&len);
-	struct block_outcome one, many;
-	replay_text(rs, text, len, 1, &one);
-	assert_true(one.o.n > 100);
-	assert_int_equal(one.records, NLINES + 40000);
-	assert_true(one.oversized > 0 && one.direct.calls > 200);
-	for (unsigned threads = 2; threads <= 4; threads += 2) {
-		replay_text(rs, text, len, threads, &many);
-		assert_same(&one.o, &many.o);
-		assert_int_equal(one.records, many.records);
-		assert_int_equal(one.oversized, many.oversized);
-		assert_int_equal(one.direct.calls, many.direct.calls);
-		assert_true(one.direct.hash == many.direct.hash);
-		free(many.o.sanctions);
-	}
-	free(one.o.sanctions);
-	free(text);
-	ruleset_free(rs);
-}
-
 /* The same text framed here and fed one line at a time (as replay does
  * for CR LF streams): journal JSON lines go to the direct function too,
  * in their place, and the pool stays in use. */
@@ -348,6 +299,69 @@ static void feed_text_line_by_line(struct scan_pool *p, const char *text, size_t
 	}
 }
 
+/* One thread: framed here, fed one by one (the reference). More: through
+ * a pool, in blocks or line by line. */
+static void replay_text(const struct ruleset *rs, const char *text, size_t len, unsigned threads, bool blocks,
+			struct block_outcome *b)
+{
+	memset(b, 0, sizeof(*b));
+	struct engine_config cfg = {.use_log_time = true, .reference_us = T0 * 1000000LL, .seed = 7,
+				    .on_sanction = on_sanction, .arg = &b->o};
+	struct engine *e = engine_new(rs, &cfg);
+	b->direct.engine = e;
+	if (threads > 1) {
+		struct scan_pool *p = scan_pool_new(e, threads);
+		assert_non_null(p);
+		scan_pool_set_direct(p, on_direct, &b->direct);
+		if (blocks)
+			feed_text_by_block(p, text, len);
+		else
+			feed_text_line_by_line(p, text, len, b);
+		scan_pool_flush(p);
+		uint64_t records = 0, oversized = 0;
+		scan_pool_counts(p, &records, &oversized);
+		b->records += records;
+		b->oversized += oversized;
+		scan_pool_free(p);
+	} else {
+		feed_text_by_line(text, len, b);
+	}
+	engine_finish(e);
+	engine_get_stats(e, &b->o.stats);
+	engine_free(e);
+}
+
+/* Two replays of one text: the same sanctions, counts, and JSON lines seen. */
+static void assert_same_replay(const struct block_outcome *a, const struct block_outcome *b)
+{
+	assert_same(&a->o, &b->o);
+	assert_int_equal(a->records, b->records);
+	assert_int_equal(a->oversized, b->oversized);
+	assert_int_equal(a->direct.calls, b->direct.calls);
+	assert_true(a->direct.hash == b->direct.hash);
+}
+
+static void test_blocks_same_as_one_thread(void **state)
+{
+	(void)state;
+	struct ruleset *rs = stock();
+	size_t len;
+	char *text = make_text(&len);
+	struct block_outcome one, many;
+	replay_text(rs, text, len, 1, true, &one);
+	assert_true(one.o.n > 100);
+	assert_int_equal(one.records, NLINES + 40000);
+	assert_true(one.oversized > 0 && one.direct.calls > 200);
+	for (unsigned threads = 2; threads <= 4; threads += 2) {
+		replay_text(rs, text, len, threads, true, &many);
+		assert_same_replay(&one, &many);
+		free(many.o.sanctions);
+	}
+	free(one.o.sanctions);
+	free(text);
+	ruleset_free(rs);
+}
+
 static void test_json_lines_direct_when_fed_by_line(void **state)
 {
 	(void)state;
@@ -355,26 +369,10 @@ static void test_json_lines_direct_when_fed_by_line(void **state)
 	size_t len;
 	char *text = make_text(&len);
 	struct block_outcome one, lines;
-	replay_text(rs, text, len, 1, &one);
-	memset(&lines, 0, sizeof(lines));
-	struct engine_config cfg = {.use_log_time = true, .reference_us = T0 * 1000000LL, .seed = 7,
-				    .on_sanction = on_sanction, .arg = &lines.o};
-	struct engine *e = engine_new(rs, &cfg);
-	lines.direct.engine = e;
-	struct scan_pool *p = scan_pool_new(e, 3);
-	assert_non_null(p);
-	scan_pool_set_direct(p, on_direct, &lines.direct);
-	feed_text_line_by_line(p, text, len, &lines);
-	scan_pool_free(p);
-	engine_finish(e);
-	engine_get_stats(e, &lines.o.stats);
-	engine_free(e);
+	replay_text(rs, text, len, 1, true, &one);
+	replay_text(rs, text, len, 3, false, &lines);
 	assert_true(one.direct.calls > 200);
-	assert_same(&one.o, &lines.o);
-	assert_int_equal(one.records, lines.records);
-	assert_int_equal(one.oversized, lines.oversized);
-	assert_int_equal(one.direct.calls, lines.direct.calls);
-	assert_true(one.direct.hash == lines.direct.hash);
+	assert_same_replay(&one, &lines);
 	free(one.o.sanctions);
 	free(lines.o.sanctions);
 	free(text);
