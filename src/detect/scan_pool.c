@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/lines.h"
 #include "common/log.h"
 #include "common/xalloc.h"
-#include "sources/reader.h"
 
 enum batch_state { BATCH_FILLING, BATCH_READY, BATCH_SCANNING, BATCH_SCANNED };
 
@@ -84,10 +84,8 @@ static struct batch *batch_of(const struct scan_pool *p, uint64_t number)
 	return &p->ring[number % p->nbatches];
 }
 
-/* Hits are packed one line after another: room for max_hits per line is
- * reserved, but only what lines use is touched. */
 /* Frames text[from, end) (whole records, each ending in LF) as reader.c
- * does for LF streams: reader_line_len() for each, and a line longer than
+ * does for LF streams: line_len_without_cr() for each, and a line longer than
  * ENGINE_MAX_LINE is counted and dropped. Calls fn for each line kept,
  * until it returns false; returns where framing stopped. */
 static size_t frame_text(const char *text, size_t from, size_t end, uint64_t *records, uint64_t *oversized,
@@ -96,7 +94,7 @@ static size_t frame_text(const char *text, size_t from, size_t end, uint64_t *re
 	while (from < end) {
 		const char *nl = memchr(text + from, '\n', end - from);
 		size_t n = nl ? (size_t)(nl - (text + from)) : end - from;
-		size_t len = reader_line_len(text + from, n);
+		size_t len = line_len_without_cr(text + from, n);
 		if (len <= ENGINE_MAX_LINE && !fn(arg, text + from, len, from))
 			break;
 		++*records;
@@ -130,6 +128,8 @@ static void frame_block(struct batch *b)
 	b->overflow_from = frame_text(b->text, 0, b->text_used, &b->records, &b->oversized, add_block_line, b);
 }
 
+/* Hits are packed one line after another: room for max_hits per line is
+ * reserved, but only what lines use is touched. */
 static void scan_batch(struct engine_scanner *sc, struct batch *b)
 {
 	size_t used = 0;
@@ -396,12 +396,16 @@ void scan_pool_feed(struct scan_pool *p, const char *line, size_t len, int64_t n
 	/* A line that follows the pending ones after at most its separator
 	 * (LF, or CR LF) extends their run, separator included; anything else
 	 * (a skipped oversized line, out of order) copies the run first. */
-	if (b->pending_len) {   /* (no run: pending is NULL, and NULL + 0 is undefined) */
-		const char *run_end = b->pending + b->pending_len;
-		if (line < run_end || line > run_end + MAX_SEPARATOR)
+	size_t gap = 0;
+	if (b->pending_len) {
+		/* As integers: line may lie in another buffer, where comparing
+		 * or subtracting pointers is undefined. */
+		gap = (uintptr_t)line - ((uintptr_t)b->pending + b->pending_len);
+		if (gap > MAX_SEPARATOR) {
 			hold_batch(b);
+			gap = 0;
+		}
 	}
-	size_t gap = b->pending_len ? (size_t)(line - (b->pending + b->pending_len)) : 0;
 	if (b->nlines == SCAN_POOL_BATCH_LINES ||
 	    b->text_used + b->pending_len + gap + stored > SCAN_POOL_BATCH_BYTES) {
 		submit(p);

@@ -8,13 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/lines.h"
 #include "common/xalloc.h"
 
 static void deliver(struct reader_lines *r, const char *line, size_t len)
 {
 	uint64_t at = r->offset;
 	r->stats->records++;
-	len = reader_line_len(line, len);
+	len = line_len_without_cr(line, len);
 	if (len > r->max_line) {
 		r->stats->oversized++;
 		return;

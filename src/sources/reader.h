@@ -31,14 +31,6 @@ int reader_run(int fd, reader_frame_fn frame, void *arg, struct reader_stats *st
 
 /* ---- lines ---- */
 
-/* The length of a record's line once its LF is gone: a CR before the LF
- * (of CR LF, or a stray one) goes too. The one rule for every framing of
- * lines (reader_lines here, the scan pool's blocks). */
-static inline size_t reader_line_len(const char *line, size_t n)
-{
-	return n > 0 && line[n - 1] == '\r' ? n - 1 : n;
-}
-
 /* Called once per line (its end removed), with its offset. */
 typedef void (*reader_line_fn)(void *arg, const char *line, size_t len, uint64_t offset);
 
