@@ -43,28 +43,11 @@ static void test_lru_bound_and_order(void **state)
 	lru_free(t);
 }
 
-/* Random inserts and removes against a plain array model: every key the
- * model holds is found with its value, and no other. */
-static void test_lru_churn(void **state)
+/* Every key the model holds is in t with its value, and no other. */
+static void assert_model(struct lru *t, const int *model, int keys)
 {
-	(void)state;
-	enum { KEYS = 512, CAP = 600 };
-	int model[KEYS];
-	memset(model, 0, sizeof(model));
-	struct lru *t = lru_new(CAP, sizeof(int), sizeof(int), 7, NULL, NULL);
-	srand(1);
-	for (int step = 0; step < 200000; step++) {
-		int k = rand() % KEYS;
-		if (rand() % 3 == 0) {
-			lru_remove(t, &k);
-			model[k] = 0;
-		} else {
-			*(int *)lru_get(t, &k, true, NULL) = step + 1;
-			model[k] = step + 1;
-		}
-	}
 	size_t held = 0;
-	for (int k = 0; k < KEYS; k++) {
+	for (int k = 0; k < keys; k++) {
 		int *v = lru_get(t, &k, false, NULL);
 		if (model[k]) {
 			assert_non_null(v);
@@ -75,6 +58,32 @@ static void test_lru_churn(void **state)
 		}
 	}
 	assert_int_equal(lru_count(t), held);
+}
+
+/* Random inserts and removes against a plain array model, checked as the
+ * table grows (1,024 entries at first, then 2,048, then its capacity)
+ * with removals in between, and at the end. */
+static void test_lru_churn(void **state)
+{
+	(void)state;
+	enum { KEYS = 3000, CAP = 3500 };
+	static int model[KEYS];
+	memset(model, 0, sizeof(model));
+	struct lru *t = lru_new(CAP, sizeof(int), sizeof(int), 7, NULL, NULL);
+	srand(1);
+	for (int step = 0; step < 300000; step++) {
+		int k = rand() % KEYS;
+		if (rand() % 3 == 0) {
+			lru_remove(t, &k);
+			model[k] = 0;
+		} else {
+			*(int *)lru_get(t, &k, true, NULL) = step + 1;
+			model[k] = step + 1;
+		}
+		if (step % 997 == 0 && step < 20000)
+			assert_model(t, model, KEYS);
+	}
+	assert_model(t, model, KEYS);
 	lru_free(t);
 }
 
