@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/seed.h"
 #include "common/xalloc.h"
@@ -270,11 +271,9 @@ static int replay_path(struct replay *r, const char *path, struct reader_stats *
 
 /* ---- summary ---- */
 
-static double seconds_since(const struct timespec *start)
+static double seconds_since(int64_t start_us)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+	return (double)(clock_monotonic_us() - start_us) / 1e6;
 }
 
 static void print_summary(const struct replay *r, const struct reader_stats *rs, double secs)
@@ -294,8 +293,8 @@ static void print_summary(const struct replay *r, const struct reader_stats *rs,
 			(unsigned long long)st.match_errors, (unsigned long long)st.bad_time,
 			(unsigned long long)r->bad_journal);
 	if (st.bare_ignored)
-		fprintf(stderr, "pacto replay: %llu lines without a syslog header were not read "
-			"(sshd -E output? see --bare)\n", (unsigned long long)st.bare_ignored);
+		fprintf(stderr, "pacto replay: %llu lines without a syslog header matched no headerless "
+			"scenario (sshd -E output? that needs --bare)\n", (unsigned long long)st.bare_ignored);
 	if (st.backwards)
 		fprintf(stderr, "pacto replay: %llu lines were older than lines read before them: "
 			"give the files oldest first (auth.log.1 auth.log)\n", (unsigned long long)st.backwards);
@@ -470,8 +469,7 @@ int cmd_replay(int argc, char **argv)
 	r->engine = replay_engine(r, rs);
 	r->pool = replay_pool(r);
 	struct reader_stats st = {0};
-	struct timespec start;
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	int64_t start_us = clock_monotonic_us();
 	int rc = replay_inputs(r, argc - first, argv + first, &st);
 	if (r->pool) {
 		uint64_t records, oversized;
@@ -483,7 +481,7 @@ int cmd_replay(int argc, char **argv)
 	scan_pool_free(r->pool);
 	engine_finish(r->engine);
 	fflush(stdout);
-	print_summary(r, &st, seconds_since(&start));
+	print_summary(r, &st, seconds_since(start_us));
 	engine_free(r->engine);
 	ruleset_free(rs);
 	free(r);
