@@ -19,7 +19,8 @@
  * quoted in the rule's header comment with their control characters,
  * line breaks and backslashes escaped (\n, \r, \t, \\, \xHH), so none
  * can end the comment; a file name that cannot be a scenario's name (a
- * control character or line break in it) is an error.
+ * control character, a line break or bytes that are not UTF-8 in it) is
+ * an error.
  * Ownership: the caller frees the returned text. */
 #ifndef PACTO_F2B_H
 #define PACTO_F2B_H
