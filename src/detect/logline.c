@@ -235,27 +235,64 @@ static int64_t civil_to_us(int y, int mo, int d, int h, int mi, int s)
 	return ((days * 24 + h) * 60 + mi) * 60 * 1000000LL + (int64_t)s * 1000000LL;
 }
 
-/* Offset of local time from UTC, in seconds, for a local wall-clock hour.
- * mktime is slow and takes a lock, so the last hour's answer is kept. */
-static long local_utc_offset(int y, int mo, int d, int h)
+/* A local wall-clock hour's offsets from UTC, in seconds: for its first
+ * pass and its second (they differ only in the hour repeated when clocks
+ * go back), and what mktime picks without a hint (for callers that keep
+ * no state to choose by). */
+struct local_offsets {
+	long first, second, usual;
+};
+
+/* Offset from UTC of the local time t stands for, in seconds, given as
+ * the wall-clock hour y-mo-d h it was asked for. */
+static long offset_at(time_t t, int y, int mo, int d, int h)
+{
+	struct tm utc;
+	if (t == (time_t)-1 || !gmtime_r(&t, &utc))
+		return 0;
+	return (long)((civil_to_us(y, mo, d, h, 0, 0) -
+		       civil_to_us(utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, 0)) /
+		      1000000);
+}
+
+/* mktime of the wall-clock hour with the given DST flag, or -1 when no
+ * such local time exists (mktime moved it to another hour or flag). */
+static time_t local_hour(int y, int mo, int d, int h, int isdst)
+{
+	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_isdst = isdst};
+	time_t t = mktime(&tm);
+	struct tm back;
+	if (t == (time_t)-1 || !localtime_r(&t, &back) || back.tm_hour != h || back.tm_isdst != isdst)
+		return (time_t)-1;
+	return t;
+}
+
+/* Offsets of a local wall-clock hour from UTC, in seconds. mktime is slow
+ * and takes a lock, so the last hour's answer is kept. */
+static struct local_offsets local_utc_offsets(int y, int mo, int d, int h)
 {
 	static int64_t cached_key = -1;
-	static long cached_offset;
+	static struct local_offsets cached;
 	int64_t key = ((int64_t)y * 13 + mo) * 32 * 24 + d * 24 + h;
 	if (key == cached_key)
-		return cached_offset;
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-			.tm_hour = h, .tm_isdst = -1};
-	time_t t = mktime(&tm);
-	struct tm utc;
-	long offset = 0;
-	if (t != (time_t)-1 && gmtime_r(&t, &utc))
-		offset = (long)((civil_to_us(y, mo, d, h, 0, 0) -
-				 civil_to_us(utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
-					     utc.tm_hour, utc.tm_min, 0)) / 1000000);
+		return cached;
+	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_isdst = -1};
+	long usual = offset_at(mktime(&tm), y, mo, d, h);
+	struct local_offsets o = {usual, usual, usual};
+	/* The hour repeated when clocks go back exists with DST and without. */
+	time_t summer = local_hour(y, mo, d, h, 1), winter = local_hour(y, mo, d, h, 0);
+	if (summer != (time_t)-1 && winter != (time_t)-1 && summer != winter) {
+		o.first = offset_at(summer < winter ? summer : winter, y, mo, d, h);
+		o.second = offset_at(summer < winter ? winter : summer, y, mo, d, h);
+	}
 	cached_key = key;
-	cached_offset = offset;
-	return offset;
+	cached = o;
+	return o;
+}
+
+static long local_utc_offset(int y, int mo, int d, int h)
+{
+	return local_utc_offsets(y, mo, d, h).usual;
 }
 
 void year_guess_init(struct year_guess *yg, int64_t reference_us)
@@ -264,6 +301,8 @@ void year_guess_init(struct year_guess *yg, int64_t reference_us)
 	yg->year = 0;
 	yg->last_month = 0;
 	yg->minute_len = 0;
+	yg->last_us = LOG_TIME_UNSET;
+	yg->last_ambiguous = false;
 }
 
 static int guess_year(struct year_guess *yg, int month, int day)
@@ -287,6 +326,11 @@ static int guess_year(struct year_guess *yg, int month, int day)
 	return yg->year;
 }
 
+/* How far a line's time may lie behind the one before it in the hour
+ * repeated when clocks go back and still be read as that hour's first
+ * pass (the second pass lies ~an hour behind). */
+#define REPEATED_HOUR_SLACK_US (30 * 60 * 1000000LL)
+
 static int parse_syslog_time(struct log_event *ev, struct year_guess *yg)
 {
 	const char *s = ev->ts;
@@ -298,7 +342,14 @@ static int parse_syslog_time(struct log_event *ev, struct year_guess *yg)
 	int y = guess_year(yg, mo, d);
 	if (!valid_clock(y, mo, d, h, mi, sec))
 		return -1;
-	int64_t us = civil_to_us(y, mo, d, h, mi, sec) - (int64_t)local_utc_offset(y, mo, d, h) * 1000000;
+	struct local_offsets off = local_utc_offsets(y, mo, d, h);
+	int64_t local = civil_to_us(y, mo, d, h, mi, sec);
+	int64_t us = local - (int64_t)off.first * 1000000;
+	/* In the repeated hour, the second pass once time has gone past the
+	 * first pass's reading by more than lines are ever out of order. */
+	yg->last_ambiguous = off.first != off.second;
+	if (yg->last_ambiguous && yg->last_us != LOG_TIME_UNSET && yg->last_us > us + REPEATED_HOUR_SLACK_US)
+		us = local - (int64_t)off.second * 1000000;
 	if (ev->ts_len > 15)
 		us += fraction_us(s + 15, s + ev->ts_len);
 	ev->time_us = us;
@@ -381,8 +432,19 @@ static int logline_time_full(struct log_event *ev, struct year_guess *yg);
 /* Parses ev's time, reusing the last minute's result when the line is in
  * the same minute (measured: half of replay's time parsing went to
  * recomputing dates that had not changed). */
+static int logline_time_cached(struct log_event *ev, struct year_guess *yg);
+
 int logline_time(struct log_event *ev, struct year_guess *yg)
 {
+	if (logline_time_cached(ev, yg) != 0)
+		return -1;
+	yg->last_us = ev->time_us;
+	return 0;
+}
+
+static int logline_time_cached(struct log_event *ev, struct year_guess *yg)
+{
+	yg->last_ambiguous = false;
 	if (ev->ts_format != TS_SYSLOG && ev->ts_format != TS_RFC3339)
 		return logline_time_full(ev, yg);
 	char key[32];
@@ -394,7 +456,9 @@ int logline_time(struct log_event *ev, struct year_guess *yg)
 	}
 	if (logline_time_full(ev, yg) != 0)
 		return -1;
-	if (len) {
+	/* A minute of the repeated hour is not kept: its text comes back an
+	 * hour later meaning another time. */
+	if (len && !yg->last_ambiguous) {
 		memcpy(yg->minute, key, len);
 		yg->minute_len = len;
 		yg->minute_us = ev->time_us - sec;

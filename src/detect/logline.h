@@ -61,6 +61,11 @@ struct year_guess {
 	char minute[32];
 	size_t minute_len;
 	int64_t minute_us;
+	/* Local times in the hour repeated when clocks go back (classic
+	 * syslog): the first pass until time has moved past it, then the
+	 * second; this is the last time parsed, to tell which. */
+	int64_t last_us;
+	bool last_ambiguous;   /* the last time parsed was in such an hour */
 };
 
 void year_guess_init(struct year_guess *yg, int64_t reference_us);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "detect/logline.h"
@@ -110,6 +111,30 @@ static void test_time_classic_and_year(void **state)
 	assert_int_equal(parse_time("Jan  1 00:00:02.250000 h sshd[1]: x", &yg), utc_us(2026, 1, 1, 0, 0, 2) + 250000);
 }
 
+/* Classic syslog in local time across the end of summer time (Paris,
+ * 2026-10-25: 03:00 CEST becomes 02:00 CET, so 02:00-02:59 comes twice):
+ * the first pass as summer time, lines a few seconds out of order
+ * included; once time has gone past it, the second pass as winter time,
+ * the same text an hour later too (the minute cache keeps none of it). */
+static void test_time_repeated_hour(void **state)
+{
+	(void)state;
+	setenv("TZ", "Europe/Paris", 1);
+	tzset();
+	struct year_guess yg;
+	year_guess_init(&yg, REF_US);
+	assert_int_equal(parse_time("Oct 25 01:30:00 h sshd[1]: x", &yg), utc_us(2026, 10, 24, 23, 30, 0));
+	assert_int_equal(parse_time("Oct 25 02:10:05 h sshd[1]: x", &yg), utc_us(2026, 10, 25, 0, 10, 5));
+	assert_int_equal(parse_time("Oct 25 02:10:03 h sshd[1]: x", &yg), utc_us(2026, 10, 25, 0, 10, 3));
+	assert_int_equal(parse_time("Oct 25 02:59:59 h sshd[1]: x", &yg), utc_us(2026, 10, 25, 0, 59, 59));
+	assert_int_equal(parse_time("Oct 25 02:00:01 h sshd[1]: x", &yg), utc_us(2026, 10, 25, 1, 0, 1));
+	assert_int_equal(parse_time("Oct 25 02:10:05 h sshd[1]: x", &yg), utc_us(2026, 10, 25, 1, 10, 5));
+	assert_int_equal(parse_time("Oct 25 02:10:06 h sshd[1]: x", &yg), utc_us(2026, 10, 25, 1, 10, 6));
+	assert_int_equal(parse_time("Oct 25 03:00:00 h sshd[1]: x", &yg), utc_us(2026, 10, 25, 2, 0, 0));
+	setenv("TZ", "UTC", 1);
+	tzset();
+}
+
 static void test_time_rfc3339_zones(void **state)
 {
 	(void)state;
@@ -189,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_text_times), cmocka_unit_test(test_split_classic), cmocka_unit_test(test_split_rfc3339_no_pid_slash_prog),
 		cmocka_unit_test(test_split_bare_and_headerless), cmocka_unit_test(test_time_classic_and_year),
 		cmocka_unit_test(test_time_rfc3339_zones), cmocka_unit_test(test_time_invalid),
+		cmocka_unit_test(test_time_repeated_hour),
 		cmocka_unit_test(test_days_from_civil),
 	};
 	return cmocka_run_group_tests(tests, setup_utc, NULL);
