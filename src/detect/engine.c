@@ -372,7 +372,7 @@ static void text_time(struct engine *e, struct log_event *ev, const struct match
 {
 	if (ev->time_us != LOG_TIME_UNSET)
 		return;
-	if (logline_text_time(m->time, m->time_len, &ev->time_us) != 0) {
+	if (logline_text_time(m->time, m->time_len, e->now_us, &ev->time_us) != 0) {
 		ev->time_us = LOG_TIME_UNSET;
 		e->stats.bad_time++;
 	}

@@ -237,10 +237,9 @@ static int64_t civil_to_us(int y, int mo, int d, int h, int mi, int s)
 
 /* A local wall-clock hour's offsets from UTC, in seconds: for its first
  * pass and its second (they differ only in the hour repeated when clocks
- * go back), and what mktime picks without a hint (for callers that keep
- * no state to choose by). */
+ * go back). */
 struct local_offsets {
-	long first, second, usual;
+	long first, second;
 };
 
 /* Offset from UTC of the local time t stands for, in seconds, given as
@@ -278,7 +277,7 @@ static struct local_offsets local_utc_offsets(int y, int mo, int d, int h)
 		return cached;
 	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_isdst = -1};
 	long usual = offset_at(mktime(&tm), y, mo, d, h);
-	struct local_offsets o = {usual, usual, usual};
+	struct local_offsets o = {usual, usual};
 	/* The hour repeated when clocks go back exists with DST and without. */
 	time_t summer = local_hour(y, mo, d, h, 1), winter = local_hour(y, mo, d, h, 0);
 	if (summer != (time_t)-1 && winter != (time_t)-1 && summer != winter) {
@@ -290,9 +289,24 @@ static struct local_offsets local_utc_offsets(int y, int mo, int d, int h)
 	return o;
 }
 
-static long local_utc_offset(int y, int mo, int d, int h)
+/* How far a time may lie behind the latest one in the hour repeated when
+ * clocks go back and still be read as that hour's first pass (lines come
+ * a few seconds out of order; the second pass lies ~an hour behind). */
+#define REPEATED_HOUR_SLACK_US (30 * 60 * 1000000LL)
+
+/* Local wall-clock time in microseconds since the epoch. In the hour
+ * repeated when clocks go back: its first pass, unless latest_us (the
+ * latest time known, or LOG_TIME_UNSET) is past that reading by more
+ * than the slack; then its second. *ambiguous tells whether it was. */
+static int64_t local_to_us(int y, int mo, int d, int h, int mi, int s, int64_t latest_us, bool *ambiguous)
 {
-	return local_utc_offsets(y, mo, d, h).usual;
+	struct local_offsets off = local_utc_offsets(y, mo, d, h);
+	int64_t local = civil_to_us(y, mo, d, h, mi, s);
+	int64_t us = local - (int64_t)off.first * 1000000;
+	*ambiguous = off.first != off.second;
+	if (*ambiguous && latest_us != LOG_TIME_UNSET && latest_us > us + REPEATED_HOUR_SLACK_US)
+		us = local - (int64_t)off.second * 1000000;
+	return us;
 }
 
 void year_guess_init(struct year_guess *yg, int64_t reference_us)
@@ -326,11 +340,6 @@ static int guess_year(struct year_guess *yg, int month, int day)
 	return yg->year;
 }
 
-/* How far a line's time may lie behind the one before it in the hour
- * repeated when clocks go back and still be read as that hour's first
- * pass (the second pass lies ~an hour behind). */
-#define REPEATED_HOUR_SLACK_US (30 * 60 * 1000000LL)
-
 static int parse_syslog_time(struct log_event *ev, struct year_guess *yg)
 {
 	const char *s = ev->ts;
@@ -342,14 +351,7 @@ static int parse_syslog_time(struct log_event *ev, struct year_guess *yg)
 	int y = guess_year(yg, mo, d);
 	if (!valid_clock(y, mo, d, h, mi, sec))
 		return -1;
-	struct local_offsets off = local_utc_offsets(y, mo, d, h);
-	int64_t local = civil_to_us(y, mo, d, h, mi, sec);
-	int64_t us = local - (int64_t)off.first * 1000000;
-	/* In the repeated hour, the second pass once time has gone past the
-	 * first pass's reading by more than lines are ever out of order. */
-	yg->last_ambiguous = off.first != off.second;
-	if (yg->last_ambiguous && yg->last_us != LOG_TIME_UNSET && yg->last_us > us + REPEATED_HOUR_SLACK_US)
-		us = local - (int64_t)off.second * 1000000;
+	int64_t us = local_to_us(y, mo, d, h, mi, sec, yg->last_us, &yg->last_ambiguous);
 	if (ev->ts_len > 15)
 		us += fraction_us(s + 15, s + ev->ts_len);
 	ev->time_us = us;
@@ -498,7 +500,7 @@ static int clf_time(const char *s, size_t len, int64_t *out_us)
 }
 
 /* "Fri Nov 27 10:00:00[.frac] 2026", local time. */
-static int ctime_time(const char *s, size_t len, int64_t *out_us)
+static int ctime_time(const char *s, size_t len, int64_t latest_us, int64_t *out_us)
 {
 	if (len < 24 || s[3] != ' ' || s[7] != ' ' || s[10] != ' ' || s[13] != ':' || s[16] != ':')
 		return -1;
@@ -513,7 +515,8 @@ static int ctime_time(const char *s, size_t len, int64_t *out_us)
 	int y = read_digits(p + 1, 4);
 	if (y < 0 || !valid_clock(y, mo, d, h, mi, sec))
 		return -1;
-	int64_t us = civil_to_us(y, mo, d, h, mi, sec) - (int64_t)local_utc_offset(y, mo, d, h) * 1000000;
+	bool ambiguous;
+	int64_t us = local_to_us(y, mo, d, h, mi, sec, latest_us, &ambiguous);
 	if (s[19] == '.')
 		us += fraction_us(s + 19, p);
 	*out_us = us;
@@ -521,7 +524,7 @@ static int ctime_time(const char *s, size_t len, int64_t *out_us)
 }
 
 /* "2026-11-27 10:00:00", local time. */
-static int local_date_time(const char *s, size_t len, int64_t *out_us)
+static int local_date_time(const char *s, size_t len, int64_t latest_us, int64_t *out_us)
 {
 	if (len != 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':')
 		return -1;
@@ -529,17 +532,18 @@ static int local_date_time(const char *s, size_t len, int64_t *out_us)
 	int h = read_digits(s + 11, 2), mi = read_digits(s + 14, 2), sec = read_digits(s + 17, 2);
 	if (y < 0 || !valid_clock(y, mo, d, h, mi, sec))
 		return -1;
-	*out_us = civil_to_us(y, mo, d, h, mi, sec) - (int64_t)local_utc_offset(y, mo, d, h) * 1000000;
+	bool ambiguous;
+	*out_us = local_to_us(y, mo, d, h, mi, sec, latest_us, &ambiguous);
 	return 0;
 }
 
-int logline_text_time(const char *s, size_t len, int64_t *out_us)
+int logline_text_time(const char *s, size_t len, int64_t latest_us, int64_t *out_us)
 {
 	if (len > 4 && s[4] == '-')
-		return local_date_time(s, len, out_us);
+		return local_date_time(s, len, latest_us, out_us);
 	if (len && is_digit(s[0]))
 		return clf_time(s, len, out_us);
-	return ctime_time(s, len, out_us);
+	return ctime_time(s, len, latest_us, out_us);
 }
 
 char *format_time_utc(int64_t time_us, char *buf, size_t len)

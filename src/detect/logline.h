@@ -75,13 +75,17 @@ void year_guess_init(struct year_guess *yg, int64_t reference_us);
 int logline_time(struct log_event *ev, struct year_guess *yg) __attribute__((warn_unused_result));
 
 /* Parses a time that a server writes inside its own log lines (captured by
- * a rule's (?<time>...) group), into *out_us. Three shapes:
+ * a rule's (?<time>...) group), into *out_us. latest_us is the latest time
+ * known (or LOG_TIME_UNSET): in the hour repeated when clocks go back, a
+ * local time is that hour's first pass unless latest_us is more than 30
+ * minutes past it (as for classic syslog times). Three shapes:
  *   "27/Nov/2026:10:00:00 +0000"       the access-log time of nginx and Apache (%t)
  *   "Fri Nov 27 10:00:00[.frac] 2026"  ctime style, local time (vsftpd's log,
  *                                      Apache's error log); the day may be " 6"
  *   "2026-11-27 10:00:00"              local time (OpenVPN's --log file)
  * Returns 0, or -1 when the text is none of them (then *out_us is untouched). */
-int logline_text_time(const char *s, size_t len, int64_t *out_us) __attribute__((warn_unused_result));
+int logline_text_time(const char *s, size_t len, int64_t latest_us, int64_t *out_us)
+	__attribute__((warn_unused_result));
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);

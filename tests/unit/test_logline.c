@@ -131,6 +131,16 @@ static void test_time_repeated_hour(void **state)
 	assert_int_equal(parse_time("Oct 25 02:10:05 h sshd[1]: x", &yg), utc_us(2026, 10, 25, 1, 10, 5));
 	assert_int_equal(parse_time("Oct 25 02:10:06 h sshd[1]: x", &yg), utc_us(2026, 10, 25, 1, 10, 6));
 	assert_int_equal(parse_time("Oct 25 03:00:00 h sshd[1]: x", &yg), utc_us(2026, 10, 25, 2, 0, 0));
+	/* Times in servers' own files, by the latest time the engine knows. */
+	int64_t t = 0, first_pass_end = utc_us(2026, 10, 25, 0, 59, 59);
+	assert_int_equal(logline_text_time("2026-10-25 02:10:05", 19, LOG_TIME_UNSET, &t), 0);
+	assert_int_equal(t, utc_us(2026, 10, 25, 0, 10, 5));
+	assert_int_equal(logline_text_time("2026-10-25 02:10:05", 19, utc_us(2026, 10, 25, 0, 10, 9), &t), 0);
+	assert_int_equal(t, utc_us(2026, 10, 25, 0, 10, 5));
+	assert_int_equal(logline_text_time("2026-10-25 02:10:05", 19, first_pass_end, &t), 0);
+	assert_int_equal(t, utc_us(2026, 10, 25, 1, 10, 5));
+	assert_int_equal(logline_text_time("Sun Oct 25 02:10:05 2026", 24, first_pass_end, &t), 0);
+	assert_int_equal(t, utc_us(2026, 10, 25, 1, 10, 5));
 	setenv("TZ", "UTC", 1);
 	tzset();
 }
@@ -184,19 +194,19 @@ static void test_text_times(void **state)
 {
 	(void)state;
 	int64_t t = 0;
-	assert_int_equal(logline_text_time("27/Nov/2026:05:10:07 +0000", 26, &t), 0);
+	assert_int_equal(logline_text_time("27/Nov/2026:05:10:07 +0000", 26, LOG_TIME_UNSET, &t), 0);
 	assert_int_equal(t, 1795756207LL * 1000000);
-	assert_int_equal(logline_text_time("27/Nov/2026:07:10:07 +0200", 26, &t), 0);
+	assert_int_equal(logline_text_time("27/Nov/2026:07:10:07 +0200", 26, LOG_TIME_UNSET, &t), 0);
 	assert_int_equal(t, 1795756207LL * 1000000);
-	assert_int_equal(logline_text_time("Fri Nov 27 05:10:07 2026", 24, &t), 0);   /* TZ=UTC */
+	assert_int_equal(logline_text_time("Fri Nov 27 05:10:07 2026", 24, LOG_TIME_UNSET, &t), 0);   /* TZ=UTC */
 	assert_int_equal(t, 1795756207LL * 1000000);
-	assert_int_equal(logline_text_time("Fri Nov 27 05:10:07.250000 2026", 31, &t), 0);
+	assert_int_equal(logline_text_time("Fri Nov 27 05:10:07.250000 2026", 31, LOG_TIME_UNSET, &t), 0);
 	assert_int_equal(t, 1795756207LL * 1000000 + 250000);
-	assert_int_equal(logline_text_time("Sun Dec  6 05:10:07 2026", 24, &t), 0);
+	assert_int_equal(logline_text_time("Sun Dec  6 05:10:07 2026", 24, LOG_TIME_UNSET, &t), 0);
 	assert_int_equal(t, (1795756207LL + 9 * 86400) * 1000000);
-	assert_int_equal(logline_text_time("2026-11-27 05:10:07", 19, &t), 0);   /* OpenVPN, TZ=UTC */
+	assert_int_equal(logline_text_time("2026-11-27 05:10:07", 19, LOG_TIME_UNSET, &t), 0);   /* OpenVPN, TZ=UTC */
 	assert_int_equal(t, 1795756207LL * 1000000);
-	assert_int_equal(logline_text_time("2028-02-29 00:00:00", 19, &t), 0);
+	assert_int_equal(logline_text_time("2028-02-29 00:00:00", 19, LOG_TIME_UNSET, &t), 0);
 	assert_int_equal(t, 1835395200LL * 1000000);
 	t = 7;
 	const char *bad[] = {"27/Nov/2026:05:10:07 0000", "32/Nov/2026:05:10:07 +0000", "27/Now/2026:05:10:07 +0000",
@@ -204,7 +214,7 @@ static void test_text_times(void **state)
 			     "2026-11-27 05:10:0", "2026-11-27T05:10:07", "2026-11-27 05:10:07Z", "2027-02-29 00:00:00",
 			     "2026-13-27 05:10:07", "2026-11-27 05:60:07", "2026-1a-27 05:10:07"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
-		assert_int_equal(logline_text_time(bad[i], strlen(bad[i]), &t), -1);
+		assert_int_equal(logline_text_time(bad[i], strlen(bad[i]), LOG_TIME_UNSET, &t), -1);
 	assert_int_equal(t, 7);
 }
 
