@@ -22,8 +22,8 @@
 #include "ctl/cli.h"
 #include "detect/engine.h"
 #include "detect/scan_pool.h"
-#include "detect/journal_fmt.h"
 #include "sources/reader.h"
+#include "sources/replay_input.h"
 
 #define MAX_ALLOW 1024
 
@@ -61,19 +61,11 @@ struct replay_opts {
 	unsigned threads;           /* 0: one per CPU */
 };
 
-enum input_form { FORM_UNKNOWN, FORM_LINES, FORM_EXPORT };
-
 struct replay {
 	const struct replay_opts *opts;
 	struct engine *engine;
-	struct journal_store jstore;
-	enum input_form form;       /* of the input being read, from its first bytes */
-	struct reader_lines lines;
-	const char *line;           /* the line being fed, for --explain */
-	size_t line_len;
-	int64_t now_us;             /* time for lines that carry none */
-	uint64_t bad_journal;
 	struct scan_pool *pool;     /* scans lines on other threads; NULL: one thread */
+	struct replay_input in;     /* the input being read (its line, for --explain) */
 };
 
 /* ---- output ---- */
@@ -121,7 +113,7 @@ static void print_trace_json(const struct replay *r, const struct trace *t, cons
 			      "source", addr_format(&t->source, src, sizeof(src)),
 			      "scenario", t->scenario->name, "pattern", pattern,
 			      "verdict", verdict_text(t->verdict), "in_window", (int)t->in_window,
-			      "line", t->event ? r->line : "", t->event ? r->line_len : 0);
+			      "line", t->event ? r->in.line : "", t->event ? r->in.line_len : 0);
 	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	if (text)
 		puts(text);
@@ -145,86 +137,10 @@ static void on_trace(void *arg, const struct trace *t)
 		       (long long)(t->scenario->window_us / 1000000));
 	printf("\n");
 	if (t->event)
-		printf("    | %.*s\n", (int)r->line_len, r->line);
+		printf("    | %.*s\n", (int)r->in.line_len, r->in.line);
 }
 
 /* ---- input ---- */
-
-/* A line fed on this thread: journal JSON, or any line without the pool.
- * Also the pool's direct function (its lines the scanners leave to this
- * thread, in order). */
-static void feed_direct(void *arg, const char *line, size_t len, int64_t now_us)
-{
-	struct replay *r = arg;
-	r->line = line;
-	r->line_len = len;
-	if (len > 0 && line[0] == '{') {
-		struct log_event ev;
-		if (journal_json_parse(line, len, &r->jstore, &ev) == 0) {
-			engine_feed_event(r->engine, &ev, now_us);
-			return;
-		}
-		r->bad_journal++;
-	}
-	engine_feed_line(r->engine, line, len, now_us);
-}
-
-static void on_line(void *arg, const char *line, size_t len, uint64_t offset)
-{
-	struct replay *r = arg;
-	(void)offset;
-	if (r->pool)
-		scan_pool_feed(r->pool, line, len, r->now_us);
-	else
-		feed_direct(r, line, len, r->now_us);
-}
-
-/* One entry of journalctl -o export output. */
-static long export_frame(struct replay *r, const char *buf, size_t len, bool at_eof, bool full)
-{
-	struct log_event ev;
-	bool has_message;
-	/* A buffer full of one entry cannot grow: parse it as if input ended. */
-	long n = journal_export_parse(buf, len, at_eof || full, &r->jstore, &ev, &has_message);
-	if (n == 0)
-		return 0;
-	r->lines.stats->records++;
-	if (n < 0) {
-		r->bad_journal++;
-		return n == JOURNAL_EXPORT_SKIP_ALL ? -(long)len : n;
-	}
-	if (has_message) {
-		r->line = ev.msg;
-		r->line_len = ev.msg_len;
-		engine_feed_event(r->engine, &ev, r->now_us);
-	}
-	return n;
-}
-
-/* Decides from an input's first bytes whether it is journal export format
- * or lines, then frames it accordingly. */
-static long replay_frame(void *arg, const char *buf, size_t len, bool at_eof, bool full)
-{
-	struct replay *r = arg;
-	if (r->form == FORM_UNKNOWN) {
-		if (len < 32 && !at_eof && !full)
-			return 0;
-		r->form = journal_export_detect(buf, len) ? FORM_EXPORT : FORM_LINES;
-	}
-	if (r->form == FORM_EXPORT)
-		return export_frame(r, buf, len, at_eof, full);
-	/* With the pool, whole LF lines go in as blocks that the scanning
-	 * threads frame: this thread only reads and applies. */
-	size_t whole = r->pool ? reader_lines_whole(&r->lines, buf, len) : 0;
-	if (whole) {
-		scan_pool_feed_block(r->pool, buf, whole, r->now_us);
-		return (long)whole;
-	}
-	long used = reader_lines(&r->lines, buf, len, at_eof, full);
-	if (r->pool)
-		scan_pool_hold(r->pool);   /* the reader moves or overwrites buf next */
-	return used;
-}
 
 /* The time a log's undated lines are read against: its modification time. */
 static int64_t file_reference_us(int fd, const struct replay_opts *o)
@@ -241,11 +157,10 @@ static int64_t file_reference_us(int fd, const struct replay_opts *o)
 
 static int replay_fd(struct replay *r, int fd, const char *name, struct reader_stats *rs)
 {
-	r->now_us = file_reference_us(fd, r->opts);
-	engine_set_reference(r->engine, r->now_us);
-	r->form = FORM_UNKNOWN;
-	r->lines = (struct reader_lines){.fn = on_line, .arg = r, .max_line = ENGINE_MAX_LINE, .stats = rs};
-	int rc = reader_run(fd, replay_frame, r, rs);
+	int64_t reference_us = file_reference_us(fd, r->opts);
+	engine_set_reference(r->engine, reference_us);
+	replay_input_start(&r->in, rs, reference_us);
+	int rc = reader_run(fd, replay_input_frame, &r->in, rs);
 	if (r->pool)
 		scan_pool_flush(r->pool);    /* before the next input sets its own reference time */
 	if (rc != 0) {
@@ -286,12 +201,12 @@ static void print_summary(const struct replay *r, const struct reader_stats *rs,
 		(unsigned long long)rs->records, (unsigned long long)st.matched,
 		(unsigned long long)st.failures, (unsigned long long)st.sanctions, secs, rate);
 	uint64_t oversized = rs->oversized + st.oversized;
-	if (oversized || st.bad_address || st.match_errors || st.bad_time || r->bad_journal)
+	if (oversized || st.bad_address || st.match_errors || st.bad_time || r->in.bad_journal)
 		fprintf(stderr, "pacto replay: refused: %llu oversized lines, %llu bad addresses, "
 			"%llu match-limit lines, %llu bad times, %llu bad journal entries\n",
 			(unsigned long long)oversized, (unsigned long long)st.bad_address,
 			(unsigned long long)st.match_errors, (unsigned long long)st.bad_time,
-			(unsigned long long)r->bad_journal);
+			(unsigned long long)r->in.bad_journal);
 	if (st.bare_ignored)
 		fprintf(stderr, "pacto replay: %llu lines without a syslog header matched no headerless "
 			"scenario (sshd -E output? that needs --bare)\n", (unsigned long long)st.bare_ignored);
@@ -434,10 +349,7 @@ static struct scan_pool *replay_pool(struct replay *r)
 	}
 	if (n < 2 || r->opts->has_explain)
 		return NULL;
-	struct scan_pool *p = scan_pool_new(r->engine, n);
-	if (p)
-		scan_pool_set_direct(p, feed_direct, r);
-	return p;
+	return scan_pool_new(r->engine, n);
 }
 
 static int replay_inputs(struct replay *r, int nfiles, char **files, struct reader_stats *rs)
@@ -468,6 +380,7 @@ int cmd_replay(int argc, char **argv)
 	r->opts = o;
 	r->engine = replay_engine(r, rs);
 	r->pool = replay_pool(r);
+	replay_input_init(&r->in, r->engine, r->pool);
 	struct reader_stats st = {0};
 	int64_t start_us = clock_monotonic_us();
 	int rc = replay_inputs(r, argc - first, argv + first, &st);

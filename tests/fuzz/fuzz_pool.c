@@ -9,11 +9,12 @@
  * Two passes, each with two engines over the stock sshd and recidive
  * rules (log time, a fixed reference time, small tables so that
  * evictions happen), the pool with 2 threads:
- *   replay: framed as cmd_replay.c frames a file that one read() returns
- *     whole: its whole records as one block (reader_lines_whole), then
- *     the part after the last LF, at the end of input, by reader_lines
- *     and scan_pool_feed; a stream that ends records in CR LF goes all
- *     line by line through scan_pool_feed, as in replay;
+ *   replay: the pool side is `pacto replay`'s own input code
+ *     (src/sources/replay_input.c) on a file that one read() returns
+ *     whole: its whole records as one block, then the part after the
+ *     last LF, at the end of input, line by line; a stream that ends
+ *     records in CR LF goes all line by line (an input replay reads as
+ *     journal export format is not compared: the reference reads lines);
  *   blocks: the stream read as LF lines (the block path's rule: a CR
  *     before a LF dropped), its whole records cut after LFs into up to
  *     MAX_BLOCKS blocks, some at a later caller time (a new batch each),
@@ -37,6 +38,7 @@
 #include "detect/scan_pool.h"
 #include "fuzz.h"
 #include "sources/reader.h"
+#include "sources/replay_input.h"
 
 #define T0_US (1795737600LL * 1000000)   /* 2026-11-27T00:00:00Z */
 #define FUZZ_POOL_MAX_INPUT (64 * 1024)
@@ -66,10 +68,12 @@ struct trace_rec {
 	int64_t time_us, until_us;
 };
 
-/* One engine and what came out of it. pool == NULL: the reference. */
+/* One engine and what came out of it. pool == NULL: the reference. in:
+ * fed by replay's own input code (its JSON lines are not chained). */
 struct side {
 	struct engine *e;
 	struct scan_pool *pool;
+	struct replay_input *in;
 	bool fed_blocks;
 	const struct plan *plan;
 	struct reader_lines lines;
@@ -131,8 +135,8 @@ static void on_trace(void *arg, const struct trace *t)
 	d->traces[d->ntraces++] = r;
 }
 
-/* cmd_replay.c's feed_direct: journal JSON parsed here, any other line to
- * the engine. The JSON lines are chained with their time, in order. */
+/* As replay_input.c's feed_direct: journal JSON parsed here, any other
+ * line to the engine. The JSON lines are chained with their time, in order. */
 static void feed_direct(struct side *d, const char *line, size_t len, int64_t now_us)
 {
 	if (len > 0 && line[0] == '{') {
@@ -169,8 +173,8 @@ static void on_line_ref(void *arg, const char *line, size_t len, uint64_t offset
 	feed_direct(d, line, len, plan_now(d->plan, offset));
 }
 
-/* cmd_replay.c's on_line: with the pool, every line goes to it (journal
- * JSON comes back through the direct function, in order). */
+/* As replay_input.c's on_line: with the pool, every line goes to it
+ * (journal JSON comes back through the direct function, in order). */
 static void on_line_pool(void *arg, const char *line, size_t len, uint64_t offset)
 {
 	struct side *d = arg;
@@ -198,7 +202,8 @@ static void feed_blocks(struct side *d, const char *buf, size_t whole)
 	d->now_us = p->tail_now_us;
 }
 
-/* cmd_replay.c's replay_frame, for lines (export format aside). */
+/* The blocks pass: replay's framing of lines (replay_input_frame), with
+ * the whole records cut into the plan's blocks. */
 static long pool_frame(void *arg, const char *buf, size_t len, bool at_eof, bool full)
 {
 	struct side *d = arg;
@@ -292,7 +297,7 @@ static const struct addr *allowlist(void)
 	return a;
 }
 
-static void side_init(struct side *d, bool pooled, const struct plan *plan,
+static void side_init(struct side *d, bool pooled, bool replay, const struct plan *plan,
 		      enum reader_eol eol, bool bare, unsigned ipv6_prefix)
 {
 	memset(d, 0, sizeof(*d));
@@ -316,6 +321,12 @@ static void side_init(struct side *d, bool pooled, const struct plan *plan,
 		FUZZ_CHECK(d->pool != NULL);
 		scan_pool_set_direct(d->pool, pool_direct, d);
 	}
+	if (replay) {
+		d->in = malloc(sizeof(*d->in));
+		FUZZ_CHECK(d->in != NULL);
+		replay_input_init(d->in, d->e, d->pool);
+		replay_input_start(d->in, &d->rs, T0_US);
+	}
 }
 
 /* Ends the input as cmd_replay.c does: the pool flushed and counted, the
@@ -330,11 +341,16 @@ static void side_finish(struct side *d)
 	}
 	engine_finish(d->e);
 	engine_get_stats(d->e, &d->st);
+	if (d->in) {
+		d->bad_journal = d->in->bad_journal;
+		d->lines.offset = d->in->lines.offset;
+	}
 }
 
 static void side_free(struct side *d)
 {
 	engine_free(d->e);
+	free(d->in);
 	free(d->jstore);
 	free(d->sanctions);
 	free(d->traces);
@@ -435,8 +451,10 @@ static void compare(const struct side *ref, const struct side *pool)
 	SAME(st.memory_bytes);
 	same(__LINE__, "records", ref->rs.records, pool->rs.records + pool->pool_records);
 	same(__LINE__, "oversized lines", ref->rs.oversized, pool->rs.oversized + pool->pool_oversized);
-	SAME(json_lines);
-	SAME(json_hash);
+	if (!pool->in) {
+		SAME(json_lines);
+		SAME(json_hash);
+	}
 	SAME(bad_journal);
 	SAME(lines.offset);
 }
@@ -490,17 +508,22 @@ static void plan_cut(struct plan *p, const char *text, size_t len, uint32_t seed
 	p->tail_now_us = now;
 }
 
-static void run_pass(const char *text, size_t len, const struct plan *plan, enum reader_eol eol, bool bare,
-		     unsigned ipv6_prefix)
+/* replay: the pool side through replay_input_frame (plan: one block). */
+static void run_pass(const char *text, size_t len, const struct plan *plan, bool replay, enum reader_eol eol,
+		     bool bare, unsigned ipv6_prefix)
 {
 	struct side ref, pool;
-	side_init(&ref, false, plan, eol, bare, ipv6_prefix);
-	side_init(&pool, true, plan, eol, bare, ipv6_prefix);
+	side_init(&ref, false, false, plan, eol, bare, ipv6_prefix);
+	side_init(&pool, true, replay, plan, eol, bare, ipv6_prefix);
 	frame_input(ref_frame, &ref, text, len);
-	frame_input(pool_frame, &pool, text, len);
+	if (replay)
+		frame_input(replay_input_frame, pool.in, text, len);
+	else
+		frame_input(pool_frame, &pool, text, len);
 	side_finish(&ref);
 	side_finish(&pool);
-	compare(&ref, &pool);
+	if (!pool.in || pool.in->form == REPLAY_FORM_LINES)
+		compare(&ref, &pool);
 	side_free(&ref);
 	side_free(&pool);
 }
@@ -517,9 +540,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct plan *plan = malloc(sizeof(*plan));
 	FUZZ_CHECK(plan != NULL);
 	plan_one(plan, text, size);
-	run_pass(text, size, plan, EOL_UNDECIDED, bare, ipv6_prefix);
+	run_pass(text, size, plan, true, EOL_UNDECIDED, bare, ipv6_prefix);
 	plan_cut(plan, text, size, h >> 3);
-	run_pass(text, size, plan, EOL_LF, bare, ipv6_prefix);
+	run_pass(text, size, plan, false, EOL_LF, bare, ipv6_prefix);
 	free(plan);
 	free(text);
 	return 0;
