@@ -36,6 +36,14 @@ int64_t journal_decimal(const char *s, size_t len);
 bool journal_identity_trusted(const char *transport, size_t transport_len, const char *comm, size_t comm_len,
 			      const char *ident, size_t ident_len);
 
+/* Whether a line of a log is a journal entry in JSON (journalctl -o json):
+ * it starts with '{', which no syslog header or program line does. The one
+ * rule replay's reader and its scan pool both go by. */
+static inline bool journal_json_line(const char *line, size_t len)
+{
+	return len > 0 && line[0] == '{';
+}
+
 int journal_json_parse(const char *line, size_t len, struct journal_store *store, struct log_event *ev)
 	__attribute__((warn_unused_result));
 

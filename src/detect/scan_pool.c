@@ -16,6 +16,7 @@
 #include "common/lines.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "detect/journal_fmt.h"
 
 enum batch_state { BATCH_FILLING, BATCH_READY, BATCH_SCANNING, BATCH_SCANNED };
 
@@ -104,20 +105,16 @@ static size_t frame_text(const char *text, size_t from, size_t end, uint64_t *re
 	return from < end ? from : end;
 }
 
-/* Journal JSON lines are not scanned: the caller's direct function parses
- * them, in order, whether they came in a block or one by one. */
-static bool is_direct(const char *line, size_t len)
-{
-	return len > 0 && line[0] == '{';
-}
-
+/* Journal JSON lines (journal_json_line) are not scanned: the caller's
+ * direct function parses them, in order, whether they came in a block or
+ * one by one. */
 static bool add_block_line(void *arg, const char *line, size_t len, size_t offset)
 {
 	struct batch *b = arg;
 	if (b->nlines == SCAN_POOL_BATCH_LINES)
 		return false;
 	b->lines[b->nlines++] = (struct line_ref){
-	    .offset = (uint32_t)offset, .len = (uint32_t)len, .direct = is_direct(line, len),
+	    .offset = (uint32_t)offset, .len = (uint32_t)len, .direct = journal_json_line(line, len),
 	    .now_us = b->block_now_us};
 	return true;
 }
@@ -416,7 +413,7 @@ void scan_pool_feed(struct scan_pool *p, const char *line, size_t len, int64_t n
 	struct line_ref *l = &b->lines[b->nlines++];
 	l->offset = (uint32_t)(b->text_used + (size_t)(line - b->pending));
 	l->len = (uint32_t)len;
-	l->direct = is_direct(line, stored);
+	l->direct = journal_json_line(line, stored);
 	l->now_us = now_us;
 	b->pending_len = (size_t)(line - b->pending) + stored;
 }

@@ -12,7 +12,7 @@ static void feed_direct(void *arg, const char *line, size_t len, int64_t now_us)
 	struct replay_input *in = arg;
 	in->line = line;
 	in->line_len = len;
-	if (len > 0 && line[0] == '{') {
+	if (journal_json_line(line, len)) {
 		struct log_event ev;
 		if (journal_json_parse(line, len, &in->jstore, &ev) == 0) {
 			engine_feed_event(in->engine, &ev, now_us);
