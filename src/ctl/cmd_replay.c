@@ -63,9 +63,9 @@ struct replay_opts {
 
 struct replay {
 	const struct replay_opts *opts;
-	struct engine *engine;
-	struct scan_pool *pool;     /* scans lines on other threads; NULL: one thread */
-	struct replay_input in;     /* the input being read (its line, for --explain) */
+	/* The engine, the pool (NULL: one thread) and the input being read
+	 * (its line, for --explain). */
+	struct replay_input in;
 };
 
 /* ---- output ---- */
@@ -158,11 +158,11 @@ static int64_t file_reference_us(int fd, const struct replay_opts *o)
 static int replay_fd(struct replay *r, int fd, const char *name, struct reader_stats *rs)
 {
 	int64_t reference_us = file_reference_us(fd, r->opts);
-	engine_set_reference(r->engine, reference_us);
+	engine_set_reference(r->in.engine, reference_us);
 	replay_input_start(&r->in, rs, reference_us);
 	int rc = reader_run(fd, replay_input_frame, &r->in, rs);
-	if (r->pool)
-		scan_pool_flush(r->pool);    /* before the next input sets its own reference time */
+	if (r->in.pool)
+		scan_pool_flush(r->in.pool);    /* before the next input sets its own reference time */
 	if (rc != 0) {
 		log_warn("%s", name);
 		return -1;
@@ -194,7 +194,7 @@ static double seconds_since(int64_t start_us)
 static void print_summary(const struct replay *r, const struct reader_stats *rs, double secs)
 {
 	struct engine_stats st;
-	engine_get_stats(r->engine, &st);
+	engine_get_stats(r->in.engine, &st);
 	double rate = secs > 0 ? (double)rs->records / secs : 0;
 	fprintf(stderr, "pacto replay: %llu lines read, %llu matched, %llu failures counted, "
 		"%llu sanctions, %.3f s, %.0f lines/s\n",
@@ -338,9 +338,9 @@ static struct engine *replay_engine(struct replay *r, const struct ruleset *rs)
 /* Threads that scan lines: --threads, else one per CPU. One thread feeds
  * the engine line by line: through the pool it measured slower (8 of 10
  * interleaved runs: batching costs instructions and saves nothing on one
- * CPU). --explain stays on one (its trace
- * names the line being applied, which the pool does not keep for it). */
-static struct scan_pool *replay_pool(struct replay *r)
+ * CPU). --explain stays on one (its trace names the line being applied,
+ * which the pool does not keep for it). */
+static struct scan_pool *replay_pool(struct replay *r, struct engine *e)
 {
 	unsigned n = r->opts->threads;
 	if (n == 0) {
@@ -349,7 +349,7 @@ static struct scan_pool *replay_pool(struct replay *r)
 	}
 	if (n < 2 || r->opts->has_explain)
 		return NULL;
-	return scan_pool_new(r->engine, n);
+	return scan_pool_new(e, n);
 }
 
 static int replay_inputs(struct replay *r, int nfiles, char **files, struct reader_stats *rs)
@@ -378,24 +378,23 @@ int cmd_replay(int argc, char **argv)
 	}
 	struct replay *r = xcalloc(1, sizeof(*r));
 	r->opts = o;
-	r->engine = replay_engine(r, rs);
-	r->pool = replay_pool(r);
-	replay_input_init(&r->in, r->engine, r->pool);
+	struct engine *e = replay_engine(r, rs);
+	replay_input_init(&r->in, e, replay_pool(r, e));
 	struct reader_stats st = {0};
 	int64_t start_us = clock_monotonic_us();
 	int rc = replay_inputs(r, argc - first, argv + first, &st);
-	if (r->pool) {
+	if (r->in.pool) {
 		uint64_t records, oversized;
-		scan_pool_flush(r->pool);
-		scan_pool_counts(r->pool, &records, &oversized);
+		scan_pool_flush(r->in.pool);
+		scan_pool_counts(r->in.pool, &records, &oversized);
 		st.records += records;
 		st.oversized += oversized;
 	}
-	scan_pool_free(r->pool);
-	engine_finish(r->engine);
+	scan_pool_free(r->in.pool);
+	engine_finish(r->in.engine);
 	fflush(stdout);
 	print_summary(r, &st, seconds_since(start_us));
-	engine_free(r->engine);
+	engine_free(r->in.engine);
 	ruleset_free(rs);
 	free(r);
 	free(o);
