@@ -297,14 +297,17 @@ static struct local_offsets local_utc_offsets(int y, int mo, int d, int h)
 /* Local wall-clock time in microseconds since the epoch. In the hour
  * repeated when clocks go back: its first pass, unless latest_us (the
  * latest time known, or LOG_TIME_UNSET) is past that reading by more
- * than the slack; then its second. *ambiguous tells whether it was. */
+ * than the slack; then its second. *ambiguous (may be NULL) tells whether
+ * it was. */
 static int64_t local_to_us(int y, int mo, int d, int h, int mi, int s, int64_t latest_us, bool *ambiguous)
 {
 	struct local_offsets off = local_utc_offsets(y, mo, d, h);
 	int64_t local = civil_to_us(y, mo, d, h, mi, s);
 	int64_t us = local - (int64_t)off.first * 1000000;
-	*ambiguous = off.first != off.second;
-	if (*ambiguous && latest_us != LOG_TIME_UNSET && latest_us > us + REPEATED_HOUR_SLACK_US)
+	bool repeated = off.first != off.second;
+	if (ambiguous)
+		*ambiguous = repeated;
+	if (repeated && latest_us != LOG_TIME_UNSET && latest_us > us + REPEATED_HOUR_SLACK_US)
 		us = local - (int64_t)off.second * 1000000;
 	return us;
 }
@@ -434,16 +437,6 @@ static int logline_time_full(struct log_event *ev, struct year_guess *yg);
 /* Parses ev's time, reusing the last minute's result when the line is in
  * the same minute (measured: half of replay's time parsing went to
  * recomputing dates that had not changed). */
-static int logline_time_cached(struct log_event *ev, struct year_guess *yg);
-
-int logline_time(struct log_event *ev, struct year_guess *yg)
-{
-	if (logline_time_cached(ev, yg) != 0)
-		return -1;
-	yg->last_us = ev->time_us;
-	return 0;
-}
-
 static int logline_time_cached(struct log_event *ev, struct year_guess *yg)
 {
 	yg->last_ambiguous = false;
@@ -465,6 +458,16 @@ static int logline_time_cached(struct log_event *ev, struct year_guess *yg)
 		yg->minute_len = len;
 		yg->minute_us = ev->time_us - sec;
 	}
+	return 0;
+}
+
+/* Remembers the time parsed: the next times in the hour repeated when
+ * clocks go back are read by it. */
+int logline_time(struct log_event *ev, struct year_guess *yg)
+{
+	if (logline_time_cached(ev, yg) != 0)
+		return -1;
+	yg->last_us = ev->time_us;
 	return 0;
 }
 
@@ -515,8 +518,7 @@ static int ctime_time(const char *s, size_t len, int64_t latest_us, int64_t *out
 	int y = read_digits(p + 1, 4);
 	if (y < 0 || !valid_clock(y, mo, d, h, mi, sec))
 		return -1;
-	bool ambiguous;
-	int64_t us = local_to_us(y, mo, d, h, mi, sec, latest_us, &ambiguous);
+	int64_t us = local_to_us(y, mo, d, h, mi, sec, latest_us, NULL);
 	if (s[19] == '.')
 		us += fraction_us(s + 19, p);
 	*out_us = us;
@@ -532,8 +534,7 @@ static int local_date_time(const char *s, size_t len, int64_t latest_us, int64_t
 	int h = read_digits(s + 11, 2), mi = read_digits(s + 14, 2), sec = read_digits(s + 17, 2);
 	if (y < 0 || !valid_clock(y, mo, d, h, mi, sec))
 		return -1;
-	bool ambiguous;
-	*out_us = local_to_us(y, mo, d, h, mi, sec, latest_us, &ambiguous);
+	*out_us = local_to_us(y, mo, d, h, mi, sec, latest_us, NULL);
 	return 0;
 }
 

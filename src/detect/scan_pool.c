@@ -86,9 +86,9 @@ static struct batch *batch_of(const struct scan_pool *p, uint64_t number)
 }
 
 /* Frames text[from, end) (whole records, each ending in LF) as reader.c
- * does for LF streams: line_len_without_cr() for each, and a line longer than
- * ENGINE_MAX_LINE is counted and dropped. Calls fn for each line kept,
- * until it returns false; returns where framing stopped. */
+ * does for LF streams: line_len_without_cr() for each, and a line longer
+ * than ENGINE_MAX_LINE is counted and dropped. Calls fn for each line
+ * kept, until it returns false; returns where framing stopped. */
 static size_t frame_text(const char *text, size_t from, size_t end, uint64_t *records, uint64_t *oversized,
 			 bool (*fn)(void *arg, const char *line, size_t len, size_t offset), void *arg)
 {

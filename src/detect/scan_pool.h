@@ -34,8 +34,9 @@
 struct scan_pool;
 
 /* threads: how many threads scan, the caller's included (the caller scans
- * too while it waits; with 1 it scans every batch itself). e must outlive the pool. Returns NULL when a
- * thread cannot be started (then feed lines to the engine directly). */
+ * too while it waits; with 1 it scans every batch itself). e must outlive
+ * the pool. Returns NULL when a thread cannot be started (then feed lines
+ * to the engine directly). */
 struct scan_pool *scan_pool_new(struct engine *e, unsigned threads);
 
 /* Frees the pool; lines fed and not yet applied are applied first. */

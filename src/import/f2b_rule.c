@@ -39,8 +39,6 @@ static void put(struct out *o, const char *fmt, ...)
 	o->len += (size_t)n;
 }
 
-/* A YAML single-quoted scalar: only ' needs escaping (doubled). Control
- * characters cannot appear in one, and no regex needs them raw. */
 /* Whether the UTF-8 text at p (valid: f2b_conf checked it) starts with a
  * character a YAML single-quoted scalar cannot hold as it is: C0 and C1
  * controls, DEL, the line breaks NEL, U+2028 and U+2029 (YAML 1.1 would
@@ -57,6 +55,9 @@ static bool yaml_unprintable(const unsigned char *p)
 	return p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf);
 }
 
+/* A YAML single-quoted scalar: only ' needs escaping (doubled). What
+ * yaml_unprintable() names cannot appear in one (-1), and no regex needs
+ * it raw. */
 static int put_quoted(struct out *o, const char *s)
 {
 	put(o, "'");
