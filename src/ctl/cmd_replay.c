@@ -23,6 +23,7 @@
 #include "detect/engine.h"
 #include "detect/scan_pool.h"
 #include "sources/reader.h"
+#include "sources/reader_map.h"
 #include "sources/replay_input.h"
 
 #define MAX_ALLOW 1024
@@ -160,9 +161,15 @@ static int replay_fd(struct replay *r, int fd, const char *name, struct reader_s
 	int64_t reference_us = file_reference_us(fd, r->opts);
 	engine_set_reference(r->in.engine, reference_us);
 	replay_input_start(&r->in, rs, reference_us);
-	int rc = reader_run(fd, replay_input_frame, &r->in, rs);
+	/* A regular file is mapped, not copied by read() (reader_map.h). */
+	int rc = reader_run_file(fd, replay_input_frame, &r->in, rs);
 	if (r->in.pool)
 		scan_pool_flush(r->in.pool);    /* before the next input sets its own reference time */
+	if (rc == READER_SHRANK) {
+		log_warnx("%s: the file shrank while it was read (truncated, or rotated by copying?): "
+			  "what followed its new end was not read", name);
+		return -1;
+	}
 	if (rc != 0) {
 		log_warn("%s", name);
 		return -1;

@@ -40,6 +40,15 @@ counts t1.err >c1.txt
 counts t5.err >c5.txt
 check "and the same summary counts" sh -c 'cmp -s c1.txt c5.txt && grep -q "lines read" c1.txt'
 
+# 1c. A regular file is read through a mapping, stdin through read(): the
+# same bytes give the same sanctions and the same counts either way.
+"$PACTO" replay --json --year 2026 --threads 1 auth.log >mapped.jsonl 2>mapped.err
+"$PACTO" replay --json --year 2026 --threads 1 - <auth.log >piped.jsonl 2>piped.err
+counts mapped.err >cm.txt
+counts piped.err >cp.txt
+check "a mapped file and the same bytes on stdin give the same sanctions and counts" \
+	sh -c 'cmp -s mapped.jsonl piped.jsonl && cmp -s cm.txt cp.txt && [ -s mapped.jsonl ]'
+
 # 2. Every JSON object has the documented fields with the right types.
 check "each JSON sanction has address, scenario, attempts, first_seen, last_seen, duration_s" \
 	jq 'select((.address|type) != "string" or (.scenario|type) != "string" or

@@ -9,12 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "detect/journal_fmt.h"
 #include "sources/reader.h"
+#include "sources/reader_map.h"
 
 /* ---- lines ---- */
 
@@ -113,6 +117,176 @@ static void test_oversized_lines_dropped_whole(void **state)
 	assert_string_equal(c.lines[0], "a");
 	assert_string_equal(c.lines[1], "b");
 	assert_int_equal(st.oversized, 2);
+	free(data);
+}
+
+/* ---- regular files through a mapping ---- */
+
+/* Every line a read delivers, summed up: how many, a hash of their bytes,
+ * lengths and offsets in order, and whether one held a NUL byte. */
+struct digest {
+	uint64_t n, hash;
+	bool nul;
+};
+
+static void digest_line(void *arg, const char *line, size_t len, uint64_t offset)
+{
+	struct digest *d = arg;
+	uint64_t h = d->hash ^ (len * 0x9e3779b97f4a7c15ULL) ^ offset;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)line[i]) * 0x100000001b3ULL;
+	d->hash = h * 31 + len;
+	d->n++;
+	d->nul |= memchr(line, '\0', len) != NULL;
+}
+
+static int temp_file(const char *data, size_t len)
+{
+	char path[] = "/tmp/pacto-test-input.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	for (size_t at = 0; at < len;) {
+		ssize_t n = write(fd, data + at, len - at);
+		assert_true(n > 0);
+		at += (size_t)n;
+	}
+	return fd;
+}
+
+/* Reads fd from its start with reader_run (mapped false) or
+ * reader_run_file; returns its result. */
+static int read_file_lines(int fd, bool mapped, size_t max_line, struct digest *d, struct reader_stats *st)
+{
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	struct reader_lines rl = {.fn = digest_line, .arg = d, .max_line = max_line, .stats = st};
+	return mapped ? reader_run_file(fd, reader_lines, &rl, st) : reader_run(fd, reader_lines, &rl, st);
+}
+
+static void expect_same_as_read(const char *data, size_t len, size_t max_line)
+{
+	int fd = temp_file(data, len);
+	struct digest by_read = {0}, by_map = {0};
+	struct reader_stats st_read = {0}, st_map = {0};
+	assert_int_equal(read_file_lines(fd, false, max_line, &by_read, &st_read), 0);
+	assert_int_equal(read_file_lines(fd, true, max_line, &by_map, &st_map), 0);
+	assert_int_equal(by_map.n, by_read.n);
+	assert_true(by_map.hash == by_read.hash);
+	assert_int_equal(st_map.bytes, st_read.bytes);
+	assert_int_equal(st_map.bytes, len);
+	assert_int_equal(st_map.records, st_read.records);
+	assert_int_equal(st_map.oversized, st_read.oversized);
+	close(fd);
+}
+
+/* Lines of varied lengths up to `len` bytes: some long, some empty. */
+static size_t fill_lines(char *buf, size_t len, unsigned seed)
+{
+	size_t n = 0;
+	while (n < len) {
+		seed = seed * 1103515245u + 12345u;
+		size_t line = (seed >> 16) % 300;
+		if (line % 97 == 0)
+			line = 0;
+		for (size_t i = 0; i < line && n < len; i++)
+			buf[n++] = (char)('a' + (i + seed) % 26);
+		if (n < len)
+			buf[n++] = '\n';
+	}
+	return n;
+}
+
+/* The mapping hands framing the same records as read() would: across
+ * window and mapping boundaries, with oversized lines (longer than
+ * max_line, and longer than a whole window), CR LF records, a last line
+ * without LF, and an empty file. */
+static void test_mapped_file_reads_as_read_does(void **state)
+{
+	(void)state;
+	size_t big = READER_MAP_SPAN * 2 + READER_BUFFER + 777;
+	char *data = malloc(big);
+	size_t n = fill_lines(data, big - 100, 7);
+	memcpy(data + n, "last line without LF", 20);
+	n += 20;
+	expect_same_as_read(data, n, 200);
+	/* One line longer than a window, straddling a mapping boundary. */
+	memset(data + READER_MAP_SPAN - 1000, 'x', READER_BUFFER + 5000);
+	expect_same_as_read(data, n, 200);
+	/* CR LF records (sshd -E), with a bare LF inside one. */
+	const char crlf[] = "one\r\ntwo\nstill two\r\nthree";
+	expect_same_as_read(crlf, sizeof(crlf) - 1, 200);
+	expect_same_as_read("", 0, 200);
+	expect_same_as_read("\n", 1, 200);
+	free(data);
+}
+
+/* A pipe is not mapped: reader_run_file() reads it as reader_run() does. */
+static void test_mapped_file_pipe_falls_back(void **state)
+{
+	(void)state;
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], "a\nb\nc", 5), 5);
+	close(fds[1]);
+	struct digest d = {0};
+	struct reader_stats st = {0};
+	struct reader_lines rl = {.fn = digest_line, .arg = &d, .max_line = 100, .stats = &st};
+	assert_int_equal(reader_run_file(fds[0], reader_lines, &rl, &st), 0);
+	assert_int_equal(d.n, 3);
+	assert_int_equal(st.bytes, 5);
+	close(fds[0]);
+}
+
+struct shrinking {
+	struct reader_lines rl;
+	int fd;
+	off_t to;
+	bool done;
+};
+
+/* Truncates the file on the first call, as logrotate's copytruncate would
+ * in the middle of a replay, then frames as usual. */
+static long frame_then_shrink(void *arg, const char *buf, size_t len, bool at_eof, bool full)
+{
+	struct shrinking *s = arg;
+	if (!s->done) {
+		assert_int_equal(ftruncate(s->fd, s->to), 0);
+		s->done = true;
+	}
+	return reader_lines(&s->rl, buf, len, at_eof, full);
+}
+
+/* A file that shrinks under its mapping: no crash (the pages past its new
+ * end would raise SIGBUS), READER_SHRANK, only whole lines from before the
+ * new end delivered (none of the zeros that stand for what is gone), and
+ * the SIGBUS handler that was there before is back. */
+static void test_mapped_file_that_shrinks(void **state)
+{
+	(void)state;
+	size_t len = 3 * READER_BUFFER + 4096;
+	char *data = malloc(len);
+	size_t n = fill_lines(data, len, 3);
+	int fd = temp_file(data, n);
+	off_t to = READER_BUFFER + 12345;
+	struct digest want = {0}, got = {0};
+	struct reader_stats st_want = {0}, st_got = {0};
+	/* What read() delivers of the file cut at `to`, less its last partial line. */
+	const char *cut = memrchr(data, '\n', (size_t)to);
+	int whole = temp_file(data, (size_t)(cut - data) + 1);
+	assert_int_equal(read_file_lines(whole, false, 1000, &want, &st_want), 0);
+	struct sigaction before, after;
+	assert_int_equal(sigaction(SIGBUS, NULL, &before), 0);
+	struct shrinking s = {.rl = {.fn = digest_line, .arg = &got, .max_line = 1000, .stats = &st_got},
+			      .fd = fd, .to = to};
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(reader_run_file(fd, frame_then_shrink, &s, &st_got), READER_SHRANK);
+	assert_false(got.nul);
+	assert_int_equal(got.n, want.n);
+	assert_true(got.hash == want.hash);
+	assert_int_equal(sigaction(SIGBUS, NULL, &after), 0);
+	assert_true(after.sa_handler == before.sa_handler);
+	close(fd);
+	close(whole);
 	free(data);
 }
 
@@ -229,6 +403,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lines_split_anywhere), cmocka_unit_test(test_crlf_records_keep_inner_lf),
 		cmocka_unit_test(test_oversized_lines_dropped_whole),
+		cmocka_unit_test(test_mapped_file_reads_as_read_does), cmocka_unit_test(test_mapped_file_pipe_falls_back),
+		cmocka_unit_test(test_mapped_file_that_shrinks),
 		cmocka_unit_test(test_journal_json), cmocka_unit_test(test_journal_export),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

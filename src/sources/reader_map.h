@@ -1,0 +1,38 @@
+/* reader_map.h: reads a regular file through a read-only mapping instead
+ * of read(), handing the framing function the same windows reader_run()
+ * would: at most READER_BUFFER bytes from the first byte not yet used,
+ * with the same at_eof and full flags, so framing sees the same records.
+ * Why: read() copies every byte out of the page cache; on a replay of a
+ * 1M-line log on one CPU that copy was ~6% of the time and the mapping
+ * saved ~8% of the wall time (docs/performance.md, "Session 6").
+ * Guarantees: at most READER_MAP_SPAN bytes are mapped at a time (the
+ * mapping moves along the file), so a replay's resident memory does not
+ * grow with the file. The file is read up to the size it had when the
+ * call began; bytes appended later are not read. A file that shrinks
+ * while it is read cannot crash the process: the pages past its new end
+ * read as zeros (a SIGBUS handler maps zero pages there while the call
+ * runs) and the call stops with READER_SHRANK. Not for anything but
+ * regular files; other descriptors go to reader_run().
+ * Threads: the mapping is read only on the calling thread, inside the
+ * framing function; bytes handed to it are valid only during the call,
+ * as with reader_run(). One call at a time per process (the SIGBUS
+ * handler knows one mapping). */
+#ifndef PACTO_READER_MAP_H
+#define PACTO_READER_MAP_H
+
+#include "sources/reader.h"
+
+/* Bytes mapped at a time: above one window (READER_BUFFER) plus a page,
+ * so a window always lies inside one mapping. */
+#define READER_MAP_SPAN (8u * 1024 * 1024)
+
+/* The file shrank while it was read: what followed its new end was not. */
+#define READER_SHRANK (-2)
+
+/* Reads fd to its end: through a mapping when it is a non-empty regular
+ * file that can be mapped, else through reader_run(). Returns 0, -1 with
+ * errno set on a read or mapping error, or READER_SHRANK. */
+int reader_run_file(int fd, reader_frame_fn frame, void *arg, struct reader_stats *stats)
+	__attribute__((warn_unused_result));
+
+#endif
