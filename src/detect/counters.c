@@ -95,9 +95,9 @@ struct window_result counters_hit_hashed(struct counters *c, const struct addr *
 	return r;
 }
 
-uint32_t counters_hash(const struct counters *c, const struct addr *key)
+struct lru_hasher counters_hasher(const struct counters *c)
 {
-	return lru_hash(c->table, key);
+	return lru_hasher(c->table);
 }
 
 void counters_forget(struct counters *c, const struct addr *key)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/addr.h"
+#include "detect/lru.h"
 
 struct counters;
 
@@ -28,8 +29,9 @@ struct window_result {
 struct window_result counters_hit(struct counters *c, const struct addr *key, int64_t now_us);
 
 /* counters_hit() in two steps, for a caller that knows its keys ahead (see
- * lru_hash): the hash, then the hit with the hash known. */
-uint32_t counters_hash(const struct counters *c, const struct addr *key);
+ * lru_hasher): the hash (lru_hasher_hash with this hasher), then the hit
+ * with the hash known. */
+struct lru_hasher counters_hasher(const struct counters *c);
 struct window_result counters_hit_hashed(struct counters *c, const struct addr *key, uint32_t hash,
 					 int64_t now_us);
 

@@ -380,34 +380,43 @@ static void text_time(struct engine *e, struct log_event *ev, const struct match
 
 /* ---- scanning: the pure half of feeding a line ---- */
 
-/* Hashes the lookups h will make, once (see struct engine_hit). Runs on a
- * scanning thread: it reads only what never changes after engine_new()
- * (the tables' seeds, the policy's prefix length). */
-static void prepare_hit(const struct engine *e, const struct engine_scanned *line, struct engine_hit *h)
-{
-	struct conn_key k = conn_key_of(h->scenario, line->ev.pid, line->host_hash, &h->match);
-	h->conn_hash = lru_hash(e->conns, &k);
-	if (h->match.has_addr) {
-		h->key = policy_key(e->policy, &h->match.addr);
-		h->counter_hash = counters_hash(e->counters[h->scenario], &h->key);
-		h->offender_hash = policy_hash(e->policy, &h->key);
-	}
-	h->prepared = true;
-}
-
-
 struct engine_scanner {
-	const struct engine *engine;   /* for prepare_hit() only */
 	const struct ruleset *rs;
 	const struct dispatch *dispatch;
 	bool trust_bare;
 	struct matcher **matchers;
+	/* The scanner's own copies of what prepare_hit() reads: the engine's
+	 * tables and policy sit beside what the applying thread writes on
+	 * every line, and reading them from another CPU cost both threads
+	 * (docs/performance.md, "Session 6"). */
+	struct lru_hasher conn_hasher, offender_hasher;
+	struct lru_hasher *counter_hashers;   /* per scenario */
+	struct policy_keying keying;
 };
+
+/* Hashes the lookups h will make, once (see struct engine_hit). Runs on a
+ * scanning thread, from the scanner's own copies. */
+static void prepare_hit(const struct engine_scanner *sc, const struct engine_scanned *line, struct engine_hit *h)
+{
+	struct conn_key k = conn_key_of(h->scenario, line->ev.pid, line->host_hash, &h->match);
+	h->conn_hash = lru_hasher_hash(&sc->conn_hasher, &k);
+	if (h->match.has_addr) {
+		h->key = policy_keying_key(&sc->keying, &h->match.addr);
+		h->counter_hash = lru_hasher_hash(&sc->counter_hashers[h->scenario], &h->key);
+		h->offender_hash = lru_hasher_hash(&sc->offender_hasher, &h->key);
+	}
+	h->prepared = true;
+}
 
 struct engine_scanner *engine_scanner_new(const struct engine *e)
 {
 	struct engine_scanner *sc = xcalloc(1, sizeof(*sc));
-	sc->engine = e;
+	sc->conn_hasher = lru_hasher(e->conns);
+	sc->offender_hasher = policy_hasher(e->policy);
+	sc->keying = policy_keying_copy(e->policy);
+	sc->counter_hashers = xcalloc(e->rs->nscenarios ? e->rs->nscenarios : 1, sizeof(*sc->counter_hashers));
+	for (size_t i = 0; i < e->rs->nscenarios; i++)
+		sc->counter_hashers[i] = counters_hasher(e->counters[i]);
 	sc->rs = e->rs;
 	sc->dispatch = e->dispatch;
 	sc->trust_bare = e->cfg.trust_bare;
@@ -424,6 +433,8 @@ void engine_scanner_free(struct engine_scanner *sc)
 	for (size_t i = 0; i < sc->rs->nscenarios; i++)
 		matcher_free(sc->matchers[i]);
 	free(sc->matchers);
+	free(sc->counter_hashers);
+	policy_keying_free(&sc->keying);
 	free(sc);
 }
 
@@ -485,7 +496,7 @@ void engine_scan_line(struct engine_scanner *sc, const char *line, size_t len, s
 	out->host_hash = out->nhits ? host_hash(ev) : 0;
 	for (size_t i = 0; i < out->nhits; i++)
 		if (hits[i].result == MATCH_OK && hits[i].match.pattern->effect != EFFECT_IGNORE && !hits[i].match.nofail)
-			prepare_hit(sc->engine, out, &hits[i]);
+			prepare_hit(sc, out, &hits[i]);
 	/* A bare line only headerless scenarios read, and none matched: maybe
 	 * sshd -E output, which is read only when trusted. */
 	out->bare_unread = ev->ts_format == TS_NONE && !sc->trust_bare && !any_matched(hits, out->nhits);

@@ -32,12 +32,12 @@ struct entry_head {
 #define INITIAL_ENTRIES 1024
 
 struct lru {
+	struct lru_hasher hasher;
 	size_t capacity, key_size, key_stride, value_size, entry_size;
 	size_t allocated;        /* entries allocated so far, <= capacity */
 	size_t used_high;        /* entries [0, used_high) have been handed out */
 	size_t count;
 	uint64_t evictions;
-	uint64_t seed;
 	unsigned char *entries;
 	struct slot *index;
 	size_t index_mask;
@@ -67,11 +67,11 @@ static unsigned char *entry_value(const struct lru *t, uint32_t i)
 }
 
 /* A keyed mix of the key's bytes, eight at a time (keys are small). */
-static uint32_t key_hash(const struct lru *t, const void *key)
+uint32_t lru_hasher_hash(const struct lru_hasher *hs, const void *key)
 {
 	const unsigned char *p = key;
-	uint64_t h = t->seed ^ (t->key_size * 0x9e3779b97f4a7c15ULL);
-	size_t n = t->key_size;
+	uint64_t h = hs->seed ^ (hs->key_size * 0x9e3779b97f4a7c15ULL);
+	size_t n = hs->key_size;
 	for (; n >= 8; n -= 8, p += 8) {
 		uint64_t w;
 		memcpy(&w, p, 8);
@@ -88,6 +88,16 @@ static uint32_t key_hash(const struct lru *t, const void *key)
 	h *= 0x94d049bb133111ebULL;
 	h ^= h >> 32;
 	return (uint32_t)h;
+}
+
+static uint32_t key_hash(const struct lru *t, const void *key)
+{
+	return lru_hasher_hash(&t->hasher, key);
+}
+
+struct lru_hasher lru_hasher(const struct lru *t)
+{
+	return t->hasher;
 }
 
 static void index_alloc(struct lru *t, size_t entries)
@@ -114,7 +124,7 @@ struct lru *lru_new(size_t capacity, size_t key_size, size_t value_size, uint64_
 	t->key_stride = round_up(key_size, 8);   /* keeps values 8-byte aligned */
 	t->value_size = value_size;
 	t->entry_size = sizeof(struct entry_head) + t->key_stride + round_up(value_size, 8);
-	t->seed = seed;
+	t->hasher = (struct lru_hasher){.seed = seed, .key_size = key_size};
 	t->on_evict = on_evict;
 	t->evict_arg = evict_arg;
 	t->allocated = capacity < INITIAL_ENTRIES ? capacity : INITIAL_ENTRIES;

@@ -30,12 +30,23 @@ void lru_free(struct lru *t);  /* accepts NULL */
 void *lru_get(struct lru *t, const void *key, bool create, bool *created);
 
 /* Lookups in two steps, for callers that know their keys ahead (replay's
- * batches): lru_hash() is the key's hash (pure: the seed never changes,
- * so any thread may call it, and replay's scanning threads do, off the
- * applying thread); lru_get_hashed() is lru_get() with the hash known.
+ * batches): lru_hash() is the key's hash (pure: the seed never changes);
+ * lru_get_hashed() is lru_get() with the hash known.
  * (Prefetching the slots and entries ahead was tried and removed: no gain
  * in interleaved A/B runs, docs/performance.md.) */
 uint32_t lru_hash(const struct lru *t, const void *key);
+
+/* What hashing a key takes, as a value: another thread that hashes keys
+ * ahead (replay's scanners) keeps its own copy and never reads the table,
+ * whose header the applying thread writes on every lookup (read from
+ * another CPU, that cache line went back and forth: docs/performance.md,
+ * "Session 6"). lru_hasher_hash(&h, key) == lru_hash(t, key). */
+struct lru_hasher {
+	uint64_t seed;
+	size_t key_size;
+};
+struct lru_hasher lru_hasher(const struct lru *t);
+uint32_t lru_hasher_hash(const struct lru_hasher *h, const void *key);
 void *lru_get_hashed(struct lru *t, const void *key, uint32_t hash, bool create, bool *created);
 
 /* Removes key if present (no callback). */

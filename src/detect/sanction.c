@@ -17,17 +17,15 @@ struct offender {
 struct policy {
 	offence_history_fn history;
 	void *history_arg;
-	struct addr *allowlist;
-	size_t nallowlist;
-	unsigned ipv6_prefix;
+	struct policy_keying keying;   /* its allowlist is the policy's own */
 	struct lru *offenders;
 };
 
 /* Loopback is always on the allowlist: 127.0.0.0/8 and ::1. */
-static void add_loopback(struct policy *p)
+static void add_loopback(struct addr *allowlist)
 {
-	struct addr *v4 = &p->allowlist[p->nallowlist++];
-	struct addr *v6 = &p->allowlist[p->nallowlist++];
+	struct addr *v4 = &allowlist[0];
+	struct addr *v6 = &allowlist[1];
 	memset(v4, 0, sizeof(*v4));
 	v4->family = AF_INET;
 	v4->prefix = 8;
@@ -43,12 +41,14 @@ struct policy *policy_new(const struct policy_config *cfg)
 	struct policy *p = xcalloc(1, sizeof(*p));
 	p->history = cfg->history;
 	p->history_arg = cfg->history_arg;
-	p->allowlist = xcalloc(cfg->nallowlist + 2, sizeof(*p->allowlist));
-	add_loopback(p);
+	struct addr *allowlist = xcalloc(cfg->nallowlist + 2, sizeof(*allowlist));
+	add_loopback(allowlist);
 	if (cfg->nallowlist)
-		memcpy(p->allowlist + p->nallowlist, cfg->allowlist, cfg->nallowlist * sizeof(*p->allowlist));
-	p->nallowlist += cfg->nallowlist;
-	p->ipv6_prefix = cfg->ipv6_prefix ? cfg->ipv6_prefix : 128;
+		memcpy(allowlist + 2, cfg->allowlist, cfg->nallowlist * sizeof(*allowlist));
+	p->keying = (struct policy_keying){
+		.ipv6_prefix = cfg->ipv6_prefix ? cfg->ipv6_prefix : 128,
+		.allowlist = allowlist, .nallowlist = cfg->nallowlist + 2,
+	};
 	p->offenders = lru_new(cfg->max_offenders, sizeof(struct addr), sizeof(struct offender),
 			       cfg->seed, NULL, NULL);
 	return p;
@@ -59,7 +59,7 @@ void policy_free(struct policy *p)
 	if (!p)
 		return;
 	lru_free(p->offenders);
-	free(p->allowlist);
+	policy_keying_free(&p->keying);
 	free(p);
 }
 
@@ -68,34 +68,55 @@ static bool overlaps(const struct addr *a, const struct addr *b)
 	return addr_contains(a, b) || addr_contains(b, a);
 }
 
-static bool overlaps_allowlist(const struct policy *p, const struct addr *a)
+static bool overlaps_allowlist(const struct policy_keying *k, const struct addr *a)
 {
-	for (size_t i = 0; i < p->nallowlist; i++)
-		if (overlaps(&p->allowlist[i], a))
+	for (size_t i = 0; i < k->nallowlist; i++)
+		if (overlaps(&k->allowlist[i], a))
 			return true;
 	return false;
 }
 
-struct addr policy_key(const struct policy *p, const struct addr *source)
+struct policy_keying policy_keying_copy(const struct policy *p)
+{
+	struct policy_keying k = p->keying;
+	struct addr *allowlist = xcalloc(k.nallowlist, sizeof(*allowlist));
+	memcpy(allowlist, k.allowlist, k.nallowlist * sizeof(*allowlist));
+	k.allowlist = allowlist;
+	return k;
+}
+
+void policy_keying_free(struct policy_keying *k)
+{
+	free((void *)(uintptr_t)k->allowlist);
+	k->allowlist = NULL;
+	k->nallowlist = 0;
+}
+
+struct addr policy_keying_key(const struct policy_keying *k, const struct addr *source)
 {
 	struct addr key = *source;
 	if (key.family != AF_INET6)
 		return key;
-	addr_mask(&key, p->ipv6_prefix);
+	addr_mask(&key, k->ipv6_prefix);
 	/* Never let a prefix cover an allowlisted address: narrow it to the source. */
-	if (key.prefix < 128 && overlaps_allowlist(p, &key))
+	if (key.prefix < 128 && overlaps_allowlist(k, &key))
 		return *source;
 	return key;
 }
 
-bool policy_allowlisted(const struct policy *p, const struct addr *key)
+struct addr policy_key(const struct policy *p, const struct addr *source)
 {
-	return overlaps_allowlist(p, key);
+	return policy_keying_key(&p->keying, source);
 }
 
-uint32_t policy_hash(const struct policy *p, const struct addr *key)
+bool policy_allowlisted(const struct policy *p, const struct addr *key)
 {
-	return lru_hash(p->offenders, key);
+	return overlaps_allowlist(&p->keying, key);
+}
+
+struct lru_hasher policy_hasher(const struct policy *p)
+{
+	return lru_hasher(p->offenders);
 }
 
 bool policy_active(struct policy *p, const struct addr *key, int64_t now_us, int64_t *until_us)

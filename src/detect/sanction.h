@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "common/addr.h"
+#include "detect/lru.h"
 #include "detect/rules.h"
 
 struct sanction {
@@ -26,6 +27,14 @@ struct sanction {
 };
 
 struct policy;
+
+/* What policy_key() reads, as a value a scanning thread can own (see
+ * lru_hasher): the IPv6 prefix and the allowlist, loopback first. */
+struct policy_keying {
+	unsigned ipv6_prefix;
+	const struct addr *allowlist;
+	size_t nallowlist;
+};
 
 /* Where the policy learns a key's past offences when it has none in memory
  * (after a restart): their number since since_us and when the last ended.
@@ -51,6 +60,12 @@ void policy_free(struct policy *p);  /* accepts NULL */
  * allowlisted address (then the source address alone). */
 struct addr policy_key(const struct policy *p, const struct addr *source);
 
+/* policy_key() from a copy of p's keying (its allowlist copied too), for a
+ * thread that keys sources ahead; release it with policy_keying_free(). */
+struct policy_keying policy_keying_copy(const struct policy *p);
+void policy_keying_free(struct policy_keying *k);
+struct addr policy_keying_key(const struct policy_keying *k, const struct addr *source);
+
 /* True when key is, contains or lies inside loopback or an allowlisted network. */
 bool policy_allowlisted(const struct policy *p, const struct addr *key);
 
@@ -59,8 +74,9 @@ bool policy_allowlisted(const struct policy *p, const struct addr *key);
 bool policy_active(struct policy *p, const struct addr *key, int64_t now_us, int64_t *until_us);
 
 /* policy_active() in two steps, for a caller that knows its keys ahead
- * (see lru_hash): the hash, then the question with the hash known. */
-uint32_t policy_hash(const struct policy *p, const struct addr *key);
+ * (see lru_hasher): the hash (lru_hasher_hash with this hasher), then the
+ * question with the hash known. */
+struct lru_hasher policy_hasher(const struct policy *p);
 bool policy_active_hashed(struct policy *p, const struct addr *key, uint32_t hash, int64_t now_us,
 			  int64_t *until_us);
 

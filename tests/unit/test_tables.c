@@ -118,6 +118,32 @@ static void test_lru_remove_value(void **state)
 	lru_free(t);
 }
 
+/* A hasher copied out of a table hashes as the table does (replay's
+ * scanners hash from their copies), and lookups with those hashes find
+ * what plain lookups stored; another seed gives other hashes. */
+static void test_lru_hasher_copy(void **state)
+{
+	(void)state;
+	struct lru *t = lru_new(100, 18, sizeof(int), 0x1234, NULL, NULL);
+	struct lru *other = lru_new(100, 18, sizeof(int), 0x1235, NULL, NULL);
+	struct lru_hasher h = lru_hasher(t), ho = lru_hasher(other);
+	unsigned char key[18];
+	int differ = 0;
+	for (int k = 0; k < 64; k++) {
+		memset(key, 0, sizeof(key));
+		memcpy(key + (size_t)k % 10, &k, sizeof(k));
+		*(int *)lru_get(t, key, true, NULL) = k;
+		uint32_t hash = lru_hasher_hash(&h, key);
+		assert_true(hash == lru_hash(t, key));
+		int *v = lru_get_hashed(t, key, hash, false, NULL);
+		assert_true(v && *v == k);
+		differ += lru_hasher_hash(&ho, key) != hash;
+	}
+	assert_true(differ > 60);
+	lru_free(t);
+	lru_free(other);
+}
+
 static void test_window_edges(void **state)
 {
 	(void)state;
@@ -202,7 +228,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lru_bound_and_order), cmocka_unit_test(test_lru_churn),
-		cmocka_unit_test(test_lru_remove_value),
+		cmocka_unit_test(test_lru_remove_value), cmocka_unit_test(test_lru_hasher_copy),
 		cmocka_unit_test(test_window_edges), cmocka_unit_test(test_window_ignores_far_future),
 		cmocka_unit_test(test_counters_bounded),
 	};
