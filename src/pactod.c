@@ -183,8 +183,7 @@ static int check_only(const struct daemon_options *opts)
 	struct errors errs = {0};
 	size_t n;
 	if (daemon_check(opts, &errs, &n) != 0) {
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.msgs[i]);
+		errors_print(&errs, "");
 		fprintf(stderr, "pactod: %zu error%s; pactod would not start\n", errs.n, errs.n == 1 ? "" : "s");
 		errors_clear(&errs);
 		return 78;

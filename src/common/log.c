@@ -9,6 +9,8 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "common/utf8.h"
+
 static const char *log_progname = "pacto";
 static enum log_level log_level = LOG_LEVEL_INFO;
 static bool log_syslog;
@@ -35,6 +37,29 @@ bool log_enabled(enum log_level level)
 	return level <= log_level;
 }
 
+/* A C1 control (U+0080-U+009F): some terminals act on them as on ESC [. */
+static bool c1_control(const unsigned char *p, size_t n)
+{
+	return n == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+}
+
+void put_printable(FILE *f, const char *s)
+{
+	size_t len = strlen(s);
+	for (size_t i = 0; i < len;) {
+		const unsigned char *p = (const unsigned char *)s + i;
+		size_t n = utf8_len(p, len - i);
+		if (n == 0 || *p < 0x20 || *p == 0x7f || c1_control(p, n)) {
+			for (size_t k = 0; k < (n ? n : 1); k++)
+				fprintf(f, "\\x%02x", p[k]);
+			i += n ? n : 1;
+			continue;
+		}
+		fwrite(p, 1, n, f);
+		i += n;
+	}
+}
+
 static void log_vprint(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
 	if (!log_enabled(level))
@@ -48,10 +73,13 @@ static void log_vprint(enum log_level level, int errnum, const char *fmt, va_lis
 			syslog(priority[level], "%s: %s", msg, strerror(errnum));
 		else
 			syslog(priority[level], "%s", msg);
-	} else if (errnum)
-		fprintf(stderr, "%s: %s: %s\n", log_progname, msg, strerror(errnum));
-	else
-		fprintf(stderr, "%s: %s\n", log_progname, msg);
+	} else {
+		fprintf(stderr, "%s: ", log_progname);
+		put_printable(stderr, msg);
+		if (errnum)
+			fprintf(stderr, ": %s", strerror(errnum));
+		fputc('\n', stderr);
+	}
 	errno = saved;
 }
 

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
@@ -27,6 +28,13 @@ void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
 _Noreturn void fatal(const char *fmt, ...) LOG_PRINTF(1, 2);  /* adds strerror */
 _Noreturn void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2);
+
+/* Writes s to f as text a terminal only shows: control characters (C0,
+ * DEL, C1) and bytes that are not UTF-8 are written as \xHH. Why: messages
+ * quote rule files, treaties, log lines and names from the network; an
+ * escape sequence in one must not repaint or rewrite the user's terminal.
+ * Messages to stderr go through it (syslog escapes on its own). */
+void put_printable(FILE *f, const char *s);
 
 /* An internal contract: reports file:line and ends the process. */
 #define PACTO_ASSERT(cond) \

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 
 void errors_add(struct errors *errs, const char *fmt, ...)
@@ -28,6 +29,15 @@ void errors_clear(struct errors *errs)
 	free(errs->msgs);
 	errs->msgs = NULL;
 	errs->n = 0;
+}
+
+void errors_print(const struct errors *errs, const char *prefix)
+{
+	for (size_t i = 0; i < errs->n; i++) {
+		fputs(prefix, stderr);
+		put_printable(stderr, errs->msgs[i]);
+		fputc('\n', stderr);
+	}
 }
 
 unsigned yml_line(const yaml_node_t *node)

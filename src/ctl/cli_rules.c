@@ -12,8 +12,7 @@
 
 static void print_errors(const struct errors *errs)
 {
-	for (size_t i = 0; i < errs->n; i++)
-		fprintf(stderr, "%s\n", errs->msgs[i]);
+	errors_print(errs, "");
 	fprintf(stderr, "pacto: %zu error%s in the rules; nothing was loaded\n", errs->n, errs->n == 1 ? "" : "s");
 }
 

@@ -184,8 +184,7 @@ static struct treaty *load(const char *path, const char *cmd)
 		return NULL;
 	}
 	struct treaty *t = treaty_load(path, &errs);
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s\n", errs.msgs[i]);
+	errors_print(&errs, "");
 	if (!t)
 		fprintf(stderr, "pacto %s: %zu error%s in the treaty; nothing was changed\n", cmd, errs.n,
 			errs.n == 1 ? "" : "s");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "ctl/cli.h"
 #include "import/f2b.h"
 
@@ -20,12 +21,6 @@ static const char import_usage[] =
 	"  --set NAME=VALUE   a filter option, as a jail's filter = NAME[mode=aggressive]\n"
 	"  --partial          leave out the regexes that cannot be converted (each one a\n"
 	"                     warning and a comment in the rule) instead of failing\n";
-
-static void print_all(const struct errors *e, const char *what)
-{
-	for (size_t i = 0; i < e->n; i++)
-		fprintf(stderr, "pacto import-fail2ban: %s%s\n", what, e->msgs[i]);
-}
 
 /* Loads the rule text as pactod would; errors go to errs. */
 static int check_rule(const char *name, const char *yaml, struct errors *errs)
@@ -92,14 +87,16 @@ int cmd_import_fail2ban(int argc, char **argv)
 	struct errors warns = {0}, errs = {0};
 	char *yaml = f2b_convert(argv[first], &o, &warns, &errs);
 	int rc = EXIT_OK;
-	print_all(&warns, "warning: ");
+	errors_print(&warns, "pacto import-fail2ban: warning: ");
 	if (yaml && check_rule(out ? out : "(converted rule)", yaml, &errs) != 0) {
 		free(yaml);
 		yaml = NULL;
 	}
 	if (!yaml) {
-		print_all(&errs, "");
-		fprintf(stderr, "pacto import-fail2ban: %s: not converted\n", argv[first]);
+		errors_print(&errs, "pacto import-fail2ban: ");
+		fputs("pacto import-fail2ban: ", stderr);
+		put_printable(stderr, argv[first]);
+		fputs(": not converted\n", stderr);
 		rc = EXIT_DATAERR;
 	} else {
 		rc = write_rule(out, yaml);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/strbuf.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "common/yaml_util.h"
 
@@ -250,23 +251,6 @@ static int read_local(struct f2b_conf *c, const char *path, int depth, struct er
 	return access(local, F_OK) == 0 ? read_file(c, local, depth + 1, errs) : 0;
 }
 
-size_t f2b_utf8_len(const unsigned char *p, size_t n)
-{
-	if (p[0] < 0x80)
-		return 1;
-	size_t len = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
-		   : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
-	if (len == 0 || len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
-	    (p[0] == 0xf4 && p[1] > 0x8f))
-		return 0;
-	return len;
-}
-
 /* fail2ban reads filters as UTF-8 text (Python refuses other bytes), and
  * a NUL would end the text early here: either is refused with its line. */
 static int check_text(const char *text, size_t len, const char *path, struct errors *errs)
@@ -274,7 +258,7 @@ static int check_text(const char *text, size_t len, const char *path, struct err
 	unsigned lineno = 1;
 	for (size_t i = 0; i < len;) {
 		const unsigned char *p = (const unsigned char *)text + i;
-		size_t n = *p ? f2b_utf8_len(p, len - i) : 0;
+		size_t n = *p ? utf8_len(p, len - i) : 0;
 		if (n == 0) {
 			errors_add(errs, "%s:%u: %s: fail2ban filters are UTF-8 text", path, lineno,
 				   *p ? "bytes that are not UTF-8" : "a NUL byte");

@@ -35,8 +35,4 @@ char *f2b_conf_get(struct f2b_conf *c, const char *name, unsigned *line, struct 
 /* The file the filter was read from (for messages). */
 const char *f2b_conf_file(const struct f2b_conf *c);
 
-/* The length of the UTF-8 sequence at p (at most n bytes, n >= 1), 0 if
- * invalid: no overlong forms, no surrogates, nothing past U+10FFFF. */
-size_t f2b_utf8_len(const unsigned char *p, size_t n);
-
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "import/f2b.h"
 #include "import/f2b_conf.h"
@@ -80,7 +81,7 @@ static void put_escaped(struct out *o, const char *s)
 	size_t len = strlen(s);
 	for (size_t i = 0; i < len;) {
 		const unsigned char *p = (const unsigned char *)s + i;
-		size_t n = f2b_utf8_len(p, len - i);
+		size_t n = utf8_len(p, len - i);
 		if (n && *p != '\\' && !yaml_unprintable(p))
 			put(o, "%.*s", (int)n, s + i);
 		else if (*p == '\\' || *p == '\n' || *p == '\r' || *p == '\t')
@@ -111,7 +112,7 @@ static int check_name(const char *name, const char *path, struct errors *errs)
 	size_t len = strlen(name);
 	for (size_t i = 0, n; i < len; i += n) {
 		const unsigned char *p = (const unsigned char *)name + i;
-		n = f2b_utf8_len(p, len - i);
+		n = utf8_len(p, len - i);
 		if (n == 0 || yaml_unprintable(p)) {
 			struct out shown = {0};
 			put_escaped(&shown, path);

@@ -130,6 +130,12 @@ check "journalctl -o export entries are read, pending failures counted at the en
 printf 'scenario: x\npatterns:\n  - name: p\n    effect: attempt\n    regex: "(?<addr>x"\n' >bad.yaml
 expect_exit 78 "a bad rule file is refused with exit 78" "$PACTO" replay --rules bad.yaml auth.log
 check "the error names the file, line, key and pattern" grep -q '^bad.yaml:5: regex: missing closing parenthesis.*(?<addr>x' "$SCRATCH/err"
+# A pattern that carries a terminal escape (YAML's \e) is quoted with it
+# written out, never sent raw to the user's terminal.
+printf 'scenario: x\npatterns:\n  - name: p\n    effect: attempt\n    regex: "(?<addr>\\e[2J"\n' >esc.yaml
+expect_exit 78 "a rule file whose pattern holds an escape is refused" "$PACTO" replay --rules esc.yaml auth.log
+check "and the error quotes it as \\x1b, with no raw ESC byte" sh -c \
+	"grep -q 'esc.yaml:5: regex: .*(?<addr>\\\\x1b\\[2J' '$SCRATCH/err' && ! tr -d '\\n' <'$SCRATCH/err' | grep -q \"\$(printf '\\033')\""
 expect_exit 64 "an unknown option is a usage error" "$PACTO" replay --frobnicate auth.log
 expect_exit 64 "--ipv6-prefix 200 is refused" "$PACTO" replay --ipv6-prefix 200 auth.log
 expect_exit 64 "--allow 192.0.2.1/24 is refused (bits past the prefix)" "$PACTO" replay --allow 192.0.2.1/24 auth.log
