@@ -45,7 +45,11 @@ static bool c1_control(const unsigned char *p, size_t n)
 
 void put_printable(FILE *f, const char *s)
 {
-	size_t len = strlen(s);
+	put_printable_n(f, s, strlen(s));
+}
+
+void put_printable_n(FILE *f, const char *s, size_t len)
+{
 	for (size_t i = 0; i < len;) {
 		const unsigned char *p = (const unsigned char *)s + i;
 		size_t n = utf8_len(p, len - i);

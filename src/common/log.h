@@ -35,6 +35,7 @@ _Noreturn void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2);
  * escape sequence in one must not repaint or rewrite the user's terminal.
  * Messages to stderr go through it (syslog escapes on its own). */
 void put_printable(FILE *f, const char *s);
+void put_printable_n(FILE *f, const char *s, size_t len);   /* the same for len bytes */
 
 /* An internal contract: reports file:line and ends the process. */
 #define PACTO_ASSERT(cond) \

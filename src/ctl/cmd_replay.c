@@ -16,6 +16,7 @@
 
 #include "common/addr.h"
 #include "common/clock.h"
+#include "common/json_text.h"
 #include "common/log.h"
 #include "common/seed.h"
 #include "common/xalloc.h"
@@ -109,12 +110,12 @@ static void on_sanction(void *arg, const struct sanction *s)
 static void print_trace_json(const struct replay *r, const struct trace *t, const char *pattern)
 {
 	char src[ADDR_STRLEN], when[32];
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s%}",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:o}",
 			      "time", format_time_utc(t->time_us, when, sizeof(when)),
 			      "source", addr_format(&t->source, src, sizeof(src)),
 			      "scenario", t->scenario->name, "pattern", pattern,
 			      "verdict", verdict_text(t->verdict), "in_window", (int)t->in_window,
-			      "line", t->event ? r->in.line : "", t->event ? r->in.line_len : 0);
+			      "line", json_text(t->event ? r->in.line : "", t->event ? r->in.line_len : 0));
 	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	if (text)
 		puts(text);
@@ -137,8 +138,11 @@ static void on_trace(void *arg, const struct trace *t)
 		printf(" (%u of %u in %llds)", t->in_window, t->scenario->threshold,
 		       (long long)(t->scenario->window_us / 1000000));
 	printf("\n");
-	if (t->event)
-		printf("    | %.*s\n", (int)r->in.line_len, r->in.line);
+	if (t->event) {
+		fputs("    | ", stdout);
+		put_printable_n(stdout, r->in.line, r->in.line_len);   /* the attacker's text */
+		fputc('\n', stdout);
+	}
 }
 
 /* ---- input ---- */

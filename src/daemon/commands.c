@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/json_text.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "ctl/ctl_proto.h"
@@ -22,24 +23,6 @@ static json_t *time_json(int64_t us)
 {
 	char buf[32];
 	return json_string(format_time_utc(us, buf, sizeof(buf)));
-}
-
-/* A JSON string of bytes that may not be UTF-8 (log lines): invalid bytes
- * become \xHH, so the reply is valid JSON whatever the log held. */
-static json_t *text_json(const char *s, size_t len)
-{
-	json_t *j = json_stringn(s, len);
-	if (j)
-		return j;
-	char *buf = malloc(len * 4 + 1);
-	size_t n = 0;
-	for (size_t i = 0; buf && i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		n += c < 0x80 ? (size_t)(buf[n] = (char)c, 1) : (size_t)sprintf(buf + n, "\\x%02x", c);
-	}
-	j = buf ? json_stringn(buf, n) : NULL;
-	free(buf);
-	return j ? j : json_string("(unreadable)");
 }
 
 static json_t *addr_json(const struct addr *a)
@@ -153,7 +136,7 @@ static json_t *sanction_json(const struct ledger_sanction *s, int64_t now_us)
 	if (s->nevidence) {
 		json_t *ev = json_array();
 		for (size_t i = 0; i < s->nevidence; i++)
-			json_array_append_new(ev, text_json(s->evidence[i].text, s->evidence[i].len));
+			json_array_append_new(ev, json_text(s->evidence[i].text, s->evidence[i].len));
 		json_object_set_new(o, "evidence", ev);
 	}
 	return o;

@@ -78,6 +78,18 @@ counted=$(grep -c ': counted' explain.txt)
 check "--explain $attacker shows its counted lines ($counted) and the log text" \
 	sh -c "[ $counted -ge 5 ] && grep -q '^    | ' explain.txt && grep -q 'sanctioned' explain.txt"
 
+# 6b. --explain quotes attacker text safely: a user name with a byte that is
+# not UTF-8 and a terminal escape (sshd -E and the journal keep them raw).
+for i in 1 2 3; do
+	printf 'Nov 27 10:00:0%s h sshd[1]: Failed password for \377\033[2J from 198.51.100.7 port 22 ssh2\n' "$i"
+done >nonutf.log
+"$PACTO" replay --year 2026 --explain 198.51.100.7 nonutf.log >explain-raw.txt 2>/dev/null
+check "--explain writes the line's escape and stray byte as \\x1b, \\xff (no raw ESC)" sh -c \
+	"[ \$(grep -c 'for .xff.x1b.2J from' explain-raw.txt) -eq 3 ] && ! grep -q \"\$(printf '\\033')\" explain-raw.txt"
+"$PACTO" replay --year 2026 --json --explain 198.51.100.7 nonutf.log >explain-raw.jsonl 2>/dev/null
+check "--explain --json keeps every trace of a line that is not UTF-8 (3 of 3)" sh -c \
+	"[ \$(jq -r 'select(.verdict == \"counted\") | .line' explain-raw.jsonl | grep -c 'xff') -eq 3 ]"
+
 # 7. journalctl -o json input.
 t=1795737600000000
 for i in 1 2 3 4 5; do

@@ -1,0 +1,15 @@
+/* json_text.h: a JSON string of bytes that may not be UTF-8.
+ * Why: log lines and evidence are whatever an attacker or a misbehaving
+ * program wrote; jansson refuses a string that is not UTF-8, and a refused
+ * string used to make a whole reply or trace vanish. Here nothing vanishes:
+ * when the bytes are not UTF-8, each byte >= 0x80 is written as \xHH. */
+#ifndef PACTO_JSON_TEXT_H
+#define PACTO_JSON_TEXT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* A new reference (never NULL unless memory runs out twice over). */
+json_t *json_text(const char *s, size_t len);
+
+#endif
