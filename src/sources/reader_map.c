@@ -12,7 +12,8 @@
 
 struct file_map {
 	int fd;
-	uint64_t size;       /* when the read began */
+	uint64_t size;       /* where the read ends: the size when it began, or less */
+	bool smaller;        /* the file was found smaller than that between two calls */
 	char *base;          /* [offset, offset + len) of the file; NULL: none */
 	uint64_t offset;
 	size_t len;
@@ -21,30 +22,33 @@ struct file_map {
 /* ---- a file that shrinks under its mapping ---- */
 
 /* What the SIGBUS handler may replace: the current mapping. Written only
- * on the thread that reads it, where the signal is delivered. */
+ * on the thread that reads it, where the fault is delivered. */
 static volatile uintptr_t guarded_base;
 static volatile size_t guarded_len;
 static volatile sig_atomic_t shrank;
 static size_t page_size;
 static struct sigaction previous_sigbus;
 
-/* A read past the file's end: a zero page goes where the data was, the
- * read resumes, and the loop stops at its next check. A SIGBUS anywhere
- * else goes to the handler that was there before. */
+/* A read past the file's end inside the mapping: a zero page goes where
+ * the data was, the read resumes, and the loop stops after this call.
+ * (mmap() is not on POSIX's list of functions safe in a handler; on Linux
+ * it is the bare system call, which is.) Any other SIGBUS goes to the
+ * handler that was there before: a fault repeats under it when this
+ * returns; a signal sent by kill() is raised again. */
 static void on_sigbus(int sig, siginfo_t *info, void *context)
 {
 	(void)context;
 	uintptr_t at = (uintptr_t)info->si_addr;
-	if (guarded_base && at - guarded_base < guarded_len) {
+	if (info->si_code > 0 && guarded_base && at - guarded_base < guarded_len) {
 		void *page = (void *)(at & ~(uintptr_t)(page_size - 1));
 		if (mmap(page, page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
 			shrank = 1;
 			return;
 		}
 	}
-	/* Not ours (or no page to put there): the fault repeats under the
-	 * previous handler, or the default action. */
 	sigaction(sig, &previous_sigbus, NULL);
+	if (info->si_code <= 0)
+		raise(sig);
 }
 
 static void guard_start(void)
@@ -61,6 +65,13 @@ static void guard_stop(void)
 	guarded_base = 0;
 	guarded_len = 0;
 	sigaction(SIGBUS, &previous_sigbus, NULL);
+}
+
+/* The file's size now, or UINT64_MAX when it cannot be known. */
+static uint64_t size_now(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
 }
 
 /* ---- the moving mapping ---- */
@@ -97,37 +108,71 @@ static const char *window(struct file_map *m, uint64_t start, size_t len)
 	return m->base + (start - from);
 }
 
+/* A file found smaller before a call ends the read there, as read() would
+ * meet its end there: what lies before the new end is still framed. */
+static void notice_shrink(struct file_map *m)
+{
+	uint64_t now = size_now(m->fd);
+	if (now < m->size) {
+		m->size = now;
+		m->smaller = true;
+	}
+}
+
+/* The mapping failed after records were framed: the rest through read(),
+ * from the first unused byte, so the framing's state carries on. */
+static int read_rest(struct file_map *m, uint64_t start, reader_frame_fn frame, void *arg,
+		     struct reader_stats *stats)
+{
+	if (lseek(m->fd, (off_t)start, SEEK_SET) < 0)
+		return -1;
+	return reader_run(m->fd, frame, arg, stats);
+}
+
+/* What ended a read that a SIGBUS interrupted: the file shrank, or the
+ * disk failed under a file that did not (then -1 with EIO). */
+static int sigbus_result(const struct file_map *m)
+{
+	if (size_now(m->fd) >= m->size) {
+		errno = EIO;
+		return -1;
+	}
+	return READER_SHRANK;
+}
+
 /* reader_run()'s loop over the mapping: the framing function gets at most
  * READER_BUFFER bytes from the first unused one; when it wants more and
- * none can come (the file's end, or a full window it cannot use) it is
- * called once more per remaining record with at_eof, and the read ends. */
+ * none can come (the file's end, or a full window it cannot use), the
+ * window it has is framed with at_eof until it is used up, and the read
+ * ends there. */
 static int run_mapped(struct file_map *m, reader_frame_fn frame, void *arg, struct reader_stats *stats)
 {
-	uint64_t start = 0, counted = 0;
+	uint64_t start = 0;
 	bool at_eof = false;
-	while (start < m->size) {
+	for (;;) {
+		notice_shrink(m);
+		if (start >= m->size)
+			break;
 		uint64_t left = m->size - start;
 		size_t len = left < READER_BUFFER ? (size_t)left : READER_BUFFER;
 		const char *buf = window(m, start, len);
 		if (!buf)
-			return -1;
-		if (start + len > counted) {
-			stats->bytes += start + len - counted;
-			counted = start + len;
-		}
+			return read_rest(m, start, frame, arg, stats);
 		long n = frame(arg, buf, len, at_eof, len == READER_BUFFER);
 		if (shrank)
-			return READER_SHRANK;
+			return sigbus_result(m);
 		if (n != 0) {
 			size_t take = (size_t)(n > 0 ? n : -n);
 			start += take < len ? take : len;
+			stats->bytes += take < len ? take : len;
 		} else if (at_eof) {
 			break;
 		} else {
 			at_eof = true;
+			m->size = start + len;   /* reader_run() reads nothing more */
 		}
 	}
-	return 0;
+	return m->smaller ? READER_SHRANK : 0;
 }
 
 static bool mappable(int fd, uint64_t *size)

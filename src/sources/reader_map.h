@@ -4,15 +4,26 @@
  * with the same at_eof and full flags, so framing sees the same records.
  * Why: read() copies every byte out of the page cache; on a replay of a
  * 1M-line log on one CPU that copy was ~6% of the time and the mapping
- * saved ~8% of the wall time (docs/performance.md, "Session 6").
+ * saved ~4% of the wall time (docs/performance.md, "Session 6").
  * Guarantees: at most READER_MAP_SPAN bytes are mapped at a time (the
  * mapping moves along the file), so a replay's resident memory does not
  * grow with the file. The file is read up to the size it had when the
  * call began; bytes appended later are not read. A file that shrinks
- * while it is read cannot crash the process: the pages past its new end
- * read as zeros (a SIGBUS handler maps zero pages there while the call
- * runs) and the call stops with READER_SHRANK. Not for anything but
- * regular files; other descriptors go to reader_run().
+ * (truncated, or rotated by copying) cannot crash the process:
+ *  - found smaller before a framing call (the size is checked before
+ *    each), the read ends at the new end as read() would end there, and
+ *    the call returns READER_SHRANK;
+ *  - shrinking during a call, the pages past the new end read as zeros (a
+ *    SIGBUS handler maps zero pages there while the call runs) and the
+ *    read stops after that call with READER_SHRANK; what that call framed
+ *    past the new end was zeros: at most one more record counted as
+ *    oversized, or one last line holding NUL bytes, which no anchored
+ *    pattern matches.
+ * A shrink followed by new writes past the read position before they are
+ * read is not seen: those bytes are read as they are then. Not for
+ * anything but regular files; other descriptors go to reader_run(), and a
+ * file that cannot be mapped is read with it (from where the mapping
+ * failed, if it fails midway).
  * Threads: the mapping is read only on the calling thread, inside the
  * framing function; bytes handed to it are valid only during the call,
  * as with reader_run(). One call at a time per process (the SIGBUS
@@ -26,12 +37,13 @@
  * so a window always lies inside one mapping. */
 #define READER_MAP_SPAN (8u * 1024 * 1024)
 
-/* The file shrank while it was read: what followed its new end was not. */
+/* The file shrank while it was read: what followed its new end was not read. */
 #define READER_SHRANK (-2)
 
 /* Reads fd to its end: through a mapping when it is a non-empty regular
  * file that can be mapped, else through reader_run(). Returns 0, -1 with
- * errno set on a read or mapping error, or READER_SHRANK. */
+ * errno set on a read error (EIO for a SIGBUS in a file that did not
+ * shrink: the disk failed), or READER_SHRANK. */
 int reader_run_file(int fd, reader_frame_fn frame, void *arg, struct reader_stats *stats)
 	__attribute__((warn_unused_result));
 
