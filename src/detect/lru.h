@@ -35,6 +35,7 @@ void *lru_get(struct lru *t, const void *key, bool create, bool *created);
  * (Prefetching the slots and entries ahead was tried and removed: no gain
  * in interleaved A/B runs, docs/performance.md.) */
 uint32_t lru_hash(const struct lru *t, const void *key);
+void *lru_get_hashed(struct lru *t, const void *key, uint32_t hash, bool create, bool *created);
 
 /* What hashing a key takes, as a value: another thread that hashes keys
  * ahead (replay's scanners) keeps its own copy and never reads the table,
@@ -47,7 +48,6 @@ struct lru_hasher {
 };
 struct lru_hasher lru_hasher(const struct lru *t);
 uint32_t lru_hasher_hash(const struct lru_hasher *h, const void *key);
-void *lru_get_hashed(struct lru *t, const void *key, uint32_t hash, bool create, bool *created);
 
 /* Removes key if present (no callback). */
 void lru_remove(struct lru *t, const void *key);

@@ -1,5 +1,7 @@
 /* test_tables.c: the bounded LRU table and the sliding-window counters:
- * bounds, eviction order, deletion under churn, and window edges. */
+ * bounds, eviction order, deletion under churn, and window edges; and the
+ * copies that replay's scanning threads hash and key from (lru_hasher,
+ * policy_keying), against the tables and policy they copy. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,8 +10,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "common/addr.h"
 #include "detect/counters.h"
 #include "detect/lru.h"
+#include "detect/sanction.h"
 
 #define SEC 1000000LL
 
@@ -144,6 +148,48 @@ static void test_lru_hasher_copy(void **state)
 	lru_free(other);
 }
 
+/* A copied keying keys every source as its policy does, the /64 narrowed
+ * to the source when it would cover an allowlisted address (the
+ * configured one, or loopback), and keeps working once the policy is gone. */
+static void test_policy_keying_copy(void **state)
+{
+	(void)state;
+	struct addr allow;
+	assert_int_equal(addr_parse_cidr("2001:db8:0:7::5/128", &allow), 0);
+	struct policy_config cfg = {.allowlist = &allow, .nallowlist = 1, .ipv6_prefix = 64,
+				    .max_offenders = 100, .seed = 7};
+	struct policy *p = policy_new(&cfg);
+	struct policy_keying k = policy_keying_copy(p);
+	static const struct {
+		const char *source, *key;
+	} cases[] = {
+	    {"2001:db8:0:7::9", "2001:db8:0:7::9"},    /* its /64 holds the allowlisted ::5 */
+	    {"2001:db8:0:8::9", "2001:db8:0:8::/64"},
+	    {"::2", "::2"},                            /* ::/64 holds loopback */
+	    {"198.51.100.7", "198.51.100.7"},
+	};
+	struct addr keys[4];
+	for (size_t i = 0; i < 4; i++) {
+		struct addr a;
+		char text[ADDR_STRLEN];
+		assert_int_equal(addr_parse(cases[i].source, strlen(cases[i].source), &a), 0);
+		struct addr want = policy_key(p, &a);
+		keys[i] = policy_keying_key(&k, &a);
+		assert_true(addr_equal(&keys[i], &want));
+		assert_string_equal(addr_format(&keys[i], text, sizeof(text)), cases[i].key);
+	}
+	struct lru_hasher h = policy_hasher(p);
+	uint32_t hash = lru_hasher_hash(&h, &keys[1]);
+	policy_free(p);
+	/* The copy owns its allowlist: still right after the policy is freed. */
+	struct addr a;
+	assert_int_equal(addr_parse("2001:db8:0:7::9", 15, &a), 0);
+	struct addr again = policy_keying_key(&k, &a);
+	assert_true(addr_equal(&again, &keys[0]));
+	assert_true(hash == lru_hasher_hash(&h, &keys[1]));
+	policy_keying_free(&k);
+}
+
 static void test_window_edges(void **state)
 {
 	(void)state;
@@ -229,6 +275,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lru_bound_and_order), cmocka_unit_test(test_lru_churn),
 		cmocka_unit_test(test_lru_remove_value), cmocka_unit_test(test_lru_hasher_copy),
+		cmocka_unit_test(test_policy_keying_copy),
 		cmocka_unit_test(test_window_edges), cmocka_unit_test(test_window_ignores_far_future),
 		cmocka_unit_test(test_counters_bounded),
 	};
