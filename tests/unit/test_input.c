@@ -358,6 +358,20 @@ static void test_mapped_file_shrinks_ahead(void **state)
 	free(data);
 }
 
+/* The lines that `calls` framing calls of reader_lines take from data:
+ * each takes every whole line of the window after the last one's. */
+static size_t lines_in_windows(const char *data, unsigned calls)
+{
+	size_t start = 0, lines = 0;
+	for (unsigned c = 0; c < calls; c++) {
+		const char *end = memrchr(data + start, '\n', READER_BUFFER);
+		for (const char *p = data + start; p <= end; p++)
+			lines += *p == '\n';
+		start = (size_t)(end - data) + 1;
+	}
+	return lines;
+}
+
 /* Cut below what was already read, between two calls: nothing more is
  * framed (no record of zeros, no oversized line), and what the first two
  * calls framed stands. */
@@ -371,13 +385,7 @@ static void test_mapped_file_shrinks_behind(void **state)
 	struct reader_stats st = {0};
 	struct shrinking s = {.to = 100, .at_call = 2, .after = true};
 	assert_int_equal(read_shrinking(fd, &s, &got, &st), READER_SHRANK);
-	/* The two calls framed every line up to the last LF of each window. */
-	const char *end1 = memrchr(data, '\n', READER_BUFFER);
-	size_t start2 = (size_t)(end1 - data) + 1;
-	const char *end2 = memrchr(data + start2, '\n', READER_BUFFER);
-	size_t lines = 0;
-	for (const char *p = data; p <= end2; p++)
-		lines += *p == '\n';
+	size_t lines = lines_in_windows(data, 2);
 	assert_int_equal(got.n, lines);
 	assert_int_equal(st.records, lines);
 	assert_int_equal(st.oversized, 0);
@@ -400,10 +408,7 @@ static void test_mapped_file_shrinks_during_a_call(void **state)
 	struct reader_stats st = {0};
 	struct shrinking s = {.to = 100, .at_call = 2};
 	assert_int_equal(read_shrinking(fd, &s, &got, &st), READER_SHRANK);
-	const char *end1 = memrchr(data, '\n', READER_BUFFER);
-	size_t lines = 0;
-	for (const char *p = data; p <= end1; p++)
-		lines += *p == '\n';
+	size_t lines = lines_in_windows(data, 1);
 	assert_int_equal(got.n, lines);
 	assert_false(got.nul);
 	assert_true(st.records <= lines + 1 && st.oversized <= 1);
