@@ -13,6 +13,7 @@
 
 #include "common/addr.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/yaml_util.h"
 #include "ctl/cli.h"
 #include "ctl/ctl_emit.h"
@@ -78,24 +79,26 @@ static void print_json(json_t *result)
 	free(text);
 }
 
-/* Text for a terminal: control characters (reasons and log lines come from
- * others) are written as \ooo, so nothing they hold can drive the terminal.
- * Rotating buffers: several may be used in one printf. */
+/* Text for a terminal: reasons and log lines come from others, so their
+ * controls (C0, DEL, C1) and stray bytes are escaped as every message's
+ * are (put_printable: \xHH), whatever their length. Rotating buffers:
+ * several may be used in one printf; each is freed when its turn comes
+ * again. */
 static const char *safe(const char *s)
 {
-	static char bufs[8][4096];
+	static char *bufs[8];
 	static unsigned next;
-	char *out = bufs[next++ % 8];
-	size_t n = 0;
-	for (; *s && n + 5 < sizeof(bufs[0]); s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c == 0x7f)
-			n += (size_t)snprintf(out + n, 5, "\\%03o", c);
-		else
-			out[n++] = (char)c;
-	}
-	out[n] = '\0';
-	return out;
+	char **out = &bufs[next++ % 8];
+	size_t len;
+	free(*out);
+	*out = NULL;
+	FILE *f = open_memstream(out, &len);
+	if (!f)
+		return "(out of memory)";
+	put_printable(f, s);
+	if (fclose(f) != 0 || !*out)
+		return "(out of memory)";
+	return *out;
 }
 
 static const char *str(json_t *o, const char *key)
