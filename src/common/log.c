@@ -78,11 +78,13 @@ static void log_vprint(enum log_level level, int errnum, const char *fmt, va_lis
 		else
 			syslog(priority[level], "%s", msg);
 	} else {
+		flockfile(stderr);   /* one message, one line, whatever other threads write */
 		fprintf(stderr, "%s: ", log_progname);
 		put_printable(stderr, msg);
 		if (errnum)
 			fprintf(stderr, ": %s", strerror(errnum));
 		fputc('\n', stderr);
+		funlockfile(stderr);
 	}
 	errno = saved;
 }
