@@ -466,8 +466,14 @@ int cmd_sanction(int argc, char **argv)
 		}
 		json_object_set_new(args, "duration_s", json_integer(us / 1000000));
 	}
-	if (o.reason)
-		json_object_set_new(args, "reason", json_string(o.reason));
+	json_t *reason = o.reason ? json_string(o.reason) : NULL;   /* NULL too when not UTF-8 */
+	if (o.reason && !reason) {
+		fprintf(stderr, "pacto: --reason must be UTF-8 text\n");
+		json_decref(args);
+		return EXIT_USAGE;
+	}
+	if (reason)
+		json_object_set_new(args, "reason", reason);
 	if (o.local_only)
 		json_object_set_new(args, "local_only", json_true());
 	return run("sanction", args, o.json, print_sanctioned);

@@ -92,6 +92,14 @@ json_ok "rules check --json: no errors" '.scenarios >= 1 and .errors == []' "$BU
 printf 'scenario: [\n' >bad.yaml
 expect_exit 78 "rules check --json of a bad file exits 78" "$BUILD/pacto" rules check --rules bad.yaml --json
 check "and lists its errors, with file and line, as JSON" jqe '.scenarios == 0 and (.errors[0] | startswith("bad.yaml:"))' "$SCRATCH/out"
+# A rule file whose name is not UTF-8: its error is still in the JSON
+# (jansson refuses such a string; it used to vanish, leaving "errors": []).
+mkdir -p oddname
+printf 'scenario: y\npatterns:\n  - name: p\n    effect: attempt\n    regex: "(?<addr>x"\n' >"oddname/bad$(printf '\377').yaml"
+expect_exit 78 "rules check --json of a file named in bytes that are not UTF-8 exits 78" \
+	"$BUILD/pacto" rules check --rules oddname --json
+check "and still lists its error, the name written with \\xff" \
+	jqe '.scenarios == 0 and (.errors | length) == 1 and (.errors[0] | contains("bad\\xff.yaml:5: regex"))' "$SCRATCH/out"
 json_ok "replay --json: one object per sanction" '.address and .scenario == "sshd"' \
 	sh -c "$BUILD/pacto replay --json $TOP/examples/auth.log 2>/dev/null | head -1"
 cd "$TOP" || exit 1

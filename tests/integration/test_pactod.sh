@@ -100,6 +100,9 @@ check "text others wrote reaches the terminal escaped" sh -c \
 	"$BUILD/pacto --state-dir $STATE sanction 198.51.100.77 --reason \"\$(printf 'x\\033[2Jy')\" >/dev/null &&
 	 $BUILD/pacto --state-dir $STATE why 198.51.100.77 > $SCRATCH/why.txt &&
 	 grep -q 'reason: x\\\\x1b\\[2Jy' $SCRATCH/why.txt && ! grep -q \"\$(printf '\\033')\" $SCRATCH/why.txt"
+expect_exit 64 "a --reason that is not UTF-8 is refused (it used to be dropped without a word)" \
+	"$BUILD/pacto" --state-dir "$STATE" sanction 198.51.100.78 --reason "$(printf 'x\377')"
+check "and says so" grep -q "reason must be UTF-8" "$SCRATCH/err"
 printf '%s h sshd[900]: Failed password for invalid user \377x from 203.0.113.30 port 1 ssh2\n' \
 	"$(date -u '+%Y-%m-%dT%H:%M:%S.000000+00:00')" "$(date -u '+%Y-%m-%dT%H:%M:%S.000000+00:00')" >>"$LOG"
 check "evidence that is not UTF-8 still gives valid JSON" sh -c \
