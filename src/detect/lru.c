@@ -32,8 +32,8 @@ struct entry_head {
 #define INITIAL_ENTRIES 1024
 
 struct lru {
-	struct lru_hasher hasher;
-	size_t capacity, key_size, key_stride, value_size, entry_size;
+	struct lru_hasher hasher;   /* its key_size is the table's */
+	size_t capacity, key_stride, value_size, entry_size;
 	size_t allocated;        /* entries allocated so far, <= capacity */
 	size_t used_high;        /* entries [0, used_high) have been handed out */
 	size_t count;
@@ -120,7 +120,6 @@ struct lru *lru_new(size_t capacity, size_t key_size, size_t value_size, uint64_
 		capacity = NIL / 4;
 	struct lru *t = xcalloc(1, sizeof(*t));
 	t->capacity = capacity;
-	t->key_size = key_size;
 	t->key_stride = round_up(key_size, 8);   /* keeps values 8-byte aligned */
 	t->value_size = value_size;
 	t->entry_size = sizeof(struct entry_head) + t->key_stride + round_up(value_size, 8);
@@ -198,14 +197,14 @@ static void list_push_front(struct lru *t, uint32_t i)
 static bool key_equal(const struct lru *t, const unsigned char *a, const unsigned char *b)
 {
 	size_t i = 0;
-	for (; i + 8 <= t->key_size; i += 8) {
+	for (; i + 8 <= t->hasher.key_size; i += 8) {
 		uint64_t x, y;
 		memcpy(&x, a + i, 8);
 		memcpy(&y, b + i, 8);
 		if (x != y)
 			return false;
 	}
-	for (; i < t->key_size; i++)
+	for (; i < t->hasher.key_size; i++)
 		if (a[i] != b[i])
 			return false;
 	return true;
@@ -283,7 +282,7 @@ static uint32_t entry_insert(struct lru *t, const void *key, uint32_t hash)
 	uint32_t i = entry_take(t);
 	struct entry_head *e = entry_at(t, i);
 	e->hash = hash;
-	memcpy(entry_key(t, i), key, t->key_size);
+	memcpy(entry_key(t, i), key, t->hasher.key_size);
 	memset(entry_value(t, i), 0, t->value_size);
 	size_t pos = index_find(t, key, hash);
 	t->index[pos].entry = i;
