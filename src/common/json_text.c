@@ -3,17 +3,30 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "common/utf8.h"
 
 json_t *json_text(const char *s, size_t len)
 {
 	json_t *j = json_stringn(s, len);
 	if (j)
 		return j;
+	/* Each byte at most 4 characters ("\xff"); well-formed characters and
+	 * controls are kept as they are (jansson escapes controls itself). */
 	char *buf = malloc(len * 4 + 1);
 	size_t n = 0;
-	for (size_t i = 0; buf && i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		n += c < 0x80 ? (size_t)(buf[n] = (char)c, 1) : (size_t)sprintf(buf + n, "\\x%02x", c);
+	for (size_t i = 0; buf && i < len;) {
+		const unsigned char *p = (const unsigned char *)s + i;
+		size_t c = utf8_len(p, len - i);
+		if (c) {
+			memcpy(buf + n, p, c);
+			n += c;
+			i += c;
+		} else {
+			n += (size_t)sprintf(buf + n, "\\x%02x", *p);
+			i++;
+		}
 	}
 	j = buf ? json_stringn(buf, n) : NULL;
 	free(buf);

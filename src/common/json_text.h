@@ -2,7 +2,8 @@
  * Why: log lines and evidence are whatever an attacker or a misbehaving
  * program wrote; jansson refuses a string that is not UTF-8, and a refused
  * string used to make a whole reply or trace vanish. Here nothing vanishes:
- * when the bytes are not UTF-8, each byte >= 0x80 is written as \xHH. */
+ * when the bytes are not UTF-8, each byte that is not part of a well-formed
+ * character is written as \xHH; the rest is kept. */
 #ifndef PACTO_JSON_TEXT_H
 #define PACTO_JSON_TEXT_H
 

@@ -1,5 +1,6 @@
 /* test_text.c: text hygiene shared by every module: UTF-8 well-formedness
- * (utf8_len) and messages made safe for a terminal (put_printable). */
+ * (utf8_len), messages made safe for a terminal (put_printable), and JSON
+ * strings of bytes that may not be UTF-8 (json_text). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "common/json_text.h"
 #include "common/log.h"
 #include "common/utf8.h"
 
@@ -68,11 +70,31 @@ static void test_put_printable(void **state)
 	expect_printable("", "");
 }
 
+static void expect_json_text(const char *in, size_t len, const char *want)
+{
+	json_t *j = json_text(in, len);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(j), want);
+	json_decref(j);
+}
+
+/* UTF-8 text as it is; otherwise only the stray bytes become \xHH, the
+ * well-formed characters around them stay. */
+static void test_json_text(void **state)
+{
+	(void)state;
+	expect_json_text("caf\xc3\xa9 \x1b[2J", 11, "caf\xc3\xa9 \x1b[2J");
+	expect_json_text("caf\xc3\xa9 \xff!", 8, "caf\xc3\xa9 \\xff!");
+	expect_json_text("\xe6\x97", 2, "\\xe6\\x97");
+	expect_json_text("", 0, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_utf8_len),
 		cmocka_unit_test(test_put_printable),
+		cmocka_unit_test(test_json_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
