@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -145,6 +146,97 @@ static void test_time_repeated_hour(void **state)
 	tzset();
 }
 
+/* Every offset the zone (TZ) uses in 2026, sampled hourly: at most 8. */
+static size_t zone_offsets_2026(long offsets[8])
+{
+	size_t n = 0;
+	time_t start = (time_t)(utc_us(2025, 12, 30, 0, 0, 0) / 1000000);
+	for (time_t t = start; t < start + 370 * 86400; t += 3600) {
+		struct tm tm;
+		localtime_r(&t, &tm);
+		size_t i = 0;
+		while (i < n && offsets[i] != tm.tm_gmtoff)
+			i++;
+		if (i == n && n < 8)
+			offsets[n++] = tm.tm_gmtoff;
+	}
+	return n;
+}
+
+/* The instants (seconds, ascending) whose local wall clock reads
+ * y-mo-d h:00:00: none in a gap, two in an hour that comes twice. */
+static size_t instants_of(int y, int mo, int d, int h, const long *offsets, size_t noffsets, int64_t out[8])
+{
+	int64_t wall = utc_us(y, mo, d, h, 0, 0) / 1000000;
+	size_t n = 0;
+	for (size_t i = 0; i < noffsets; i++) {
+		time_t t = (time_t)(wall - offsets[i]);
+		struct tm tm;
+		localtime_r(&t, &tm);
+		if (tm.tm_year + 1900 != y || tm.tm_mon + 1 != mo || tm.tm_mday != d || tm.tm_hour != h ||
+		    tm.tm_min != 0 || tm.tm_sec != 0)
+			continue;
+		size_t j = n++;
+		for (; j > 0 && out[j - 1] > t; j--)
+			out[j] = out[j - 1];
+		out[j] = t;
+	}
+	return n;
+}
+
+/* Every hour of 2026 in zones with and without summer time, and with
+ * changes of one hour and of two: a local time that exists once reads as
+ * that instant; one that exists twice reads as its first pass, or as its
+ * second once the latest time known is past it. (Local offsets are
+ * worked out without asking mktime for a DST flag away from a change, a
+ * shortcut this checks against the zone's own answers.) */
+static void test_local_times_every_hour(void **state)
+{
+	(void)state;
+	static const char *const zones[] = {"UTC", "Europe/Paris", "America/New_York", "Antarctica/Troll",
+					    "America/Sao_Paulo", "Asia/Kolkata"};
+	for (size_t z = 0; z < sizeof(zones) / sizeof(*zones); z++) {
+		setenv("TZ", zones[z], 1);
+		tzset();
+		long offsets[8];
+		size_t noffsets = zone_offsets_2026(offsets);
+		size_t twice = 0;
+		for (int64_t day = days_from_civil(2026, 1, 1); day < days_from_civil(2027, 1, 1); day++) {
+			time_t noon = (time_t)(day * 86400 + 43200);
+			struct tm date;
+			gmtime_r(&noon, &date);
+			for (int h = 0; h < 24; h++) {
+				int y = date.tm_year + 1900, mo = date.tm_mon + 1, d = date.tm_mday;
+				int64_t at[8];
+				size_t n = instants_of(y, mo, d, h, offsets, noffsets, at);
+				if (n == 0)
+					continue;      /* a gap: mktime's reading, not checked here */
+				char text[64];
+				snprintf(text, sizeof(text), "%04d-%02d-%02d %02d:00:00", y, mo, d, h);
+				int64_t t = 0;
+				assert_int_equal(logline_text_time(text, 19, LOG_TIME_UNSET, &t), 0);
+				if (t != at[0] * 1000000)
+					fail_msg("%s %s: read as %lld, not %lld", zones[z], text, (long long)t / 1000000,
+						 (long long)at[0]);
+				if (n < 2)
+					continue;
+				twice++;
+				assert_int_equal(logline_text_time(text, 19, (at[n - 1] + 7200) * 1000000, &t), 0);
+				if (t != at[n - 1] * 1000000)
+					fail_msg("%s %s (second pass): read as %lld, not %lld", zones[z], text,
+						 (long long)t / 1000000, (long long)at[n - 1]);
+			}
+		}
+		/* Paris and New York repeat one hour, Troll two; the others none. */
+		size_t want = strcmp(zones[z], "Antarctica/Troll") == 0 ? 2
+			      : strcmp(zones[z], "Europe/Paris") == 0 || strcmp(zones[z], "America/New_York") == 0 ? 1
+			      : 0;
+		assert_int_equal(twice, want);
+	}
+	setenv("TZ", "UTC", 1);
+	tzset();
+}
+
 static void test_time_rfc3339_zones(void **state)
 {
 	(void)state;
@@ -225,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_split_bare_and_headerless), cmocka_unit_test(test_time_classic_and_year),
 		cmocka_unit_test(test_time_rfc3339_zones), cmocka_unit_test(test_time_invalid),
 		cmocka_unit_test(test_time_repeated_hour),
+		cmocka_unit_test(test_local_times_every_hour),
 		cmocka_unit_test(test_days_from_civil),
 	};
 	return cmocka_run_group_tests(tests, setup_utc, NULL);
