@@ -243,6 +243,42 @@ static void test_window_ignores_far_future(void **state)
 	counters_free(c);
 }
 
+/* Sources whose newest failure lies two windows behind the latest are
+ * forgotten; one a little less stale is kept, and a failure up to a window
+ * behind the latest still finds every time in its window. */
+static void test_counters_forget_stale(void **state)
+{
+	(void)state;
+	struct counters *c = counters_new(1000, 5, 600 * SEC, 1);
+	for (int i = 1; i <= 100; i++) {
+		struct addr a = source(i);
+		counters_hit(c, &a, i * SEC);
+	}
+	struct addr kept = source(500);
+	for (int i = 0; i < 4; i++)
+		counters_hit(c, &kept, (1000 + i) * SEC);
+	assert_int_equal(counters_count(c), 101);
+	/* 2199 s: the first hundred are more than 1200 s behind, `kept` not. */
+	struct addr latest = source(900);
+	counters_hit(c, &latest, 2199 * SEC);
+	assert_int_equal(counters_count(c), 2);
+	/* 1599 s is 600 s behind the latest and within 600 s of kept's four. */
+	struct window_result r = counters_hit(c, &kept, 1599 * SEC);
+	assert_true(r.reached);
+	assert_int_equal(r.first_us, 1000 * SEC);
+
+	/* The stated limit: a failure more than a window behind the latest
+	 * no longer finds times of a source already forgotten. */
+	struct addr late = source(600);
+	for (int i = 0; i < 4; i++)
+		counters_hit(c, &late, (3000 + i) * SEC);
+	counters_hit(c, &latest, 4205 * SEC);
+	r = counters_hit(c, &late, 3599 * SEC);
+	assert_false(r.reached);
+	assert_int_equal(r.in_window, 1);
+	counters_free(c);
+}
+
 static void test_counters_bounded(void **state)
 {
 	(void)state;
@@ -277,7 +313,7 @@ int main(void)
 		cmocka_unit_test(test_lru_remove_value), cmocka_unit_test(test_lru_hasher_copy),
 		cmocka_unit_test(test_policy_keying_copy),
 		cmocka_unit_test(test_window_edges), cmocka_unit_test(test_window_ignores_far_future),
-		cmocka_unit_test(test_counters_bounded),
+		cmocka_unit_test(test_counters_forget_stale), cmocka_unit_test(test_counters_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
