@@ -2,7 +2,9 @@
  * Why: decide when a source becomes an aggression, in bounded memory.
  * Guarantees: at most `capacity` sources per table; the least recently seen
  * is evicted and counted. A window holds the times of the last `threshold`
- * failures, so the decision is exact, not a bucket approximation.
+ * failures, so the decision is exact, not a bucket approximation. Sources
+ * whose newest failure is two windows behind the latest are forgotten
+ * (uncounted): a failure up to a window behind the latest counts exactly.
  * Never: does I/O or reads the clock (time is passed in). */
 #ifndef PACTO_COUNTERS_H
 #define PACTO_COUNTERS_H
