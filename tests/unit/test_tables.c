@@ -279,6 +279,72 @@ static void test_counters_forget_stale(void **state)
 	counters_free(c);
 }
 
+/* A plain model of one source's window: the times of its last
+ * `threshold` failures, each within a window of the newest hit. */
+struct model_source {
+	int64_t times[5];
+	unsigned n;
+};
+
+static struct window_result model_hit(struct model_source *m, int64_t now, unsigned threshold, int64_t window)
+{
+	unsigned kept = 0;
+	for (unsigned i = 0; i < m->n; i++)
+		if (now - m->times[i] < window && m->times[i] - now < window)
+			m->times[kept++] = m->times[i];
+	m->n = kept;
+	if (m->n == threshold) {
+		memmove(m->times, m->times + 1, (threshold - 1) * sizeof(*m->times));
+		m->n--;
+	}
+	m->times[m->n++] = now;
+	struct window_result r = {.in_window = m->n, .first_us = m->times[0], .reached = m->n >= threshold};
+	for (unsigned i = 1; i < m->n; i++)
+		if (m->times[i] < r.first_us)
+			r.first_us = m->times[i];
+	if (r.reached)
+		m->n = 0;
+	return r;
+}
+
+/* 200,000 failures of 300 sources, time moving on by up to a minute and
+ * each line up to a window out of order: every result equals the plain
+ * model's (which forgets nothing), while the table holds only the sources
+ * of the last two windows. */
+static void test_counters_forgetting_changes_no_count(void **state)
+{
+	(void)state;
+	enum { SOURCES = 300, HITS = 200000, THRESHOLD = 5 };
+	const int64_t window = 600 * SEC;
+	struct counters *c = counters_new(100000, THRESHOLD, window, 5);
+	static struct model_source model[SOURCES];
+	memset(model, 0, sizeof(model));
+	uint64_t rng = 88172645463325252ULL;
+	int64_t latest = 1000 * SEC;
+	size_t most = 0, reached = 0;
+	for (int i = 0; i < HITS; i++) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		latest += (int64_t)(rng % 16 == 0 ? rng % (60 * SEC) : 0);
+		int64_t now = rng % 3 == 0 ? latest - (int64_t)((rng >> 20) % window) : latest;
+		/* Few sources at a time, changing over the run. */
+		int s = (int)((latest / (3600 * SEC) * 37 + (int64_t)((rng >> 40) % 20)) % SOURCES);
+		struct addr a = source(s);
+		struct window_result got = counters_hit(c, &a, now);
+		struct window_result want = model_hit(&model[s], now, THRESHOLD, window);
+		if (got.in_window != want.in_window || got.first_us != want.first_us || got.reached != want.reached)
+			fail_msg("hit %d (source %d at %lld): %u from %lld%s, the model %u from %lld%s", i, s,
+				 (long long)now, got.in_window, (long long)got.first_us, got.reached ? " reached" : "",
+				 want.in_window, (long long)want.first_us, want.reached ? " reached" : "");
+		if (counters_count(c) > most)
+			most = counters_count(c);
+		reached += got.reached;
+	}
+	assert_true(reached > 10000);     /* windows do fill: the comparison means something */
+	assert_true(most <= 60);          /* ~20 sources an hour (40 across an hour's turn), not all 300 */
+	assert_int_equal(counters_evictions(c), 0);
+	counters_free(c);
+}
+
 static void test_counters_bounded(void **state)
 {
 	(void)state;
@@ -313,7 +379,8 @@ int main(void)
 		cmocka_unit_test(test_lru_remove_value), cmocka_unit_test(test_lru_hasher_copy),
 		cmocka_unit_test(test_policy_keying_copy),
 		cmocka_unit_test(test_window_edges), cmocka_unit_test(test_window_ignores_far_future),
-		cmocka_unit_test(test_counters_forget_stale), cmocka_unit_test(test_counters_bounded),
+		cmocka_unit_test(test_counters_forget_stale), cmocka_unit_test(test_counters_forgetting_changes_no_count),
+		cmocka_unit_test(test_counters_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
