@@ -16,7 +16,11 @@ struct counters {
 	struct lru *table;
 	unsigned threshold;
 	int64_t window_us;
-	int64_t latest_us;   /* the latest failure time seen; INT64_MIN before the first */
+	/* Forgetting stale sources (forget_stale): */
+	int64_t late_us;     /* how far behind the latest a failure may come and count exactly */
+	int64_t latest_us;   /* the latest failure time taken as now; INT64_MIN before the first */
+	int64_t ahead_us;    /* a failure far ahead of latest, until the next confirms it; INT64_MIN: none */
+	bool disordered;     /* the times were not in order: forgetting is off for good */
 };
 
 /* The value stored per source; times[] has `threshold` slots. */
@@ -26,12 +30,16 @@ struct window {
 	int64_t times[];
 };
 
-struct counters *counters_new(size_t capacity, unsigned threshold, int64_t window_us, uint64_t seed)
+struct counters *counters_new(size_t capacity, unsigned threshold, int64_t window_us, int64_t late_us,
+			      uint64_t seed)
 {
 	struct counters *c = xcalloc(1, sizeof(*c));
 	c->threshold = threshold ? threshold : 1;
 	c->window_us = window_us;
-	c->latest_us = INT64_MIN;
+	c->late_us = late_us > window_us ? late_us : window_us;
+	c->latest_us = c->ahead_us = INT64_MIN;
+	/* Sums below must not overflow; no configurable duration comes near. */
+	c->disordered = c->window_us > INT64_MAX / 8 || c->late_us > INT64_MAX / 8;
 	c->table = lru_new(capacity, sizeof(struct addr),
 			   sizeof(struct window) + c->threshold * sizeof(int64_t), seed, NULL, NULL);
 	return c;
@@ -57,13 +65,16 @@ static void window_drop_far(struct window *w, unsigned cap, int64_t now_us, int6
 	w->n = kept;
 }
 
-static int64_t window_oldest(const struct window *w, unsigned cap)
+/* The oldest (or newest) time of a window that holds at least one. */
+static int64_t window_end(const struct window *w, unsigned cap, bool newest)
 {
-	int64_t oldest = w->times[w->head];
-	for (uint32_t i = 1; i < w->n; i++)
-		if (w->times[(w->head + i) % cap] < oldest)
-			oldest = w->times[(w->head + i) % cap];
-	return oldest;
+	int64_t end = w->times[w->head];
+	for (uint32_t i = 1; i < w->n; i++) {
+		int64_t t = w->times[(w->head + i) % cap];
+		if (newest ? t > end : t < end)
+			end = t;
+	}
+	return end;
 }
 
 static void window_push(struct window *w, unsigned cap, int64_t t)
@@ -81,45 +92,70 @@ struct window_result counters_hit(struct counters *c, const struct addr *key, in
 	return counters_hit_hashed(c, key, lru_hash(c->table, key), now_us);
 }
 
-static int64_t window_newest(const struct window *w, unsigned cap)
+/* Follows the failures' times. The latest moves on with them; a time more
+ * than late_us ahead becomes the latest only when the next failure comes
+ * near it (one misdated line must not age every other source), and a
+ * failure more than late_us behind, or a time far ahead that the next
+ * failure does not confirm, shows times out of order: forgetting is then
+ * off for the rest of the input. Returns whether the latest moved on. */
+static bool follow_time(struct counters *c, int64_t t)
 {
-	int64_t newest = INT64_MIN;
-	for (uint32_t i = 0; i < w->n; i++)
-		if (w->times[(w->head + i) % cap] > newest)
-			newest = w->times[(w->head + i) % cap];
-	return newest;
+	if (c->disordered)
+		return false;
+	if (c->latest_us == INT64_MIN) {
+		c->latest_us = t;
+		return false;
+	}
+	bool confirms = c->ahead_us != INT64_MIN && t > c->ahead_us - c->late_us && t < c->ahead_us + c->late_us;
+	if (c->ahead_us != INT64_MIN && !confirms) {
+		c->disordered = true;           /* a time far ahead, then one that is not near it */
+		return false;
+	}
+	if (confirms) {
+		c->latest_us = t > c->ahead_us ? t : c->ahead_us;
+		c->ahead_us = INT64_MIN;
+		return true;
+	}
+	if (t < c->latest_us - c->late_us) {
+		c->disordered = true;
+		return false;
+	}
+	if (t <= c->latest_us)
+		return false;
+	if (t - c->latest_us > c->late_us) {
+		c->ahead_us = t;
+		return false;
+	}
+	c->latest_us = t;
+	return true;
 }
 
 /* Forgets the least recently seen sources whose newest failure lies more
- * than two windows behind the latest: a failure up to a window behind the
- * latest (lines a little out of order) would find none of their times in
- * its window, so forgetting them changes no count. Why: without it the
- * table kept every source seen until it filled (63,000 sources, 7 MB, in
- * bench/replay's log), and every lookup missed the cache. */
+ * than window + late_us behind the latest: a failure up to late_us behind
+ * the latest would find none of their times in its window, so forgetting
+ * them changes no count. Why: without it the table kept every source seen
+ * until it filled (63,000 sources, 7 MB, in bench/replay's log), and every
+ * lookup missed the cache. Sources more recently seen than a stale one
+ * wait for it to go first. */
 static void forget_stale(struct counters *c)
 {
-	if (c->latest_us < INT64_MIN / 2 || c->window_us > INT64_MAX / 4)
-		return;                  /* no failure yet, or a window too long to matter */
-	int64_t stale_before = c->latest_us - 2 * c->window_us;
-	const void *key;
+	int64_t stale_before = c->latest_us - c->window_us - c->late_us;
 	struct window *w;
-	while ((w = lru_oldest(c->table, &key)) && window_newest(w, c->threshold) < stale_before)
+	while ((w = lru_oldest(c->table, NULL)) && (w->n == 0 || window_end(w, c->threshold, true) < stale_before))
 		lru_remove_value(c->table, w);
 }
 
 struct window_result counters_hit_hashed(struct counters *c, const struct addr *key, uint32_t hash,
 					 int64_t now_us)
 {
-	if (now_us > c->latest_us) {
-		c->latest_us = now_us;
+	if (follow_time(c, now_us))
 		forget_stale(c);
-	}
 	struct window *w = lru_get_hashed(c->table, key, hash, true, NULL);
 	window_drop_far(w, c->threshold, now_us, c->window_us);
 	window_push(w, c->threshold, now_us);
 	struct window_result r = {
 		.in_window = w->n,
-		.first_us = window_oldest(w, c->threshold),
+		.first_us = window_end(w, c->threshold, false),
 		.reached = w->n >= c->threshold,
 	};
 	if (r.reached)

@@ -2,9 +2,12 @@
  * Why: decide when a source becomes an aggression, in bounded memory.
  * Guarantees: at most `capacity` sources per table; the least recently seen
  * is evicted and counted. A window holds the times of the last `threshold`
- * failures, so the decision is exact, not a bucket approximation. Sources
- * whose newest failure is two windows behind the latest are forgotten
- * (uncounted): a failure up to a window behind the latest counts exactly.
+ * failures, so the decision is exact, not a bucket approximation. While
+ * the failures' times keep in order, a source whose newest failure lies
+ * more than window + late_us behind the latest may be forgotten (checked
+ * as time moves on; not counted as an eviction): a failure up to late_us
+ * behind the latest still counts exactly as if nothing were forgotten.
+ * Times out of order by more than late_us turn forgetting off for good.
  * Never: does I/O or reads the clock (time is passed in). */
 #ifndef PACTO_COUNTERS_H
 #define PACTO_COUNTERS_H
@@ -17,7 +20,11 @@
 
 struct counters;
 
-struct counters *counters_new(size_t capacity, unsigned threshold, int64_t window_us, uint64_t seed);
+/* late_us: how far behind the latest failure a failure may legitimately
+ * come (a pending failure counts at its connection's last line): at least
+ * the window is used. */
+struct counters *counters_new(size_t capacity, unsigned threshold, int64_t window_us, int64_t late_us,
+			      uint64_t seed);
 void counters_free(struct counters *c);  /* accepts NULL */
 
 struct window_result {

@@ -657,9 +657,16 @@ struct engine *engine_new(const struct ruleset *rs, const struct engine_config *
 	e->now_us = INT64_MIN;
 	year_guess_init(&e->year, cfg->reference_us);
 	e->counters = xcalloc(rs->nscenarios, sizeof(*e->counters));
+	/* A failure comes at most a connection timeout behind the latest (a
+	 * pending one counts at its connection's last line; a recidive, at
+	 * the sanction's): counters may forget what lies further behind. */
+	int64_t late_us = 0;
+	for (size_t i = 0; i < rs->nscenarios; i++)
+		if (rs->scenarios[i].connection_timeout_us > late_us)
+			late_us = rs->scenarios[i].connection_timeout_us;
 	for (size_t i = 0; i < rs->nscenarios; i++) {
 		const struct scenario *s = &rs->scenarios[i];
-		e->counters[i] = counters_new(e->cfg.max_sources, s->threshold, s->window_us, cfg->seed + i);
+		e->counters[i] = counters_new(e->cfg.max_sources, s->threshold, s->window_us, late_us, cfg->seed + i);
 	}
 	struct policy_config pc = {
 		.history = cfg->offence_history, .history_arg = cfg->arg,

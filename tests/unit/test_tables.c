@@ -193,7 +193,7 @@ static void test_policy_keying_copy(void **state)
 static void test_window_edges(void **state)
 {
 	(void)state;
-	struct counters *c = counters_new(100, 5, 600 * SEC, 1);
+	struct counters *c = counters_new(100, 5, 600 * SEC, 0, 1);
 	struct addr a = source(1);
 	/* Five failures, the fifth 599 s after the first: reached. */
 	for (int i = 0; i < 4; i++)
@@ -223,7 +223,7 @@ static void test_window_edges(void **state)
 static void test_window_ignores_far_future(void **state)
 {
 	(void)state;
-	struct counters *c = counters_new(100, 5, 600 * SEC, 1);
+	struct counters *c = counters_new(100, 5, 600 * SEC, 0, 1);
 	struct addr a = source(7);
 	assert_false(counters_hit(c, &a, 10 * 86400 * SEC).reached);
 	for (int i = 0; i < 3; i++)
@@ -243,39 +243,106 @@ static void test_window_ignores_far_future(void **state)
 	counters_free(c);
 }
 
-/* Sources whose newest failure lies two windows behind the latest are
- * forgotten; one a little less stale is kept, and a failure up to a window
- * behind the latest still finds every time in its window. */
+/* While times keep in order, sources whose newest failure lies more than
+ * window + late behind the latest are forgotten; one a little less stale
+ * is kept, even when its oldest failure is past that, and a failure up to
+ * `late` behind the latest still finds every time in its window. */
 static void test_counters_forget_stale(void **state)
 {
 	(void)state;
-	struct counters *c = counters_new(1000, 5, 600 * SEC, 1);
+	struct counters *c = counters_new(1000, 5, 600 * SEC, 600 * SEC, 1);
 	for (int i = 1; i <= 100; i++) {
 		struct addr a = source(i);
 		counters_hit(c, &a, i * SEC);
 	}
-	struct addr kept = source(500);
+	struct addr kept = source(500), straddle = source(501), latest = source(900);
 	for (int i = 0; i < 4; i++)
 		counters_hit(c, &kept, (1000 + i) * SEC);
 	assert_int_equal(counters_count(c), 101);
-	/* 2199 s: the first hundred are more than 1200 s behind, `kept` not. */
-	struct addr latest = source(900);
+	/* Time moves on in steps of at most `late`, to 2199 s: the first
+	 * hundred lie more than 1200 s behind, kept (1003) does not. */
+	for (int t = 1300; t <= 2199; t += 300)
+		counters_hit(c, &latest, t * SEC);
 	counters_hit(c, &latest, 2199 * SEC);
 	assert_int_equal(counters_count(c), 2);
-	/* 1599 s is 600 s behind the latest and within 600 s of kept's four. */
+	/* 1599 s is 600 s behind the latest, within 600 s of kept's four. */
 	struct window_result r = counters_hit(c, &kept, 1599 * SEC);
 	assert_true(r.reached);
 	assert_int_equal(r.first_us, 1000 * SEC);
 
-	/* The stated limit: a failure more than a window behind the latest
-	 * no longer finds times of a source already forgotten. */
-	struct addr late = source(600);
+	/* A source whose oldest failure is past the line and newest is not
+	 * stays: at 3799 s, straddle's 2300 lies 1499 s behind, its 2600 s
+	 * 1199 s; a failure at 3199 s is within 600 s of the 2600. */
+	counters_hit(c, &straddle, 2300 * SEC);
+	counters_hit(c, &straddle, 2600 * SEC);
+	for (int t = 2900; t <= 3500; t += 300)
+		counters_hit(c, &latest, t * SEC);
+	counters_hit(c, &latest, 3799 * SEC);
+	r = counters_hit(c, &straddle, 3199 * SEC);
+	assert_int_equal(r.in_window, 2);
+	assert_int_equal(r.first_us, 2600 * SEC);
+	counters_free(c);
+}
+
+/* The limit forgetting sets, and what turns it off: a failure more than
+ * `late` behind the latest may find its source forgotten (it counts
+ * alone), and from then on nothing more is forgotten. */
+static void test_counters_forget_limit(void **state)
+{
+	(void)state;
+	struct counters *c = counters_new(1000, 5, 600 * SEC, 600 * SEC, 1);
+	struct addr late = source(600), latest = source(900);
 	for (int i = 0; i < 4; i++)
 		counters_hit(c, &late, (3000 + i) * SEC);
+	for (int t = 3300; t <= 4205; t += 300)
+		counters_hit(c, &latest, t * SEC);
 	counters_hit(c, &latest, 4205 * SEC);
-	r = counters_hit(c, &late, 3599 * SEC);
+	assert_int_equal(counters_count(c), 1);
+	struct window_result r = counters_hit(c, &late, 3599 * SEC);   /* 606 s behind */
 	assert_false(r.reached);
 	assert_int_equal(r.in_window, 1);
+	/* Out of order: nothing is forgotten any more, however far time goes. */
+	for (int i = 0; i < 50; i++) {
+		struct addr a = source(1000 + i);
+		counters_hit(c, &a, 5000 * SEC);
+	}
+	for (int t = 5300; t <= 9000; t += 300)
+		counters_hit(c, &latest, t * SEC);
+	assert_int_equal(counters_count(c), 52);
+	counters_free(c);
+}
+
+/* One line dated a year ahead ages nobody: the next failure does not
+ * confirm its time, so no source is forgotten (and forgetting stops). A
+ * quiet hour in an ordered log is different: the next failure confirms
+ * the jump, and what lies behind is forgotten. */
+static void test_counters_far_ahead(void **state)
+{
+	(void)state;
+	struct counters *c = counters_new(1000, 5, 600 * SEC, 600 * SEC, 1);
+	for (int s = 0; s < 10; s++)
+		for (int i = 0; i < 4; i++) {
+			struct addr a = source(s);
+			counters_hit(c, &a, (100 + i) * SEC);
+		}
+	struct addr misdated = source(99);
+	counters_hit(c, &misdated, (100 + 365 * 86400LL) * SEC);
+	for (int s = 0; s < 10; s++) {
+		struct addr a = source(s);
+		assert_true(counters_hit(c, &a, 110 * SEC).reached);
+	}
+	counters_free(c);
+
+	c = counters_new(1000, 5, 600 * SEC, 600 * SEC, 1);
+	for (int s = 0; s < 10; s++) {
+		struct addr a = source(s);
+		counters_hit(c, &a, (1 + s) * SEC);
+	}
+	struct addr after = source(50);
+	counters_hit(c, &after, 3600 * SEC);
+	assert_int_equal(counters_count(c), 11);     /* not yet confirmed */
+	counters_hit(c, &after, 3601 * SEC);
+	assert_int_equal(counters_count(c), 1);
 	counters_free(c);
 }
 
@@ -316,7 +383,7 @@ static void test_counters_forgetting_changes_no_count(void **state)
 	(void)state;
 	enum { SOURCES = 300, HITS = 200000, THRESHOLD = 5 };
 	const int64_t window = 600 * SEC;
-	struct counters *c = counters_new(100000, THRESHOLD, window, 5);
+	struct counters *c = counters_new(100000, THRESHOLD, window, 0, 5);
 	static struct model_source model[SOURCES];
 	memset(model, 0, sizeof(model));
 	uint64_t rng = 88172645463325252ULL;
@@ -348,7 +415,7 @@ static void test_counters_forgetting_changes_no_count(void **state)
 static void test_counters_bounded(void **state)
 {
 	(void)state;
-	struct counters *c = counters_new(1000, 5, 600 * SEC, 3);
+	struct counters *c = counters_new(1000, 5, 600 * SEC, 0, 3);
 	for (int i = 0; i < 100000; i++) {
 		struct addr a = source(i);
 		counters_hit(c, &a, i);
@@ -365,7 +432,7 @@ static void test_counters_bounded(void **state)
 	assert_int_equal(counters_memory(c), mem);
 	counters_free(c);
 	/* A table that saw few sources holds far less than its bound. */
-	struct counters *small = counters_new(1000000, 5, 600 * SEC, 3);
+	struct counters *small = counters_new(1000000, 5, 600 * SEC, 0, 3);
 	struct addr a = source(1);
 	counters_hit(small, &a, 0);
 	assert_true(counters_memory(small) * 100 < counters_max_memory(small));
@@ -379,7 +446,8 @@ int main(void)
 		cmocka_unit_test(test_lru_remove_value), cmocka_unit_test(test_lru_hasher_copy),
 		cmocka_unit_test(test_policy_keying_copy),
 		cmocka_unit_test(test_window_edges), cmocka_unit_test(test_window_ignores_far_future),
-		cmocka_unit_test(test_counters_forget_stale), cmocka_unit_test(test_counters_forgetting_changes_no_count),
+		cmocka_unit_test(test_counters_forget_stale), cmocka_unit_test(test_counters_forget_limit),
+		cmocka_unit_test(test_counters_far_ahead), cmocka_unit_test(test_counters_forgetting_changes_no_count),
 		cmocka_unit_test(test_counters_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
