@@ -20,6 +20,7 @@ struct counters {
 	int64_t late_us;     /* how far behind the latest a failure may come and count exactly */
 	int64_t latest_us;   /* the latest failure time taken as now; INT64_MIN before the first */
 	int64_t ahead_us;    /* a failure far ahead of latest, until the next confirms it; INT64_MIN: none */
+	int64_t calm_until;  /* the oldest source kept at the last check stays until latest passes this */
 	bool disordered;     /* the times were not in order: forgetting is off for good */
 };
 
@@ -37,7 +38,7 @@ struct counters *counters_new(size_t capacity, unsigned threshold, int64_t windo
 	c->threshold = threshold ? threshold : 1;
 	c->window_us = window_us;
 	c->late_us = late_us > window_us ? late_us : window_us;
-	c->latest_us = c->ahead_us = INT64_MIN;
+	c->latest_us = c->ahead_us = c->calm_until = INT64_MIN;
 	/* Sums below must not overflow; no configurable duration comes near. */
 	c->disordered = c->window_us > INT64_MAX / 8 || c->late_us > INT64_MAX / 8;
 	c->table = lru_new(capacity, sizeof(struct addr),
@@ -106,12 +107,11 @@ static bool follow_time(struct counters *c, int64_t t)
 		c->latest_us = t;
 		return false;
 	}
-	bool confirms = c->ahead_us != INT64_MIN && t > c->ahead_us - c->late_us && t < c->ahead_us + c->late_us;
-	if (c->ahead_us != INT64_MIN && !confirms) {
-		c->disordered = true;           /* a time far ahead, then one that is not near it */
-		return false;
-	}
-	if (confirms) {
+	if (c->ahead_us != INT64_MIN) {
+		if (t <= c->ahead_us - c->late_us || t >= c->ahead_us + c->late_us) {
+			c->disordered = true;   /* a time far ahead, then one that is not near it */
+			return false;
+		}
 		c->latest_us = t > c->ahead_us ? t : c->ahead_us;
 		c->ahead_us = INT64_MIN;
 		return true;
@@ -136,13 +136,23 @@ static bool follow_time(struct counters *c, int64_t t)
  * them changes no count. Why: without it the table kept every source seen
  * until it filled (63,000 sources, 7 MB, in bench/replay's log), and every
  * lookup missed the cache. Sources more recently seen than a stale one
- * wait for it to go first. */
+ * wait for it to go first. The oldest source kept is not looked at again
+ * (a miss per failure when the table is large) until the latest time has
+ * passed the point where it goes stale: forgetting later is always safe. */
 static void forget_stale(struct counters *c)
 {
+	if (c->latest_us <= c->calm_until)
+		return;
 	int64_t stale_before = c->latest_us - c->window_us - c->late_us;
 	struct window *w;
-	while ((w = lru_oldest(c->table, NULL)) && (w->n == 0 || window_end(w, c->threshold, true) < stale_before))
+	while ((w = lru_oldest(c->table, NULL))) {
+		int64_t newest = w->n ? window_end(w, c->threshold, true) : INT64_MIN;
+		if (newest >= stale_before) {
+			c->calm_until = newest + c->window_us + c->late_us;
+			return;
+		}
 		lru_remove_value(c->table, w);
+	}
 }
 
 struct window_result counters_hit_hashed(struct counters *c, const struct addr *key, uint32_t hash,
