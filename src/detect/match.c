@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "detect/native.h"
 #include "detect/prefix.h"
 
 /* Far above what any stock pattern needs on an 8 KiB line, far below what a
@@ -30,7 +31,8 @@ struct matcher {
 	uint16_t *candidates;        /* for byte b: candidates[start[b] .. start[b + 1]) */
 	uint32_t start[257];
 	struct prefix_set *prefixes; /* per pattern: the fixed text its matches start with */
-	bool prefilter;              /* compare them before calling PCRE2 (off: PCRE2 alone) */
+	native_fn *natives;          /* per pattern: its hand-written matcher (native.h), or NULL */
+	bool prefilter;              /* prefixes and natives before PCRE2 (off: PCRE2 alone) */
 };
 
 /* Bytes a message matched by p can start with; false when any byte can. */
@@ -102,10 +104,12 @@ struct matcher *matcher_new(const struct scenario *s)
 	pcre2_set_match_limit(m->mctx, MATCH_LIMIT);
 	build_table(m);
 	m->prefixes = xcalloc(s->npatterns ? s->npatterns : 1, sizeof(*m->prefixes));
+	m->natives = xcalloc(s->npatterns ? s->npatterns : 1, sizeof(*m->natives));
 	for (size_t i = 0; i < s->npatterns; i++) {
 		uint32_t opts = 0;
 		pcre2_pattern_info(s->patterns[i].code, PCRE2_INFO_ARGOPTIONS, &opts);
 		prefix_of(s->patterns[i].regex, opts, &m->prefixes[i]);
+		m->natives[i] = native_for(s->patterns[i].regex, opts);
 	}
 	m->prefilter = true;
 	return m;
@@ -119,6 +123,7 @@ void matcher_free(struct matcher *m)
 	pcre2_match_context_free(m->mctx);
 	free(m->candidates);
 	free(m->prefixes);
+	free(m->natives);
 	free(m);
 }
 
@@ -192,14 +197,23 @@ enum match_result matcher_run(struct matcher *m, const char *msg, size_t len, st
 				return MATCH_OK;
 			}
 		}
-		int rc = pcre2_jit_match(p->code, (PCRE2_SPTR)msg, len, 0, 0, m->md, m->mctx);
+		native_fn native = m->prefilter ? m->natives[m->candidates[c]] : NULL;
+		PCRE2_SIZE own[2 * NATIVE_OVECTOR_PAIRS];
+		const PCRE2_SIZE *ov = own;
+		int rc;
+		if (native) {
+			rc = native(msg, len, own);
+		} else {
+			rc = pcre2_jit_match(p->code, (PCRE2_SPTR)msg, len, 0, 0, m->md, m->mctx);
+			ov = pcre2_get_ovector_pointer(m->md);
+		}
 		if (rc == PCRE2_ERROR_NOMATCH)
 			continue;
 		if (rc < 0)
 			return MATCH_ERROR;
 		out->pattern = p;
 		out->index = m->candidates[c];
-		return decode(p, msg, pcre2_get_ovector_pointer(m->md), rc, out);
+		return decode(p, msg, ov, rc, out);
 	}
 	return MATCH_NONE;
 }

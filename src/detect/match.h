@@ -36,8 +36,9 @@ struct matcher *matcher_new(const struct scenario *s);
 void matcher_free(struct matcher *m);  /* accepts NULL */
 
 /* On by default: each pattern's fixed leading text (prefix.h) is compared
- * before PCRE2 is called, and a pattern that is only fixed text is decided
- * without PCRE2. Off: PCRE2 alone decides (the tests compare both). */
+ * before PCRE2 is called, a pattern that is only fixed text is decided
+ * without PCRE2, and a stock pattern with a hand-written matcher (native.h)
+ * is matched by it. Off: PCRE2 alone decides (the tests compare both). */
 void matcher_set_prefilter(struct matcher *m, bool on);
 
 enum match_result matcher_run(struct matcher *m, const char *msg, size_t len, struct match *out);

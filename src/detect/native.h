@@ -1,0 +1,38 @@
+/* native.h: hand-written matchers for the busiest stock sshd patterns.
+ * Why: PCRE2 JIT was 15% of a replay's time on sshd logs (perf, callgrind:
+ * ~740 instructions a call, 190 of them before it reads the first byte),
+ * and five patterns take nearly every call. Each function here does what
+ * PCRE2 does with one exact regex of rules/sshd.yaml, in one pass.
+ * Guarantees: native_for() gives a function only for a regex that is, byte
+ * for byte and with the same compile options, one it knows, and only when
+ * PCRE2's newline is LF (what `$` depends on); any other regex, including an
+ * edited stock one, gets NULL and PCRE2 alone. A function answers what
+ * pcre2_jit_match() would: the same return code (number of groups + 1, or
+ * PCRE2_ERROR_NOMATCH) and the same ovector pairs for the whole match and
+ * every group. tests/unit/test_native.c and the fuzz harnesses check that
+ * against PCRE2 on crafted and generated lines.
+ * Never: reads outside s[0..len), allocates, or keeps state. */
+#ifndef PACTO_NATIVE_H
+#define PACTO_NATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+/* The largest ovector a native matcher fills: the whole match and 2 groups. */
+#define NATIVE_OVECTOR_PAIRS 3
+
+typedef int (*native_fn)(const char *s, size_t len, PCRE2_SIZE ov[2 * NATIVE_OVECTOR_PAIRS]);
+
+/* The hand-written matcher for regex compiled with compile_options, or NULL. */
+native_fn native_for(const char *regex, uint32_t compile_options);
+
+/* How many regexes have a hand-written matcher (for tests). */
+size_t native_count(void);
+
+/* The i-th of them (for tests), i < native_count(). */
+const char *native_regex(size_t i);
+
+#endif
