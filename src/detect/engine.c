@@ -391,6 +391,7 @@ struct engine_scanner {
 	 * (docs/performance.md, "Session 6"). */
 	struct lru_hasher conn_hasher, offender_hasher;
 	struct lru_hasher *counter_hashers;   /* per scenario */
+	bool *counter_hash_is_offenders;      /* per scenario: same seed and key, one hash serves both */
 	struct policy_keying keying;
 };
 
@@ -403,7 +404,9 @@ static void prepare_hit(const struct engine_scanner *sc, const struct engine_sca
 	if (h->match.has_addr) {
 		h->key = policy_keying_key(&sc->keying, &h->match.addr);
 		h->counter_hash = lru_hasher_hash(&sc->counter_hashers[h->scenario], &h->key);
-		h->offender_hash = lru_hasher_hash(&sc->offender_hasher, &h->key);
+		h->offender_hash = sc->counter_hash_is_offenders[h->scenario]
+					   ? h->counter_hash
+					   : lru_hasher_hash(&sc->offender_hasher, &h->key);
 	}
 	h->prepared = true;
 }
@@ -415,8 +418,13 @@ struct engine_scanner *engine_scanner_new(const struct engine *e)
 	sc->offender_hasher = policy_hasher(e->policy);
 	sc->keying = policy_keying_copy(e->policy);
 	sc->counter_hashers = xcalloc(e->rs->nscenarios ? e->rs->nscenarios : 1, sizeof(*sc->counter_hashers));
-	for (size_t i = 0; i < e->rs->nscenarios; i++)
+	sc->counter_hash_is_offenders = xcalloc(e->rs->nscenarios ? e->rs->nscenarios : 1,
+						sizeof(*sc->counter_hash_is_offenders));
+	for (size_t i = 0; i < e->rs->nscenarios; i++) {
 		sc->counter_hashers[i] = counters_hasher(e->counters[i]);
+		sc->counter_hash_is_offenders[i] = sc->counter_hashers[i].seed == sc->offender_hasher.seed &&
+						   sc->counter_hashers[i].key_size == sc->offender_hasher.key_size;
+	}
 	sc->rs = e->rs;
 	sc->dispatch = e->dispatch;
 	sc->trust_bare = e->cfg.trust_bare;
@@ -434,6 +442,7 @@ void engine_scanner_free(struct engine_scanner *sc)
 		matcher_free(sc->matchers[i]);
 	free(sc->matchers);
 	free(sc->counter_hashers);
+	free(sc->counter_hash_is_offenders);
 	policy_keying_free(&sc->keying);
 	free(sc);
 }
@@ -666,7 +675,9 @@ struct engine *engine_new(const struct ruleset *rs, const struct engine_config *
 			late_us = rs->scenarios[i].connection_timeout_us;
 	for (size_t i = 0; i < rs->nscenarios; i++) {
 		const struct scenario *s = &rs->scenarios[i];
-		e->counters[i] = counters_new(e->cfg.max_sources, s->threshold, s->window_us, late_us, cfg->seed + i);
+		/* The offenders' seed: keyed by the same address, both tables'
+		 * lookups then take one hash (prepare_hit). */
+		e->counters[i] = counters_new(e->cfg.max_sources, s->threshold, s->window_us, late_us, cfg->seed);
 	}
 	struct policy_config pc = {
 		.history = cfg->offence_history, .history_arg = cfg->arg,
