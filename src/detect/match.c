@@ -138,15 +138,19 @@ static bool group_set(const PCRE2_SIZE *ov, int rc, uint32_t group)
 	return group && group < (uint32_t)rc && ov[2 * group] != PCRE2_UNSET;
 }
 
+/* 1 to 5 digits, at most 65535; else -1. */
 static int parse_port(const char *s, size_t len)
 {
+	if (len == 0 || len > 5)
+		return -1;
 	int v = 0;
-	for (size_t i = 0; i < len && i < 6; i++) {
-		if (s[i] < '0' || s[i] > '9')
+	for (size_t i = 0; i < len; i++) {
+		unsigned d = (unsigned)(unsigned char)s[i] - '0';
+		if (d > 9)
 			return -1;
-		v = v * 10 + (s[i] - '0');
+		v = v * 10 + (int)d;
 	}
-	return len && len < 6 && v <= 65535 ? v : -1;
+	return v <= 65535 ? v : -1;
 }
 
 static enum match_result decode(const struct pattern *p, const char *msg, const PCRE2_SIZE *ov, int rc,
