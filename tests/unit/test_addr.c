@@ -105,6 +105,50 @@ static void test_ipv4_as_inet_pton(void **state)
 	assert_true(checked > 10000);
 }
 
+/* addr_contains() compares words; its definition is "a masked to net's
+ * prefix is net, all 16 bytes": checked on random pairs of both families,
+ * every prefix length, nets with bits past their prefix, near misses. */
+static bool contains_by_definition(const struct addr *net, const struct addr *a)
+{
+	if (net->family != a->family || a->prefix < net->prefix)
+		return false;
+	struct addr masked = *a;
+	addr_mask(&masked, net->prefix);
+	return memcmp(masked.bytes, net->bytes, 16) == 0;
+}
+
+static void test_contains_as_defined(void **state)
+{
+	(void)state;
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+	size_t yes = 0;
+	for (int round = 0; round < 200000; round++) {
+		struct addr net = {0}, a = {0};
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		bool v6 = rng & 1;
+		unsigned max = v6 ? 128 : 32, len = v6 ? 16 : 4;
+		net.family = a.family = v6 ? AF_INET6 : AF_INET;
+		if ((rng >> 1) % 16 == 0)
+			a.family = v6 ? AF_INET : AF_INET6;
+		for (unsigned i = 0; i < len; i++) {
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			net.bytes[i] = (uint8_t)rng;
+			/* Mostly a few bits apart: pairs near the boundary. */
+			a.bytes[i] = (uint8_t)((rng >> 8) % 4 ? rng : rng >> 16);
+		}
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		net.prefix = (uint8_t)(rng % (max + 1));
+		a.prefix = (uint8_t)((rng >> 16) % (max + 1));
+		if ((rng >> 32) % 4)
+			addr_mask(&net, net.prefix);     /* most nets as parsed: nothing past the prefix */
+		bool want = contains_by_definition(&net, &a);
+		if (addr_contains(&net, &a) != want)
+			fail_msg("round %d: addr_contains differs from its definition", round);
+		yes += want;
+	}
+	assert_true(yes > 1000);
+}
+
 static void test_cidr(void **state)
 {
 	(void)state;
@@ -165,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_ipv4), cmocka_unit_test(test_ipv6_forms),
 		cmocka_unit_test(test_mapped_is_ipv4), cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_ipv4_as_inet_pton),
+		cmocka_unit_test(test_contains_as_defined),
 		cmocka_unit_test(test_cidr), cmocka_unit_test(test_mask_and_loopback),
 		cmocka_unit_test(test_endpoint),
 	};
