@@ -422,8 +422,7 @@ struct engine_scanner *engine_scanner_new(const struct engine *e)
 						sizeof(*sc->counter_hash_is_offenders));
 	for (size_t i = 0; i < e->rs->nscenarios; i++) {
 		sc->counter_hashers[i] = counters_hasher(e->counters[i]);
-		sc->counter_hash_is_offenders[i] = sc->counter_hashers[i].seed == sc->offender_hasher.seed &&
-						   sc->counter_hashers[i].key_size == sc->offender_hasher.key_size;
+		sc->counter_hash_is_offenders[i] = lru_hasher_same(&sc->counter_hashers[i], &sc->offender_hasher);
 	}
 	sc->rs = e->rs;
 	sc->dispatch = e->dispatch;

@@ -90,6 +90,11 @@ uint32_t lru_hasher_hash(const struct lru_hasher *hs, const void *key)
 	return (uint32_t)h;
 }
 
+bool lru_hasher_same(const struct lru_hasher *a, const struct lru_hasher *b)
+{
+	return a->seed == b->seed && a->key_size == b->key_size;
+}
+
 static uint32_t key_hash(const struct lru *t, const void *key)
 {
 	return lru_hasher_hash(&t->hasher, key);

@@ -48,6 +48,8 @@ struct lru_hasher {
 };
 struct lru_hasher lru_hasher(const struct lru *t);
 uint32_t lru_hasher_hash(const struct lru_hasher *h, const void *key);
+/* a and b give every key the same hash. */
+bool lru_hasher_same(const struct lru_hasher *a, const struct lru_hasher *b);
 
 /* Removes key if present (no callback). */
 void lru_remove(struct lru *t, const void *key);

@@ -20,10 +20,6 @@
 #include "detect/native.h"
 #include "detect/prefix.h"
 
-/* Far above what any stock pattern needs on an 8 KiB line, far below what a
- * hostile line could make a careless pattern cost. */
-#define MATCH_LIMIT 200000
-
 struct matcher {
 	const struct scenario *scenario;
 	pcre2_match_data *md;
@@ -109,7 +105,7 @@ struct matcher *matcher_new(const struct scenario *s)
 		uint32_t opts = 0;
 		pcre2_pattern_info(s->patterns[i].code, PCRE2_INFO_ARGOPTIONS, &opts);
 		prefix_of(s->patterns[i].regex, opts, &m->prefixes[i]);
-		m->natives[i] = native_for(s->patterns[i].regex, opts);
+		m->natives[i] = native_for(s->patterns[i].regex, s->patterns[i].code);
 	}
 	m->prefilter = true;
 	return m;

@@ -263,17 +263,22 @@ static const struct {
 	{"^PAM \\d+ more authentication failures?;", pam_more_failures},
 };
 
-/* `$` before a final newline is what the functions assume: PCRE2's newline
- * must be LF alone (a build with CR, CRLF or ANY would also stop at '\r'). */
-static bool newline_is_lf(void)
+/* Whether code reads its regex as the functions assume: the options rules.c
+ * passes and no others, and `$` before a final LF alone (a newline of CR,
+ * CRLF or ANY, from the build or a compile context, would also stop at
+ * '\r'). Character tables are PCRE2's defaults: rules.c compiles without a
+ * compile context, which is the only way to give others. */
+static bool read_as_assumed(const pcre2_code *code)
 {
-	uint32_t nl = 0;
-	return pcre2_config(PCRE2_CONFIG_NEWLINE, &nl) >= 0 && nl == PCRE2_NEWLINE_LF;
+	uint32_t opts = 0, extra = 0, newline = 0;
+	return pcre2_pattern_info(code, PCRE2_INFO_ARGOPTIONS, &opts) == 0 && opts == PCRE2_NEVER_UTF &&
+	       pcre2_pattern_info(code, PCRE2_INFO_EXTRAOPTIONS, &extra) == 0 && extra == 0 &&
+	       pcre2_pattern_info(code, PCRE2_INFO_NEWLINE, &newline) == 0 && newline == PCRE2_NEWLINE_LF;
 }
 
-native_fn native_for(const char *regex, uint32_t compile_options)
+native_fn native_for(const char *regex, const pcre2_code *code)
 {
-	if (compile_options != PCRE2_NEVER_UTF || !newline_is_lf())
+	if (!read_as_assumed(code))
 		return NULL;
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strcmp(regex, known[i].regex) == 0)

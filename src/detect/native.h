@@ -1,16 +1,19 @@
 /* native.h: hand-written matchers for the busiest stock sshd patterns.
  * Why: PCRE2 JIT was 15% of a replay's time on sshd logs (perf, callgrind:
  * ~740 instructions a call, 190 of them before it reads the first byte),
- * and five patterns take nearly every call. Each function here does what
+ * and seven patterns take nearly every call. Each function here does what
  * PCRE2 does with one exact regex of rules/sshd.yaml, in one pass.
- * Guarantees: native_for() gives a function only for a regex that is, byte
- * for byte and with the same compile options, one it knows, and only when
- * PCRE2's newline is LF (what `$` depends on); any other regex, including an
- * edited stock one, gets NULL and PCRE2 alone. A function answers what
- * pcre2_jit_match() would: the same return code (number of groups + 1, or
+ * Guarantees: native_for() gives a function only for a compiled pattern
+ * whose regex is, byte for byte, one it knows, compiled with exactly the
+ * options rules.c uses, no extra options and LF as its newline (what `$`
+ * depends on); any other pattern, including an edited stock one, gets NULL
+ * and PCRE2 alone. A function answers what pcre2_jit_match() would under
+ * MATCH_LIMIT: the same return code (number of groups + 1, or
  * PCRE2_ERROR_NOMATCH) and the same ovector pairs for the whole match and
- * every group. tests/unit/test_native.c and the fuzz harnesses check that
- * against PCRE2 on crafted and generated lines.
+ * every group. tests/unit/test_native.c checks that against PCRE2 on
+ * crafted lines, lines of the longest length and random mutations;
+ * tests/unit/test_prefix.c and the fuzz harnesses compare the whole
+ * matcher's results (pattern, address, port) with PCRE2 alone.
  * Never: reads outside s[0..len), allocates, or keeps state. */
 #ifndef PACTO_NATIVE_H
 #define PACTO_NATIVE_H
@@ -26,8 +29,8 @@
 
 typedef int (*native_fn)(const char *s, size_t len, PCRE2_SIZE ov[2 * NATIVE_OVECTOR_PAIRS]);
 
-/* The hand-written matcher for regex compiled with compile_options, or NULL. */
-native_fn native_for(const char *regex, uint32_t compile_options);
+/* The hand-written matcher for code, compiled from regex, or NULL. */
+native_fn native_for(const char *regex, const pcre2_code *code);
 
 /* How many regexes have a hand-written matcher (for tests). */
 size_t native_count(void);

@@ -225,7 +225,7 @@ void fuzz_engine_free(struct engine *e)
 
 /* ---- the matcher against plain PCRE2 ---- */
 
-#define NAIVE_MATCH_LIMIT 200000   /* match.c's MATCH_LIMIT */
+#define NAIVE_MATCH_LIMIT MATCH_LIMIT   /* the matcher's own (match.h) */
 
 /* The first pattern in file order that PCRE2 matches: its index, -1 for
  * none, -2 when PCRE2 gave up. */

@@ -3,10 +3,12 @@
  *   rules' matchers use it (an edit of rules/sshd.yaml that drops one fails
  *   here, instead of silently slowing replay down);
  * - any other regex or compile option gets none;
- * - differential: on crafted lines (injections, IPv6, long ports, final
- *   newlines, colons in names) and on 1,000,000 random mutations (one to three each) of them, each
- *   function returns PCRE2 JIT's return code and the same ovector pairs for
- *   the whole match and every group. */
+ * - differential, with PCRE2 JIT under the matcher's MATCH_LIMIT: on
+ *   crafted lines (injections, IPv6, long ports, final newlines, colons in
+ *   names), on lines of the longest length built to make the lazy gaps try
+ *   every position, and on 1,000,000 random mutations (one to three each)
+ *   of the crafted lines, each function returns PCRE2's return code and
+ *   the same ovector pairs for the whole match and every group. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 #include "common/errors.h"
 #include "ctl/cli.h"
 #include "detect/engine.h"
+#include "detect/match.h"
 #include "detect/native.h"
 #include "detect/rules.h"
 
@@ -32,11 +35,15 @@ static struct ruleset *stock(void)
 	return rs;
 }
 
-static uint32_t compile_options(const struct pattern *p)
+/* regex compiled with options through ctx (may be NULL), JIT-compiled. */
+static pcre2_code *compile(const char *regex, uint32_t options, pcre2_compile_context *ctx)
 {
-	uint32_t opts = 0;
-	pcre2_pattern_info(p->code, PCRE2_INFO_ARGOPTIONS, &opts);
-	return opts;
+	int err;
+	PCRE2_SIZE off;
+	pcre2_code *code = pcre2_compile((PCRE2_SPTR)regex, PCRE2_ZERO_TERMINATED, options, &err, &off, ctx);
+	assert_non_null(code);
+	assert_int_equal(pcre2_jit_compile(code, PCRE2_JIT_COMPLETE), 0);
+	return code;
 }
 
 static void test_every_native_serves_a_stock_pattern(void **state)
@@ -51,7 +58,7 @@ static void test_every_native_serves_a_stock_pattern(void **state)
 				const struct pattern *p = &rs->scenarios[s].patterns[j];
 				if (strcmp(p->regex, native_regex(i)) == 0) {
 					used = true;
-					assert_non_null(native_for(p->regex, compile_options(p)));
+					assert_non_null(native_for(p->regex, p->code));
 				}
 			}
 		if (!used)
@@ -60,28 +67,47 @@ static void test_every_native_serves_a_stock_pattern(void **state)
 	for (size_t s = 0; s < rs->nscenarios; s++)
 		for (size_t j = 0; j < rs->scenarios[s].npatterns; j++) {
 			const struct pattern *p = &rs->scenarios[s].patterns[j];
-			bound += native_for(p->regex, compile_options(p)) != NULL;
+			bound += native_for(p->regex, p->code) != NULL;
 		}
 	assert_int_equal(bound, native_count());
 	ruleset_free(rs);
+}
+
+/* Whether regex, compiled with options through ctx, gets a matcher. */
+static bool served(const char *regex, uint32_t options, pcre2_compile_context *ctx)
+{
+	pcre2_code *code = compile(regex, options, ctx);
+	bool yes = native_for(regex, code) != NULL;
+	pcre2_code_free(code);
+	return yes;
 }
 
 static void test_other_regexes_get_none(void **state)
 {
 	(void)state;
 	const char *failed = native_regex(0);
-	assert_non_null(native_for(failed, PCRE2_NEVER_UTF));
-	assert_null(native_for(failed, PCRE2_NEVER_UTF | PCRE2_CASELESS));
-	assert_null(native_for(failed, PCRE2_NEVER_UTF | PCRE2_DOLLAR_ENDONLY));
-	assert_null(native_for(failed, 0));
+	assert_true(served(failed, PCRE2_NEVER_UTF, NULL));
+	assert_false(served(failed, PCRE2_NEVER_UTF | PCRE2_CASELESS, NULL));
+	assert_false(served(failed, PCRE2_NEVER_UTF | PCRE2_DOLLAR_ENDONLY, NULL));
+	assert_false(served(failed, 0, NULL));
+	/* What a compile context can change: the newline, extra options. */
+	pcre2_compile_context *ctx = pcre2_compile_context_create(NULL);
+	assert_non_null(ctx);
+	pcre2_set_newline(ctx, PCRE2_NEWLINE_CRLF);
+	assert_false(served(failed, PCRE2_NEVER_UTF, ctx));
+	pcre2_set_newline(ctx, PCRE2_NEWLINE_LF);
+	assert_true(served(failed, PCRE2_NEVER_UTF, ctx));
+	pcre2_set_compile_extra_options(ctx, PCRE2_EXTRA_MATCH_LINE);
+	assert_false(served(failed, PCRE2_NEVER_UTF, ctx));
+	pcre2_compile_context_free(ctx);
 	char edited[1024];
 	snprintf(edited, sizeof(edited), "%s", failed);
 	edited[strlen(edited) - 1] = '\0';              /* without its final $ */
-	assert_null(native_for(edited, PCRE2_NEVER_UTF));
+	assert_false(served(edited, PCRE2_NEVER_UTF, NULL));
 	snprintf(edited, sizeof(edited), "%s ", failed);
-	assert_null(native_for(edited, PCRE2_NEVER_UTF));
-	assert_null(native_for("^Failed none for ", PCRE2_NEVER_UTF));
-	assert_null(native_for("", PCRE2_NEVER_UTF));
+	assert_false(served(edited, PCRE2_NEVER_UTF, NULL));
+	assert_false(served("^Failed none for ", PCRE2_NEVER_UTF, NULL));
+	assert_false(served("", PCRE2_NEVER_UTF, NULL));
 	assert_null(native_regex(native_count()));
 }
 
@@ -91,6 +117,7 @@ struct compiled {
 	native_fn fn;
 	pcre2_code *code;
 	pcre2_match_data *md;
+	pcre2_match_context *mctx;     /* with the matcher's MATCH_LIMIT */
 	const char *regex;
 };
 
@@ -99,16 +126,14 @@ static struct compiled *compile_all(void)
 	struct compiled *c = calloc(native_count(), sizeof(*c));
 	assert_non_null(c);
 	for (size_t i = 0; i < native_count(); i++) {
-		int err;
-		PCRE2_SIZE off;
 		c[i].regex = native_regex(i);
-		c[i].fn = native_for(c[i].regex, PCRE2_NEVER_UTF);
-		c[i].code = pcre2_compile((PCRE2_SPTR)c[i].regex, PCRE2_ZERO_TERMINATED, PCRE2_NEVER_UTF, &err, &off,
-					  NULL);
+		c[i].code = compile(c[i].regex, PCRE2_NEVER_UTF, NULL);
+		c[i].fn = native_for(c[i].regex, c[i].code);
 		assert_non_null(c[i].fn);
-		assert_non_null(c[i].code);
-		assert_int_equal(pcre2_jit_compile(c[i].code, PCRE2_JIT_COMPLETE), 0);
 		c[i].md = pcre2_match_data_create_from_pattern(c[i].code, NULL);
+		c[i].mctx = pcre2_match_context_create(NULL);
+		assert_non_null(c[i].mctx);
+		pcre2_set_match_limit(c[i].mctx, MATCH_LIMIT);
 	}
 	return c;
 }
@@ -117,6 +142,7 @@ static void free_all(struct compiled *c)
 {
 	for (size_t i = 0; i < native_count(); i++) {
 		pcre2_match_data_free(c[i].md);
+		pcre2_match_context_free(c[i].mctx);
 		pcre2_code_free(c[i].code);
 	}
 	free(c);
@@ -127,7 +153,7 @@ static bool agree(const struct compiled *c, const char *s, size_t len)
 {
 	PCRE2_SIZE own[2 * NATIVE_OVECTOR_PAIRS];
 	int rn = c->fn(s, len, own);
-	int rp = pcre2_jit_match(c->code, (PCRE2_SPTR)s, len, 0, 0, c->md, NULL);
+	int rp = pcre2_jit_match(c->code, (PCRE2_SPTR)s, len, 0, 0, c->md, c->mctx);
 	if (rn != rp)
 		fail_msg("%s\n on '%.*s' (%zu bytes): hand-written %d, PCRE2 %d", c->regex, (int)len, s, len, rn, rp);
 	if (rp < 0)
@@ -225,6 +251,51 @@ static void test_crafted_lines_as_pcre2(void **state)
 	free_all(c);
 }
 
+/* ---- the longest lines ---- */
+
+/* Lines of exactly ENGINE_MAX_LINE bytes: each pattern's start, a piece
+ * repeated (spaces and near-tails make lazy gaps try at every position),
+ * and a tail that completes a match or just fails to. Under MATCH_LIMIT,
+ * PCRE2 must neither give up nor differ (it needed ~12,200 at most on
+ * such lines when measured; the limit is 200,000). */
+static void test_longest_lines_as_pcre2(void **state)
+{
+	(void)state;
+	static const char *const starts[] = {
+		"Failed password for ", "Invalid user ", "Connection closed by invalid user ",
+		"Disconnecting invalid user ", "Connection closed by ", "PAM ",
+	};
+	static const char *const pieces[] = {
+		" 1", " ", "a", " from 1 port 1", " from 1.2.3.4 port 22 ssh2x", " 1.2.3.4 port 22 [preauth]x", "1",
+	};
+	static const char *const tails[] = {
+		" from 192.0.2.1 port 22 ssh2", " from 192.0.2.1 port 22", " 192.0.2.1 port 22 [preauth]",
+		" 192.0.2.1 port 22: Too many authentication failures [preauth]", " more authentication failures;",
+		" from 192.0.2.1 port 22 ssh2 ", ":",
+	};
+	struct compiled *c = compile_all();
+	static char line[ENGINE_MAX_LINE + 1];
+	size_t matched = 0;
+	for (size_t a = 0; a < sizeof(starts) / sizeof(*starts); a++)
+		for (size_t b = 0; b < sizeof(pieces) / sizeof(*pieces); b++)
+			for (size_t t = 0; t < sizeof(tails) / sizeof(*tails); t++) {
+				size_t sl = strlen(starts[a]), pl = strlen(pieces[b]), tl = strlen(tails[t]);
+				memcpy(line, starts[a], sl);
+				size_t len = sl;
+				while (len + pl + tl <= ENGINE_MAX_LINE) {
+					memcpy(line + len, pieces[b], pl);
+					len += pl;
+				}
+				memset(line + len, ' ', ENGINE_MAX_LINE - tl - len);   /* pad to the exact size */
+				memcpy(line + ENGINE_MAX_LINE - tl, tails[t], tl);
+				for (size_t i = 0; i < native_count(); i++)
+					matched += agree(&c[i], line, ENGINE_MAX_LINE);
+			}
+	print_message("%zu of the longest lines matched\n", matched);
+	assert_true(matched >= 5);
+	free_all(c);
+}
+
 /* ---- random mutations ---- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -302,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_every_native_serves_a_stock_pattern),
 		cmocka_unit_test(test_other_regexes_get_none),
 		cmocka_unit_test(test_crafted_lines_as_pcre2),
+		cmocka_unit_test(test_longest_lines_as_pcre2),
 		cmocka_unit_test(test_mutations_as_pcre2),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
