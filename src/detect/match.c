@@ -183,7 +183,9 @@ enum match_result matcher_run(struct matcher *m, const char *msg, size_t len, st
 	for (uint32_t c = m->start[first]; c < m->start[first + 1]; c++) {
 		const struct pattern *p = &s->patterns[m->candidates[c]];
 		const struct prefix_set *px = &m->prefixes[m->candidates[c]];
-		if (m->prefilter && px->n) {
+		native_fn native = m->prefilter ? m->natives[m->candidates[c]] : NULL;
+		/* A hand-written matcher reads its fixed text itself, at once. */
+		if (m->prefilter && px->n && !native) {
 			if (!prefix_allows(px, msg, len))
 				continue;              /* PCRE2 could not match: skip the call */
 			if (px->whole) {               /* the pattern is its fixed text: no call needed */
@@ -197,7 +199,6 @@ enum match_result matcher_run(struct matcher *m, const char *msg, size_t len, st
 				return MATCH_OK;
 			}
 		}
-		native_fn native = m->prefilter ? m->natives[m->candidates[c]] : NULL;
 		PCRE2_SIZE own[2 * NATIVE_OVECTOR_PAIRS];
 		const PCRE2_SIZE *ov = own;
 		int rc;
