@@ -24,16 +24,7 @@
 #include "detect/match.h"
 #include "detect/native.h"
 #include "detect/rules.h"
-
-static struct ruleset *stock(void)
-{
-	struct errors errs = {0};
-	struct ruleset *rs = NULL;
-	if (ruleset_load_texts(stock_rules, nstock_rules, &rs, &errs) != 0)
-		fail_msg("the stock rules do not load");
-	errors_clear(&errs);
-	return rs;
-}
+#include "stock.h"
 
 /* regex compiled with options through ctx (may be NULL), JIT-compiled. */
 static pcre2_code *compile(const char *regex, uint32_t options, pcre2_compile_context *ctx)
@@ -49,7 +40,7 @@ static pcre2_code *compile(const char *regex, uint32_t options, pcre2_compile_co
 static void test_every_native_serves_a_stock_pattern(void **state)
 {
 	(void)state;
-	struct ruleset *rs = stock();
+	struct ruleset *rs = stock_ruleset();
 	size_t bound = 0;
 	for (size_t i = 0; i < native_count(); i++) {
 		bool used = false;

@@ -26,6 +26,7 @@
 #include "detect/match.h"
 #include "detect/prefix.h"
 #include "detect/rules.h"
+#include "stock.h"
 
 static void assert_texts(const char *regex, uint32_t opts, bool whole, const char *const *want, size_t n)
 {
@@ -97,17 +98,6 @@ static void test_refuses_what_it_does_not_model(void **state)
 	assert_int_equal(prefix_of("^abc", PCRE2_EXTENDED, &p), 0);
 	assert_int_equal(prefix_of("^abc", PCRE2_MULTILINE, &p), 0);
 	assert_int_equal(prefix_of("^abc", PCRE2_LITERAL, &p), 0);
-}
-
-/* The stock rules, as built into pacto. */
-static struct ruleset *stock(void)
-{
-	struct errors errs = {0};
-	struct ruleset *rs = NULL;
-	if (ruleset_load_texts(stock_rules, nstock_rules, &rs, &errs) != 0)
-		fail_msg("the stock rules do not load");
-	errors_clear(&errs);
-	return rs;
 }
 
 /* ---- the property, against PCRE2 ---- */
@@ -230,7 +220,7 @@ static void test_property_against_pcre2(void **state)
 	};
 	for (size_t i = 0; i < sizeof(regexes) / sizeof(*regexes); i++)
 		check_property(regexes[i]);
-	struct ruleset *rs = stock();
+	struct ruleset *rs = stock_ruleset();
 	assert_non_null(rs);
 	for (size_t s = 0; s < rs->nscenarios; s++)
 		for (size_t i = 0; i < rs->scenarios[s].npatterns; i++)
@@ -293,7 +283,7 @@ static void compare_generated_log(struct pair *pr)
 static void test_matcher_fast_path_equals_pcre2(void **state)
 {
 	(void)state;
-	struct ruleset *rs = stock();
+	struct ruleset *rs = stock_ruleset();
 	assert_non_null(rs);
 	for (size_t s = 0; s < rs->nscenarios; s++) {
 		struct pair pr = {matcher_new(&rs->scenarios[s]), matcher_new(&rs->scenarios[s]), 0, 0};
