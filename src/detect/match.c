@@ -9,7 +9,9 @@
  * (filed under both cases, as caseless patterns report one) or a first-byte
  * bitmap; any other pattern is filed under every byte. So the table can add
  * candidates but never hide a match: the first pattern in file order that
- * matches still wins. */
+ * matches still wins. A candidate with a hand-written matcher (native.h:
+ * the busiest stock patterns) runs it instead of PCRE2, and skips the
+ * fixed-text compare, which that matcher makes itself. */
 #include "detect/match.h"
 
 #include <ctype.h>
