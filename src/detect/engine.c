@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "detect/counters.h"
 #include "detect/dispatch.h"
@@ -162,7 +163,7 @@ static void count_failure(struct engine *e, const struct line_ctx *lc, const str
 		trace(e, lc, VERDICT_ALLOWLISTED, source, 0, 0);
 		return;
 	}
-	if (hinted ? policy_active_hashed(e->policy, &key, h->offender_hash, lc->time_us, &until)
+	if (hinted ? policy_active_hashed(e->policy, &key, h->key_hash, lc->time_us, &until)
 		   : policy_active(e->policy, &key, lc->time_us, &until)) {
 		e->stats.while_sanctioned++;
 		trace(e, lc, VERDICT_WHILE_SANCTIONED, source, 0, until);
@@ -170,7 +171,7 @@ static void count_failure(struct engine *e, const struct line_ctx *lc, const str
 	}
 	e->stats.failures++;
 	struct counters *c = e->counters[lc->scenario];
-	struct window_result w = hinted ? counters_hit_hashed(c, &key, h->counter_hash, lc->time_us)
+	struct window_result w = hinted ? counters_hit_hashed(c, &key, h->key_hash, lc->time_us)
 					: counters_hit(c, &key, lc->time_us);
 	trace(e, lc, w.reached ? VERDICT_SANCTIONED : counted, source, w.in_window, 0);
 	if (w.reached)
@@ -389,9 +390,8 @@ struct engine_scanner {
 	 * tables and policy sit beside what the applying thread writes on
 	 * every line, and reading them from another CPU cost both threads
 	 * (docs/performance.md, "Session 6"). */
-	struct lru_hasher conn_hasher, offender_hasher;
-	struct lru_hasher *counter_hashers;   /* per scenario */
-	bool *counter_hash_is_offenders;      /* per scenario: same seed and key, one hash serves both */
+	struct lru_hasher conn_hasher;
+	struct lru_hasher key_hasher;   /* the offenders' and every scenario's counters' (engine_new) */
 	struct policy_keying keying;
 };
 
@@ -403,10 +403,7 @@ static void prepare_hit(const struct engine_scanner *sc, const struct engine_sca
 	h->conn_hash = lru_hasher_hash(&sc->conn_hasher, &k);
 	if (h->match.has_addr) {
 		h->key = policy_keying_key(&sc->keying, &h->match.addr);
-		h->counter_hash = lru_hasher_hash(&sc->counter_hashers[h->scenario], &h->key);
-		h->offender_hash = sc->counter_hash_is_offenders[h->scenario]
-					   ? h->counter_hash
-					   : lru_hasher_hash(&sc->offender_hasher, &h->key);
+		h->key_hash = lru_hasher_hash(&sc->key_hasher, &h->key);
 	}
 	h->prepared = true;
 }
@@ -415,14 +412,12 @@ struct engine_scanner *engine_scanner_new(const struct engine *e)
 {
 	struct engine_scanner *sc = xcalloc(1, sizeof(*sc));
 	sc->conn_hasher = lru_hasher(e->conns);
-	sc->offender_hasher = policy_hasher(e->policy);
+	sc->key_hasher = policy_hasher(e->policy);
 	sc->keying = policy_keying_copy(e->policy);
-	sc->counter_hashers = xcalloc(e->rs->nscenarios ? e->rs->nscenarios : 1, sizeof(*sc->counter_hashers));
-	sc->counter_hash_is_offenders = xcalloc(e->rs->nscenarios ? e->rs->nscenarios : 1,
-						sizeof(*sc->counter_hash_is_offenders));
 	for (size_t i = 0; i < e->rs->nscenarios; i++) {
-		sc->counter_hashers[i] = counters_hasher(e->counters[i]);
-		sc->counter_hash_is_offenders[i] = lru_hasher_same(&sc->counter_hashers[i], &sc->offender_hasher);
+		struct lru_hasher counter_hasher = counters_hasher(e->counters[i]);
+		if (!lru_hasher_same(&counter_hasher, &sc->key_hasher))
+			fatalx("scenario %zu's counters hash keys unlike the offenders", i);
 	}
 	sc->rs = e->rs;
 	sc->dispatch = e->dispatch;
@@ -440,8 +435,6 @@ void engine_scanner_free(struct engine_scanner *sc)
 	for (size_t i = 0; i < sc->rs->nscenarios; i++)
 		matcher_free(sc->matchers[i]);
 	free(sc->matchers);
-	free(sc->counter_hashers);
-	free(sc->counter_hash_is_offenders);
 	policy_keying_free(&sc->keying);
 	free(sc);
 }
@@ -674,8 +667,8 @@ struct engine *engine_new(const struct ruleset *rs, const struct engine_config *
 			late_us = rs->scenarios[i].connection_timeout_us;
 	for (size_t i = 0; i < rs->nscenarios; i++) {
 		const struct scenario *s = &rs->scenarios[i];
-		/* The offenders' seed: keyed by the same address, both tables'
-		 * lookups then take one hash (prepare_hit). */
+		/* The offenders' seed: keyed by the same address, a line's
+		 * lookups in both tables take one hash (prepare_hit). */
 		e->counters[i] = counters_new(e->cfg.max_sources, s->threshold, s->window_us, late_us, cfg->seed);
 	}
 	struct policy_config pc = {

@@ -110,7 +110,8 @@ struct engine_hit {
 	/* Set by engine_scan_line() (prepared true) for a hit that counts or
 	 * marks: the lookups applying it will make, hashed once. */
 	bool prepared;
-	uint32_t conn_hash, counter_hash, offender_hash;
+	uint32_t conn_hash;
+	uint32_t key_hash;            /* of key, in the offenders' table and the scenario's counters */
 	struct addr key;              /* the counting key of match.addr */
 };
 
