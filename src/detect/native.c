@@ -73,6 +73,21 @@ static size_t addr_port(const char *s, size_t len, size_t a, PCRE2_SIZE *ov)
 /* Where a gap's scan stops: a space may start the tail, a ':' ends the gap. */
 static const bool gap_stops[256] = {[' '] = 1, [':'] = 1};
 
+/* `text$` at p (p may be FAIL): the end of the match, or FAIL. */
+static inline __attribute__((always_inline)) size_t then_end(const char *s, size_t len, size_t p, const char *text,
+							     size_t n)
+{
+	return p != FAIL && has(s, len, p, text, n) && dollar(s, len, p + n) ? p + n : FAIL;
+}
+
+#define THEN_END(s, len, p, lit) then_end(s, len, p, lit, sizeof(lit) - 1)
+
+/* " from (?<addr>...) port (?<port>\d{1,5})" at at: the end of the port, or FAIL. */
+static size_t from_addr_port(const char *s, size_t len, size_t at, PCRE2_SIZE *ov)
+{
+	return HAS(s, len, at, " from ") ? addr_port(s, len, at + 6, ov) : FAIL;
+}
+
 /* A tail tried after the gap: sep is at s[at] (the caller checked its first
  * byte); returns the end of the match, or FAIL. */
 typedef size_t (*tail_fn)(const char *s, size_t len, size_t at, PCRE2_SIZE *ov);
@@ -99,9 +114,7 @@ static int lazy_gap(const char *s, size_t len, size_t g, tail_fn tail, PCRE2_SIZ
 /* " from (?<addr>...) port (?<port>\d{1,5}) ssh2(?:: (?s:.*))?$" */
 static size_t failed_auth_tail(const char *s, size_t len, size_t at, PCRE2_SIZE *ov)
 {
-	if (!HAS(s, len, at, " from "))
-		return FAIL;
-	size_t p = addr_port(s, len, at + 6, ov);
+	size_t p = from_addr_port(s, len, at, ov);
 	if (p == FAIL || !HAS(s, len, p, " ssh2"))
 		return FAIL;
 	p += 5;
@@ -128,10 +141,7 @@ static int failed_auth(const char *s, size_t len, PCRE2_SIZE *ov)
 /* " from (?<addr>...) port (?<port>\d{1,5})$" */
 static size_t invalid_user_tail(const char *s, size_t len, size_t at, PCRE2_SIZE *ov)
 {
-	if (!HAS(s, len, at, " from "))
-		return FAIL;
-	size_t p = addr_port(s, len, at + 6, ov);
-	return p != FAIL && dollar(s, len, p) ? p : FAIL;
+	return THEN_END(s, len, from_addr_port(s, len, at, ov), "");
 }
 
 /* ^Invalid user [^:]*? from (?<addr>...) port (?<port>\d{1,5})$ */
@@ -152,10 +162,7 @@ static size_t kind_of_user(const char *s, size_t len, size_t at)
 /* " (?<addr>...) port (?<port>\d{1,5}) \[preauth\]$" */
 static size_t gave_up_tail(const char *s, size_t len, size_t at, PCRE2_SIZE *ov)
 {
-	size_t p = addr_port(s, len, at + 1, ov);
-	if (p == FAIL || !HAS(s, len, p, " [preauth]"))
-		return FAIL;
-	return dollar(s, len, p + 10) ? p + 10 : FAIL;
+	return THEN_END(s, len, addr_port(s, len, at + 1, ov), " [preauth]");
 }
 
 /* ^(?:Connection (?:closed|reset) by|Disconnected from) (?:authenticating|invalid)
@@ -174,12 +181,7 @@ static int gave_up_after_user(const char *s, size_t len, PCRE2_SIZE *ov)
 /* " (?<addr>...) port (?<port>\d{1,5}): Too many authentication failures \[preauth\]$" */
 static size_t too_many_tail(const char *s, size_t len, size_t at, PCRE2_SIZE *ov)
 {
-	static const char rest[] = ": Too many authentication failures [preauth]";
-	size_t p = addr_port(s, len, at + 1, ov);
-	if (p == FAIL || !HAS(s, len, p, rest))
-		return FAIL;
-	p += sizeof(rest) - 1;
-	return dollar(s, len, p) ? p : FAIL;
+	return THEN_END(s, len, addr_port(s, len, at + 1, ov), ": Too many authentication failures [preauth]");
 }
 
 /* ^Disconnecting (?:authenticating|invalid) user [^:]*? (?<addr>...) port
@@ -198,14 +200,11 @@ static int too_many_failures(const char *s, size_t len, PCRE2_SIZE *ov)
 static int addr_port_preauth(const char *s, size_t len, size_t a, PCRE2_SIZE *ov)
 {
 	size_t p = addr_port(s, len, a, ov);
-	if (p == FAIL)
-		return NOMATCH;
-	if (HAS(s, len, p, " [preauth]") && dollar(s, len, p + 10))
-		p += 10;
-	else if (!dollar(s, len, p))
+	size_t end = THEN_END(s, len, p, " [preauth]");
+	if (end == FAIL && (end = THEN_END(s, len, p, "")) == FAIL)
 		return NOMATCH;
 	ov[0] = 0;
-	ov[1] = p;
+	ov[1] = end;
 	return 3;
 }
 
