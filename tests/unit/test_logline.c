@@ -66,6 +66,73 @@ static void test_split_rfc3339_no_pid_slash_prog(void **state)
 	assert_field(ev.msg, ev.msg_len, "[UFW BLOCK] IN=eth0");
 }
 
+/* The definition of "[pid]: " that logline_split_rest() reads 8 bytes at
+ * a time: 1 to 10 digits, ']', then ": ". */
+static bool reference_split_rest(const char *p, const char *end, int64_t *pid, const char **msg)
+{
+	if (*p == '[') {
+		int64_t value = 0;
+		const char *digits = ++p;
+		while (p < end && p - digits < 10 && *p >= '0' && *p <= '9')
+			value = value * 10 + (*p++ - '0');
+		if (p == digits || p >= end || *p != ']')
+			return false;
+		*pid = value;
+		p++;
+	}
+	if (p + 1 >= end || p[0] != ':' || p[1] != ' ')
+		return false;
+	*msg = p + 2;
+	return true;
+}
+
+/* Bytes that matter around a pid: digits, its end, the bytes just past
+ * '9' and before '0', and those whose sum with 6 carries out of a byte. */
+static char pid_byte(void)
+{
+	static const unsigned char some[] = {']', ':', ' ', '/', ':', '0', '9', 0xfa, 0xff, 0x36, 0xc0, 0, 'a'};
+	int r = rand() % 4;
+	return r < 3 ? (char)('0' + rand() % 10) : (char)some[rand() % sizeof(some)];
+}
+
+static void test_split_pid_as_defined(void **state)
+{
+	(void)state;
+	srand(7);
+	char buf[40];
+	for (int round = 0; round < 1000000; round++) {
+		size_t ndigits = (size_t)(rand() % 13), len = 1;
+		buf[0] = '[';
+		for (size_t i = 0; i < ndigits; i++)
+			buf[len++] = (char)('0' + rand() % 10);
+		if (rand() % 8 == 0)
+			buf[len++] = pid_byte();
+		memcpy(buf + len, "]: msg tail..", 13);   /* then bytes past the end */
+		for (size_t i = len + 13; i < sizeof(buf); i++)
+			buf[i] = pid_byte();
+		if (rand() % 4 == 0)
+			for (size_t i = 1; i < len + 3; i++)
+				if (rand() % 6 == 0)
+					buf[i] = pid_byte();
+		/* Exactly msg_len bytes: under AddressSanitizer a read past them fails. */
+		size_t msg_len = 1 + (size_t)rand() % (sizeof(buf) - 1);
+		char *msg = malloc(msg_len);
+		assert_non_null(msg);
+		memcpy(msg, buf, msg_len);
+		struct log_event ev = {.msg = msg, .msg_len = msg_len, .pid = -1};
+		int64_t want_pid = -1;
+		const char *want_msg = NULL;
+		bool want = reference_split_rest(msg, msg + msg_len, &want_pid, &want_msg);
+		assert_int_equal(logline_split_rest(&ev), want);
+		if (want) {
+			assert_int_equal(ev.pid, want_pid);
+			assert_ptr_equal(ev.msg, want_msg);
+			assert_int_equal(ev.msg_len, msg_len - (size_t)(want_msg - msg));
+		}
+		free(msg);
+	}
+}
+
 static void test_split_bare_and_headerless(void **state)
 {
 	(void)state;
@@ -314,6 +381,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_times), cmocka_unit_test(test_split_classic), cmocka_unit_test(test_split_rfc3339_no_pid_slash_prog),
+		cmocka_unit_test(test_split_pid_as_defined),
 		cmocka_unit_test(test_split_bare_and_headerless), cmocka_unit_test(test_time_classic_and_year),
 		cmocka_unit_test(test_time_rfc3339_zones), cmocka_unit_test(test_time_invalid),
 		cmocka_unit_test(test_time_repeated_hour),
