@@ -5,6 +5,7 @@
  * Never: reads past len, allocates, or trusts the message part. */
 #include "detect/logline.h"
 
+#include <endian.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,9 +108,9 @@ static bool split_program(const char *s, const char *end, struct log_event *ev)
 	return true;
 }
 
-/* How many of the 8 bytes at s (s[0] in the low byte of v) are digits
+/* How many of 8 bytes of text (the first in the low byte of v) are digits
  * before the first that is not. Per byte: its high nibble is 3 and adding
- * 6 keeps it 3. A carry out of a byte comes only from one of 0xfa..0xff,
+ * 6 keeps it 3. A carry out of a byte starts only at one of 0xfa..0xff,
  * not a digit, and reaches only bytes after it. */
 static unsigned leading_digits8(uint64_t v)
 {
@@ -118,9 +119,10 @@ static unsigned leading_digits8(uint64_t v)
 	return bad ? (unsigned)__builtin_ctzll(bad) / 8 : 8;
 }
 
-/* The value of the n (1..8) digits at s, whose 8 bytes are in v: the
- * digits moved to the high bytes (what follows them shifted out, zeros
- * before them), then pairs, fours and eights of digits combined. */
+/* The value of the first n (1..7: 8 - n must be a valid shift below 64)
+ * digits of the text in v, laid out as for leading_digits8(): the digits
+ * moved to the high bytes (what follows them shifted out, zeros before
+ * them), then pairs, fours and eights of digits combined. */
 static int64_t digits8_value(uint64_t v, unsigned n)
 {
 	v = ((v & 0x0f0f0f0f0f0f0f0fULL) << (8 * (8 - n)));
@@ -139,6 +141,7 @@ static const char *split_pid(const char *p, const char *end, int64_t *pid)
 	if (end - p >= 8) {
 		uint64_t v;
 		memcpy(&v, p, sizeof(v));
+		v = le64toh(v);   /* p[0] in the low byte on every CPU */
 		unsigned n = leading_digits8(v);
 		if (n > 0 && n < 8) {
 			if (p[n] != ']')
