@@ -481,10 +481,11 @@ void engine_scan_line(struct engine_scanner *sc, const char *line, size_t len, s
 		return;
 	}
 	struct log_event *ev = &out->ev;
-	/* Lines of programs no scenario reads stop at their program name,
-	 * before "[pid]: " is parsed. */
-	logline_split_program(line, len, ev);
-	struct reader_list r = dispatch_readers(sc->dispatch, ev, sc->trust_bare);
+	/* Lines of programs no scenario reads stop in their program name
+	 * (at its first byte that no listed name has there), before
+	 * "[pid]: " is parsed. */
+	logline_split_host(line, len, ev);
+	struct reader_list r = dispatch_split_program(sc->dispatch, ev, sc->trust_bare);
 	if (r.n == 0 || (ev->ts_format != TS_NONE && !logline_split_rest(ev))) {
 		out->kind = SCANNED_UNREAD;
 		out->bare_unread = ev->ts_format == TS_NONE;

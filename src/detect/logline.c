@@ -86,8 +86,9 @@ static size_t rfc3339_ts_len(const char *s, size_t len)
  * compares (this loop runs on every line). */
 static const bool ends_program[256] = {['['] = true, [':'] = true, [' '] = true};
 
-/* Finds "host prog" at s: the program runs to '[', ':' or ' '. */
-static bool split_program(const char *s, const char *end, struct log_event *ev)
+/* Finds "host " at s: host set, and prog, msg and msg_len on the rest,
+ * where the program name starts. */
+static bool split_host(const char *s, const char *end, struct log_event *ev)
 {
 	const char *p = s;
 	while (p < end && *p != ' ')
@@ -96,16 +97,28 @@ static bool split_program(const char *s, const char *end, struct log_event *ev)
 		return false;
 	ev->host = s;
 	ev->host_len = (size_t)(p - s);
-	const char *prog = ++p;
+	ev->prog = ev->msg = p + 1;
+	ev->msg_len = (size_t)(end - ev->msg);
+	return true;
+}
+
+/* The program name at ev->prog (split_host) runs to '[', ':' or ' '. */
+static bool split_name(struct log_event *ev)
+{
+	const char *prog = ev->prog, *end = ev->msg + ev->msg_len, *p = prog;
 	while (p < end && !ends_program[(unsigned char)*p])
 		p++;
 	if (p == prog || p >= end)
 		return false;
-	ev->prog = prog;
 	ev->prog_len = (size_t)(p - prog);
 	ev->msg = p;     /* until logline_split_rest(): what follows the program */
 	ev->msg_len = (size_t)(end - p);
 	return true;
+}
+
+bool logline_ends_program(unsigned char c)
+{
+	return ends_program[c];
 }
 
 /* How many of 8 bytes of text (the first in the low byte of v) are digits
@@ -211,16 +224,25 @@ static size_t split_time(const char *line, size_t len, struct log_event *ev)
 	return tl;
 }
 
-void logline_split_program(const char *line, size_t len, struct log_event *ev)
+void logline_split_host(const char *line, size_t len, struct log_event *ev)
 {
 	event_reset(line, len, ev);
 	size_t tl = split_time(line, len, ev);
-	if (tl == 0)
-		return;
-	if (split_program(line + tl + 1, line + len, ev))
-		ev->has_header = true;
-	else
+	if (tl != 0 && !split_host(line + tl + 1, line + len, ev))
 		ev->msg = NULL;
+}
+
+void logline_split_program(const char *line, size_t len, struct log_event *ev)
+{
+	logline_split_host(line, len, ev);
+	if (!ev->prog)
+		return;
+	if (split_name(ev)) {
+		ev->has_header = true;
+	} else {
+		ev->prog = NULL;
+		ev->msg = NULL;
+	}
 }
 
 void logline_split(const char *line, size_t len, struct log_event *ev)

@@ -47,6 +47,16 @@ void logline_split(const char *line, size_t len, struct log_event *ev);
  * and logline_split_rest() reads "[pid]: " and leaves msg on the message.
  * It returns false when the line is malformed there. */
 void logline_split_program(const char *line, size_t len, struct log_event *ev);
+
+/* logline_split_program() up to the program name: the time, the host, and
+ * prog and msg where the name starts, msg_len to the line's end (prog
+ * NULL when there is no host; has_header false). Whoever reads the name
+ * from there must end it where logline_ends_program() says, as
+ * dispatch_split_program() does. */
+void logline_split_host(const char *line, size_t len, struct log_event *ev);
+
+/* Whether byte c ends a program name in a header ('[', ':' or ' '). */
+bool logline_ends_program(unsigned char c);
 bool logline_split_rest(struct log_event *ev) __attribute__((warn_unused_result));
 
 /* Turns classic syslog times (no year) into absolute ones: the first line
