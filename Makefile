@@ -13,6 +13,17 @@ PREFIX ?= /usr/local
 RULES_DIR ?= /etc/pacto/rules
 
 PKGS := libpcre2-8 yaml-0.1 jansson sqlite3 libnftables libnftnl libmnl libsystemd libsodium libnats libcap-ng libseccomp
+# Without the libraries' development packages (a fresh machine before
+# scripts/deps) the build would stop at the first missing header: say
+# which are missing and how to get them instead. One pkg-config call when
+# all are there; `make clean` needs none.
+MISSING_PKGS := $(shell pkg-config --exists $(PKGS) libmicrohttpd 2>/dev/null || \
+	for p in $(PKGS) libmicrohttpd; do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
+ifneq ($(MISSING_PKGS),)
+ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
+$(error pkg-config finds no $(MISSING_PKGS) (Debian's -dev packages, or pkg-config itself, are missing): run scripts/deps as root, which installs what pacto needs to build and test)
+endif
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 # Only pactod serves HTTP (/metrics, the sanctions page).
