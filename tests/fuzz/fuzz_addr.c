@@ -3,7 +3,10 @@
  * treaties, the config file and control requests.
  * Properties: parsing never reads past its input; an accepted address has
  * a prefix within its family and no bit set past it; what addr_format
- * writes parses back to the same address (one text per address). */
+ * writes parses back to the same address (one text per address);
+ * addr_parse, which reads the usual forms itself, reads what inet_pton
+ * reads (a text without ':' as IPv4, the IPv4-mapped space as IPv4). */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -37,6 +40,31 @@ static void check_round_trip(const struct addr *a)
 	FUZZ_CHECK(addr_hash(a, 1) == addr_hash(&again, 1));
 }
 
+/* addr_parse against inet_pton on the same text (refused: empty, too
+ * long for any address, or holding a NUL, where inet_pton would stop). */
+static void check_as_inet_pton(const char *raw, size_t size, int rc, const struct addr *a)
+{
+	char text[64];
+	uint8_t bin[16];
+	if (size == 0 || size >= 46 || memchr(raw, '\0', size)) {
+		FUZZ_CHECK(rc == -1);
+		return;
+	}
+	memcpy(text, raw, size);
+	text[size] = '\0';
+	bool v6 = memchr(raw, ':', size) != NULL;
+	int want = inet_pton(v6 ? AF_INET6 : AF_INET, text, bin) == 1 ? 0 : -1;
+	FUZZ_CHECK(rc == want);
+	if (rc != 0)
+		return;
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	const uint8_t *bytes = bin;
+	if (v6 && memcmp(bin, mapped, 12) == 0)
+		bytes = bin + 12, v6 = false;
+	FUZZ_CHECK(a->family == (v6 ? AF_INET6 : AF_INET));
+	FUZZ_CHECK(memcmp(a->bytes, bytes, v6 ? 16 : 4) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct addr a;
@@ -50,7 +78,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(s);
 	/* A host address from a log capture: bytes, no NUL at the end. */
 	char *raw = fuzz_copy(data, size);
-	if (addr_parse(raw, size, &a) == 0) {
+	rc = addr_parse(raw, size, &a);
+	check_as_inet_pton(raw, size, rc, &a);
+	if (rc == 0) {
 		check_valid(&a);
 		FUZZ_CHECK(a.prefix == addr_max_prefix(&a));
 		check_round_trip(&a);
