@@ -509,7 +509,7 @@ def versions(pacto):
         return sh(f"dpkg-query -W -f '${{Version}}' {p}")
     rev = sh(f"git -C {TOP} rev-parse --short HEAD") or "unknown"
     dirty = " + uncommitted changes" if sh(f"git -C {TOP} status --porcelain -- src bench") else ""
-    return [f"pacto {rev}{dirty} (gcc -O2, `{pacto}`)",
+    return [f"pacto {rev}{dirty} (gcc -O3 -flto, `{pacto}`)",
             f"fail2ban {pkg('fail2ban')} (python3 {pkg('python3')})",
             f"sshguard {pkg('sshguard')}", f"crowdsec {pkg('crowdsec')}"]
 
