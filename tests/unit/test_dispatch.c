@@ -51,12 +51,26 @@ static const char *names(const struct ruleset *rs, struct reader_list r)
 	return buf;
 }
 
+/* The scenarios that read line, asked both ways: after splitting it
+ * (dispatch_readers) and while splitting it (dispatch_split_program, the
+ * hot path), which must agree. */
 static const char *readers_of_line(const struct dispatch *d, const struct ruleset *rs, const char *line,
 				   bool trust_bare)
 {
-	struct log_event ev;
+	struct log_event ev, walked;
 	logline_split_program(line, strlen(line), &ev);
-	return names(rs, dispatch_readers(d, &ev, trust_bare));
+	struct reader_list want = dispatch_readers(d, &ev, trust_bare);
+	logline_split_host(line, strlen(line), &walked);
+	struct reader_list got = dispatch_split_program(d, &walked, trust_bare);
+	assert_int_equal(got.n, want.n);
+	for (size_t i = 0; i < want.n; i++)
+		assert_int_equal(got.index[i], want.index[i]);
+	if (want.n) {
+		assert_ptr_equal(walked.prog, ev.prog);
+		assert_int_equal(walked.prog_len, ev.prog_len);
+		assert_ptr_equal(walked.msg, ev.msg);
+	}
+	return names(rs, want);
 }
 
 static void test_programs_in_file_order(void **state)
@@ -107,7 +121,7 @@ static void test_bare_lines(void **state)
 static void test_many_names(void **state)
 {
 	(void)state;
-	/* More names than the first table size: every one still found. */
+	/* Forty names sharing a prefix: every one found, one more is not. */
 	static char text[4096];
 	strcpy(text, HEAD("many") "programs: [");
 	for (int i = 0; i < 40; i++)
