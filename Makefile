@@ -16,20 +16,22 @@ RULES_DIR ?= /etc/pacto/rules
 PKGS := libpcre2-8 yaml-0.1 jansson sqlite3 libnftables libnftnl libmnl libsystemd libsodium libnats libcap-ng libseccomp
 # Without the libraries' development packages (a fresh machine before
 # scripts/deps) the build would stop at the first missing header: say
-# which are missing and how to get them instead. One pkg-config call when
-# all are there; `make clean` needs none.
-MISSING_PKGS := $(shell pkg-config --exists $(PKGS) libmicrohttpd 2>/dev/null || \
-	for p in $(PKGS) libmicrohttpd; do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
+# which are missing and how to get them instead (cmocka too for the
+# goals that build the tests). One pkg-config call when all are there;
+# `make clean` needs none.
+NEEDED_PKGS := $(PKGS) libmicrohttpd $(if $(filter all check sanitize,$(or $(MAKECMDGOALS),all)),cmocka)
+MISSING_PKGS := $(shell pkg-config --exists $(NEEDED_PKGS) 2>/dev/null || \
+	for p in $(NEEDED_PKGS); do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
 ifneq ($(MISSING_PKGS),)
 ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
 $(error pkg-config finds no $(MISSING_PKGS) (Debian's -dev packages, or pkg-config itself, are missing): run scripts/deps as root, which installs what pacto needs to build and test)
 endif
 endif
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # Only pactod serves HTTP (/metrics, the sanctions page).
-WEB_CFLAGS := $(shell pkg-config --cflags libmicrohttpd)
-WEB_LIBS := $(shell pkg-config --libs libmicrohttpd)
+WEB_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+WEB_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wcast-qual
 SAN_FLAGS := -fsanitize=address -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -39,9 +41,11 @@ FUZZ_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 # across files only when it links: replay 227.9 -> 218.4 M instructions,
 # 0.933 of its wall time on two CPUs; -O3 then 213.9 M, 0.94-0.96 of the
 # one-CPU time (docs/performance.md, "Session 10"). Not with the
-# sanitizers or the fuzzers; `make LTO=` builds without link-time
-# optimisation, `make OPT_LEVEL=-O2` at -O2.
-LTO ?= $(if $(FUZZ)$(SANITIZE),,-flto=auto)
+# sanitizers or the fuzzers, nor with another compiler than gcc (whose
+# objects `ar` indexes through gcc's plugin); `make LTO=` builds without
+# link-time optimisation, `make OPT_LEVEL=-O2` at -O2.
+IS_GCC := $(shell $(CC) --version 2>/dev/null | grep -q 'Free Software Foundation' && echo yes)
+LTO ?= $(if $(FUZZ)$(SANITIZE),,$(if $(IS_GCC),-flto=auto))
 OPT_LEVEL ?= -O3
 OPT := $(if $(FUZZ),-O1 -fsanitize=fuzzer-no-link $(FUZZ_FLAGS),$(if $(SANITIZE),-O1 $(SAN_FLAGS),$(OPT_LEVEL) $(LTO)))
 CFLAGS ?= -g
