@@ -3,7 +3,9 @@
 # 3 without saying "not ok", and a script that hangs with a child of its
 # own. What it proves: a hanging test is stopped at its limit and counts as
 # one failure that says so, its children stopped with it; a silent failure
-# counts; the summary line and the exit status say what happened; every
+# counts; every failure is listed by program in BUILD_DIR/test-failures,
+# which scripts/test repeats at the end; the summary line and the exit
+# status say what happened; every
 # test's time is printed; Ctrl-C or SIGTERM to tests/run reaches the
 # running test and what it started, and ends the run.
 . "$PACTO_TOP/tests/integration/lib.sh"
@@ -14,6 +16,7 @@ mkdir -p "$fake/tests" "$scripts"
 printf '#!/bin/sh\necho 1..1\necho "ok 1 - fine"\n' >"$fake/tests/test_fine"
 printf '#!/bin/sh\necho 1..1\nexec sleep 300\n' >"$fake/tests/test_hang"
 printf '#!/bin/sh\necho 1..1\nexit 3\n' >"$fake/tests/test_silent"
+printf '#!/bin/sh\necho 1..2\necho "ok 1 - first"\necho "not ok 2 - second"\nexit 1\n' >"$fake/tests/test_says"
 chmod +x "$fake/tests/"*
 # The script starts a child and waits; like the real scripts (lib.sh), it
 # cleans up on SIGINT and SIGTERM, and says which it got.
@@ -40,9 +43,15 @@ check "it ends within the limits, not at the hung tests' end ($took s)" [ "$took
 check "the hanging program is stopped and named" grep -qx 'not ok - test_hang did not finish in 2 s (stopped)' "$SCRATCH/out"
 check "the hanging script is stopped and named" grep -qx 'not ok - test_stuck.sh did not finish in 2 s (stopped)' "$SCRATCH/out"
 check "a program that fails silently counts" grep -qx 'not ok - test_silent exited with status 3' "$SCRATCH/out"
-check "the summary counts them: 2 passed, 3 failed" grep -qx '2 passed, 3 failed' "$SCRATCH/out"
-check "the summary is written to BUILD_DIR/test-summary" grep -qx '2 passed, 3 failed' "$fake/test-summary"
-check "each test's time is printed" [ "$(grep -c '^# test_[a-z_.]*: [0-9]* s$' "$SCRATCH/out")" -eq 4 ]
+check "the summary counts them: 3 passed, 4 failed" grep -qx '3 passed, 4 failed' "$SCRATCH/out"
+check "the summary is written to BUILD_DIR/test-summary" grep -qx '3 passed, 4 failed' "$fake/test-summary"
+check "each test's time is printed" [ "$(grep -c '^# test_[a-z_.]*: [0-9]* s$' "$SCRATCH/out")" -eq 5 ]
+sed 's/^/# failures: /' "$fake/test-failures"
+check "the failures are listed by program, and only they" [ "$(sort "$fake/test-failures")" = "$(printf '%s\n' \
+	'test_hang: not ok - test_hang did not finish in 2 s (stopped)' \
+	'test_says: not ok 2 - second' \
+	'test_silent: not ok - test_silent exited with status 3' \
+	'test_stuck.sh: not ok - test_stuck.sh did not finish in 2 s (stopped)' | sort)" ]
 check "the hanging script got SIGTERM" grep -qx TERM "$SCRATCH/got"
 # gone PID: no such process, or a zombie not yet reaped (its parent, the
 # stopped script, is gone; PID 1 reaps it in its own time).
