@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/json_text.h"
 
 json_t *ctl_request(const char *command, json_t *args)
 {
@@ -57,7 +58,11 @@ json_t *ctl_reply_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return json_pack("{s:i, s:b, s:s}", "version", CTL_VERSION, "ok", 0, "error", msg);
+	/* The message can quote what the client sent (jansson's error text
+	 * quotes the bytes near the error) or be cut inside a character: a
+	 * string jansson refuses would leave the client with no reply at all
+	 * (found by fuzz_ctl). */
+	return json_pack("{s:i, s:b, s:o}", "version", CTL_VERSION, "ok", 0, "error", json_text(msg, strlen(msg)));
 }
 
 int ctl_reply_check(json_t *reply, json_t **result, char *err, size_t errlen)
