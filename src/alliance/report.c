@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "alliance/report_canon.h"
+#include "common/utf8.h"
 
 #define CANONICAL_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
 #define MAX_DURATION_S REPORT_MAX_DURATION_S
@@ -48,31 +49,6 @@ const char *report_action_name(enum report_action a)
 
 /* ---- UTF-8 ---- */
 
-/* Length of the valid UTF-8 sequence at s[0..n) (RFC 3629: no overlong
- * forms, no surrogates, nothing past U+10FFFF, as jansson checks), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-	else
-		return 0;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /* Copies at most REPORT_MAX_LINE bytes of in into out (NUL-terminated),
  * each byte that starts no valid sequence becoming '?', and never cutting a
  * sequence in two. Returns the length written. */
@@ -81,7 +57,7 @@ static size_t utf8_fix(const char *in, char out[REPORT_MAX_LINE + 1])
 	const unsigned char *s = (const unsigned char *)in;
 	size_t n = strnlen(in, REPORT_MAX_LINE + 1), i = 0, o = 0;
 	while (i < n) {
-		size_t len = utf8_seq(s + i, n - i);
+		size_t len = utf8_len(s + i, n - i);
 		if (len == 0) {
 			len = 1;
 			if (o + 1 > REPORT_MAX_LINE)
