@@ -10,7 +10,11 @@
 #include "common/xalloc.h"
 #include "daemon/alliance.h"
 #include "daemon/daemon.h"
+#include "detect/rules.h"
 #include "ledger/ledger.h"
+
+/* A scenario's name is kept whole (rules.c refuses a longer one). */
+_Static_assert(RULES_MAX_NAME <= LEDGER_MAX_NAME, "a scenario name fits the ledger");
 
 /* One sanction as given, with its strings and evidence copied. */
 struct entry {

@@ -396,6 +396,9 @@ static void check_scenario(struct yaml_ctx *c, struct scenario *s, yaml_node_t *
 	 * (found by fuzz_rules). */
 	if (!s->name || !s->name[0])
 		yml_error(c, root, "scenario", "a rule file needs a 'scenario: NAME' key");
+	else if (strlen(s->name) > RULES_MAX_NAME)
+		/* The ledger would cut it, maybe inside a character. */
+		yml_error(c, root, "scenario", "the name is longer than %d bytes", RULES_MAX_NAME);
 	if (s->counts_sanctions) {
 		/* It reads no line: what would select or match one is a mistake. */
 		if (s->patterns)

@@ -30,6 +30,7 @@ enum effect {
 #define RULES_MAX_PATTERNS 256
 #define RULES_MAX_THRESHOLD 1000
 #define RULES_MAX_ADDR_GROUPS 8   /* groups named addr in one regex, with (?J) */
+#define RULES_MAX_NAME 128        /* bytes of a scenario's name: the ledger keeps no more */
 
 struct pattern {
 	char *name;

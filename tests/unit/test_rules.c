@@ -137,6 +137,29 @@ static void test_unknown_and_bad_values(void **state)
 	assert_error(text, "escalation:", "shorter");
 }
 
+/* A name the ledger would cut (inside a character, maybe) is refused; the
+ * longest kept whole loads. */
+static void test_scenario_name_bounded(void **state)
+{
+	(void)state;
+	const char *pat = "patterns:\n  - name: p\n    effect: attempt\n    regex: 'from (?<addr>\\S+)$'\n";
+	char name[RULES_MAX_NAME + 2], text[1024];
+	memset(name, 'n', RULES_MAX_NAME);
+	memcpy(name + RULES_MAX_NAME - 2, "\xc3\xa9", 2);   /* ends in a 2-byte character */
+	name[RULES_MAX_NAME] = '\0';
+	snprintf(text, sizeof(text), "scenario: %s\n%s", name, pat);
+	struct ruleset *rs = NULL;
+	struct errors errs = {0};
+	assert_int_equal(load(text, &rs, &errs), 0);
+	assert_string_equal(rs->scenarios[0].name, name);
+	ruleset_free(rs);
+	name[RULES_MAX_NAME - 2] = 'n';
+	memcpy(name + RULES_MAX_NAME - 1, "\xc3\xa9", 2);   /* one byte more, across the limit */
+	name[RULES_MAX_NAME + 1] = '\0';
+	snprintf(text, sizeof(text), "scenario: %s\n%s", name, pat);
+	assert_error(text, "t.yaml:1: scenario:", "longer than 128 bytes");
+}
+
 static void test_pattern_checks(void **state)
 {
 	(void)state;
@@ -241,7 +264,7 @@ int main(void)
 		cmocka_unit_test(test_stock_rules_load), cmocka_unit_test(test_bad_regex_names_line_and_pattern),
 		cmocka_unit_test(test_input_sanctions),
 		cmocka_unit_test(test_yaml_syntax), cmocka_unit_test(test_unknown_and_bad_values),
-		cmocka_unit_test(test_pattern_checks), cmocka_unit_test(test_duplicates_and_documents),
+		cmocka_unit_test(test_scenario_name_bounded), cmocka_unit_test(test_pattern_checks), cmocka_unit_test(test_duplicates_and_documents),
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_directory_and_duplicates), cmocka_unit_test(test_durations),
 	};
