@@ -32,3 +32,8 @@ json_t *json_text(const char *s, size_t len)
 	free(buf);
 	return j ? j : json_string("(unreadable)");
 }
+
+json_t *json_text_cstr(const char *s)
+{
+	return json_text(s, strlen(s));
+}

@@ -13,4 +13,9 @@
 /* A new reference (never NULL unless memory runs out twice over). */
 json_t *json_text(const char *s, size_t len);
 
+/* json_text of a NUL-terminated string: for text that comes from outside
+ * (paths from the command line, messages quoting a file or a request,
+ * names cut to fit a buffer, maybe inside a character). */
+json_t *json_text_cstr(const char *s);
+
 #endif

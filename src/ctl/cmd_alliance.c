@@ -16,6 +16,7 @@
 
 #include "alliance/signer.h"
 #include "alliance/treaty.h"
+#include "common/json_text.h"
 #include "ctl/cli.h"
 
 #define DEFAULT_TREATY "/etc/pacto/treaty.json"
@@ -220,9 +221,11 @@ static json_t *outcome_json(const struct treaty *t, const char *path, bool chang
 		if (!t->members[i].signed_current)
 			json_array_append_new(unsigned_ids, json_string(t->members[i].id));
 	bool in_force = treaty_in_force(t, why, sizeof(why));
-	json_t *j = json_pack("{s:s, s:s, s:I, s:b, s:I, s:I, s:o, s:b}", "treaty", path, "alliance", t->alliance,
-			      "version", (json_int_t)t->version, "changed", changed, "members", (json_int_t)t->nmembers,
-			      "signed", (json_int_t)count_signed(t), "unsigned", unsigned_ids, "in_force", in_force);
+	/* The path is the command line's, maybe not UTF-8. */
+	json_t *j = json_pack("{s:o, s:s, s:I, s:b, s:I, s:I, s:o, s:b}", "treaty", json_text_cstr(path), "alliance",
+			      t->alliance, "version", (json_int_t)t->version, "changed", changed, "members",
+			      (json_int_t)t->nmembers, "signed", (json_int_t)count_signed(t), "unsigned", unsigned_ids,
+			      "in_force", in_force);
 	if (j && !in_force)
 		json_object_set_new(j, "why_not_in_force", json_string(why));
 	return j;
@@ -273,8 +276,8 @@ int cmd_keygen(int argc, char **argv)
 	if (o.json) {
 		char pubfile[4096];
 		snprintf(pubfile, sizeof(pubfile), "%s.pub", o.out);
-		print_json(json_pack("{s:s, s:s, s:s}", "public_key", pub, "secret_key_file", o.out, "public_key_file",
-				     pubfile));
+		print_json(json_pack("{s:s, s:o, s:o}", "public_key", pub, "secret_key_file", json_text_cstr(o.out),
+				     "public_key_file", json_text_cstr(pubfile)));
 	} else {
 		printf("%s\n", pub);
 	}

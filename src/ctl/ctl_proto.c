@@ -62,7 +62,7 @@ json_t *ctl_reply_error(const char *fmt, ...)
 	 * quotes the bytes near the error) or be cut inside a character: a
 	 * string jansson refuses would leave the client with no reply at all
 	 * (found by fuzz_ctl). */
-	return json_pack("{s:i, s:b, s:o}", "version", CTL_VERSION, "ok", 0, "error", json_text(msg, strlen(msg)));
+	return json_pack("{s:i, s:b, s:o}", "version", CTL_VERSION, "ok", 0, "error", json_text_cstr(msg));
 }
 
 int ctl_reply_check(json_t *reply, json_t **result, char *err, size_t errlen)

@@ -15,6 +15,7 @@
 #include "alliance/signer.h"
 #include "alliance/transport.h"
 #include "alliance/treaty.h"
+#include "common/json_text.h"
 #include "common/log.h"
 #include "common/seed.h"
 #include "common/xalloc.h"
@@ -839,8 +840,8 @@ static json_t *link_json(struct alliance *a)
 {
 	struct transport_status ts;
 	transport_status(a->transport, &ts);
-	return json_pack("{s:b, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "connected", ts.connected, "ready",
-			 ts.ready, "server", ts.server, "published", (json_int_t)ts.published, "acked",
+	return json_pack("{s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "connected", ts.connected, "ready",
+			 ts.ready, "server", json_text_cstr(ts.server), "published", (json_int_t)ts.published, "acked",
 			 (json_int_t)ts.acked, "failed", (json_int_t)ts.failed, "received", (json_int_t)ts.received,
 			 "redelivered", (json_int_t)ts.redelivered, "reconnects", (json_int_t)ts.reconnects);
 }

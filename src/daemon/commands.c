@@ -33,19 +33,21 @@ static json_t *addr_json(const struct addr *a)
 
 /* ---- status ---- */
 
+/* Paths come from the command line and may not be UTF-8 (json_text). */
 static json_t *sources_json(const struct daemon *d)
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; i < d->nsources; i++) {
 		struct follower_stats fs = {0};
+		json_t *path = json_text_cstr(d->sources[i].path);
 		if (d->sources[i].journal) {
-			json_array_append_new(arr, json_pack("{s:s, s:I}", "journal", d->sources[i].path, "entries",
+			json_array_append_new(arr, json_pack("{s:o, s:I}", "journal", path, "entries",
 							     (json_int_t)journal_source_entries(d->sources[i].journal)));
 			continue;
 		}
 		follower_get_stats(d->sources[i].follower, &fs);
-		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I, s:I}", "path", d->sources[i].path,
-						     "lines", (json_int_t)fs.lines, "oversized", (json_int_t)fs.oversized,
+		json_array_append_new(arr, json_pack("{s:o, s:I, s:I, s:I, s:I}", "path", path, "lines",
+						     (json_int_t)fs.lines, "oversized", (json_int_t)fs.oversized,
 						     "rotations", (json_int_t)fs.rotations,
 						     "truncations", (json_int_t)fs.truncations));
 	}
@@ -71,7 +73,7 @@ static json_t *ledger_json(const struct daemon *d, const struct ledger_counts *l
 {
 	struct recorder_stats rs;
 	recorder_get_stats(d->recorder, &rs);
-	json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "path", d->ledger_path, "sanctions",
+	json_t *j = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "path", json_text_cstr(d->ledger_path), "sanctions",
 			      (json_int_t)lc->sanctions, "active", (json_int_t)lc->active, "errors",
 			      (json_int_t)d->ledger_errors, "held", (json_int_t)rs.held, "recorded_late",
 			      (json_int_t)rs.recorded_late, "lost", (json_int_t)rs.lost);
@@ -121,8 +123,9 @@ static json_t *cmd_status(void *ctx, json_t *args, const struct ctl_peer *peer)
 
 static json_t *sanction_json(const struct ledger_sanction *s, int64_t now_us)
 {
-	json_t *o = json_pack("{s:I, s:o, s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:I}", "id", (json_int_t)s->id,
-			      "address", addr_json(&s->addr), "scenario", s->scenario, "origin", s->origin,
+	json_t *o = json_pack("{s:I, s:o, s:o, s:o, s:i, s:i, s:o, s:o, s:o, s:o, s:I}", "id", (json_int_t)s->id,
+			      "address", addr_json(&s->addr), "scenario", json_text_cstr(s->scenario), "origin",
+			      json_text_cstr(s->origin),
 			      "attempts", (int)s->attempts, "offence", (int)s->offence,
 			      "first_seen", time_json(s->first_seen_us), "last_seen", time_json(s->last_seen_us),
 			      "created", time_json(s->created_us), "expires", time_json(s->expires_us),
@@ -131,8 +134,8 @@ static json_t *sanction_json(const struct ledger_sanction *s, int64_t now_us)
 	if (s->reason)
 		json_object_set_new(o, "reason", json_text(s->reason, strlen(s->reason)));
 	if (s->lifted)
-		json_object_set_new(o, "lifted", json_pack("{s:o, s:s}", "at", time_json(s->lifted_us), "by",
-							   s->lifted_by ? s->lifted_by : ""));
+		json_object_set_new(o, "lifted", json_pack("{s:o, s:o}", "at", time_json(s->lifted_us), "by",
+							   json_text_cstr(s->lifted_by ? s->lifted_by : "")));
 	if (s->nevidence) {
 		json_t *ev = json_array();
 		for (size_t i = 0; i < s->nevidence; i++)
@@ -297,7 +300,7 @@ static json_t *cmd_reload(void *ctx, json_t *args, const struct ctl_peer *peer)
 	char msg[512];
 	if (daemon_reload(ctx, msg, sizeof(msg)) != 0)
 		return ctl_reply_error("%s", msg);
-	return ctl_reply_ok(json_pack("{s:s}", "message", msg));
+	return ctl_reply_ok(json_pack("{s:o}", "message", json_text_cstr(msg)));
 }
 
 const struct ctl_command daemon_commands[] = {

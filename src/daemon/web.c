@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "common/addr.h"
+#include "common/json_text.h"
 #include "common/log.h"
 #include "common/prom.h"
 #include "common/xalloc.h"
@@ -112,7 +113,7 @@ static enum MHD_Result answer_api(struct web *w, struct MHD_Connection *c, const
 	} else if (strcmp(name, "why") == 0) {
 		const char *a = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "address");
 		if (a)
-			json_object_set_new(args, "address", json_string(a));
+			json_object_set_new(args, "address", json_text_cstr(a));   /* not UTF-8: "not an address" */
 	}
 	if (strcmp(name, "allies") == 0 && !w->d->alliance)
 		reply = ctl_reply_ok(json_pack("{s:n}", "alliance"));

@@ -7,8 +7,11 @@
 # firewall touched, no namespace).
 . "$PACTO_TOP/tests/integration/lib.sh"
 
-STATE="$SCRATCH/state"
+# A state directory and a second log named in bytes that are not UTF-8 (a
+# path is any bytes): status --json must still name them.
+STATE="$SCRATCH/st$(printf '\377')te"
 LOG="$SCRATCH/auth.log"
+ODD_LOG="$SCRATCH/odd$(printf '\377').log"
 CONF="$SCRATCH/pacto.conf"
 PACTOD_PID=
 stop_pactod() {
@@ -106,17 +109,22 @@ cd "$TOP" || exit 1
 
 # Commands through pactod.
 : >"$LOG"
+: >"$ODD_LOG"
 printf 'journal: no\n' >"$CONF"
-"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$LOG" >>"$SCRATCH/pactod.log" 2>&1 &
+"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$LOG" --watch "$ODD_LOG" \
+	>>"$SCRATCH/pactod.log" 2>&1 &
 PACTOD_PID=$!
 for i in $(seq 50); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
 json_ok "status --json gives the same version" ".version == \"$V\"" ctl status --json
+json_ok "status --json names paths that are not UTF-8 with \\xff: both logs, and the ledger" \
+	'[.sources[].path | endswith("/auth.log"), endswith("/odd\\xff.log")] == [true, false, false, true] and
+	 (.ledger.path | contains("/st\\xffte/")) and .ledger.sanctions == 0' ctl status --json
 json_ok "sanction --json" '.address == "192.0.2.7" and .duration_s == 600' ctl sanction 192.0.2.7 --for 10m --json
 json_ok "sanctions --json lists it" '.sanctions[0].address == "192.0.2.7"' ctl sanctions --json
 json_ok "why --json tells its history" '.history[0].address == "192.0.2.7"' ctl why 192.0.2.7 --json
 json_ok "lift --json" '.address == "192.0.2.7"' ctl lift 192.0.2.7 --json
 json_ok "sanctions --all --json still lists it, lifted" '.sanctions[0].lifted' ctl sanctions --all --json
-json_ok "reload --json" 'type == "object"' ctl reload --json
+json_ok "reload --json says what it reloaded" '.message | length > 0' ctl reload --json
 
 # 3. Exit codes, each one provoked.
 expect_exit 0 "exit 0 after --help" "$BUILD/pacto" --help

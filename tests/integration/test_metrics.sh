@@ -45,6 +45,15 @@ families_declared() {
 	     END { exit !(seen > 40 && !bad) }' "$SCRATCH/metrics"
 }
 
+# /api/why.json?address=%FF: refused (400) with the byte written \xff (an
+# address that is not UTF-8 used to vanish from the request: "an address
+# is needed").
+why_of_a_byte() {
+	[ "$(in_ns curl -s --max-time 5 -o "$SCRATCH/byte.json" -w '%{http_code}' "$URL/api/why.json?address=%FF")" = 400 ] &&
+		jq -e --arg want "'\\xff' is not an address or prefix" '.ok == false and .error == $want' \
+			"$SCRATCH/byte.json" >/dev/null
+}
+
 fail_lines() {
 	for i in 1 2 3 4; do
 		echo "$(date -u '+%Y-%m-%dT%H:%M:%S.%6N+00:00') def sshd[$((7000 + i))]: Failed password for root from $1 port $((40000 + i)) ssh2"
@@ -90,6 +99,7 @@ check "/api/why.json gives the five evidence lines, the <script> one as it was w
 	jqf '(.result.history[0].evidence | length == 5) and (.result.history[0].evidence[4] | contains("invalid user <script>alert(1)</script> from 192.0.2.2"))' "$SCRATCH/why.json"
 check "/api/why.json with a malformed address: 400, ok false" \
 	sh -c "[ \"\$(ip netns exec $NS curl -s -o $SCRATCH/bad.json -w '%{http_code}' '$URL/api/why.json?address=192.0.2.2%3Cb%3E')\" = 400 ] && jq -e '.ok == false' $SCRATCH/bad.json >/dev/null"
+check "/api/why.json with an address that is not UTF-8: 400, and it says why" why_of_a_byte
 check "/api/allies.json without a treaty: alliance null" \
 	sh -c "ip netns exec $NS curl -s $URL/api/allies.json | jq -e '.ok and .result.alliance == null' >/dev/null"
 check "/api/status.json is pacto status" sh -c "ip netns exec $NS curl -s $URL/api/status.json | jq -e '.result.engine.lines == 5' >/dev/null"

@@ -5,6 +5,12 @@
 cd "$SCRATCH" || exit 1
 T="--treaty $SCRATCH/treaty.json"
 
+# holds FILE FILTER: jq's FILTER is true on FILE. Quiet inside, so that a
+# check can use it: a redirect after `check ...` would hide its ok / not ok.
+holds() {
+	jq -e "$2" "$1" >/dev/null
+}
+
 # 1. Keys.
 for m in alice bob carol; do
 	"$PACTO" keygen --out "$m.key" >"$m.out" 2>/dev/null
@@ -46,12 +52,12 @@ check "and is told it is not a member's" grep -q 'is not a member' "$SCRATCH/err
 # 4. show --json parses and says who signed.
 "$PACTO" treaty show $T --json >show.json
 check "show --json is JSON with members, protected ranges and the verdict" \
-	jq -e '.alliance == "acme" and .in_force == true and (.members | length) == 3 and
-		.members[0].protect == ["192.0.2.0/24", "2001:db8:a::/48"] and .members[1].weight == 2' show.json >/dev/null
+	holds show.json '.alliance == "acme" and .in_force == true and (.members | length) == 3 and
+		.members[0].protect == ["192.0.2.0/24", "2001:db8:a::/48"] and .members[1].weight == 2'
 "$PACTO" treaty remove-member $T --id bob >/dev/null
 "$PACTO" treaty show $T --json >show2.json
 check "after remove-member: two members, none signed" \
-	jq -e '(.members | length) == 2 and .in_force == false and .unsigned == ["alice", "carol"]' show2.json >/dev/null
+	holds show2.json '(.members | length) == 2 and .in_force == false and .unsigned == ["alice", "carol"]'
 "$PACTO" treaty show $T >show.txt
 check "show as text" grep -q '^treaty acme, version 8: not in force (not signed by alice, carol)$' show.txt
 
@@ -91,3 +97,15 @@ chmod 640 alice.key
 expect_exit 1 "a group-readable secret key is refused" "$PACTO" treaty sign $T --key alice.key
 check "and says why" grep -q 'group or others have access' "$SCRATCH/err"
 expect_exit 0 "treaty --help" "$PACTO" treaty --help
+
+# 7. --json with paths that are not UTF-8 (a file name is any bytes): the
+# path is written with \xHH escapes, not dropped with the whole object.
+odd=$(printf 'odd\377dir')
+mkdir "$odd" && cp treaty.json "$odd/treaty.json"
+"$PACTO" treaty verify --treaty "$odd/treaty.json" --json >odd.json 2>/dev/null
+check "verify --json names a treaty whose path is not UTF-8" \
+	holds odd.json '.treaty == "odd\\xffdir/treaty.json" and .alliance == "acme"'
+"$PACTO" keygen --out "$odd/dave.key" --json >odd-key.json 2>/dev/null
+check "keygen --json names key files whose path is not UTF-8" \
+	holds odd-key.json '.secret_key_file == "odd\\xffdir/dave.key" and .public_key_file == "odd\\xffdir/dave.key.pub" and
+		(.public_key | length) == 44'
