@@ -205,6 +205,11 @@ static void save_all_cursors(struct daemon *d)
 
 static int open_source(struct daemon *d, const char *path, char *err, size_t errlen)
 {
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {   /* one that does not exist yet is awaited */
+		snprintf(err, errlen, "%s: a directory, not a log file", path);
+		return -1;
+	}
 	struct source *src = &d->sources[d->nsources];
 	memset(src, 0, sizeof(*src));
 	src->path = xstrdup(path);
@@ -279,6 +284,20 @@ static bool use_journal(const struct daemon *d, size_t nfiles)
 	return d->cfg->journal == JOURNAL_AUTO && nfiles == 0 && journal_source_available();
 }
 
+/* The earlier of paths[0..i) that names the same file as paths[i] (the
+ * same text, or the same device and inode: a link, "/a/../a"), or -1.
+ * Followed twice, a file's every line would count twice. */
+static long same_file_before(const char *const *paths, size_t i)
+{
+	struct stat st, other;
+	bool exists = stat(paths[i], &st) == 0;
+	for (size_t k = 0; k < i; k++)
+		if (strcmp(paths[k], paths[i]) == 0 ||
+		    (exists && stat(paths[k], &other) == 0 && other.st_dev == st.st_dev && other.st_ino == st.st_ino))
+			return (long)k;
+	return -1;
+}
+
 /* The sources: --watch (and --journal-dir), else the configured files and
  * the journal, else the usual auth log. */
 static int open_sources(struct daemon *d, char *err, size_t errlen)
@@ -296,9 +315,13 @@ static int open_sources(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	d->sources = xcalloc(n + 1, sizeof(*d->sources));
-	for (size_t i = 0; i < n; i++)
-		if (open_source(d, paths[i], err, errlen) != 0)
+	for (size_t i = 0; i < n; i++) {
+		long same = same_file_before(paths, i);
+		if (same >= 0)
+			log_warnx("%s is %s again: followed once", paths[i], paths[same]);
+		else if (open_source(d, paths[i], err, errlen) != 0)
 			return -1;
+	}
 	return journal ? open_journal(d, d->opts.journal_dir, err, errlen) : 0;
 }
 

@@ -110,15 +110,25 @@ cd "$TOP" || exit 1
 # Commands through pactod.
 : >"$LOG"
 : >"$ODD_LOG"
+ln -s "$LOG" "$SCRATCH/alias.log"
 printf 'journal: no\n' >"$CONF"
+expect_exit 78 "pactod refuses a directory as a log" \
+	"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$SCRATCH"
+check "and says so" grep -q "$SCRATCH: a directory, not a log file" "$SCRATCH/err"
+# The same log three times (again, and through a link): followed once.
 "$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$LOG" --watch "$ODD_LOG" \
-	>>"$SCRATCH/pactod.log" 2>&1 &
+	--watch "$LOG" --watch "$SCRATCH/alias.log" >>"$SCRATCH/pactod.log" 2>&1 &
 PACTOD_PID=$!
 for i in $(seq 50); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
 json_ok "status --json gives the same version" ".version == \"$V\"" ctl status --json
 json_ok "status --json names paths that are not UTF-8 with \\xff: both logs, and the ledger" \
 	'[.sources[].path | endswith("/auth.log"), endswith("/odd\\xff.log")] == [true, false, false, true] and
 	 (.ledger.path | contains("/st\\xffte/")) and .ledger.sanctions == 0' ctl status --json
+echo "Nov 29 03:00:00 host sshd[7]: Accepted publickey for alice from 192.0.2.50 port 4000 ssh2" >>"$LOG"
+check "a log named three times is followed once: its line counts once" \
+	wait_for 5 sh -c "[ \"\$('$BUILD/pacto' --state-dir '$STATE' status --json | jq .engine.lines)\" = 1 ]"
+check "and pactod said which names were the same file" \
+	sh -c "grep -q '$LOG is $LOG again: followed once' '$SCRATCH/pactod.log' && grep -q 'alias.log is $LOG again' '$SCRATCH/pactod.log'"
 json_ok "sanction --json" '.address == "192.0.2.7" and .duration_s == 600' ctl sanction 192.0.2.7 --for 10m --json
 json_ok "sanctions --json lists it" '.sanctions[0].address == "192.0.2.7"' ctl sanctions --json
 json_ok "why --json tells its history" '.history[0].address == "192.0.2.7"' ctl why 192.0.2.7 --json
