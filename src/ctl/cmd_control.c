@@ -30,7 +30,12 @@ static int connect_daemon(char *path, size_t len)
 	snprintf(path, len, "%s/%s", cli_state_dir ? cli_state_dir : DEFAULT_RUN_DIR, CTL_SOCKET_NAME);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
+	if (fd >= 0 && strlen(path) >= sizeof(sa.sun_path)) {
+		close(fd);
+		errno = ENAMETOOLONG;   /* the state directory's path is too long for a socket */
+		return -1;
+	}
+	if (fd < 0)
 		return -1;
 	strcpy(sa.sun_path, path);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
@@ -55,7 +60,11 @@ static int ask(const char *command, json_t *args, json_t **reply, json_t **resul
 		return EXIT_UNAVAILABLE;
 	}
 	/* pactod answers within its loop; a long listing takes a moment. */
-	int rc = ctl_send(fd, req) == 0 ? ctl_recv(fd, CTL_MAX_REPLY, 60000, reply, err, sizeof(err)) : -1;
+	int rc = -1;
+	if (ctl_send(fd, req) == 0)
+		rc = ctl_recv(fd, CTL_MAX_REPLY, 60000, reply, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "the request was not sent: %s", strerror(errno));
 	close(fd);
 	json_decref(req);
 	if (rc != 0) {
@@ -227,6 +236,15 @@ struct control_opts {
 	const char *duration, *reason;
 };
 
+/* The long name of the option getopt_long returned as opt. */
+static const char *option_name(const struct option *longopts, int opt)
+{
+	for (; longopts->name; longopts++)
+		if (longopts->val == opt)
+			return longopts->name;
+	return "?";
+}
+
 /* Parses --json, and --for/--reason where allowed; returns the index of the
  * first operand, or -1. */
 static int control_options(int argc, char **argv, struct control_opts *o, bool sanction_opts, const char *usage)
@@ -250,6 +268,8 @@ static int control_options(int argc, char **argv, struct control_opts *o, bool s
 		else if (opt == 'l' && sanction_opts)
 			o->local_only = true;
 		else {
+			if (opt != 'h' && opt != '?')   /* getopt named an unknown one itself */
+				fprintf(stderr, "pacto: option '--%s' does not apply here\n", option_name(longopts, opt));
 			fprintf(opt == 'h' ? stdout : stderr, "usage: pacto %s\n", usage);
 			return opt == 'h' ? -2 : -1;
 		}
@@ -277,8 +297,10 @@ static int simple(int argc, char **argv, const char *command, const char *usage,
 	struct control_opts o = {0};
 	int first = control_options(argc, argv, &o, false, usage);
 	if (first < 0 || first != argc) {
-		if (first >= 0)   /* control_options already said it otherwise */
+		if (first >= 0) {   /* control_options already said it otherwise */
+			fprintf(stderr, "pacto: unexpected operand '%s'\n", argv[first]);
 			fprintf(stderr, "usage: pacto %s\n", usage);
+		}
 		return first == -2 ? EXIT_OK : EXIT_USAGE;
 	}
 	return run(command, o.all ? json_pack("{s:b}", "all", 1) : NULL, o.json, print);
@@ -420,8 +442,13 @@ static int address_operand(int argc, char **argv, int first, const char *usage)
 {
 	struct addr a;
 	if (first < 0 || first + 1 != argc) {
-		if (first >= 0)
+		if (first >= 0) {
+			if (first == argc)
+				fprintf(stderr, "pacto: an ADDRESS is needed\n");
+			else
+				fprintf(stderr, "pacto: unexpected operand '%s' after the address\n", argv[first + 1]);
 			fprintf(stderr, "usage: pacto %s\n", usage);
+		}
 		return first == -2 ? -2 : -1;
 	}
 	int rc = addr_parse_cidr(argv[first], &a);
@@ -464,11 +491,21 @@ int cmd_sanction(int argc, char **argv)
 			json_decref(args);
 			return EXIT_USAGE;
 		}
+		if (us / 1000000 > CTL_MAX_SANCTION_S) {
+			fprintf(stderr, "pacto: --for '%s' is longer than 366 days (the kernel's timeouts)\n", o.duration);
+			json_decref(args);
+			return EXIT_USAGE;
+		}
 		json_object_set_new(args, "duration_s", json_integer(us / 1000000));
 	}
 	json_t *reason = o.reason ? json_string(o.reason) : NULL;   /* NULL too when not UTF-8 */
-	if (o.reason && !reason) {
-		fprintf(stderr, "pacto: --reason must be UTF-8 text\n");
+	if (o.reason && (!reason || strlen(o.reason) > LEDGER_MAX_REASON)) {
+		if (!reason)
+			fprintf(stderr, "pacto: --reason must be UTF-8 text\n");
+		else
+			fprintf(stderr, "pacto: --reason is %zu bytes; the ledger keeps at most %d\n", strlen(o.reason),
+				LEDGER_MAX_REASON);
+		json_decref(reason);
 		json_decref(args);
 		return EXIT_USAGE;
 	}

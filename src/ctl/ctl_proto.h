@@ -18,6 +18,7 @@
 #define CTL_MAX_MESSAGE (64 * 1024)            /* a request */
 #define CTL_MAX_REPLY (64 * 1024 * 1024)       /* a reply (a long listing) */
 #define CTL_MAX_COMMAND 32
+#define CTL_MAX_SANCTION_S (366 * 86400)  /* a sanction by hand: the kernel's timeouts go no longer */
 #define CTL_SOCKET_NAME "pacto.sock"
 
 /* Builds a request; args is taken over (may be NULL). Caller frees. */

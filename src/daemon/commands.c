@@ -219,7 +219,7 @@ static int duration_arg(json_t *args, int64_t *us, char *err, size_t errlen)
 	if (!v)
 		return 0;
 	/* A kernel timeout is at most 366 days (enforce.h): longer would lapse silently. */
-	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 366 * 86400) {
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > CTL_MAX_SANCTION_S) {
 		snprintf(err, errlen, "the duration must be 1 s to 366 days");
 		return -1;
 	}

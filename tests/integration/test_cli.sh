@@ -143,6 +143,18 @@ expect_exit 64 "exit 64: an unknown command" "$BUILD/pacto" frobnicate
 expect_exit 64 "exit 64: an unknown option" ctl status --frobnicate
 expect_exit 64 "exit 64: an operand that is not an address" ctl why example.org
 expect_exit 64 "exit 64: keygen without --out" "$BUILD/pacto" keygen
+expect_exit 64 "exit 64: an option another command takes" ctl status --all
+check "names it" grep -q "option '--all' does not apply here" "$SCRATCH/err"
+expect_exit 64 "exit 64: a second address" ctl lift 192.0.2.7 192.0.2.8
+check "names it" grep -q "unexpected operand '192.0.2.8' after the address" "$SCRATCH/err"
+expect_exit 64 "exit 64: --for past the kernel's 366 days, refused before pactod is asked" ctl sanction 192.0.2.7 --for 367d
+check "says so" grep -q "'367d' is longer than 366 days" "$SCRATCH/err"
+expect_exit 64 "exit 64: a --reason longer than the ledger keeps (it was cut silently)" \
+	ctl sanction 192.0.2.7 --reason "$(printf '%0600d' 0)"
+check "says how long it may be" grep -q -- "--reason is 600 bytes; the ledger keeps at most 512" "$SCRATCH/err"
+expect_exit 69 "exit 69: a state directory too long for a socket's path" \
+	"$BUILD/pacto" --state-dir "$SCRATCH/$(printf '%0120d' 0)" status
+check "says so (it said 'Success')" grep -q "pacto.sock: File name too long" "$SCRATCH/err"
 expect_exit 65 "exit 65: pactod refuses (no sanction to lift)" ctl lift 198.51.100.99
 expect_exit 65 "exit 65: pactod refuses (allies outside an alliance)" ctl allies --json
 check "(and prints no JSON then)" [ ! -s "$SCRATCH/out" ]
