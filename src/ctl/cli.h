@@ -14,7 +14,7 @@ enum exit_code {
 	EXIT_DATAERR = 65,    /* EX_DATAERR: pactod refused the request */
 	EXIT_NOINPUT = 66,    /* EX_NOINPUT: an input file cannot be read */
 	EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: pactod cannot be reached or did not answer */
-	EXIT_CANTCREAT_ = 73, /* EX_CANTCREAT: an output file cannot be written */
+	EXIT_CANTCREAT_ = 73, /* EX_CANTCREAT: an output file, or standard output, cannot be written */
 	EXIT_CONFIG = 78,     /* EX_CONFIG: bad rules or configuration */
 };
 

@@ -2,7 +2,9 @@
  * Why: turns a fail2ban filter into a pacto rule (src/import/f2b.h), and
  * loads the result with the same code pactod uses before writing it, so a
  * rule it writes is one `pacto rules check` accepts. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +41,14 @@ static int write_rule(const char *out, const char *yaml)
 		perror(out);
 		return EXIT_CANTCREAT_;
 	}
-	fputs(yaml, f);
-	if (fflush(f) != 0 || (out && fclose(f) != 0)) {
-		perror(out ? out : "stdout");
+	/* A write that failed while fputs flushed its buffer leaves only the
+	 * error flag: fflush then has nothing left to fail on. */
+	bool failed = fputs(yaml, f) == EOF;
+	failed |= fflush(f) != 0 || ferror(f);
+	if (out)
+		failed |= fclose(f) != 0;
+	if (failed) {
+		fprintf(stderr, "pacto: %s: cannot write the rule: %s\n", out ? out : "standard output", strerror(errno));
 		return EXIT_CANTCREAT_;
 	}
 	return EXIT_OK;

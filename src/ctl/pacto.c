@@ -1,5 +1,6 @@
 /* pacto.c: the `pacto` command: a table of subcommands and its usage.
  * Why a table: usage, dispatch and the man page check read the same list. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,7 +41,20 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+/* EXIT_OK when everything written to standard output reached it; else
+ * says so (a full disk, a closed pipe's reader) and EXIT_CANTCREAT_: a
+ * script must not take a cut listing or rule for a whole one. */
+static int stdout_written(void)
+{
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return EXIT_OK;
+	fprintf(stderr, "pacto: standard output: %s\n", errno ? strerror(errno) : "a write failed");
+	return EXIT_CANTCREAT_;
+}
+
+/* The command named in argv, run; its exit status. */
+static int run_command(int argc, char **argv)
 {
 	log_init("pacto", LOG_LEVEL_INFO);
 	if (argc < 2) {
@@ -71,4 +85,10 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	return cmd->handler(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+	int rc = run_command(argc, argv);
+	return rc == EXIT_OK ? stdout_written() : rc;
 }

@@ -152,6 +152,11 @@ check "says so" grep -q "'367d' is longer than 366 days" "$SCRATCH/err"
 expect_exit 64 "exit 64: a --reason longer than the ledger keeps (it was cut silently)" \
 	ctl sanction 192.0.2.7 --reason "$(printf '%0600d' 0)"
 check "says how long it may be" grep -q -- "--reason is 600 bytes; the ledger keeps at most 512" "$SCRATCH/err"
+expect_exit 73 "exit 73: standard output cannot be written (it exited 0)" sh -c "'$BUILD/pacto' rules show >/dev/full"
+check "says so" grep -q "pacto: standard output: No space left on device" "$SCRATCH/err"
+expect_exit 73 "exit 73: import-fail2ban --out on a full disk, a rule larger than a stdio buffer (it exited 0)" \
+	"$BUILD/pacto" import-fail2ban --partial --out /dev/full /etc/fail2ban/filter.d/sshd.conf
+check "says so" grep -q "pacto: /dev/full: cannot write the rule: No space left on device" "$SCRATCH/err"
 expect_exit 69 "exit 69: a state directory too long for a socket's path" \
 	"$BUILD/pacto" --state-dir "$SCRATCH/$(printf '%0120d' 0)" status
 check "says so (it said 'Success')" grep -q "pacto.sock: File name too long" "$SCRATCH/err"
