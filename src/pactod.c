@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "common/sandbox.h"
@@ -64,6 +65,18 @@ struct cli {
 	bool check_only, verbose;
 };
 
+/* --metrics checked with the options, so that -n and a start fail alike,
+ * before anything is opened. */
+static bool endpoint_valid(const char *s)
+{
+	struct addr a;
+	uint16_t port;
+	if (addr_parse_endpoint(s, &a, &port) == 0)
+		return true;
+	fprintf(stderr, "pactod: --metrics '%s' is not ADDR:PORT (127.0.0.1:9467, [::1]:9467)\n", s);
+	return false;
+}
+
 static int parse_args(int argc, char **argv, struct cli *c)
 {
 	static const struct option longopts[] = {
@@ -86,7 +99,11 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case 'd': c->opts.dry_run = true; break;
 		case 'T': c->opts.treaty = optarg; break;
 		case 'K': c->opts.key = optarg; break;
-		case 'M': c->opts.metrics_listen = optarg; break;
+		case 'M':
+			if (!endpoint_valid(optarg))
+				return -1;
+			c->opts.metrics_listen = optarg;
+			break;
 		case 'u': c->user = optarg; break;
 		case 'N':
 			if (c->opts.nnats == DAEMON_MAX_NATS) {

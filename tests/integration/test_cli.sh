@@ -112,6 +112,9 @@ cd "$TOP" || exit 1
 : >"$ODD_LOG"
 ln -s "$LOG" "$SCRATCH/alias.log"
 printf 'journal: no\n' >"$CONF"
+expect_exit 64 "pactod -n refuses a --metrics that is not ADDR:PORT (it said 'OK'; a start failed late, with exit 78)" \
+	"$BUILD/pactod" -n --config "$CONF" --state-dir "$STATE" --watch "$LOG" --metrics 127.0.0.1:99999
+check "and names it" grep -q "pactod: --metrics '127.0.0.1:99999' is not ADDR:PORT" "$SCRATCH/err"
 expect_exit 78 "pactod refuses a directory as a log" \
 	"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$SCRATCH"
 check "and says so" grep -q "$SCRATCH: a directory, not a log file" "$SCRATCH/err"
