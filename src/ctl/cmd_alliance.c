@@ -83,8 +83,10 @@ static int take_option(int opt, const char *allowed, struct opts *o, const char 
 		o->protect[o->nprotect++] = optarg;
 		break;
 	default:
-		if (o->nsets == MAX_SETS)
-			return -1;
+		if (o->nsets == MAX_SETS) {
+			fprintf(stderr, "pacto %s: at most %d settings in one command\n", cmd, MAX_SETS);
+			return -2;
+		}
 		o->sets[o->nsets].name = rule_flags[opt - OPT_RULE];
 		o->sets[o->nsets++].value = optarg;
 	}
@@ -102,7 +104,8 @@ static int parse_options(int argc, char **argv, const char *allowed, struct opts
 	fill_longopts(longopts);
 	optind = 1;
 	opterr = 0;   /* our own messages, naming the command */
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	int index = -1;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, &index)) != -1) {
 		int rc = opt == OPT_HELP ? 1 : opt == '?' || opt == ':' ? -1 : take_option(opt, allowed, o, cmd);
 		if (rc == 1) {
 			printf("usage: pacto %s\n", usage);
@@ -111,11 +114,15 @@ static int parse_options(int argc, char **argv, const char *allowed, struct opts
 		if (rc != 0) {
 			if (rc == -1 && opt == ':')
 				fprintf(stderr, "pacto %s: option '%s' needs a value\n", cmd, argv[optind - 1]);
-			else if (rc == -1)
+			else if (rc == -1 && opt == '?')
 				fprintf(stderr, "pacto %s: unknown option '%s'\n", cmd, argv[optind - 1]);
+			else if (rc == -1)   /* one of another subcommand (argv[optind - 1] may be its value) */
+				fprintf(stderr, "pacto %s: option '--%s' does not apply here\n", cmd,
+					index >= 0 ? longopts[index].name : "?");
 			fprintf(stderr, "usage: pacto %s\n", usage);
 			return -1;
 		}
+		index = -1;
 	}
 	if (!o->treaty)
 		o->treaty = DEFAULT_TREATY;

@@ -72,6 +72,9 @@ check "is named" grep -q "unknown subcommand 'frobnicate'" "$SCRATCH/err"
 expect_exit 64 "an unknown option" "$PACTO" treaty show --colour $T
 check "is named" grep -q "unknown option '--colour'" "$SCRATCH/err"
 expect_exit 64 "an option of another subcommand" "$PACTO" treaty verify --weight 2 $T
+check "is named, not its value" grep -q "pacto treaty verify: option '--weight' does not apply here" "$SCRATCH/err"
+expect_exit 64 "seventeen settings in one command" "$PACTO" treaty set $T $(for i in $(seq 17); do printf -- '--burst 9 '; done)
+check "are refused with the limit" grep -q "at most 16 settings in one command" "$SCRATCH/err"
 expect_exit 64 "a missing option value" "$PACTO" treaty add-member $T --id
 check "is named" grep -q "option '--id' needs a value" "$SCRATCH/err"
 expect_exit 64 "a bad CIDR" "$PACTO" treaty add-member $T --id dave --key bob.key.pub --protect 192.0.2.1/24
