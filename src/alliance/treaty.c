@@ -867,7 +867,7 @@ static void load_root(struct loader *ld, json_t *root, struct treaty *t)
 static char *read_treaty_file(const char *path, size_t *len, struct errors *errs)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);   /* a FIFO must not wait for a writer */
 	const char *why = NULL;
 	if (fd < 0 || fstat(fd, &st) != 0)
 		why = strerror(errno);

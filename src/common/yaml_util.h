@@ -53,7 +53,8 @@ yaml_node_t *yml_open(struct yaml_ctx *c, yaml_parser_t *parser, yaml_document_t
 		      const char *text, size_t len, bool *loaded);
 void yml_close(yaml_parser_t *parser, yaml_document_t *doc, bool loaded);
 
-/* Reads a whole small file (at most max bytes) into a NUL-terminated buffer. */
+/* Reads a whole small file (at most max bytes) into a NUL-terminated buffer.
+ * A FIFO or socket is refused (it would block or end anywhere). */
 char *read_small_file(const char *path, size_t max, size_t *len, struct errors *errs);
 
 /* Parses "600", "600s", "10m", "2h", "1d", "1w" into microseconds. */

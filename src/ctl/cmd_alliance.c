@@ -17,6 +17,7 @@
 #include "alliance/signer.h"
 #include "alliance/treaty.h"
 #include "common/json_text.h"
+#include "common/yaml_util.h"
 #include "ctl/cli.h"
 
 #define DEFAULT_TREATY "/etc/pacto/treaty.json"
@@ -142,18 +143,18 @@ static int usage_error(const char *cmd, const char *usage, const char *fmt, cons
 /* A public key: its base64 text, or a file holding it (such as FILE.pub). */
 static int parse_key_arg(const char *arg, uint8_t key[SIGNER_PUBLIC_BYTES])
 {
-	char line[128];
 	if (signer_key_parse(arg, key) == 0)
 		return 0;
-	FILE *f = fopen(arg, "r");
-	if (!f)
+	struct errors errs = {0};
+	size_t len;
+	char *text = read_small_file(arg, 127, &len, &errs);   /* not a FIFO: it would wait for a writer */
+	errors_clear(&errs);
+	if (!text)
 		return -1;
-	bool got = fgets(line, sizeof(line), f) != NULL;
-	fclose(f);
-	if (!got)
-		return -1;
-	line[strcspn(line, "\n")] = '\0';
-	return signer_key_parse(line, key);
+	text[strcspn(text, "\n")] = '\0';
+	int rc = signer_key_parse(text, key);
+	free(text);
+	return rc;
 }
 
 static int parse_weight(const char *arg, unsigned *out)
