@@ -205,6 +205,7 @@ static int check_only(const struct daemon_options *opts)
 		errors_clear(&errs);
 		return 78;
 	}
+	errors_clear(&errs);   /* an empty pacto.conf leaves its withdrawn message's array */
 	printf("pactod: configuration and rules OK (%zu scenario%s)\n", n, n == 1 ? "" : "s");
 	return 0;
 }

@@ -268,13 +268,16 @@ static int parse_option(struct replay_opts *o, int opt, const char *arg)
 	case 'j': o->json = true; return 0;
 	case 'b': o->bare = true; return 0;
 	case 'a': return parse_allow(o, arg);
-	case 'e':
-		if (addr_parse_cidr(arg, &o->explain) != 0) {
-			fprintf(stderr, "pacto replay: --explain '%s': not an address or prefix\n", arg);
+	case 'e': {
+		int rc = addr_parse_cidr(arg, &o->explain);
+		if (rc != 0) {
+			fprintf(stderr, "pacto replay: --explain '%s': %s\n", arg,
+				rc == -2 ? "has bits set past its prefix length" : "not an address or prefix");
 			return -1;
 		}
 		o->has_explain = true;
 		return 0;
+	}
 	case '6':
 		if (parse_ulong(arg, 48, 128, &v) != 0) {
 			fprintf(stderr, "pacto replay: --ipv6-prefix '%s': expected 48 to 128\n", arg);

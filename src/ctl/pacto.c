@@ -1,6 +1,7 @@
 /* pacto.c: the `pacto` command: a table of subcommands and its usage.
  * Why a table: usage, dispatch and the man page check read the same list. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,6 +54,38 @@ static int stdout_written(void)
 	return EXIT_CANTCREAT_;
 }
 
+/* The global --state-dir DIR (or --state-dir=DIR) before the command:
+ * how many arguments it took (0 without it), or -1 after saying what is
+ * wrong with it. */
+static int state_dir_option(int argc, char **argv)
+{
+	static const char opt[] = "--state-dir";
+	size_t n = sizeof(opt) - 1;
+	if (strncmp(argv[1], opt, n) != 0 || (argv[1][n] != '\0' && argv[1][n] != '='))
+		return 0;
+	bool joined = argv[1][n] == '=';
+	int taken = joined ? 1 : 2;
+	if (!joined && argc < 3) {
+		fprintf(stderr, "pacto: option '--state-dir' needs a value\n");
+		return -1;
+	}
+	cli_state_dir = joined ? argv[1] + n + 1 : argv[2];
+	if (cli_state_dir[0] == '\0') {
+		fprintf(stderr, "pacto: --state-dir: an empty directory name\n");
+		return -1;
+	}
+	if (argc <= taken + 1) {
+		fprintf(stderr, "pacto: a command is needed after --state-dir %s\n", cli_state_dir);
+		usage(stderr);
+		return -1;
+	}
+	if (strncmp(argv[taken + 1], opt, n) == 0) {
+		fprintf(stderr, "pacto: --state-dir given twice\n");
+		return -1;
+	}
+	return taken;
+}
+
 /* The command named in argv, run; its exit status. */
 static int run_command(int argc, char **argv)
 {
@@ -69,15 +102,11 @@ static int run_command(int argc, char **argv)
 		printf("pacto %s\n", PACTO_VERSION);
 		return EXIT_OK;
 	}
-	if (strcmp(argv[1], "--state-dir") == 0) {
-		if (argc < 4) {
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-		cli_state_dir = argv[2];
-		argc -= 2;
-		argv += 2;
-	}
+	int taken = state_dir_option(argc, argv);
+	if (taken < 0)
+		return EXIT_USAGE;
+	argc -= taken;
+	argv += taken;
 	const struct command *cmd = find_command(argv[1]);
 	if (!cmd) {
 		fprintf(stderr, "pacto: unknown command '%s'\n", argv[1]);

@@ -169,6 +169,15 @@ check "says so" grep -q "pacto: standard output: No space left on device" "$SCRA
 expect_exit 73 "exit 73: import-fail2ban --out on a full disk, a rule larger than a stdio buffer (it exited 0)" \
 	"$BUILD/pacto" import-fail2ban --partial --out /dev/full /etc/fail2ban/filter.d/sshd.conf
 check "says so" grep -q "pacto: /dev/full: cannot write the rule: No space left on device" "$SCRATCH/err"
+expect_exit 64 "exit 64: an empty --state-dir (it meant /pacto.sock)" "$BUILD/pacto" --state-dir= status
+check "says so" grep -q "state-dir: an empty directory name" "$SCRATCH/err"
+expect_exit 64 "exit 64: --state-dir twice" "$BUILD/pacto" --state-dir "$STATE" --state-dir "$STATE" status
+check "says so (it said 'unknown command')" grep -q "state-dir given twice" "$SCRATCH/err"
+json_ok "--state-dir=DIR works as --state-dir DIR" ".version == \"$V\"" "$BUILD/pacto" "--state-dir=$STATE" status --json
+expect_exit 64 "exit 64: replay --explain with host bits set past the prefix" "$BUILD/pacto" replay --explain 192.0.2.1/24 "$LOG"
+check "says so, as --allow does" grep -q "'192.0.2.1/24': has bits set past its prefix length" "$SCRATCH/err"
+expect_exit 0 "pactod -n takes an empty pacto.conf (every default), without a leak under the sanitizers" \
+	"$BUILD/pactod" -n --config /dev/null
 expect_exit 69 "exit 69: a state directory too long for a socket's path" \
 	"$BUILD/pacto" --state-dir "$SCRATCH/$(printf '%0120d' 0)" status
 check "says so (it said 'Success')" grep -q "pacto.sock: File name too long" "$SCRATCH/err"
