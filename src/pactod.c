@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "common/sandbox.h"
+#include "config/config.h"
 #include "daemon/daemon.h"
 
 static volatile sig_atomic_t stop_requested, reload_requested;
@@ -108,6 +109,11 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		case 'N':
 			if (c->opts.nnats == DAEMON_MAX_NATS) {
 				fprintf(stderr, "pactod: --nats %s: at most %d servers\n", optarg, DAEMON_MAX_NATS);
+				return -1;
+			}
+			if (!config_nats_url_valid(optarg)) {
+				fprintf(stderr, "pactod: --nats '%s' is not a NATS URL (nats://host:port or tls://host:port)\n",
+					optarg);
 				return -1;
 			}
 			c->opts.nats[c->opts.nnats++] = optarg;

@@ -1,6 +1,7 @@
 /* config.c: pacto.conf read with libyaml through the options table (see config.h). */
 #include "config/config.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,15 +118,49 @@ struct path_list {
 
 /* A NATS URL: nats://, tls:// (or bare host:port, which nats.c takes as
  * nats://); checked for its scheme only, the client says the rest. */
+/* The port after a host: 1 to 5 digits, 1..65535, then the end or a path. */
+static bool port_valid(const char *p)
+{
+	size_t n = strspn(p, "0123456789");
+	if (n == 0 || n > 5 || (p[n] != '\0' && p[n] != '/'))
+		return false;
+	long v = strtol(p, NULL, 10);
+	return v >= 1 && v <= 65535;
+}
+
+bool config_nats_url_valid(const char *s)
+{
+	const char *scheme_end = strstr(s, "://");
+	if (!*s || strpbrk(s, " \t,"))
+		return false;
+	if (scheme_end && strncmp(s, "nats://", 7) != 0 && strncmp(s, "tls://", 6) != 0)
+		return false;
+	const char *host = scheme_end ? scheme_end + 3 : s;
+	const char *at = strrchr(host, '@');   /* user:password@ */
+	host = at ? at + 1 : host;
+	const char *after;
+	if (*host == '[') {
+		const char *close = strchr(host, ']');
+		if (!close || close == host + 1)
+			return false;
+		after = close + 1;
+	} else {
+		after = host + strcspn(host, ":/");
+		if (after == host)
+			return false;
+	}
+	if (*after == ':')
+		return port_valid(after + 1);
+	return *after == '\0' || *after == '/';
+}
+
 static void url_item(struct yaml_ctx *c, yaml_node_t *item, void *arg)
 {
 	struct path_list *pl = arg;
 	const char *s = yml_scalar(c, item, pl->key);
 	if (!s)
 		return;
-	const char *scheme_end = strstr(s, "://");
-	if (!*s || strpbrk(s, " \t,") ||
-	    (scheme_end && strncmp(s, "nats://", 7) != 0 && strncmp(s, "tls://", 6) != 0)) {
+	if (!config_nats_url_valid(s)) {
 		yml_error(c, item, pl->key, "'%s' is not a NATS URL (nats://host:port or tls://host:port)", s);
 		return;
 	}

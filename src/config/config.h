@@ -101,6 +101,11 @@ int config_parse(const char *name, const char *text, size_t len, struct config *
 
 void config_free(struct config *cfg);  /* accepts NULL */
 
+/* A NATS server's URL as pactod takes it: nats:// or tls:// (or none: a
+ * host), maybe user:password@, a host (or [IPv6]), maybe :PORT (1-65535).
+ * One server: no spaces or commas. */
+bool config_nats_url_valid(const char *s);
+
 /* Applies the scenario overrides to a loaded ruleset; an override naming no
  * loaded scenario is an error (a typo would otherwise do nothing). */
 int config_apply_overrides(const struct config *cfg, struct ruleset *rs, struct errors *errs)

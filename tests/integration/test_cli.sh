@@ -124,6 +124,9 @@ printf 'journal: no\n' >"$CONF"
 expect_exit 64 "pactod -n refuses a --metrics that is not ADDR:PORT (it said 'OK'; a start failed late, with exit 78)" \
 	"$BUILD/pactod" -n --config "$CONF" --state-dir "$STATE" --watch "$LOG" --metrics 127.0.0.1:99999
 check "and names it" grep -q "pactod: --metrics '127.0.0.1:99999' is not ADDR:PORT" "$SCRATCH/err"
+expect_exit 64 "pactod -n refuses a --nats that is not a NATS URL (a port past 65535 started and logged nothing)" \
+	"$BUILD/pactod" -n --config "$CONF" --nats nats://127.0.0.1:99999
+check "and names it" grep -q "pactod: --nats 'nats://127.0.0.1:99999' is not a NATS URL" "$SCRATCH/err"
 expect_exit 78 "pactod refuses a directory as a log" \
 	"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$SCRATCH"
 check "and says so" grep -q "$SCRATCH: a directory, not a log file" "$SCRATCH/err"

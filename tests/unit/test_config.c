@@ -238,13 +238,35 @@ static void test_metrics_listen(void **state)
 	assert_refused("metrics_listen: 127.0.0.1\n", 1, "metrics_listen", "is not ADDR:PORT");
 }
 
+/* A NATS server's URL, the same check for pacto.conf and pactod --nats. */
+static void test_nats_urls(void **state)
+{
+	(void)state;
+	static const char *const good[] = {"nats://127.0.0.1:4222", "tls://nats.example:4443", "nats.example",
+					   "nats.example:4222", "nats://user:pw@h:4222", "nats://[::1]:4222",
+					   "tls://h", "nats://h:65535"};
+	static const char *const bad[] = {"", "http://x", "nats://127.0.0.1:99999", "nats://:4222",
+					  "nats://h:0", "nats://h:42x", "nats://h:", "a b", "nats://a,nats://b",
+					  "nats://[::1", "nats://[]:4222", ":4222"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+		if (!config_nats_url_valid(good[i]))
+			fail_msg("'%s' refused", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		if (config_nats_url_valid(bad[i]))
+			fail_msg("'%s' taken", bad[i]);
+	assert_refused("nats: [\"nats://127.0.0.1:99999\"]\n", 1, "nats", "is not a NATS URL");
+	struct config *cfg = load_ok("nats: [\"nats://[::1]:4222\", nats.example]\n");
+	assert_int_equal(cfg->nnats, 2);
+	config_free(cfg);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_empty_file_is_defaults), T(test_every_option), T(test_errors_name_file_line_key),
 		T(test_missing_file), T(test_overrides_apply_to_rules), T(test_unreloadable_changes),
-		T(test_man_page_matches_table), T(test_metrics_listen),
+		T(test_man_page_matches_table), T(test_metrics_listen), T(test_nats_urls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
