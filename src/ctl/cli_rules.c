@@ -61,7 +61,7 @@ static json_t *scenario_json(const struct scenario *s)
 							  "effect", effect_name(s->patterns[i].effect),
 							  "regex", s->patterns[i].regex, "line", (int)s->patterns[i].line));
 	return json_pack("{s:s, s:o, s:i, s:I, s:I, s:i, s:I, s:I, s:o}", "scenario", s->name,
-			 "file", json_text(s->file, strlen(s->file)),
+			 "file", json_text_cstr(s->file),
 			 "threshold", (int)s->threshold, "window_s", (json_int_t)(s->window_us / 1000000),
 			 "sanction_s", (json_int_t)(s->sanction_us / 1000000),
 			 "escalation_factor", (int)s->escalation_factor,
@@ -97,7 +97,7 @@ static int check_json(const char *path)
 	json_t *list = json_array();
 	for (size_t i = 0; i < errs.n; i++)
 		json_array_append_new(list, json_text(errs.msgs[i], strlen(errs.msgs[i])));   /* they quote paths */
-	json_t *j = json_pack("{s:o, s:I, s:o}", "rules", json_text(origin, strlen(origin)),
+	json_t *j = json_pack("{s:o, s:I, s:o}", "rules", json_text_cstr(origin),
 			      "scenarios", (json_int_t)(rs ? rs->nscenarios : 0),
 			      "errors", list);
 	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;

@@ -132,7 +132,7 @@ static json_t *sanction_json(const struct ledger_sanction *s, int64_t now_us)
 			      "remaining_s", (json_int_t)(s->expires_us > now_us && !s->lifted ?
 							  (s->expires_us - now_us) / 1000000 : 0));
 	if (s->reason)
-		json_object_set_new(o, "reason", json_text(s->reason, strlen(s->reason)));
+		json_object_set_new(o, "reason", json_text_cstr(s->reason));
 	if (s->lifted)
 		json_object_set_new(o, "lifted", json_pack("{s:o, s:o}", "at", time_json(s->lifted_us), "by",
 							   json_text_cstr(s->lifted_by ? s->lifted_by : "")));
