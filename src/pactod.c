@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/cliopt.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "common/sandbox.h"
@@ -78,6 +79,25 @@ static bool endpoint_valid(const char *s)
 	return false;
 }
 
+/* The options whose value is a path or a name: an empty one (an unset
+ * shell variable) is refused here, naming the option, rather than later
+ * as a missing file or user. */
+static bool value_given(int opt, const char *arg)
+{
+	static const struct {
+		int opt;
+		const char *name, *what;
+	} named[] = {
+		{'c', "--config", "file name"}, {'w', "--watch", "file name"}, {'J', "--journal-dir", "directory name"},
+		{'s', "--state-dir", "directory name"}, {'u', "--user", "user name"}, {'T', "--treaty", "file name"},
+		{'K', "--key", "file name"},
+	};
+	for (size_t i = 0; i < sizeof(named) / sizeof(*named); i++)
+		if (named[i].opt == opt)
+			return cliopt_nonempty("pactod", named[i].name, arg, named[i].what);
+	return true;
+}
+
 static int parse_args(int argc, char **argv, struct cli *c)
 {
 	static const struct option longopts[] = {
@@ -92,6 +112,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "c:w:s:fdnvh", longopts, NULL)) != -1) {
+		if (!value_given(opt, optarg))
+			return -1;
 		switch (opt) {
 		case 'c': c->opts.config_path = optarg; break;
 		case 's': c->opts.state_dir = optarg; break;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/cliopt.h"
 #include "common/json_text.h"
 #include "ctl/cli.h"
 
@@ -132,6 +133,8 @@ int cmd_rules(int argc, char **argv)
 			fputs(rules_usage, stdout);
 			return EXIT_OK;
 		}
+		if (opt == 'r' && !cliopt_nonempty("pacto rules", "--rules", optarg, "path"))
+			return EXIT_USAGE;
 		if (opt == 'r')
 			path = optarg;
 		else if (opt == 'j')

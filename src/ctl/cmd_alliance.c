@@ -16,6 +16,7 @@
 
 #include "alliance/signer.h"
 #include "alliance/treaty.h"
+#include "common/cliopt.h"
 #include "common/json_text.h"
 #include "common/yaml_util.h"
 #include "ctl/cli.h"
@@ -60,7 +61,24 @@ static void fill_longopts(struct option *o)
 	o[n + NRULE_FLAGS] = (struct option){NULL, 0, NULL, 0};
 }
 
-/* Stores one option; -1 (with a message) when it is not allowed here. */
+/* The options naming a file: an empty value is refused with the option's
+ * name (it reached open() and said only ": No such file or directory").
+ * --name and --id say it themselves, with what they may hold. */
+static bool file_given(int opt, const char *cmd)
+{
+	char prog[64];
+	snprintf(prog, sizeof(prog), "pacto %s", cmd);
+	if (opt == OPT_TREATY)
+		return cliopt_nonempty(prog, "--treaty", optarg, "file name");
+	if (opt == OPT_KEY)
+		return cliopt_nonempty(prog, "--key", optarg, "key or file name");
+	if (opt == OPT_OUT)
+		return cliopt_nonempty(prog, "--out", optarg, "file name");
+	return true;
+}
+
+/* Stores one option; -1 (with a message) when it is not allowed here, -2
+ * when its value is not (already said). */
 static int take_option(int opt, const char *allowed, struct opts *o, const char *cmd)
 {
 	bool rule = opt >= OPT_RULE && opt < OPT_RULE + (int)NRULE_FLAGS;
@@ -68,6 +86,8 @@ static int take_option(int opt, const char *allowed, struct opts *o, const char 
 		return -1;
 	if (rule && !strchr(allowed, 'r'))
 		return -1;
+	if (!file_given(opt, cmd))
+		return -2;
 	switch (opt) {
 	case OPT_TREATY: o->treaty = optarg; break;
 	case OPT_NAME: o->name = optarg; break;

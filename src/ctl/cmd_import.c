@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cliopt.h"
 #include "common/log.h"
 #include "ctl/cli.h"
 #include "import/f2b.h"
@@ -67,6 +68,8 @@ static int parse_args(int argc, char **argv, struct f2b_options *o, const char *
 			fputs(import_usage, stdout);
 			return 0;
 		} else if (opt == 'o') {
+			if (!cliopt_nonempty("pacto import-fail2ban", "--out", optarg, "file name"))
+				return -1;
 			*out = optarg;
 		} else if (opt == 'p') {
 			o->partial = true;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/cliopt.h"
 #include "common/clock.h"
 #include "common/json_text.h"
 #include "common/log.h"
@@ -264,7 +265,9 @@ static int parse_option(struct replay_opts *o, int opt, const char *arg)
 {
 	unsigned long v;
 	switch (opt) {
-	case 'r': o->rules = arg; return 0;
+	case 'r':
+		o->rules = arg;
+		return cliopt_nonempty("pacto replay", "--rules", arg, "path") ? 0 : -1;
 	case 'j': o->json = true; return 0;
 	case 'b': o->bare = true; return 0;
 	case 'a': return parse_allow(o, arg);

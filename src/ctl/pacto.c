@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/cliopt.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "ctl/cli.h"
@@ -70,10 +71,8 @@ static int state_dir_option(int argc, char **argv)
 		return -1;
 	}
 	cli_state_dir = joined ? argv[1] + n + 1 : argv[2];
-	if (cli_state_dir[0] == '\0') {
-		fprintf(stderr, "pacto: --state-dir: an empty directory name\n");
+	if (!cliopt_nonempty("pacto", "--state-dir", cli_state_dir, "directory name"))
 		return -1;
-	}
 	if (argc <= taken + 1) {
 		fprintf(stderr, "pacto: a command is needed after --state-dir %s\n", cli_state_dir);
 		usage(stderr);

@@ -174,6 +174,25 @@ expect_exit 73 "exit 73: import-fail2ban --out on a full disk, a rule larger tha
 check "says so" grep -q "pacto: /dev/full: cannot write the rule: No space left on device" "$SCRATCH/err"
 expect_exit 64 "exit 64: an empty --state-dir (it meant /pacto.sock)" "$BUILD/pacto" --state-dir= status
 check "says so" grep -q "state-dir: an empty directory name" "$SCRATCH/err"
+# empty_value OPTION COMMAND...: COMMAND gives OPTION an empty value (an
+# unset shell variable): exit 64, naming the option. pactod -n took most
+# of them ("OK"), --user "" exited 78 at start, pacto said ": No such file
+# or directory".
+empty_value() {
+	opt=$1
+	shift
+	expect_exit 64 "exit 64: an empty $opt ($(basename "$1") $2 $3)" "$@"
+	check "names it" grep -q ": $opt: an empty " "$SCRATCH/err"
+}
+for opt in --config --watch --journal-dir --state-dir --user --treaty --key; do
+	empty_value "$opt" "$BUILD/pactod" -n "$opt" ""
+done
+empty_value --rules "$BUILD/pacto" rules check --rules ""
+empty_value --rules "$BUILD/pacto" replay --rules "" "$LOG"
+empty_value --out "$BUILD/pacto" import-fail2ban --partial --out "" /etc/fail2ban/filter.d/sshd.conf
+empty_value --out "$BUILD/pacto" keygen --out ""
+empty_value --treaty "$BUILD/pacto" treaty show --treaty ""
+empty_value --key "$BUILD/pacto" treaty sign --key ""
 expect_exit 64 "exit 64: --state-dir twice" "$BUILD/pacto" --state-dir "$STATE" --state-dir "$STATE" status
 check "says so (it said 'unknown command')" grep -q "state-dir given twice" "$SCRATCH/err"
 json_ok "--state-dir=DIR works as --state-dir DIR" ".version == \"$V\"" "$BUILD/pacto" "--state-dir=$STATE" status --json
