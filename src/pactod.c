@@ -56,6 +56,7 @@ static const char usage_text[] =
 	"  --treaty FILE     join the alliance of this signed treaty (overrides treaty in the configuration)\n"
 	"  --key FILE        this member's secret key (default: key in the configuration, /etc/pacto/key)\n"
 	"  --nats URL        a NATS server of the alliance (repeatable; replaces nats in the configuration)\n"
+	"                    (--key and --nats need a treaty: --treaty, or treaty in the configuration)\n"
 	"  --metrics ADDR:PORT serve Prometheus metrics and the sanctions page there\n"
 	"                    (overrides metrics_listen in the configuration; [ADDR]:PORT for IPv6)\n"
 	"  -n                check the configuration and rules, then exit\n"
@@ -160,6 +161,20 @@ static int parse_args(int argc, char **argv, struct cli *c)
 		return -1;
 	}
 	return 0;
+}
+
+/* --key and --nats set up the alliance a treaty makes; without one
+ * (--treaty, or treaty in the configuration) they did nothing, silently.
+ * The configuration is read only in that case, to look for its treaty. */
+static bool alliance_options_apply(const struct daemon_options *o)
+{
+	if (o->treaty || (!o->key && !o->nnats) || daemon_config_has_treaty(o) != 0)
+		return true;
+	fprintf(stderr, "pactod: %s%s%s without a treaty (--treaty FILE, or treaty in %s): there is no alliance to %s\n",
+		o->key ? "--key" : "", o->key && o->nnats ? " and " : "", o->nnats ? "--nats" : "",
+		o->config_path ? o->config_path : CONFIG_DEFAULT_PATH,
+		o->key && o->nnats ? "use them in" : "use it in");
+	return false;
 }
 
 static void set_signals(void)
@@ -280,6 +295,8 @@ int main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 64;
 	}
+	if (!alliance_options_apply(&c.opts))
+		return 64;
 	if (c.verbose)
 		log_set_level(LOG_LEVEL_DEBUG);
 	if (c.check_only)

@@ -500,6 +500,16 @@ static struct engine *make_engine(struct daemon *d, const struct config *cfg, co
 	return e;
 }
 
+int daemon_config_has_treaty(const struct daemon_options *opts)
+{
+	struct errors errs = {0};
+	struct config *cfg = load_config(opts->config_path, &errs);
+	int rc = cfg ? cfg->treaty != NULL : -1;
+	errors_clear(&errs);
+	config_free(cfg);
+	return rc;
+}
+
 int daemon_check(const struct daemon_options *opts, struct errors *errs, size_t *nscenarios)
 {
 	struct config *cfg = load_config(opts->config_path, errs);

@@ -107,6 +107,11 @@ int daemon_start(struct daemon *d, char *err, size_t errlen) __attribute__((warn
 int daemon_check(const struct daemon_options *opts, struct errors *errs, size_t *nscenarios)
 	__attribute__((warn_unused_result));
 
+/* Whether the configuration of opts (the default one without --config)
+ * names a treaty: 1 or 0; -1 when it cannot be loaded (daemon_check and
+ * daemon_open then say why). */
+int daemon_config_has_treaty(const struct daemon_options *opts);
+
 /* Loops until *d->stop is set. Returns 0. */
 int daemon_run(struct daemon *d);
 

@@ -127,6 +127,17 @@ check "and names it" grep -q "pactod: --metrics '127.0.0.1:99999' is not ADDR:PO
 expect_exit 64 "pactod -n refuses a --nats that is not a NATS URL (a port past 65535 started and logged nothing)" \
 	"$BUILD/pactod" -n --config "$CONF" --nats nats://127.0.0.1:99999
 check "and names it" grep -q "pactod: --nats 'nats://127.0.0.1:99999' is not a NATS URL" "$SCRATCH/err"
+# --key and --nats without a treaty did nothing, silently: refused, unless
+# the configuration names the treaty they go with.
+expect_exit 64 "pactod -n refuses --key without a treaty" "$BUILD/pactod" -n --config "$CONF" --key "$SCRATCH/k1"
+check "and says what is missing" grep -q "pactod: --key without a treaty (--treaty FILE, or treaty in $CONF)" "$SCRATCH/err"
+expect_exit 64 "pactod -n refuses --nats without a treaty" "$BUILD/pactod" -n --config "$CONF" --nats nats://127.0.0.1:4222
+check "and says what is missing" grep -q "pactod: --nats without a treaty" "$SCRATCH/err"
+printf 'journal: no\ntreaty: %s/t.json\n' "$SCRATCH" >"$SCRATCH/treaty.conf"
+expect_exit 0 "pactod -n takes --key and --nats with a treaty in the configuration" \
+	"$BUILD/pactod" -n --config "$SCRATCH/treaty.conf" --key "$SCRATCH/k1" --nats nats://127.0.0.1:4222
+expect_exit 0 "and with --treaty" \
+	"$BUILD/pactod" -n --config "$CONF" --treaty "$SCRATCH/t.json" --key "$SCRATCH/k1" --nats nats://127.0.0.1:4222
 expect_exit 78 "pactod refuses a directory as a log" \
 	"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$SCRATCH"
 check "and says so" grep -q "$SCRATCH: a directory, not a log file" "$SCRATCH/err"
