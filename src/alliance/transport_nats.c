@@ -224,6 +224,31 @@ static void list_free(struct held_list *l)
 	}
 }
 
+/* url without its user:password@, if any: URLs are logged, passwords must not be. */
+static void url_for_log(const char *url, char *out, size_t len)
+{
+	const char *host = strstr(url, "://");
+	host = host ? host + 3 : url;
+	const char *at = strrchr(host, '@');
+	if (at)
+		snprintf(out, len, "%.*s%s", (int)(host - url), url, at + 1);
+	else
+		snprintf(out, len, "%s", url);
+}
+
+/* The servers of c, for a log line: "URL, URL" (cut at len). */
+static void servers_for_log(const struct transport_config *c, char *out, size_t len)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < c->nurls && n < len; i++) {
+		char url[256];
+		url_for_log(c->urls[i], url, sizeof(url));
+		int w = snprintf(out + n, len - n, "%s%s", i ? ", " : "", url);
+		n += w > 0 ? (size_t)w : 0;
+	}
+}
+
 /* ---- nats.c callbacks (nats.c threads) --------------------------------------- */
 
 static void on_connected(natsConnection *nc, void *closure)
@@ -234,6 +259,20 @@ static void on_connected(natsConnection *nc, void *closure)
 	t->need_setup = true;
 	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->mu);
+}
+
+/* The first connection, made in the background: nats.c calls this only
+ * when no server answered at transport_open, which said so (connect_link);
+ * the end of that silence is said once too. */
+static void on_late_connect(natsConnection *nc, void *closure)
+{
+	struct transport *t = closure;
+	char url[256] = "", shown[256];
+	if (natsConnection_GetConnectedUrl(nc, url, sizeof(url)) != NATS_OK)
+		url[0] = '\0';
+	url_for_log(url, shown, sizeof(shown));
+	log_info("alliance %s: connected to the NATS server at %s", t->alliance, shown[0] ? shown : "(unknown)");
+	on_connected(nc, closure);
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
@@ -683,7 +722,7 @@ static natsStatus set_behaviour(natsOptions *o, struct transport *t)
 	snprintf(name, sizeof(name), "pacto %s/%s", t->alliance, t->member);
 	natsStatus s = natsOptions_SetName(o, name);
 	if (s == NATS_OK) s = natsOptions_SetSendAsap(o, true);
-	if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(o, true, on_connected, t);
+	if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(o, true, on_late_connect, t);
 	if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
 	if (s == NATS_OK) s = natsOptions_SetReconnectWait(o, t->cfg.reconnect_wait_ms);
 	if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(o, RECONNECT_BUF);
@@ -706,6 +745,14 @@ static int connect_link(struct transport *t, const struct transport_config *c, c
 	s = natsConnection_Connect(&t->nc, t->opts);
 	if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED)
 		return fail(err, errlen, "alliance transport: connect: %s", nats_why(s));
+	if (s == NATS_NOT_YET_CONNECTED) {
+		/* Said here, once: nats.c retries in silence, every
+		 * reconnect_wait_ms, and on_late_connect says when one answers. */
+		char servers[1024];
+		servers_for_log(c, servers, sizeof(servers));
+		log_warnx("alliance %s: no NATS server answers at %s: the link is not ready; retrying in the "
+			  "background", t->alliance, servers);
+	}
 	jsOptions jo;
 	jsOptions_Init(&jo);
 	jo.Wait = API_WAIT_MS;

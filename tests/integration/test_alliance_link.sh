@@ -1,0 +1,54 @@
+# test_alliance_link.sh: what pactod says about its alliance's link, in
+# dry-run mode on the loopback (no namespace, no firewall touched): a NATS
+# server that does not answer is logged once, naming it without its
+# password, however often the link retries; and once when a server comes
+# up and the link connects.
+. "$PACTO_TOP/tests/integration/lib.sh"
+
+STATE="$SCRATCH/state"
+TREATY="$SCRATCH/treaty.json"
+PORT=$("$BUILD/natsprobe" ports 1)
+URL="nats://127.0.0.1:$PORT"
+PACTOD_PID= NATS_PID=
+cleanup() {
+	for pid in $PACTOD_PID $NATS_PID; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+	finish
+}
+trap cleanup EXIT
+ctl() { "$PACTO" --state-dir "$STATE" "$@"; }
+# link_ready: pactod answers and its link is ready (1: it answers, not ready).
+link_ready() { ctl allies --json >"$SCRATCH/allies.json" && jq -e '.link.ready' "$SCRATCH/allies.json" >/dev/null; }
+
+make_treaty() {
+	$PACTO keygen --out "$SCRATCH/alpha.key" >"$SCRATCH/alpha.pub" 2>/dev/null &&
+	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
+	$PACTO treaty sign --treaty "$TREATY" --key "$SCRATCH/alpha.key" >/dev/null
+}
+lines() { grep -c "$1" "$SCRATCH/pactod.log"; }
+
+: >"$SCRATCH/auth.log"
+check "a treaty of one member" make_treaty
+# Nothing listens on PORT yet: every attempt is refused.
+"$BUILD/pactod" --foreground --dry-run --state-dir "$STATE" --watch "$SCRATCH/auth.log" --treaty "$TREATY" \
+	--key "$SCRATCH/alpha.key" --nats "nats://pacto:s3cret@127.0.0.1:$PORT" >"$SCRATCH/pactod.log" 2>&1 &
+PACTOD_PID=$!
+check "pactod starts with no NATS server" wait_for 10 test -S "$STATE/pacto.sock"
+link_ready
+check "pacto allies shows the link not ready" [ $? -eq 1 ]
+check "pactod says no server answers, naming it (it said nothing)" \
+	wait_for 5 grep -q "alliance west: no NATS server answers at $URL: the link is not ready" "$SCRATCH/pactod.log"
+sleep 2   # four retries, 500 ms apart
+check "once, not at each retry" [ "$(lines 'no NATS server answers')" -eq 1 ]
+check "without the URL's password" [ "$(lines s3cret)" -eq 0 ]
+
+if command -v nats-server >/dev/null; then
+	nats-server -js -sd "$SCRATCH/nats" -a 127.0.0.1 -p "$PORT" >"$SCRATCH/nats.log" 2>&1 &
+	NATS_PID=$!
+	check "when a server comes up, pactod says it connected, naming it" \
+		wait_for 15 grep -q "alliance west: connected to the NATS server at $URL" "$SCRATCH/pactod.log"
+	check "and the link becomes ready" wait_for 10 link_ready
+	check "still without the password" [ "$(lines s3cret)" -eq 0 ]
+else
+	echo "ok - # SKIP nats-server is not installed: the connection after a wait is not checked"
+fi
