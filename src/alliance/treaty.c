@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/utf8.h"
 #include "common/xalloc.h"
 #include "common/yaml_util.h"
 
@@ -395,21 +396,32 @@ int treaty_set_key(struct treaty *t, const char *id, const uint8_t key[SIGNER_PU
 	return 0;
 }
 
+/* a and b are the same name, '-' taken as '_' (--max-duration is max_duration). */
+static bool same_name(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+		if ((*a == '-' ? '_' : *a) != (*b == '-' ? '_' : *b))
+			return false;
+	return *a == *b;
+}
+
 static const struct rule *rule_by_name(const char *name)
 {
 	for (size_t i = 0; i < NRULES; i++)
-		if (strcmp(rules[i].name, name) == 0 || strcmp(rules[i].key, name) == 0)
+		if (same_name(rules[i].name, name) || same_name(rules[i].key, name))
 			return &rules[i];
 	return NULL;
 }
 
-/* A decimal number or (for durations) 600, 90s, 10m, 2h, 7d, 1w, in seconds. */
+/* A decimal number or (for durations) 600, 90s, 10m, 2h, 7d, 1w, in
+ * seconds. -1 when value is neither, -2 when it is one too large to hold. */
 static int rule_value(const struct rule *r, const char *value, uint64_t *out)
 {
 	if (r->duration) {
 		int64_t us;
-		if (parse_duration(value, &us) != 0)
-			return -1;
+		int rc = parse_duration(value, &us);
+		if (rc != 0)
+			return rc;
 		*out = (uint64_t)(us / 1000000);
 		return 0;
 	}
@@ -418,28 +430,47 @@ static int rule_value(const struct rule *r, const char *value, uint64_t *out)
 		return -1;
 	errno = 0;
 	unsigned long long v = strtoull(value, &end, 10);
-	if (errno || *end)
+	if (*end)
 		return -1;
+	if (errno)
+		return -2;
 	*out = v;
 	return 0;
+}
+
+/* Text from the command line, shown whole in a message unless it is very
+ * long: then its first SHOWN_MAX bytes, cut between characters, and "...". */
+#define SHOWN_MAX 100
+
+static const char *shown(const char *text, char out[SHOWN_MAX + 4])
+{
+	size_t n = utf8_prefix(text, SHOWN_MAX);
+	snprintf(out, SHOWN_MAX + 4, "%.*s%s", (int)n, text, text[n] ? "..." : "");
+	return out;
 }
 
 int treaty_set(struct treaty *t, const char *name, const char *value, char *err, size_t errlen)
 {
 	const struct rule *r = rule_by_name(name);
+	char text[SHOWN_MAX + 4];
 	uint64_t v;
 	if (!r) {
 		snprintf(err, errlen, "unknown setting '%s' (quorum, max_duration, widest_v4, widest_v6, rate_per_min, "
-			 "burst, skew)", name);
+			 "burst, skew)", shown(name, text));
 		return -1;
 	}
-	if (rule_value(r, value, &v) != 0) {
-		snprintf(err, errlen, "%s: '%s' is not %s", r->name, value,
+	int rc = rule_value(r, value, &v);
+	if (rc == -1) {
+		snprintf(err, errlen, "%s: '%s' is not %s", r->name, shown(value, text),
 			 r->duration ? "a duration (e.g. 600, 90s, 10m, 2h, 7d)" : "a whole number");
 		return -1;
 	}
-	if (v < r->min || v > r->max) {
-		snprintf(err, errlen, "%s: %llu is out of range (%u..%u)", r->name, (unsigned long long)v, r->min, r->max);
+	/* Past what a number or a duration can hold (-2) is out of range too. */
+	if (rc == -2 || v < r->min || v > r->max) {
+		if (rc == 0)
+			snprintf(text, sizeof(text), "%llu", (unsigned long long)v);
+		snprintf(err, errlen, "%s: %s is out of range (%u..%u%s)", r->name, rc ? shown(value, text) : text,
+			 r->min, r->max, r->duration ? " seconds" : "");
 		return -1;
 	}
 	if (r->off == offsetof(struct treaty, quorum) && t->nmembers && v > total_weight(t)) {

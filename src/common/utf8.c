@@ -1,6 +1,8 @@
 /* utf8.c: UTF-8 well-formedness, one character at a time (see utf8.h). */
 #include "common/utf8.h"
 
+#include <string.h>
+
 size_t utf8_len(const unsigned char *p, size_t n)
 {
 	if (p[0] < 0x80)
@@ -16,4 +18,18 @@ size_t utf8_len(const unsigned char *p, size_t n)
 	    (p[0] == 0xf4 && p[1] > 0x8f))
 		return 0;
 	return len;
+}
+
+size_t utf8_prefix(const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strnlen(s, max + 4), i = 0;   /* + 4: a character that starts before max ends there */
+	while (i < len) {
+		size_t c = utf8_len(p + i, len - i);
+		c = c ? c : 1;
+		if (i + c > max)
+			break;
+		i += c;
+	}
+	return i;
 }

@@ -65,8 +65,7 @@ int parse_duration(const char *s, int64_t *out_us)
 		return -1;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (errno)
-		return -1;
+	bool huge = errno != 0;   /* ERANGE: checked once the unit is known to be one */
 	int64_t unit = 1;
 	if (*end) {
 		switch (*end++) {
@@ -81,8 +80,8 @@ int parse_duration(const char *s, int64_t *out_us)
 			return -1;
 	}
 	/* Ten years is longer than any sensible sanction and keeps us far from overflow. */
-	if (v > 315360000LL / unit)
-		return -1;
+	if (huge || v > 315360000LL / unit)
+		return -2;
 	*out_us = (int64_t)v * unit * 1000000LL;
 	return 0;
 }
@@ -128,7 +127,12 @@ void yml_duration(struct yaml_ctx *c, yaml_node_t *node, const char *key, int64_
 	if (!s)
 		return;
 	int64_t us;
-	if (parse_duration(s, &us) != 0 || us <= 0) {
+	int rc = parse_duration(s, &us);
+	if (rc == -2) {
+		yml_error(c, node, key, "'%s' is longer than ten years", s);
+		return;
+	}
+	if (rc != 0 || us <= 0) {
 		yml_error(c, node, key, "'%s' is not a duration (e.g. 600, 90s, 10m, 2h, 1d, 1w)", s);
 		return;
 	}

@@ -57,7 +57,9 @@ void yml_close(yaml_parser_t *parser, yaml_document_t *doc, bool loaded);
  * A FIFO or socket is refused (it would block or end anywhere). */
 char *read_small_file(const char *path, size_t max, size_t *len, struct errors *errs);
 
-/* Parses "600", "600s", "10m", "2h", "1d", "1w" into microseconds. */
+/* Parses "600", "600s", "10m", "2h", "1d", "1w" into microseconds. Returns
+ * 0, -1 when s is not such a duration, -2 when it is one longer than ten
+ * years (315360000 s): a caller says "out of range", not "not a duration". */
 int parse_duration(const char *s, int64_t *out_us) __attribute__((warn_unused_result));
 
 #endif

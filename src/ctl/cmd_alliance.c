@@ -447,11 +447,8 @@ static int treaty_setting(struct opts *o, int argc, char **argv, int first, cons
 		return EXIT_FAILURE_;
 	uint64_t before = t->version;
 	for (size_t i = 0; i < o->nsets; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "%s", o->sets[i].name);
-		for (char *c = name; *c; c++)   /* --max-duration names max_duration */
-			*c = *c == '-' ? '_' : *c;
-		if (treaty_set(t, name, o->sets[i].value, err, sizeof(err)) != 0) {
+		/* treaty_set takes --max-duration's name as max_duration. */
+		if (treaty_set(t, o->sets[i].name, o->sets[i].value, err, sizeof(err)) != 0) {
 			treaty_free(t);
 			return usage_error("treaty set", usage, "%s", err);
 		}

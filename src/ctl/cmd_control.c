@@ -486,12 +486,13 @@ int cmd_sanction(int argc, char **argv)
 	json_t *args = json_pack("{s:s}", "address", argv[first]);
 	if (o.duration) {
 		int64_t us;
-		if (parse_duration(o.duration, &us) != 0 || us < 1000000) {
+		int parsed = parse_duration(o.duration, &us);
+		if (parsed == -1 || (parsed == 0 && us < 1000000)) {
 			fprintf(stderr, "pacto: --for '%s' is not a duration (e.g. 90s, 10m, 2h, 1d, 1w)\n", o.duration);
 			json_decref(args);
 			return EXIT_USAGE;
 		}
-		if (us / 1000000 > CTL_MAX_SANCTION_S) {
+		if (parsed == -2 || us / 1000000 > CTL_MAX_SANCTION_S) {
 			fprintf(stderr, "pacto: --for '%s' is longer than 366 days (the kernel's timeouts)\n", o.duration);
 			json_decref(args);
 			return EXIT_USAGE;

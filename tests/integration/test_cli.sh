@@ -175,6 +175,8 @@ expect_exit 64 "exit 64: a second address" ctl lift 192.0.2.7 192.0.2.8
 check "names it" grep -q "unexpected operand '192.0.2.8' after the address" "$SCRATCH/err"
 expect_exit 64 "exit 64: --for past the kernel's 366 days, refused before pactod is asked" ctl sanction 192.0.2.7 --for 367d
 check "says so" grep -q "'367d' is longer than 366 days" "$SCRATCH/err"
+expect_exit 64 "exit 64: --for past ten years" ctl sanction 192.0.2.7 --for 315360001
+check "says it is too long, as for 367d (it said 'not a duration')" grep -q "'315360001' is longer than 366 days" "$SCRATCH/err"
 expect_exit 64 "exit 64: a --reason longer than the ledger keeps (it was cut silently)" \
 	ctl sanction 192.0.2.7 --reason "$(printf '%0600d' 0)"
 check "says how long it may be" grep -q -- "--reason is 600 bytes; the ledger keeps at most 512" "$SCRATCH/err"

@@ -89,6 +89,16 @@ check "is explained" grep -q "quorum: 'two' is not a whole number" "$SCRATCH/err
 expect_exit 64 "an out-of-range value" "$PACTO" treaty set $T widest_v4 2
 check "gives the range" grep -q 'widest_v4: 2 is out of range (8..32)' "$SCRATCH/err"
 expect_exit 64 "an unknown setting" "$PACTO" treaty set $T colour blue
+long=abcdefghij-abcdefghij-abcdefghij-abcdefghij
+expect_exit 64 "an unknown setting of 43 characters" "$PACTO" treaty set $T "$long" 1
+check "is quoted whole (it was cut to 31)" grep -q "unknown setting '$long' (quorum" "$SCRATCH/err"
+e=$(printf '\303\251')   # é, two bytes
+expect_exit 64 "an unknown setting of 161 bytes" "$PACTO" treaty set $T "a$(for i in $(seq 80); do printf %s "$e"; done)" 1
+check "is cut after 99 bytes, between two characters" \
+	grep -q "unknown setting 'a$(for i in $(seq 49); do printf %s "$e"; done)\.\.\.' (quorum" "$SCRATCH/err"
+expect_exit 64 "a duration over ten years" "$PACTO" treaty set $T max_duration 315360001
+check "is out of range, as a shorter one past the bound is (it said 'not a duration')" \
+	grep -q "max_duration: 315360001 is out of range (1..31622400 seconds)" "$SCRATCH/err"
 expect_exit 64 "keygen without --out" "$PACTO" keygen
 expect_exit 64 "init without --name" "$PACTO" treaty init --treaty new.json
 expect_exit 64 "a bad alliance name" "$PACTO" treaty init --name 'a b' --treaty new.json

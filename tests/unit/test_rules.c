@@ -254,7 +254,11 @@ static void test_durations(void **state)
 	assert_int_equal(parse_duration("-5", &us), -1);
 	assert_int_equal(parse_duration("5x", &us), -1);
 	assert_int_equal(parse_duration("5mm", &us), -1);
-	assert_int_equal(parse_duration("99999999999w", &us), -1);
+	assert_int_equal(parse_duration("99999999999w", &us), -2);     /* a duration, too long */
+	assert_int_equal(parse_duration("315360000", &us), 0);         /* ten years */
+	assert_int_equal(parse_duration("315360001", &us), -2);
+	assert_int_equal(parse_duration("99999999999999999999", &us), -2);  /* past long long */
+	assert_int_equal(parse_duration("99999999999999999999x", &us), -1);
 	assert_int_equal(parse_duration("", &us), -1);
 }
 

@@ -1,6 +1,7 @@
 /* test_text.c: text hygiene shared by every module: UTF-8 well-formedness
- * (utf8_len), messages made safe for a terminal (put_printable), and JSON
- * strings of bytes that may not be UTF-8 (json_text). */
+ * (utf8_len) and cuts between characters (utf8_prefix), messages made
+ * safe for a terminal (put_printable), and JSON strings of bytes that may
+ * not be UTF-8 (json_text). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,6 +34,21 @@ static void test_utf8_len(void **state)
 	assert_int_equal(len_of("\xff"), 0);
 	assert_int_equal(len_of("\x80"), 0);              /* a lone continuation byte */
 	assert_int_equal(utf8_len((const unsigned char *)"\xe6\x97", 2), 0);   /* cut short */
+}
+
+/* utf8_prefix: a cut never inside a character; bytes that are not UTF-8
+ * count one each. */
+static void test_utf8_prefix(void **state)
+{
+	(void)state;
+	assert_int_equal(utf8_prefix("abc", 100), 3);
+	assert_int_equal(utf8_prefix("abc", 2), 2);
+	assert_int_equal(utf8_prefix("a\xc3\xa9", 2), 1);            /* é would end at 3 */
+	assert_int_equal(utf8_prefix("a\xc3\xa9", 3), 3);
+	assert_int_equal(utf8_prefix("\xe6\x97\xa5\xe6\x97\xa5", 5), 3);  /* 日日 */
+	assert_int_equal(utf8_prefix("\xf0\x9f\x94\x92", 3), 0);      /* U+1F512 */
+	assert_int_equal(utf8_prefix("\xff\xfe\xfd", 2), 2);
+	assert_int_equal(utf8_prefix("", 10), 0);
 }
 
 /* put_printable(s) into a string. */
@@ -93,6 +109,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_utf8_len),
+		cmocka_unit_test(test_utf8_prefix),
 		cmocka_unit_test(test_put_printable),
 		cmocka_unit_test(test_json_text),
 	};
