@@ -2,7 +2,6 @@
  * Why: turns a fail2ban filter into a pacto rule (src/import/f2b.h), and
  * loads the result with the same code pactod uses before writing it, so a
  * rule it writes is one `pacto rules check` accepts. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 
 #include "common/cliopt.h"
 #include "common/log.h"
+#include "common/textout.h"
 #include "ctl/cli.h"
 #include "import/f2b.h"
 
@@ -42,14 +42,9 @@ static int write_rule(const char *out, const char *yaml)
 		perror(out);
 		return EXIT_CANTCREAT_;
 	}
-	/* A write that failed while fputs flushed its buffer leaves only the
-	 * error flag: fflush then has nothing left to fail on. */
-	bool failed = fputs(yaml, f) == EOF;
-	failed |= fflush(f) != 0 || ferror(f);
-	if (out)
-		failed |= fclose(f) != 0;
-	if (failed) {
-		fprintf(stderr, "pacto: %s: cannot write the rule: %s\n", out ? out : "standard output", strerror(errno));
+	int err = textout_write(f, yaml, out != NULL);
+	if (err) {
+		fprintf(stderr, "pacto: %s: cannot write the rule: %s\n", out ? out : "standard output", strerror(err));
 		return EXIT_CANTCREAT_;
 	}
 	return EXIT_OK;

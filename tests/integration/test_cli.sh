@@ -185,6 +185,16 @@ check "says so" grep -q "pacto: standard output: No space left on device" "$SCRA
 expect_exit 73 "exit 73: import-fail2ban --out on a full disk, a rule larger than a stdio buffer (it exited 0)" \
 	"$BUILD/pacto" import-fail2ban --partial --out /dev/full /etc/fail2ban/filter.d/sshd.conf
 check "says so" grep -q "pacto: /dev/full: cannot write the rule: No space left on device" "$SCRATCH/err"
+# A rule that fits in stdio's buffer fails at the flush instead, to --out
+# and to standard output. (A stale errno in the message, from a later call
+# that succeeded, is provoked in tests/unit/test_textout.c.)
+printf '[Definition]\nfailregex = ^Failed password for \\S+ from <HOST>\n' >"$SCRATCH/small.conf"
+expect_exit 73 "exit 73: import-fail2ban --out on a full disk, a small rule" \
+	"$BUILD/pacto" import-fail2ban --out /dev/full "$SCRATCH/small.conf"
+check "says so" grep -q "pacto: /dev/full: cannot write the rule: No space left on device" "$SCRATCH/err"
+expect_exit 73 "exit 73: import-fail2ban to a full standard output, a small rule" \
+	sh -c "'$BUILD/pacto' import-fail2ban '$SCRATCH/small.conf' >/dev/full"
+check "says so" grep -q "pacto: standard output: cannot write the rule: No space left on device" "$SCRATCH/err"
 expect_exit 64 "exit 64: an empty --state-dir (it meant /pacto.sock)" "$BUILD/pacto" --state-dir= status
 check "says so" grep -q "state-dir: an empty directory name" "$SCRATCH/err"
 # empty_value OPTION COMMAND...: COMMAND gives OPTION an empty value (an
