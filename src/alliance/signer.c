@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/regfile.h"
 #include "common/xalloc.h"
 
 #define SECRET_TAG "pacto-secret-key-v1 "
@@ -145,17 +146,13 @@ out:
 static int open_secret(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);   /* a FIFO must not wait */
+	const char *why;
+	int fd = regfile_open(path, REGFILE_NOFOLLOW, &st, &why);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, why);
 		return -1;
 	}
-	const char *why = NULL;
-	if (fstat(fd, &st) != 0)
-		why = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		why = "not a regular file";
-	else if (st.st_uid != geteuid() && st.st_uid != 0)
+	if (st.st_uid != geteuid() && st.st_uid != 0)
 		why = "owned by another user";
 	else if (st.st_mode & 077)
 		why = "group or others have access to it (chmod 600)";

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/regfile.h"
 #include "common/utf8.h"
 #include "common/xalloc.h"
 #include "common/yaml_util.h"
@@ -898,15 +899,11 @@ static void load_root(struct loader *ld, json_t *root, struct treaty *t)
 static char *read_treaty_file(const char *path, size_t *len, struct errors *errs)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);   /* a FIFO must not wait for a writer */
-	const char *why = NULL;
-	if (fd < 0 || fstat(fd, &st) != 0)
-		why = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		why = "not a regular file";
-	else if (st.st_mode & 022)
+	const char *why;
+	int fd = regfile_open(path, 0, &st, &why);
+	if (fd >= 0 && (st.st_mode & 022))
 		why = "refused: group or others may write it (chmod 644)";
-	else if ((size_t)st.st_size > TREATY_MAX_FILE)
+	else if (fd >= 0 && (size_t)st.st_size > TREATY_MAX_FILE)
 		why = "too large";
 	char *buf = why ? NULL : xmalloc((size_t)st.st_size + 1);
 	ssize_t n = buf ? read(fd, buf, (size_t)st.st_size + 1) : 0;

@@ -2,15 +2,14 @@
 #include "common/yaml_util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/regfile.h"
 #include "common/xalloc.h"
 
 void errors_add(struct errors *errs, const char *fmt, ...)
@@ -236,14 +235,12 @@ void yml_close(yaml_parser_t *parser, yaml_document_t *doc, bool loaded)
 
 char *read_small_file(const char *path, size_t max, size_t *len, struct errors *errs)
 {
-	/* O_NONBLOCK: opening a FIFO would wait for a writer, forever. */
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
-	const char *why = fd < 0 || fstat(fd, &st) != 0 ? strerror(errno)
-			: S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ? "not a regular file (a pipe or socket)" : NULL;
-	FILE *f = why ? NULL : fdopen(fd, "r");
+	/* A device will do: --config /dev/null is an empty configuration. */
+	const char *why;
+	int fd = regfile_open(path, REGFILE_OR_DEVICE, NULL, &why);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
 	if (!f) {
-		errors_add(errs, "%s: %s", path, why ? why : strerror(errno));
+		errors_add(errs, "%s: %s", path, fd < 0 ? why : strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return NULL;

@@ -54,7 +54,8 @@ yaml_node_t *yml_open(struct yaml_ctx *c, yaml_parser_t *parser, yaml_document_t
 void yml_close(yaml_parser_t *parser, yaml_document_t *doc, bool loaded);
 
 /* Reads a whole small file (at most max bytes) into a NUL-terminated buffer.
- * A FIFO or socket is refused (it would block or end anywhere). */
+ * Only a regular file or a character device (/dev/null) is read: a FIFO
+ * would block, a socket or directory is no file (common/regfile.h). */
 char *read_small_file(const char *path, size_t max, size_t *len, struct errors *errs);
 
 /* Parses "600", "600s", "10m", "2h", "1d", "1w" into microseconds. Returns

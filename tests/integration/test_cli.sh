@@ -104,14 +104,20 @@ expect_exit 78 "rules check --json of a file named in bytes that are not UTF-8 e
 check "and still lists its error, the name written with \\xff" \
 	jqe '.scenarios == 0 and (.errors | length) == 1 and (.errors[0] | contains("bad\\xff.yaml:5: regex"))' "$SCRATCH/out"
 # A FIFO where a file is expected: refused at once (opening it waited for
-# a writer, forever).
+# a writer, forever), each reader saying the same (common/regfile.c).
 mkfifo fifo
 EXPECT_EXIT_SECONDS=10 expect_exit 78 "rules check --rules FIFO is refused, not waited on" "$BUILD/pacto" rules check --rules fifo
-check "as not a regular file" grep -q "fifo: not a regular file" "$SCRATCH/err"
+check "as not a regular file, a FIFO" grep -q "fifo: not a regular file (a FIFO)" "$SCRATCH/err"
 EXPECT_EXIT_SECONDS=10 expect_exit 1 "treaty show --treaty FIFO is refused, not waited on" \
 	"$BUILD/pacto" treaty show --treaty fifo
+check "as not a regular file, a FIFO" grep -q "fifo: not a regular file (a FIFO)" "$SCRATCH/err"
+EXPECT_EXIT_SECONDS=10 expect_exit 1 "treaty sign --key FIFO is refused, not waited on" \
+	"$BUILD/pacto" treaty sign --treaty t.json --key fifo
+check "as not a regular file, a FIFO" grep -q "fifo: not a regular file (a FIFO)" "$SCRATCH/err"
 EXPECT_EXIT_SECONDS=10 expect_exit 65 "import-fail2ban FIFO is refused, not waited on" "$BUILD/pacto" import-fail2ban fifo
 EXPECT_EXIT_SECONDS=10 expect_exit 78 "pactod -n --config FIFO is refused, not waited on" "$BUILD/pactod" -n --config fifo
+expect_exit 78 "pactod -n --config DIRECTORY is refused" "$BUILD/pactod" -n --config "$SCRATCH"
+check "as not a regular file, a directory" grep -q "$SCRATCH: not a regular file (a directory)" "$SCRATCH/err"
 json_ok "replay --json: one object per sanction" '.address and .scenario == "sshd"' \
 	sh -c "$BUILD/pacto replay --json $TOP/examples/auth.log 2>/dev/null | head -1"
 cd "$TOP" || exit 1
