@@ -149,6 +149,20 @@ static int open_transport(struct daemon *d, struct alliance *a, char *err, size_
 	return transport_open(&tc, &a->transport, err, errlen);
 }
 
+static void copy_scenario(char *dst, const char *src);
+
+void alliance_warn_renamed(const struct daemon *d)
+{
+	char as[REPORT_MAX_SCENARIO + 1];
+	for (size_t i = 0; i < d->rs->nscenarios; i++) {
+		const struct scenario *s = &d->rs->scenarios[i];
+		copy_scenario(as, s->name);
+		if (strcmp(as, s->name) != 0)
+			log_warnx("alliance: scenario '%s' (%s) is reported to the allies as '%s' (reports carry at "
+				  "most %d bytes of A-Z a-z 0-9 _ . -)", s->name, s->file, as, REPORT_MAX_SCENARIO);
+	}
+}
+
 int alliance_open(struct daemon *d, const char *treaty_path, const char *key_path, char *err, size_t errlen)
 {
 	struct alliance *a = xcalloc(1, sizeof(*a));
@@ -171,6 +185,7 @@ int alliance_open(struct daemon *d, const char *treaty_path, const char *key_pat
 		return -1;
 	log_info("alliance %s (treaty version %llu, %zu members): we are %s", a->treaty->alliance,
 		 (unsigned long long)a->treaty->version, a->treaty->nmembers, a->self);
+	alliance_warn_renamed(d);
 	return 0;
 }
 
@@ -241,7 +256,9 @@ static void copy_line(char *dst, const struct ledger_line *l)
 	dst[n] = '\0';
 }
 
-/* Scenario names of other hosts' rules are labels; keep the safe part. */
+/* Scenario names of other hosts' rules are labels; keep the safe part.
+ * A name that changes here is logged at start and reload
+ * (alliance_warn_renamed): the allies see the new one. */
 static void copy_scenario(char *dst, const char *src)
 {
 	size_t n = 0;

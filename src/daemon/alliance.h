@@ -39,6 +39,11 @@ struct alliance;
 int alliance_open(struct daemon *d, const char *treaty_path, const char *key_path, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* Logs each scenario of d's rules whose name the reports change (only
+ * [A-Za-z0-9_.-], at most REPORT_MAX_SCENARIO bytes) and what the allies
+ * see instead: at alliance_open and after a reload of the rules. */
+void alliance_warn_renamed(const struct daemon *d);
+
 /* Starts the link (nats.c's threads; it may connect later): after
  * alliance_open and before the loop, once sandboxed. 0, or -1 with err. */
 int alliance_connect(struct daemon *d, char *err, size_t errlen) __attribute__((warn_unused_result));

@@ -737,6 +737,8 @@ int daemon_reload(struct daemon *d, char *message, size_t len)
 	char restore_err[256], treaty[512] = "";
 	if (reimpose(d, restore_err, sizeof(restore_err)) != 0)
 		log_warnx("ledger: %s", restore_err);
+	if (d->alliance)
+		alliance_warn_renamed(d);
 	if (d->alliance && treaty_path(d)) {
 		char msg[400];
 		alliance_reload(d, treaty_path(d), msg, sizeof(msg));
