@@ -222,6 +222,10 @@ static void print_summary(const struct replay *r, const struct reader_stats *rs,
 	if (st.bare_ignored)
 		fprintf(stderr, "pacto replay: %llu lines without a syslog header matched no headerless "
 			"scenario (sshd -E output? that needs --bare)\n", (unsigned long long)st.bare_ignored);
+	if (rs->eol_fallbacks)
+		fprintf(stderr, "pacto replay: %llu input(s) began with a line ending in CR LF (as sshd -E "
+			"writes) but end their lines in LF: read as LF lines once no CR LF came within %d bytes\n",
+			(unsigned long long)rs->eol_fallbacks, ENGINE_MAX_LINE);
 	if (st.backwards)
 		fprintf(stderr, "pacto replay: %llu lines were older than lines read before them: "
 			"give the files oldest first (auth.log.1 auth.log)\n", (unsigned long long)st.backwards);

@@ -42,6 +42,21 @@ static void decide_eol(struct reader_lines *r, const char *buf, size_t len)
 		r->eol = has_crlf(buf, len) ? EOL_CRLF : EOL_LF;
 }
 
+/* In a CR LF stream, whether the record at buf[from..len) proves the
+ * stream is not one after all: no CR LF ends a record within the longest
+ * line's reach (max_line bytes, then CR LF), yet an LF does, so the record
+ * would be dropped as too long, and so would every LF line after it. A CR
+ * LF writer's records end well within that (sshd -E: ~1 KiB at most); what
+ * does this is an LF log in which one line ended in CR LF before the rule
+ * was decided (a raw CR, which syslog daemons escape). Decided on the
+ * window alone, so any cut of the same bytes into reads decides alike. */
+static bool not_crlf_after_all(const struct reader_lines *r, const char *buf, size_t from, size_t len,
+			       const char *first_lf)
+{
+	size_t reach = r->max_line + 2;
+	return first_lf && len - from >= reach && (size_t)(first_lf - (buf + from)) < reach;
+}
+
 /* The end of the next record in buf[from..len): its LF, or NULL. */
 static const char *record_end(struct reader_lines *r, const char *buf, size_t from, size_t len)
 {
@@ -50,8 +65,15 @@ static const char *record_end(struct reader_lines *r, const char *buf, size_t fr
 		decide_eol(r, buf, len);
 	if (r->eol != EOL_CRLF)
 		return nl;
+	const char *first_lf = nl;
 	while (nl && (nl == buf + from || nl[-1] != '\r'))
 		nl = memchr(nl + 1, '\n', len - (size_t)(nl + 1 - buf));
+	if ((!nl || (size_t)(nl - (buf + from)) >= r->max_line + 2) &&
+	    not_crlf_after_all(r, buf, from, len, first_lf)) {
+		r->eol = EOL_LF;
+		r->stats->eol_fallbacks++;
+		return first_lf;
+	}
 	return nl;
 }
 

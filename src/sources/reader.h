@@ -17,6 +17,7 @@
 
 struct reader_stats {
 	uint64_t bytes, records, oversized;
+	uint64_t eol_fallbacks;   /* CR LF streams read as LF after all (reader_lines) */
 };
 
 /* A framing function gets the unread bytes. It returns how many bytes it
@@ -41,7 +42,11 @@ typedef void (*reader_line_fn)(void *arg, const char *line, size_t len, uint64_t
  * any CR LF is in it, else LF (a trailing CR is then dropped). A regular
  * file's first buffer is as full as the file allows; only a stream that
  * mixes both endings near its start (no logger writes one) could be read
- * either way depending on how its first bytes arrive. */
+ * either way depending on how its first bytes arrive. A stream taken as
+ * CR LF goes back to LF for good when no CR LF ends a record within
+ * max_line + 2 bytes but an LF does (counted in eol_fallbacks): one line
+ * ending in CR LF at the start of an LF log must not turn every later line
+ * into one endless record, dropped as too long. */
 enum reader_eol { EOL_UNDECIDED, EOL_LF, EOL_CRLF };
 
 struct reader_lines {

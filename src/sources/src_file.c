@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/regfile.h"
 #include "common/xalloc.h"
 
 #define FOLLOW_BUFFER (256 * 1024)
@@ -53,6 +54,12 @@ struct follower {
 	size_t max_line;
 	reader_line_fn on_line;
 	void *arg;
+	/* Why the path could not be opened the last time it was tried (NULL:
+	 * it could, or it does not exist), and the reason last reported: each
+	 * new reason is logged once (follower_process), not at every tick. */
+	const char *open_failure, *open_reported;
+	int read_errno_reported;      /* the read error last reported, 0: none */
+	uint64_t eol_fallbacks_reported;
 };
 
 static void set_err(char *err, size_t errlen, const char *path, const char *what)
@@ -95,6 +102,9 @@ static void file_start(struct open_file *of, int fd, uint64_t inode, uint64_t of
 	of->len = 0;
 	of->lines.offset = offset;
 	of->lines.skipping = false;
+	/* Each file decides its own line ends (reader.h): a rotation starts a
+	 * new file, which inherits nothing from the last one. */
+	of->lines.eol = EOL_UNDECIDED;
 	of->boundary = offset;
 	of->idle_since = monotonic_now();
 	char before;
@@ -144,21 +154,31 @@ static long file_drain(struct open_file *of)
 
 /* ---- the path ---- */
 
-static int open_path(const char *path, uint64_t *inode, uint64_t *size)
+/* Opens the log at path: a regular file, never through a symbolic link.
+ * On failure, *why says why, or is NULL when there is no file there (it
+ * may appear later: nothing to report). */
+static int open_path(const char *path, uint64_t *inode, uint64_t *size, const char **why)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
 	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		int saved = S_ISREG(st.st_mode) ? errno : EINVAL;
-		close(fd);
-		errno = saved;
+	int fd = regfile_open(path, REGFILE_NOFOLLOW, &st, why);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			*why = NULL;
+		else if (errno == ELOOP)
+			*why = "a symbolic link, which is not followed";
 		return -1;
 	}
 	*inode = (uint64_t)st.st_ino;
 	*size = (uint64_t)st.st_size;
 	return fd;
+}
+
+/* Notes why the path could not be opened (NULL: it could, or is absent). */
+static void note_open(struct follower *f, const char *why)
+{
+	f->open_failure = why;
+	if (!why)
+		f->open_reported = NULL;   /* a later failure is news again */
 }
 
 /* The followed file moved away: it becomes the previous file, read for a
@@ -172,7 +192,6 @@ static void rotate(struct follower *f, int fd, uint64_t inode)
 	struct open_file old = f->prev;
 	f->prev = f->cur;
 	f->cur = old;
-	f->cur.lines = f->prev.lines;
 	file_start(&f->cur, fd, inode, 0);
 	f->stats.rotations++;
 }
@@ -197,7 +216,9 @@ static void check_path(struct follower *f)
 		check_truncation(f);
 		return;
 	}
-	int fd = open_path(f->path, &inode, &size);
+	const char *why;
+	int fd = open_path(f->path, &inode, &size, &why);
+	note_open(f, fd < 0 ? why : NULL);
 	if (fd < 0)
 		return;
 	if (f->cur.fd < 0)
@@ -223,24 +244,58 @@ static void drain_events(int fd)
 		;
 }
 
+/* Reads what is new in the current file. A read error keeps the file
+ * open where it stood (the next call reads on from there: closing it
+ * would make the same file look new, read again from its start); each new
+ * error is reported once. Returns -1 with err filled on one to report. */
+static int drain_current(struct follower *f, char *err, size_t errlen)
+{
+	if (f->cur.fd < 0)
+		return 0;
+	if (file_drain(&f->cur) >= 0) {
+		f->read_errno_reported = 0;
+		return 0;
+	}
+	if (errno == f->read_errno_reported)
+		return 0;
+	f->read_errno_reported = errno;
+	set_err(err, errlen, f->path, "read (retried at each wake-up)");
+	return -1;
+}
+
+/* What is worth one line in the log: a path that cannot be opened (lines
+ * written there are lost until it can), a read error, a file whose line
+ * ends were misjudged. Returns -1 with err filled, or 0. */
+static int report(struct follower *f, int read_rc, char *err, size_t errlen)
+{
+	if (read_rc < 0)
+		return -1;
+	if (f->open_failure && f->open_failure != f->open_reported) {
+		f->open_reported = f->open_failure;
+		snprintf(err, errlen, "%s: cannot be opened: %s; its lines are not read until it can be", f->path,
+			 f->open_failure);
+		return -1;
+	}
+	if (f->rstats.eol_fallbacks != f->eol_fallbacks_reported) {
+		f->eol_fallbacks_reported = f->rstats.eol_fallbacks;
+		snprintf(err, errlen, "%s: lines end in LF after all (a line ending in CR LF came first): "
+			 "read as LF lines from here", f->path);
+		return -1;
+	}
+	return 0;
+}
+
 int follower_process(struct follower *f, char *err, size_t errlen)
 {
 	drain_events(f->inotify_fd);
 	if (f->prev.fd >= 0 && file_drain(&f->prev) < 0)
 		file_close(&f->prev);
-	if (f->cur.fd >= 0 && file_drain(&f->cur) < 0) {
-		set_err(err, errlen, f->path, "read");
-		file_close(&f->cur);
-		return -1;
-	}
+	int rc = drain_current(f, err, errlen);
 	check_path(f);
-	if (f->cur.fd >= 0 && file_drain(&f->cur) < 0) {
-		set_err(err, errlen, f->path, "read");
-		file_close(&f->cur);
-		return -1;
-	}
+	if (rc == 0)
+		rc = drain_current(f, err, errlen);
 	expire_previous(f);
-	return 0;
+	return report(f, rc, err, errlen);
 }
 
 /* Where reading starts: the cursor if it names this file (or PATH.1, the
@@ -248,13 +303,15 @@ int follower_process(struct follower *f, char *err, size_t errlen)
 static void open_initial(struct follower *f, const struct follower_config *cfg)
 {
 	uint64_t inode, size, rinode, rsize;
-	int fd = open_path(f->path, &inode, &size);
+	const char *why, *rwhy;
+	int fd = open_path(f->path, &inode, &size, &why);
+	note_open(f, fd < 0 ? why : NULL);
 	const struct file_cursor *c = &cfg->cursor;
 	if (c->valid && fd >= 0 && inode == c->inode) {
 		file_start(&f->cur, fd, inode, c->offset <= size ? c->offset : 0);
 		return;
 	}
-	int rfd = c->valid ? open_path(f->rotated_path, &rinode, &rsize) : -1;
+	int rfd = c->valid ? open_path(f->rotated_path, &rinode, &rsize, &rwhy) : -1;
 	if (rfd >= 0 && rinode == c->inode && c->offset <= rsize) {
 		file_start(&f->prev, rfd, rinode, c->offset);   /* finish it first */
 		f->prev.idle_since = 0;                         /* nobody writes there any more */

@@ -52,8 +52,11 @@ int follower_fd(const struct follower *f);
 
 /* Reads whatever is new, handling rotation; call when follower_fd() is
  * readable (and from time to time: inotify can overflow). Returns 0, or -1
- * with err filled on an error that stops this file (it is retried on the
- * next call). */
+ * with err filled on something to log, each once until it changes: the
+ * path cannot be opened (a permission, a symbolic link, not a regular
+ * file: tried again at each call), a read error (the file stays open where
+ * it stood and is read on at the next call), or a file taken as CR LF
+ * whose lines end in LF (reader.h). */
 int follower_process(struct follower *f, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 struct file_cursor follower_cursor(const struct follower *f);

@@ -1,9 +1,12 @@
 /* test_follower.c: following a log file through each rotation style with
  * real files: rename-and-create (with the old file still written after the
  * rename), copytruncate, delete-and-recreate; partial lines; start at the
- * end or the start; resume from a cursor, also from FILE.1. Each line must
- * arrive exactly once, in order. */
+ * end or the start; resume from a cursor, also from FILE.1; a first line
+ * ending in CR LF, a read error, a path that cannot be opened. Each line
+ * must arrive exactly once, in order. */
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -59,6 +63,15 @@ static void process(struct fixture *fx)
 {
 	char err[256];
 	assert_int_equal(follower_process(fx->f, err, sizeof(err)), 0);
+}
+
+/* follower_process() when it has something to report: -1, and err holds want. */
+static void process_reports(struct fixture *fx, const char *want)
+{
+	char err[256] = "";
+	assert_int_equal(follower_process(fx->f, err, sizeof(err)), -1);
+	if (!strstr(err, want))
+		fail_msg("'%s' does not say '%s'", err, want);
 }
 
 static int setup(void **state)
@@ -234,9 +247,114 @@ static void test_symlink_refused(void **state)
 	append(target, "secret\n");
 	assert_int_equal(symlink(target, fx->path), 0);
 	start(fx, true, (struct file_cursor){0});
-	process(fx);
+	process_reports(fx, "a symbolic link, which is not followed");
+	process(fx);   /* said once */
 	assert_int_equal(fx->got.n, 0);
 	unlink(target);
+}
+
+/* One line ending in CR LF first made the file a CR LF stream for good:
+ * every LF line after it waited for a CR LF that never came, and was
+ * dropped with the rest as one line too long. */
+static void test_crlf_first_then_lf_lines(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "first\r\n");
+	process(fx);
+	assert_string_equal(fx->got.text, "first|");
+	append(fx->path, "a\nb\n");   /* a CR LF stream could still end a record later */
+	process(fx);
+	assert_string_equal(fx->got.text, "first|");
+	for (int i = 0; i < 20; i++) {   /* past max_line (100) + CR LF without a CR LF */
+		char line[32];
+		snprintf(line, sizeof(line), "line %02d\n", i);
+		append(fx->path, line);
+	}
+	process_reports(fx, "lines end in LF after all");
+	process(fx);
+	assert_int_equal(fx->got.n, 23);
+	assert_string_equal(fx->got.text + strlen("first|a|b|"),
+			    "line 00|line 01|line 02|line 03|line 04|line 05|line 06|line 07|line 08|line 09|"
+			    "line 10|line 11|line 12|line 13|line 14|line 15|line 16|line 17|line 18|line 19|");
+	struct follower_stats st;
+	follower_get_stats(fx->f, &st);
+	assert_int_equal(st.oversized, 0);
+}
+
+/* A new file decides its own line ends: the last one's CR LF is not its rule. */
+static void test_rotation_decides_line_ends_anew(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "crlf\r\n");
+	process(fx);
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	append(fx->path, "x\ny\n");
+	process(fx);
+	assert_string_equal(fx->got.text, "crlf|x|y|");
+}
+
+/* The descriptor the follower holds on path (found in /proc/self/fd). */
+static int follower_descriptor(const char *path)
+{
+	DIR *d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	int found = -1;
+	for (struct dirent *e; found < 0 && (e = readdir(d));) {
+		char link[300], target[PATH_MAX];
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0 && (target[n] = '\0', strcmp(target, path) == 0))
+			found = atoi(e->d_name);
+	}
+	closedir(d);
+	assert_true(found >= 0);
+	return found;
+}
+
+/* A read error closed the file; the next wake-up then found "a new file"
+ * at the same path and read it again from its start. Provoked by putting
+ * a directory (read() fails with EISDIR) behind the follower's descriptor,
+ * then the file again, at the offset it had. */
+static void test_read_error_keeps_position(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "a\nb\n");
+	process(fx);
+	int fd = follower_descriptor(fx->path);
+	int saved = dup(fd), dir = open(fx->dir, O_RDONLY | O_DIRECTORY);
+	assert_true(saved >= 0 && dir >= 0);
+	assert_int_equal(dup2(dir, fd), fd);
+	close(dir);
+	append(fx->path, "c\n");
+	process_reports(fx, "read (retried at each wake-up): Is a directory");
+	process(fx);   /* the same error is said once */
+	assert_int_equal(dup2(saved, fd), fd);
+	close(saved);
+	process(fx);
+	assert_string_equal(fx->got.text, "a|b|c|");
+}
+
+/* Rotated to a file that cannot be opened (here a FIFO): nothing was read
+ * and nothing said so. */
+static void test_unopenable_file_reported(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	assert_int_equal(mkfifo(fx->path, 0600), 0);
+	process_reports(fx, "cannot be opened: not a regular file (a FIFO); its lines are not read until it can be");
+	process(fx);   /* said once */
+	assert_int_equal(unlink(fx->path), 0);
+	append(fx->path, "z\n");
+	process(fx);
+	assert_string_equal(fx->got.text, "z|");
 }
 
 int main(void)
@@ -246,7 +364,9 @@ int main(void)
 		T(test_from_end_then_new_lines), T(test_from_start), T(test_wakes_up_on_write),
 		T(test_rename_and_create), T(test_copytruncate), T(test_delete_and_recreate),
 		T(test_resume_from_cursor), T(test_resume_after_rotation_while_down),
-		T(test_long_line_dropped_whole), T(test_symlink_refused),
+		T(test_long_line_dropped_whole), T(test_symlink_refused), T(test_crlf_first_then_lf_lines),
+		T(test_rotation_decides_line_ends_anew), T(test_read_error_keeps_position),
+		T(test_unopenable_file_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -103,6 +103,32 @@ static void test_crlf_records_keep_inner_lf(void **state)
 	}
 }
 
+/* An LF log whose first line ends in CR LF: it is taken as a CR LF stream,
+ * then read as LF once no CR LF ends a record within max_line + 2 bytes
+ * (else every line after it joined one record, dropped as too long); the
+ * same lines wherever the reads cut it. */
+static void test_crlf_start_then_lf_lines(void **state)
+{
+	(void)state;
+	char data[256];
+	size_t n = (size_t)sprintf(data, "one\r\na\nb\n");
+	for (int i = 0; i < 10; i++)
+		n += (size_t)sprintf(data + n, "line %d\n", i);
+	for (size_t step = 1; step <= 9; step++) {
+		struct collected c = {0};
+		struct reader_stats st = {0};
+		read_through_pipe(data, n, step, 20, &c, &st);
+		assert_int_equal(c.n, 13);
+		assert_string_equal(c.lines[0], "one");
+		assert_string_equal(c.lines[1], "a");
+		assert_string_equal(c.lines[2], "b");
+		assert_string_equal(c.lines[12], "line 9");
+		assert_int_equal(c.offsets[1], 5);
+		assert_int_equal(st.eol_fallbacks, 1);
+		assert_int_equal(st.oversized, 0);
+	}
+}
+
 static void test_oversized_lines_dropped_whole(void **state)
 {
 	(void)state;
@@ -601,6 +627,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lines_split_anywhere), cmocka_unit_test(test_crlf_records_keep_inner_lf),
+		cmocka_unit_test(test_crlf_start_then_lf_lines),
 		cmocka_unit_test(test_oversized_lines_dropped_whole),
 		cmocka_unit_test(test_mapped_file_reads_as_read_does), cmocka_unit_test(test_mapped_file_pipe_falls_back),
 		cmocka_unit_test(test_mapped_file_stalled_framer),
