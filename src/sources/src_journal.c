@@ -139,9 +139,33 @@ static int position(struct journal_source *js, const struct journal_config *cfg,
 	if (cfg->cursor && *cfg->cursor) {
 		if ((r = sd_journal_seek_cursor(js->j, cfg->cursor)) < 0)
 			return fail(err, errlen, "seek to cursor", r);
-		/* the cursor's own entry was delivered before: step over it */
-		if (sd_journal_next(js->j) > 0 && sd_journal_test_cursor(js->j, cfg->cursor) <= 0)
-			sd_journal_previous(js->j);
+		/* The first entry at or after the cursor's place: the cursor's own
+		 * entry while it exists, else (its file deleted while pactod was
+		 * down) the first entry after it, not delivered yet. */
+		if ((r = sd_journal_next(js->j)) < 0)
+			return fail(err, errlen, "step to the cursor", r);
+		/* None: the position stays the cursor's place, and entries written
+		 * later, after it, are read when they come. */
+		if (r == 0)
+			return 0;
+		/* An error here says nothing about which entry this is: guessing
+		 * would skip one entry or repeat another, so it is reported, as a
+		 * cursor that cannot be sought is. */
+		if ((r = sd_journal_test_cursor(js->j, cfg->cursor)) < 0)
+			return fail(err, errlen, "test the cursor", r);
+		/* The cursor's own entry was delivered before: the next read steps
+		 * over it. */
+		if (r > 0)
+			return 0;
+		/* A later entry: step back so that the next read returns it. */
+		if ((r = sd_journal_previous(js->j)) < 0)
+			return fail(err, errlen, "step back from the cursor", r);
+		/* Nothing older: previous() then leaves the position on that entry,
+		 * and the next read would skip it (the first new entry was lost).
+		 * It is the first entry that matches, so reading from the head
+		 * returns it first. */
+		if (r == 0 && (r = sd_journal_seek_head(js->j)) < 0)
+			return fail(err, errlen, "seek head", r);
 		return 0;
 	}
 	if (cfg->from_start)

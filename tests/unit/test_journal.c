@@ -1,6 +1,7 @@
 /* test_journal.c: the journal source on real journal files, written by
  * systemd-journal-remote from export format: wanted identifiers only, the
- * trust rule, resuming after a cursor, entries of a file that appears later. */
+ * trust rule, resuming after a cursor (also when the cursor's entry was
+ * removed meanwhile), entries of a file that appears later. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "sources/src_journal.h"
@@ -137,11 +139,114 @@ static void test_cursor_and_new_files(void **state)
 	journal_source_close(js);
 }
 
+/* Reads everything from the start; returns the cursor of the last entry. */
+static void read_all_cursor(size_t expect, char *cursor, size_t len)
+{
+	struct got g = {0};
+	struct journal_source *js = open_source(&g, NULL, true);
+	char err[256];
+	assert_int_equal(journal_source_process(js, err, sizeof(err)), 0);
+	assert_int_equal(g.n, expect);
+	assert_true(journal_source_cursor(js, cursor, len));
+	journal_source_close(js);
+}
+
+static void remove_journal(const char *name)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/remote-%s.journal", dir, name);
+	assert_int_equal(unlink(path), 0);
+}
+
+/* The saved cursor's entry was removed while pactod was down (its file
+ * deleted, as vacuuming does): every entry after the cursor's place is still
+ * read, the first one too. Stepping back from the first later entry found
+ * nothing older, and that entry was then skipped as if it were the cursor's. */
+static void test_cursor_of_removed_entry(void **state)
+{
+	(void)state;
+	static const char *const first[][4] = {
+		{"sshd", "sshd", "syslog", "one"}, {"sshd", "sshd", "syslog", "two"},
+	};
+	static const char *const later[][4] = {
+		{"sshd", "sshd", "syslog", "three"}, {"sshd", "sshd", "syslog", "four"},
+		{"sshd", "sshd", "syslog", "five"},
+	};
+	char err[256], cursor[512];
+	write_journal("a", first, 2);
+	read_all_cursor(2, cursor, sizeof(cursor));
+	remove_journal("a");
+	write_journal("b", later, 3);
+	struct got g = {0};
+	struct journal_source *js = open_source(&g, cursor, false);
+	assert_int_equal(journal_source_process(js, err, sizeof(err)), 0);
+	assert_int_equal(g.n, 3);
+	assert_string_equal(g.msgs[0], "three");
+	assert_string_equal(g.msgs[2], "five");
+	journal_source_close(js);
+}
+
+/* The same with an older entry left in another file: stepping back lands
+ * on it, and reading starts after it, at the first entry past the cursor. */
+static void test_cursor_removed_older_kept(void **state)
+{
+	(void)state;
+	static const char *const old[][4] = {{"sshd", "sshd", "syslog", "zero"}};
+	static const char *const first[][4] = {{"sshd", "sshd", "syslog", "one"}};
+	static const char *const later[][4] = {
+		{"sshd", "sshd", "syslog", "two"}, {"sshd", "sshd", "syslog", "three"},
+	};
+	char err[256], cursor[512];
+	write_journal("a", old, 1);
+	write_journal("b", first, 1);
+	read_all_cursor(2, cursor, sizeof(cursor));
+	remove_journal("b");
+	write_journal("c", later, 2);
+	struct got g = {0};
+	struct journal_source *js = open_source(&g, cursor, false);
+	assert_int_equal(journal_source_process(js, err, sizeof(err)), 0);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.msgs[0], "two");
+	assert_string_equal(g.msgs[1], "three");
+	journal_source_close(js);
+}
+
+/* Nothing at or after the cursor's place (its entry removed, none newer):
+ * nothing is read at start, and entries written afterwards, in a new file,
+ * are read when they come, none of them lost. */
+static void test_cursor_past_every_entry(void **state)
+{
+	(void)state;
+	static const char *const first[][4] = {
+		{"sshd", "sshd", "syslog", "one"}, {"sshd", "sshd", "syslog", "two"},
+	};
+	static const char *const later[][4] = {
+		{"sshd", "sshd", "syslog", "three"}, {"sshd", "sshd", "syslog", "four"},
+	};
+	char err[256], cursor[512];
+	write_journal("a", first, 2);
+	read_all_cursor(2, cursor, sizeof(cursor));
+	remove_journal("a");
+	struct got g = {0};
+	struct journal_source *js = open_source(&g, cursor, false);
+	assert_int_equal(journal_source_process(js, err, sizeof(err)), 0);
+	assert_int_equal(g.n, 0);
+	write_journal("b", later, 2);
+	assert_int_equal(journal_source_process(js, err, sizeof(err)), 0);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.msgs[0], "three");
+	assert_string_equal(g.msgs[1], "four");
+	journal_source_close(js);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_entries_and_trust, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_and_new_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_of_removed_entry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_removed_older_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_past_every_entry, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
