@@ -135,18 +135,24 @@ static void on_line(void *arg, const char *line, size_t len, uint64_t offset)
 
 /* ---- sources ---- */
 
+/* "INODE:OFFSET:HEADLEN:HEADHASH" (src_file.h: the file's first bytes);
+ * cursors saved before heads, "INODE:OFFSET", are still read. */
 static void format_cursor(const struct file_cursor *c, char *buf, size_t len)
 {
-	snprintf(buf, len, "%llu:%llu", (unsigned long long)c->inode, (unsigned long long)c->offset);
+	snprintf(buf, len, "%llu:%llu:%u:%016llx", (unsigned long long)c->inode, (unsigned long long)c->offset,
+		 (unsigned)c->head.len, (unsigned long long)c->head.hash);
 }
 
 static struct file_cursor parse_cursor(const char *text)
 {
 	struct file_cursor c = {0};
-	unsigned long long inode, offset;
+	unsigned long long inode, offset, hash;
+	unsigned head_len;
 	char tail;
-	if (sscanf(text, "%llu:%llu%c", &inode, &offset, &tail) == 2)
-		c = (struct file_cursor){.inode = inode, .offset = offset, .valid = true};
+	int n = sscanf(text, "%llu:%llu:%u:%llx%c", &inode, &offset, &head_len, &hash, &tail);
+	if (n == 2 || (n == 4 && head_len <= FILE_HEAD_BYTES))
+		c = (struct file_cursor){.inode = inode, .offset = offset, .valid = true,
+					 .head = {.len = n == 4 ? head_len : 0, .hash = n == 4 ? hash : 0}};
 	return c;
 }
 

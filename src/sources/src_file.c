@@ -3,13 +3,19 @@
  * the files inside it too, and their renames and deletions). Every wake-up
  * does a full check instead of trusting event details, so a lost or
  * overflowed event costs nothing but a delay:
- *   1. read what is new in the file being followed, and in the previous
+ *   1. before reading it, look at the followed file's head (src_file.h):
+ *      one that no longer starts as it did was truncated (copytruncate),
+ *      maybe written again past where it was read: read from its start;
+ *      one shorter than what was read, its head intact, was cut inside
+ *      what was read: read on from its new end;
+ *   2. read what is new in the file being followed, and in the previous
  *      one if a rotation happened lately (rsyslog writes to the renamed
  *      file until it is told to reopen);
- *   2. stat the path: another inode means rotation (rename or delete and
+ *   3. stat the path: another inode means rotation (rename or delete and
  *      recreate): the current file becomes the previous one and the new
- *      one is read from its start; the same inode but shorter than what
- *      was read means copytruncate: read again from the start.
+ *      one is read from its start, unless it starts as the current one
+ *      and holds all that was read of it (the same lines written anew:
+ *      read on from there).
  * Invariant: each open file has its own partial-line buffer, and its
  * cursor offset always sits just after a newline. */
 #include "sources/src_file.h"
@@ -37,6 +43,7 @@
 struct open_file {
 	int fd;                  /* -1: none */
 	uint64_t inode;
+	struct file_head head;   /* grows with the file up to FILE_HEAD_BYTES */
 	uint64_t read_offset;    /* bytes read from fd so far */
 	char *buf;
 	size_t len;              /* unframed bytes in buf */
@@ -73,6 +80,45 @@ static time_t monotonic_now(void)
 	return (time_t)(clock_monotonic_ms() / 1000);
 }
 
+/* ---- heads ---- */
+
+/* FNV-1a: no security asked of it, only that different first lines differ. */
+static uint64_t head_hash(const char *bytes, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)bytes[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* The head of the file open at fd, as it is now. */
+static struct file_head read_head(int fd)
+{
+	char bytes[FILE_HEAD_BYTES];
+	ssize_t n = pread(fd, bytes, sizeof(bytes), 0);
+	if (n <= 0)
+		return (struct file_head){0};
+	return (struct file_head){.len = (uint32_t)n, .hash = head_hash(bytes, (size_t)n)};
+}
+
+/* Whether the file at fd still starts as known: its first known.len bytes
+ * are the same (an unknown head matches anything). */
+static bool head_matches(int fd, struct file_head known)
+{
+	if (known.len == 0)
+		return true;
+	char bytes[FILE_HEAD_BYTES];
+	ssize_t n = pread(fd, bytes, known.len, 0);
+	return n == (ssize_t)known.len && head_hash(bytes, known.len) == known.hash;
+}
+
+/* Learns more of the head while the file is shorter than FILE_HEAD_BYTES. */
+static void grow_head(struct open_file *of)
+{
+	if (of->fd >= 0 && of->head.len < FILE_HEAD_BYTES && of->read_offset > of->head.len)
+		of->head = read_head(of->fd);
+}
+
 /* ---- one open file ---- */
 
 static void file_init(struct follower *f, struct open_file *of)
@@ -107,6 +153,7 @@ static void file_start(struct open_file *of, int fd, uint64_t inode, uint64_t of
 	of->lines.eol = EOL_UNDECIDED;
 	of->boundary = offset;
 	of->idle_since = monotonic_now();
+	of->head = read_head(fd);
 	char before;
 	if (offset > 0 && pread(fd, &before, 1, (off_t)offset - 1) == 1 && before != '\n')
 		of->lines.skipping = true;
@@ -149,6 +196,7 @@ static long file_drain(struct open_file *of)
 	}
 	if (total > 0)
 		of->idle_since = monotonic_now();
+	grow_head(of);
 	return total;
 }
 
@@ -196,14 +244,30 @@ static void rotate(struct follower *f, int fd, uint64_t inode)
 	f->stats.rotations++;
 }
 
+/* The followed file, looked at before it is read: one that no longer
+ * starts as it did was truncated (copytruncate) and maybe written again,
+ * past where it was read too: read from its start (the rest of a partial
+ * line went to the copy). One cut inside what was read, its head intact
+ * (truncate -s), holds nothing new up to its new end. */
 static void check_truncation(struct follower *f)
 {
 	struct stat st;
-	if (fstat(f->cur.fd, &st) != 0 || (uint64_t)st.st_size >= f->cur.read_offset)
+	if (f->cur.fd < 0 || fstat(f->cur.fd, &st) != 0)
 		return;
-	/* copytruncate: the rest of a partial line went to the copy. */
-	file_start(&f->cur, f->cur.fd, f->cur.inode, 0);
+	uint64_t size = (uint64_t)st.st_size;
+	bool known = f->cur.head.len > 0, same = known && head_matches(f->cur.fd, f->cur.head);
+	if (size >= f->cur.read_offset && (same || !known))
+		return;   /* grown, or not yet anything to know it by */
+	file_start(&f->cur, f->cur.fd, f->cur.inode, same ? size : 0);
 	f->stats.truncations++;
+}
+
+/* A new inode at the path that starts as the followed file does, and holds
+ * all that was read of it: the same lines written anew (sed -i, cp and
+ * mv), read on from where the old one was left, not again. */
+static bool same_lines(const struct open_file *cur, int fd, uint64_t size)
+{
+	return cur->head.len > 0 && size >= cur->boundary && head_matches(fd, cur->head);
 }
 
 static void check_path(struct follower *f)
@@ -212,19 +276,23 @@ static void check_path(struct follower *f)
 	struct stat st;
 	if (stat(f->path, &st) != 0)
 		return;   /* gone for now: keep reading the old file until one appears */
-	if (f->cur.fd >= 0 && (uint64_t)st.st_ino == f->cur.inode) {
-		check_truncation(f);
-		return;
-	}
+	if (f->cur.fd >= 0 && (uint64_t)st.st_ino == f->cur.inode)
+		return;   /* checked before it was read (check_truncation) */
 	const char *why;
 	int fd = open_path(f->path, &inode, &size, &why);
 	note_open(f, fd < 0 ? why : NULL);
 	if (fd < 0)
 		return;
-	if (f->cur.fd < 0)
+	if (f->cur.fd < 0) {
 		file_start(&f->cur, fd, inode, 0);   /* appeared after we started */
-	else
+	} else if (same_lines(&f->cur, fd, size)) {
+		uint64_t at = f->cur.boundary;
+		file_close(&f->cur);
+		file_start(&f->cur, fd, inode, at);
+		f->stats.rotations++;
+	} else {
 		rotate(f, fd, inode);
+	}
 }
 
 static void expire_previous(struct follower *f)
@@ -290,6 +358,7 @@ int follower_process(struct follower *f, char *err, size_t errlen)
 	drain_events(f->inotify_fd);
 	if (f->prev.fd >= 0 && file_drain(&f->prev) < 0)
 		file_close(&f->prev);
+	check_truncation(f);
 	int rc = drain_current(f, err, errlen);
 	check_path(f);
 	if (rc == 0)
@@ -298,8 +367,19 @@ int follower_process(struct follower *f, char *err, size_t errlen)
 	return report(f, rc, err, errlen);
 }
 
+/* Whether the file at fd is the one the cursor was saved on: the same
+ * inode and head, or (when rotated while we were down) the same head
+ * under another inode, holding all that was read. */
+static bool cursor_names(const struct file_cursor *c, int fd, uint64_t inode, uint64_t size)
+{
+	if (!head_matches(fd, c->head))
+		return false;
+	return inode == c->inode || (c->head.len > 0 && size >= c->offset);
+}
+
 /* Where reading starts: the cursor if it names this file (or PATH.1, the
- * file it was rotated to while we were down), else the end, or the start. */
+ * file it was rotated or copied to while we were down: read from the
+ * cursor first), else the end, or the start. */
 static void open_initial(struct follower *f, const struct follower_config *cfg)
 {
 	uint64_t inode, size, rinode, rsize;
@@ -307,12 +387,14 @@ static void open_initial(struct follower *f, const struct follower_config *cfg)
 	int fd = open_path(f->path, &inode, &size, &why);
 	note_open(f, fd < 0 ? why : NULL);
 	const struct file_cursor *c = &cfg->cursor;
-	if (c->valid && fd >= 0 && inode == c->inode) {
-		file_start(&f->cur, fd, inode, c->offset <= size ? c->offset : 0);
+	if (c->valid && fd >= 0 && cursor_names(c, fd, inode, size)) {
+		/* Cut inside what was read while we were down, its head intact:
+		 * nothing new up to its end. */
+		file_start(&f->cur, fd, inode, c->offset <= size ? c->offset : size);
 		return;
 	}
 	int rfd = c->valid ? open_path(f->rotated_path, &rinode, &rsize, &rwhy) : -1;
-	if (rfd >= 0 && rinode == c->inode && c->offset <= rsize) {
+	if (rfd >= 0 && c->offset <= rsize && cursor_names(c, rfd, rinode, rsize)) {
 		file_start(&f->prev, rfd, rinode, c->offset);   /* finish it first */
 		f->prev.idle_since = 0;                         /* nobody writes there any more */
 	} else if (rfd >= 0) {
@@ -377,6 +459,7 @@ struct file_cursor follower_cursor(const struct follower *f)
 	if (c.valid) {
 		c.inode = f->cur.inode;
 		c.offset = f->cur.boundary;
+		c.head = f->cur.head;
 	}
 	return c;
 }

@@ -7,7 +7,8 @@
  * delivered when the file is left). Memory is one fixed buffer; a line
  * longer than max_line is dropped whole and counted. The cursor (inode and
  * offset just past the last delivered line) lets a restart resume exactly,
- * also from PATH.1 when the file was rotated while pactod was down.
+ * also from PATH.1 when the file was rotated while pactod was down, and
+ * (with the head) from PATH.1 when it was copied there and truncated.
  * Limits: copytruncate itself loses what is written between the copy and
  * the truncation (logrotate documents this); nothing here can recover it.
  * Never: follows a symlink swapped in for the file (O_NOFOLLOW). */
@@ -20,9 +21,24 @@
 
 #include "sources/reader.h"
 
+/* A file is known by its inode and by its head: a hash of its first
+ * FILE_HEAD_BYTES bytes (fewer while it is shorter), as fail2ban knows a
+ * log by its first line. The head tells a file rewritten in place (cut and
+ * written again past where it was read, or while pactod was down) from the
+ * same file, and the same lines under a new inode (sed -i, cp and mv) from
+ * a new file. A log's first bytes hold its first line's time stamp, so two
+ * different files do not share them. */
+#define FILE_HEAD_BYTES 64
+
+struct file_head {
+	uint32_t len;      /* 0: unknown (an empty file, or a cursor saved before heads) */
+	uint64_t hash;
+};
+
 struct file_cursor {
 	uint64_t inode;
 	uint64_t offset;
+	struct file_head head;
 	bool valid;
 };
 

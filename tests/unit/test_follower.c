@@ -2,8 +2,10 @@
  * real files: rename-and-create (with the old file still written after the
  * rename), copytruncate, delete-and-recreate; partial lines; start at the
  * end or the start; resume from a cursor, also from FILE.1; a first line
- * ending in CR LF, a read error, a path that cannot be opened. Each line
- * must arrive exactly once, in order. */
+ * ending in CR LF, a read error, a path that cannot be opened; a file known
+ * by its head: rewritten past where it was read, cut inside what was read,
+ * the same lines under a new inode, and each of those while pactod was
+ * down. Each line must arrive exactly once, in order. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -297,6 +299,113 @@ static void test_rotation_decides_line_ends_anew(void **state)
 	assert_string_equal(fx->got.text, "crlf|x|y|");
 }
 
+/* Truncated and written again past where it was read before the follower
+ * looked: only the size was compared, so reading went on from the old
+ * offset, in the middle of the new text. */
+static void test_rewritten_past_offset(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "aaa\nbbb\n");
+	process(fx);
+	assert_int_equal(truncate(fx->path, 0), 0);
+	append(fx->path, "ccc\nddd\neee\n");
+	process(fx);
+	assert_string_equal(fx->got.text, "aaa|bbb|ccc|ddd|eee|");
+	struct follower_stats st;
+	follower_get_stats(fx->f, &st);
+	assert_int_equal(st.truncations, 1);
+}
+
+/* Cut inside what was read, its head intact (truncate -s): the lines kept
+ * were read already; it was read again from its start. A file cut inside
+ * its known head cannot be told from one emptied and written again: it is
+ * read again (the lines counted twice rather than lost). */
+static void test_cut_inside_what_was_read(void **state)
+{
+	struct fixture *fx = *state;
+	char first[80];
+	memset(first, 'h', 70);   /* a first line longer than the head */
+	memcpy(first + 70, "\n", 2);
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, first);
+	append(fx->path, "2\n3\n");
+	process(fx);
+	assert_int_equal(truncate(fx->path, 73), 0);   /* the first line and "2\n" */
+	process(fx);
+	append(fx->path, "4\n");
+	process(fx);
+	assert_string_equal(fx->got.text + 71, "2|3|4|");
+	assert_int_equal(fx->got.n, 4);
+	assert_int_equal(truncate(fx->path, 10), 0);   /* inside the head */
+	append(fx->path, "5\n");
+	process(fx);
+	assert_int_equal(fx->got.n, 5);
+	assert_string_equal(fx->got.text + 71 + strlen("2|3|4|"), "hhhhhhhhhh5|");
+}
+
+/* The same lines under a new inode (sed -i, cp and mv): read on from where
+ * they were left, not again as a new file. */
+static void test_same_lines_new_inode(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "1\n2\n");
+	process(fx);
+	char copy[160];
+	snprintf(copy, sizeof(copy), "%s/copy", fx->dir);
+	append(copy, "1\n2\n");
+	assert_int_equal(rename(copy, fx->path), 0);
+	process(fx);
+	append(fx->path, "3\n");
+	process(fx);
+	assert_string_equal(fx->got.text, "1|2|3|");
+}
+
+/* Emptied and written again past the cursor while pactod was down: the
+ * same inode, so reading resumed at the old offset, inside new text. */
+static void test_resume_rewritten_while_down(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "1\n2\n3\n");
+	process(fx);
+	struct file_cursor c = follower_cursor(fx->f);
+	assert_int_equal(c.head.len, 6);
+	follower_close(fx->f);
+	fx->f = NULL;
+	assert_int_equal(truncate(fx->path, 0), 0);
+	append(fx->path, "x new first\ny\n");
+	start(fx, false, c);
+	process(fx);
+	assert_string_equal(fx->got.text, "1|2|3|x new first|y|");
+}
+
+/* copytruncate while pactod was down: what followed the cursor is in the
+ * copy, PATH.1 (a new inode, the same head): read from there first. */
+static void test_resume_copytruncate_while_down(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "1\n");
+	process(fx);
+	struct file_cursor c = follower_cursor(fx->f);
+	follower_close(fx->f);
+	fx->f = NULL;
+	append(fx->path, "2\n3\n");
+	append(fx->rotated, "1\n2\n3\n");   /* the copy */
+	assert_int_equal(truncate(fx->path, 0), 0);
+	append(fx->path, "4\n");
+	start(fx, false, c);
+	process(fx);
+	assert_string_equal(fx->got.text, "1|2|3|4|");
+}
+
 /* The descriptor the follower holds on path (found in /proc/self/fd). */
 static int follower_descriptor(const char *path)
 {
@@ -366,7 +475,9 @@ int main(void)
 		T(test_resume_from_cursor), T(test_resume_after_rotation_while_down),
 		T(test_long_line_dropped_whole), T(test_symlink_refused), T(test_crlf_first_then_lf_lines),
 		T(test_rotation_decides_line_ends_anew), T(test_read_error_keeps_position),
-		T(test_unopenable_file_reported),
+		T(test_unopenable_file_reported), T(test_rewritten_past_offset), T(test_cut_inside_what_was_read),
+		T(test_same_lines_new_inode), T(test_resume_rewritten_while_down),
+		T(test_resume_copytruncate_while_down),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
