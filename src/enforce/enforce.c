@@ -95,14 +95,39 @@ static bool overlaps(const struct addr *a, const uint8_t *net, unsigned len)
 	return true;
 }
 
-/* Networks no sanction may cover: "this network", loopback, and for IPv6
- * ::/80, which holds ::, ::1 and the IPv4-mapped and -compatible spaces. */
-static bool reserved(const struct addr *a)
+/* Networks no sanction may cover, nor any prefix that covers one: dropping
+ * them would cut the host off from itself or from its own link, whoever
+ * asked (an ally's report, or a log line naming fe80::x, counted per /64).
+ * Each says why in enforce_check's answer. */
+static const struct reserved_net {
+	int family;
+	unsigned len;
+	uint8_t net[16];
+	const char *why;
+} reserved_nets[] = {
+	{AF_INET, 8, {0}, "reserved network (this network, 0.0.0.0/8)"},
+	{AF_INET, 8, {127}, "reserved network (loopback, 127.0.0.0/8)"},
+	/* Addresses a host gives itself without DHCP; cloud metadata services. */
+	{AF_INET, 16, {169, 254}, "reserved network (link-local, 169.254.0.0/16)"},
+	{AF_INET, 4, {224}, "reserved network (multicast, 224.0.0.0/4)"},
+	{AF_INET, 4, {240}, "reserved network (reserved and broadcast, 240.0.0.0/4)"},
+	/* ::, ::1 and the IPv4-mapped and -compatible spaces. */
+	{AF_INET6, 80, {0}, "reserved network (unspecified, loopback or IPv4-mapped, ::/80)"},
+	/* Neighbour discovery and router advertisements travel here: without
+	 * them the host loses its IPv6 neighbours. */
+	{AF_INET6, 10, {0xfe, 0x80}, "reserved network (link-local, fe80::/10)"},
+	{AF_INET6, 8, {0xff}, "reserved network (multicast, ff00::/8)"},
+};
+
+/* Why a may not be sanctioned as a reserved network, or NULL. */
+static const char *reserved(const struct addr *a)
 {
-	static const uint8_t zero[16], loop4[16] = {127};
-	if (a->family == AF_INET)
-		return overlaps(a, zero, 8) || overlaps(a, loop4, 8);
-	return overlaps(a, zero, 80);
+	for (size_t i = 0; i < sizeof(reserved_nets) / sizeof(reserved_nets[0]); i++) {
+		const struct reserved_net *r = &reserved_nets[i];
+		if (r->family == a->family && overlaps(a, r->net, r->len))
+			return r->why;
+	}
+	return NULL;
 }
 
 const char *enforce_check(const struct addr *a, const struct enforce_limits *lim)
@@ -119,9 +144,7 @@ const char *enforce_check(const struct addr *a, const struct enforce_limits *lim
 		return "a /0 would drop every address";
 	if (a->prefix < (a->family == AF_INET ? lim->widest_v4 : lim->widest_v6))
 		return "prefix wider than the widest allowed";
-	if (reserved(a))
-		return "reserved network (this network, loopback or IPv4-mapped)";
-	return NULL;
+	return reserved(a);
 }
 
 /* "192.0.2.1/32", or what is wrong with the family: for messages about
@@ -686,23 +709,44 @@ int enforce_table_changed(char *err, size_t errlen)
 	return enf.be->changed ? enf.be->changed(err, errlen) : 0;
 }
 
+/* The backend's lookup of addrs[0..n), all checked. */
+static int probe_checked(const struct addr *addrs, size_t n, bool *present, char *err, size_t errlen)
+{
+	if (!enf.be->probe) {
+		for (size_t i = 0; i < n; i++)
+			present[i] = true;
+		return 0;
+	}
+	return n ? enf.be->probe(addrs, n, present, err, errlen) : 0;
+}
+
+/* A refused address is reported absent rather than failing the whole
+ * probe: a ledger written before the reserved networks grew may still hold
+ * one (fe80::/64), and it must not stop the others from being checked. */
 int enforce_probe(const struct addr *addrs, size_t n, bool *present, char *err, size_t errlen)
 {
 	if (!enf.be) {
 		snprintf(err, errlen, "enforce: probe: not open");
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (enforce_check(&addrs[i], &enf.lim)) {
-			snprintf(err, errlen, "enforce: probe: an address the enforcer refuses");
-			return -1;
-		}
-	if (!enf.be->probe) {
-		for (size_t i = 0; i < n; i++)
-			present[i] = true;
-		return 0;
+	struct addr *ok = calloc(n ? n : 1, sizeof(*ok));
+	bool *found = calloc(n ? n : 1, sizeof(*found));
+	size_t m = 0;
+	if (!ok || !found) {
+		free(ok);
+		free(found);
+		snprintf(err, errlen, "enforce: probe: %zu addresses: out of memory", n);
+		return -1;
 	}
-	return enf.be->probe(addrs, n, present, err, errlen);
+	for (size_t i = 0; i < n; i++)
+		if (!enforce_check(&addrs[i], &enf.lim))
+			ok[m++] = addrs[i];
+	int rc = probe_checked(ok, m, found, err, errlen);
+	for (size_t i = 0, k = 0; rc == 0 && i < n; i++)
+		present[i] = enforce_check(&addrs[i], &enf.lim) ? false : found[k++];
+	free(ok);
+	free(found);
+	return rc;
 }
 
 const struct enforce_stats *enforce_get_stats(void)

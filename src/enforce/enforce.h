@@ -96,9 +96,12 @@ int enforce_reset(char *err, size_t errlen) ENFORCE_WUR;
 /* NULL when a may be enforced under lim (NULL: the limits of enforce_open,
  * or the defaults when closed),
  * else why not: a family other than IPv4/IPv6, a prefix out of bounds, bits
- * set past the prefix, /0, a prefix wider than lim allows, or a reserved
- * network (0.0.0.0/8, 127.0.0.0/8, ::/80 which holds ::, ::1 and the
- * IPv4-mapped space). Pure. */
+ * set past the prefix, /0, a prefix wider than lim allows, or one that is,
+ * lies in or covers a reserved network: IPv4 0.0.0.0/8, 127.0.0.0/8,
+ * 169.254.0.0/16 (link-local), 224.0.0.0/4 (multicast), 240.0.0.0/4
+ * (reserved, with 255.255.255.255); IPv6 ::/80 (::, ::1 and the
+ * IPv4-mapped space), fe80::/10 (link-local: neighbour discovery) and
+ * ff00::/8 (multicast). The reason names the network. Pure. */
 const char *enforce_check(const struct addr *a, const struct enforce_limits *lim);
 
 /* Queue a drop of a (an address or a prefix) for duration_s seconds from

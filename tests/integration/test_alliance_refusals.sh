@@ -4,10 +4,11 @@
 # (allyprobe) publishes reports as alpha (a member), as mallory (not one),
 # and as a forger: a forged signature, a replayed report, a non-member, an
 # over-rate member, a protected address, a too-wide prefix, the wrong
-# alliance, the wrong treaty version, a report from the future, and bytes
-# that are no report. Each is refused, counted by reason in `pacto allies`,
-# recorded in the ledger, and never reaches the firewall; a valid report
-# among them is applied. Then a hostile flood (truncated, oversized,
+# alliance, the wrong treaty version, a report from the future, a reserved
+# address or link-local prefix, and bytes that are no report. Each is
+# refused, counted by reason in `pacto allies`, recorded in the ledger, and
+# never reaches the firewall; a valid report among them is applied. A
+# link-local source in bravo's own log is refused by the enforcer too. Then a hostile flood (truncated, oversized,
 # garbage, reordered and duplicated reports at once): pactod keeps
 # answering and applies only what passes.
 . "$PACTO_TOP/tests/integration/lib.sh"
@@ -111,10 +112,37 @@ check "a report of alpha's claiming to be charlie's is refused (wrong_sender)" w
 probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 16 --address 0.0.0.5
 check "a reserved address passes the trust rules but not the enforcer: refused, recorded" wait_for 5 sh -c \
 	"ip netns exec $NS $BUILD/pacto --state-dir $STATE why 0.0.0.5 | grep -q 'refused, firewall:'"
+# An ally's fe80::/64 would cut bravo's IPv6 neighbour discovery.
+probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 17 --address fe80::/64
+check "a link-local prefix (fe80::/64) passes the trust rules but not the enforcer: refused, recorded" wait_for 5 sh -c \
+	"ip netns exec $NS $BUILD/pacto --state-dir $STATE why fe80::/64 | grep -q 'refused, firewall:.*reserved network (link-local, fe80::/10)'"
+check "and not enforced: fe80:: is in no set" sh -c "! ip netns exec $NS nft get element inet pacto v6_64 '{ fe80:: }' >/dev/null 2>&1"
 probe --member alpha --key "$SCRATCH/alpha.key" --garbage --address 203.0.113.16
 check "bytes that are no report are refused" wait_for 5 refused alpha bad_signature 2
 probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 100 --address 10.9.0.1 --count 20
 check "an over-rate burst: the reports past the treaty's burst are refused (rate)" wait_for 5 refused alpha rate 1
+
+# bravo's own log: failures from a link-local source reach the threshold;
+# the sanction is refused and counted, not recorded, not reported.
+attack_link_local() {
+	for i in 1 2 3 4 5 6; do
+		echo "$(date -u '+%Y-%m-%dT%H:%M:%S.000000+00:00') bravo sshd[$((8000 + i))]: Failed password for root from fe80::1 port $((41000 + i)) ssh2"
+	done >>"$SCRATCH/auth.log"
+}
+attack_link_local
+check "bravo's own sanction of fe80::/64 (from its log) is refused by the enforcer, logged" wait_for 5 \
+	grep -q "^pactod: firewall: fe80::/64 refused: reserved network (link-local" "$SCRATCH/pactod.log"
+check "and counted as a firewall error; nothing recorded, nothing reported to the allies" sh -c "
+	ip netns exec $NS $BUILD/pacto --state-dir $STATE status --json | jq -e '.counters.firewall_errors >= 1' >/dev/null &&
+	ip netns exec $NS $BUILD/pacto --state-dir $STATE allies --json | jq -e '.reported == 0' >/dev/null &&
+	ip netns exec $NS $BUILD/pacto --state-dir $STATE sanctions --json | jq -e '[.sanctions[].address] | index(\"fe80::/64\") == null' >/dev/null"
+# local_refusals: how many of bravo's own sanctions of fe80::/64 were refused.
+local_refusals() { grep -c '^pactod: firewall: fe80::/64 refused' "$SCRATCH/pactod.log"; }
+two_refusals() { [ "$(local_refusals)" -ge 2 ]; }
+attack_link_local
+wait_for 5 two_refusals
+sleep 1
+check "a second round is refused again, once: the source counts from zero, no loop" [ "$(local_refusals)" -eq 2 ]
 
 for a in 0.0.0.5 203.0.113.2 203.0.113.3 203.0.113.6 198.51.100.7 203.0.113.12 203.0.113.13 203.0.113.14 203.0.113.15; do
 	check "nothing refused is enforced: $a is not in the firewall" sh -c "! ip netns exec $NS nft get element inet pacto v4 '{ $a }' >/dev/null 2>&1"

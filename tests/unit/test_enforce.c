@@ -126,6 +126,83 @@ static void test_check_accepts(void **state)
 	assert_null(enforce_check(&a32, &wide));
 }
 
+/* Each reserved network: an address in it, a prefix in it (the widest the
+ * defaults allow), and the name the refusal gives. */
+static void test_check_refuses_reserved(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *addr, *named;
+	} bad[] = {
+		{"169.254.0.1", "link-local, 169.254.0.0/16"},
+		{"169.254.169.254", "link-local"},
+		{"169.254.255.0/24", "link-local"},
+		{"224.0.0.1", "multicast, 224.0.0.0/4"},
+		{"224.0.0.0/24", "multicast"},
+		{"239.255.255.250", "multicast"},
+		{"240.0.0.1", "reserved and broadcast, 240.0.0.0/4"},
+		{"255.255.255.255", "broadcast"},
+		{"255.255.255.0/24", "broadcast"},
+		{"fe80::1", "link-local, fe80::/10"},
+		{"fe80::/64", "link-local"},
+		{"febf:ffff::/48", "link-local"},
+		{"ff02::1", "multicast, ff00::/8"},
+		{"ff02::/64", "multicast"},
+		{"ff05::1:3", "multicast"},
+		{"127.0.0.1", "loopback, 127.0.0.0/8"},
+		{"0.0.0.5", "this network, 0.0.0.0/8"},
+		{"::1", "::/80"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct addr a = cidr(bad[i].addr);
+		const char *why = enforce_check(&a, &defaults);
+		if (!why || !strstr(why, "reserved network") || !strstr(why, bad[i].named))
+			fail_msg("%s: %s, wanted a reserved network naming %s", bad[i].addr, why ? why : "accepted",
+				 bad[i].named);
+	}
+}
+
+/* A prefix that covers a reserved network is refused too, when the limits
+ * allow prefixes that wide; its neighbours are not reserved. */
+static void test_check_refuses_covering(void **state)
+{
+	(void)state;
+	const struct enforce_limits wide = {1, 1};
+	const char *covering[] = {"169.0.0.0/8", "169.254.0.0/15", "224.0.0.0/3", "192.0.0.0/2", "240.0.0.0/5",
+				  "fe80::/9", "fe00::/7", "f000::/4", "8000::/1", "ff00::/8"};
+	for (size_t i = 0; i < sizeof(covering) / sizeof(covering[0]); i++) {
+		struct addr a = cidr(covering[i]);
+		const char *why = enforce_check(&a, &wide);
+		if (!why || !strstr(why, "reserved network"))
+			fail_msg("%s: %s, wanted a reserved network", covering[i], why ? why : "accepted");
+	}
+	const char *neighbours[] = {"169.253.255.255", "169.255.0.1", "223.255.255.255", "223.255.255.0/24",
+				    "fe7f:ffff::1", "fec0::1", "fd00::/64", "fe00::1", "feff::/48", "2001:db8::/64"};
+	for (size_t i = 0; i < sizeof(neighbours) / sizeof(neighbours[0]); i++) {
+		struct addr a = cidr(neighbours[i]);
+		const char *why = enforce_check(&a, &defaults);
+		if (why)
+			fail_msg("refused %s: %s", neighbours[i], why);
+	}
+}
+
+/* A refused address in a probe is said absent; the others are looked up
+ * (the dry-run backend says present): a ledger row from before the reserved
+ * networks grew must not stop the repair of the rest. */
+static void test_probe_refused_absent(void **state)
+{
+	(void)state;
+	char err[ENFORCE_ERRLEN];
+	struct addr addrs[] = {cidr("192.0.2.1"), cidr("fe80::/64"), cidr("2001:db8::1"), cidr("224.0.0.1")};
+	bool present[4] = {false, true, false, true};
+	assert_int_equal(enforce_probe(addrs, 4, present, err, sizeof(err)), 0);
+	assert_true(present[0]);
+	assert_false(present[1]);
+	assert_true(present[2]);
+	assert_false(present[3]);
+	assert_int_equal(enforce_probe(addrs, 0, present, err, sizeof(err)), 0);
+}
+
 static void test_add_refuses(void **state)
 {
 	(void)state;
@@ -445,6 +522,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check_refuses),
 		cmocka_unit_test(test_check_accepts),
+		cmocka_unit_test(test_check_refuses_reserved),
+		cmocka_unit_test(test_check_refuses_covering),
+		cmocka_unit_test_setup_teardown(test_probe_refused_absent, open_dryrun, close_dryrun),
 		cmocka_unit_test_setup_teardown(test_add_refuses, open_dryrun, close_dryrun),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_render_table),
