@@ -540,8 +540,47 @@ static int64_t impose(struct daemon *d, const char *member, const struct report 
 	return id;
 }
 
+/* Nothing holds key any more: queue its removal, and count its failures
+ * again. */
+static void drop_key(struct daemon *d, const struct addr *key)
+{
+	char err[256];
+	if (firewall_remove(d->fw, key, err, sizeof(err)) != 0)
+		log_warnx("firewall: %s", err);
+	else
+		d->alliance->firewall_dirty = true;
+	engine_lift(d->engine, key);
+}
+
+/* An ally's sanction of key was just lifted in the ledger. impose() may
+ * have stretched the kernel element and the engine to the ally's end,
+ * past a shorter sanction of this host's own: set both back to what still
+ * holds key (the ledger says, now the ally's row is lifted), or drop key
+ * when nothing does. Left at the ally's end, the address would stay
+ * dropped, and its failures uncounted, long after `pacto sanctions` stops
+ * listing it. */
+static void fall_back(struct daemon *d, const struct addr *key, int64_t now)
+{
+	char err[256];
+	struct in_force f = in_force(d, key, now);
+	if (f.until_us <= now) {
+		drop_key(d, key);
+		return;
+	}
+	/* Re-adding an element sets its timeout anew, shorter too (enforce.h). */
+	if (firewall_add(d->fw, key, (f.until_us - now + 999999) / 1000000, err, sizeof(err)) != 0) {
+		log_warnx("firewall: %s", err);
+		return;
+	}
+	d->alliance->firewall_dirty = true;
+	/* engine_impose only lengthens: back to nothing first. */
+	engine_lift(d->engine, key);
+	engine_impose(d->engine, key, f.until_us);
+}
+
 /* The support of an ally's sanction fell below the quorum: lift it, and
- * drop the key unless a sanction of this host's own still holds it. */
+ * bring the key back to a sanction of this host's own that still holds it,
+ * or drop it (fall_back). */
 static int64_t lift(struct daemon *d, const char *member, const struct report *rep, int64_t now)
 {
 	char by[LEDGER_MAX_NAME], err[256], text[ADDR_STRLEN];
@@ -550,13 +589,7 @@ static int64_t lift(struct daemon *d, const char *member, const struct report *r
 	snprintf(by, sizeof(by), ORIGIN_PREFIX "%s (report %llu)", member, (unsigned long long)rep->seq);
 	if (f.ally_id && ledger_lift_id(d->ledger, f.ally_id, now, by, &lifted, err, sizeof(err)) != 0)
 		log_warnx("ledger: %s", err);
-	if (!f.local) {
-		if (firewall_remove(d->fw, &rep->addr, err, sizeof(err)) != 0)
-			log_warnx("firewall: %s", err);
-		else
-			d->alliance->firewall_dirty = true;
-		engine_lift(d->engine, &rep->addr);
-	}
+	fall_back(d, &rep->addr, now);
 	log_info("lift %s: %s", addr_format(&rep->addr, text, sizeof(text)), by);
 	d->alliance->applied++;
 	return f.ally_id;
@@ -762,11 +795,7 @@ static unsigned settle(struct daemon *d, const struct support_row *rows, size_t 
 		 (unsigned long long)a->treaty->version);
 	if (ledger_lift_id(d->ledger, rows[0].id, now, by, &lifted, err, sizeof(err)) != 0 || !lifted)
 		return 0;
-	if (in_force(d, &rows[0].addr, now).until_us == 0) {
-		if (firewall_remove(d->fw, &rows[0].addr, err, sizeof(err)) == 0)
-			a->firewall_dirty = true;
-		engine_lift(d->engine, &rows[0].addr);
-	}
+	fall_back(d, &rows[0].addr, now);
 	log_info("lift %s: %s", addr_format(&rows[0].addr, text, sizeof(text)), by);
 	return 1;
 }

@@ -1,0 +1,147 @@
+# test_alliance_overlap.sh: an ally's sanction over a shorter one of this
+# host's own, then the ally's lift (or expulsion): the kernel element goes
+# back to the local sanction's end, not the ally's. One member (bravo) runs
+# pactod with real nftables in its own network namespace, with a
+# nats-server on that namespace's loopback; allyprobe publishes as alpha.
+#  - 203.0.113.77: local for 15 s, alpha for 3600 s, alpha lifts: the
+#    element expires within 15 s, then leaves the kernel, and the address,
+#    counted again (the engine too went back to the local end), is
+#    sanctioned anew from bravo's log;
+#  - 203.0.113.78: local for 60 s, alpha for 3600 s, alpha expelled by a
+#    new treaty: the element expires within 60 s;
+#  - 203.0.113.79 and .80: alpha's alone, lifted and expelled: gone.
+. "$PACTO_TOP/tests/integration/lib.sh"
+
+NS="pacto-overlap-$$"
+TREATY="$SCRATCH/treaty.json"
+URL=nats://127.0.0.1:4222
+STATE="$SCRATCH/bravo"
+
+cleanup() {
+	kill_namespace "$NS"
+	finish
+}
+trap cleanup EXIT
+
+in_ns() { ip netns exec "$NS" "$@"; }
+ctl() { in_ns "$BUILD/pacto" --state-dir "$STATE" "$@"; }
+# alpha SEQ ADDRESS [ARGS...]: one report of alpha's.
+alpha() {
+	seq=$1 addr=$2
+	shift 2
+	in_ns "$BUILD/allyprobe" --nats "$URL" --alliance west --member alpha --key "$SCRATCH/alpha.key" \
+		--version "$(jq '.treaty.version' "$TREATY")" --seq "$seq" --address "$addr" "$@"
+}
+in_set() { in_ns nft get element inet pacto v4 "{ $1 }" >/dev/null 2>&1; }
+# expires ADDRESS: the seconds left on its element in set v4 (nft writes
+# "expires 59m58s988ms"); nothing when it is not there.
+expires() {
+	in_ns nft get element inet pacto v4 "{ $1 }" 2>/dev/null | sed -n 's/.* expires \([0-9dhms]*\).*/\1/p' |
+		awk '{ s = 0; t = $0
+			while (match(t, /^[0-9]+(ms|d|h|m|s)/)) {
+				n = substr(t, 1, RLENGTH) + 0; u = substr(t, 1, RLENGTH); sub(/^[0-9]+/, "", u)
+				t = substr(t, RLENGTH + 1)
+				s += u == "d" ? n * 86400 : u == "h" ? n * 3600 : u == "m" ? n * 60 : u == "s" ? n : 0
+			}
+			print s }'
+}
+# expires_within ADDRESS LOW HIGH: its element is there, LOW <= expiry <= HIGH.
+expires_within() {
+	e=$(expires "$1")
+	[ -n "$e" ] && [ "$e" -ge "$2" ] && [ "$e" -le "$3" ]
+}
+listed() { ctl sanctions --json | jq -e --arg a "$1" '[.sanctions[].address] | index($a) != null' >/dev/null; }
+
+make_treaty() {
+	for m in alpha bravo charlie; do
+		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" 2>/dev/null || return 1
+	done
+	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id bravo --key "$(cat "$SCRATCH/bravo.pub")" >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id charlie --key "$(cat "$SCRATCH/charlie.pub")" >/dev/null ||
+		return 1
+	for m in alpha bravo charlie; do
+		$PACTO treaty sign --treaty "$TREATY" --key "$SCRATCH/$m.key" >/dev/null || return 1
+	done
+}
+
+start() {
+	ip netns add "$NS" && in_ns ip link set lo up || return 1
+	in_ns nats-server -js -sd "$SCRATCH/nats" -a 127.0.0.1 -p 4222 >>"$SCRATCH/nats.log" 2>&1 &
+	in_ns "$BUILD/pactod" --foreground --state-dir "$STATE" --watch "$SCRATCH/auth.log" --treaty "$TREATY" \
+		--key "$SCRATCH/bravo.key" --nats "$URL" >>"$SCRATCH/pactod.log" 2>&1 &
+	for i in $(seq 100); do
+		ctl allies --json 2>/dev/null | jq -e '.link.ready' >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# expel_alpha: bravo and charlie sign a treaty without alpha; bravo reloads it.
+expel_alpha() {
+	cp "$TREATY" "$SCRATCH/amended.json" &&
+	$PACTO treaty remove-member --treaty "$SCRATCH/amended.json" --id alpha >/dev/null &&
+	$PACTO treaty sign --treaty "$SCRATCH/amended.json" --key "$SCRATCH/bravo.key" >/dev/null &&
+	$PACTO treaty sign --treaty "$SCRATCH/amended.json" --key "$SCRATCH/charlie.key" >/dev/null &&
+	cp "$SCRATCH/amended.json" "$TREATY" && ctl reload | grep -q '2 sanctions lifted'
+}
+
+# attack ADDRESS: six failed passwords from ADDRESS in bravo's log.
+attack() {
+	for i in 1 2 3 4 5 6; do
+		echo "$(date -u '+%Y-%m-%dT%H:%M:%S.000000+00:00') bravo sshd[$((8000 + i))]: Failed password for root from $1 port $((41000 + i)) ssh2"
+	done >>"$SCRATCH/auth.log"
+}
+
+touch "$SCRATCH/auth.log"
+check "a treaty of alpha, bravo and charlie" make_treaty
+if ! check "bravo's pactod and a nats-server start in a namespace" start; then
+	exit 0
+fi
+
+sanction_locally() {
+	ctl sanction 203.0.113.77 --for 15 --local-only >/dev/null &&
+	ctl sanction 203.0.113.78 --for 60 --local-only >/dev/null
+}
+report_all() {
+	alpha 1 203.0.113.77 --duration 3600 && alpha 2 203.0.113.78 --duration 3600 &&
+	alpha 3 203.0.113.79 --duration 3600 && alpha 4 203.0.113.80 --duration 3600
+}
+stretched() {
+	expires_within 203.0.113.77 3000 3600 && expires_within 203.0.113.78 3000 3600 &&
+	in_set 203.0.113.79 && in_set 203.0.113.80
+}
+local_ends() { expires_within 203.0.113.77 1 15 && expires_within 203.0.113.78 40 60; }
+alpha_lifts() { alpha 5 203.0.113.77 --lift && alpha 6 203.0.113.79 --lift; }
+gone() { ! in_set "$1"; }
+not_listed() { ! listed "$1"; }
+
+check "bravo sanctions 203.0.113.77 for 15 s and 203.0.113.78 for 60 s, locally" sanction_locally
+check "their elements expire within 15 s and 60 s" local_ends
+check "alpha reports the two, and 203.0.113.79 and .80, for 3600 s" report_all
+check "alpha's reports stretch both elements to about an hour; .79 and .80 are in force" wait_for 5 stretched
+
+check "alpha lifts 203.0.113.77 and 203.0.113.79" alpha_lifts
+check "the lift sets 203.0.113.77's element back to the local sanction's end (within 15 s), not alpha's" \
+	wait_for 5 expires_within 203.0.113.77 1 15
+check "and the local sanction is still listed" listed 203.0.113.77
+check "203.0.113.79, alpha's alone, is dropped no more" wait_for 5 gone 203.0.113.79
+
+check "203.0.113.77 leaves the kernel when its local sanction ends" wait_for 20 gone 203.0.113.77
+check "and is listed no more" not_listed 203.0.113.77
+attack 203.0.113.77
+check "its failures count again: bravo sanctions it anew from its log" wait_sanctioned "$STATE" 203.0.113.77
+check "and drops it" wait_for 5 in_set 203.0.113.77
+
+# After the engine check: a reload makes the engine anew from the ledger,
+# which would hide an engine left at alpha's end. 203.0.113.78's local
+# sanction still has about 40 s to run.
+check "alpha is expelled: bravo reloads a treaty without it, 2 sanctions lifted" expel_alpha
+check "the expulsion sets 203.0.113.78's element back to the local sanction's end (within 60 s)" \
+	wait_for 5 expires_within 203.0.113.78 1 60
+check "and the local sanction is still listed" listed 203.0.113.78
+check "203.0.113.80, alpha's alone, is dropped no more" wait_for 5 gone 203.0.113.80
+
+check "pactod still answers" sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE status >/dev/null"
+check "no sanitizer report in pactod's log" sh -c "! grep -q 'AddressSanitizer\|runtime error' $SCRATCH/pactod.log"
