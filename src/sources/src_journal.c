@@ -172,8 +172,18 @@ static int position(struct journal_source *js, const struct journal_config *cfg,
 		return (r = sd_journal_seek_head(js->j)) < 0 ? fail(err, errlen, "seek head", r) : 0;
 	if ((r = sd_journal_seek_tail(js->j)) < 0)
 		return fail(err, errlen, "seek tail", r);
-	/* seek_tail leaves the position after the last entry only once stepped back */
-	sd_journal_previous(js->j);
+	/* seek_tail leaves the position after the last entry only once stepped
+	 * back onto it: the next read returns the entry after it. */
+	if ((r = sd_journal_previous(js->j)) < 0)
+		return fail(err, errlen, "step back from the tail", r);
+	/* No entry to step back onto (the journal empty, or none of its entries
+	 * matches): the position stays "tail", and a read from "tail" returns
+	 * the LAST matching entry, so of several entries written before the
+	 * first read only the last was delivered. No entry that matches exists
+	 * now, so any that the head finds later is new: reading from the head
+	 * delivers each, the first first. */
+	if (r == 0 && (r = sd_journal_seek_head(js->j)) < 0)
+		return fail(err, errlen, "seek head", r);
 	return 0;
 }
 

@@ -1,7 +1,9 @@
 /* test_journal.c: the journal source on real journal files, written by
  * systemd-journal-remote from export format: wanted identifiers only, the
  * trust rule, resuming after a cursor (also when the cursor's entry was
- * removed meanwhile), entries of a file that appears later. */
+ * removed meanwhile), reading from the end (only entries written after
+ * start, each once, also when the journal is empty or none of its entries
+ * is wanted), entries of a file that appears later. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -239,6 +241,145 @@ static void test_cursor_past_every_entry(void **state)
 	journal_source_close(js);
 }
 
+/* Delivers what is new and checks it is exactly WANT, in order. */
+static void expect_new(struct journal_source *js, struct got *g, const char *const *want, size_t n)
+{
+	char err[256];
+	g->n = 0;
+	assert_int_equal(journal_source_process(js, err, sizeof(err)), 0);
+	assert_int_equal(g->n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(g->msgs[i], want[i]);
+}
+
+/* Without a cursor and not from the start, the journal directory empty:
+ * an entry written later is read, then later ones once each. */
+static void test_tail_empty_then_one(void **state)
+{
+	(void)state;
+	static const char *const one[][4] = {{"sshd", "sshd", "syslog", "one"}};
+	static const char *const more[][4] = {
+		{"sshd", "sshd", "syslog", "two"}, {"sshd", "sshd", "syslog", "three"},
+	};
+	struct got g = {0};
+	struct journal_source *js = open_source(&g, NULL, false);
+	expect_new(js, &g, NULL, 0);
+	write_journal("a", one, 1);
+	expect_new(js, &g, (const char *const[]){"one"}, 1);
+	write_journal("a", more, 2);
+	expect_new(js, &g, (const char *const[]){"two", "three"}, 2);
+	expect_new(js, &g, NULL, 0);
+	journal_source_close(js);
+}
+
+/* The same with several entries written before the first read: every one
+ * is read, the first first. Nothing before the tail left the position at
+ * the tail, and the first read then returned only the last entry. */
+static void test_tail_empty_then_several(void **state)
+{
+	(void)state;
+	static const char *const e[][4] = {
+		{"sshd", "sshd", "syslog", "one"}, {"sshd", "sshd", "syslog", "two"},
+		{"sshd", "sshd", "syslog", "three"},
+	};
+	struct got g = {0};
+	struct journal_source *js = open_source(&g, NULL, false);
+	write_journal("a", e, 3);
+	expect_new(js, &g, (const char *const[]){"one", "two", "three"}, 3);
+	expect_new(js, &g, NULL, 0);
+	journal_source_close(js);
+}
+
+/* Entries at start: none of them is read, the last one neither; entries
+ * appended to the same file afterwards are read once each. */
+static void test_tail_existing_entries(void **state)
+{
+	(void)state;
+	static const char *const old[][4] = {
+		{"sshd", "sshd", "syslog", "old1"}, {"sshd", "sshd", "syslog", "old2"},
+	};
+	static const char *const new1[][4] = {{"sshd", "sshd", "syslog", "new1"}};
+	static const char *const new2[][4] = {
+		{"sshd", "sshd", "syslog", "new2"}, {"sshd", "sshd", "syslog", "new3"},
+	};
+	write_journal("a", old, 2);
+	struct got g = {0};
+	struct journal_source *js = open_source(&g, NULL, false);
+	expect_new(js, &g, NULL, 0);
+	write_journal("a", new1, 1);
+	expect_new(js, &g, (const char *const[]){"new1"}, 1);
+	write_journal("a", new2, 2);
+	expect_new(js, &g, (const char *const[]){"new2", "new3"}, 2);
+	journal_source_close(js);
+}
+
+/* The last entries at start are not wanted (other programs): the position
+ * is after the last wanted one, and only wanted entries written afterwards
+ * are read. */
+static void test_tail_last_entries_unmatched(void **state)
+{
+	(void)state;
+	static const char *const old[][4] = {
+		{"sshd", "sshd", "syslog", "old1"}, {"cron", "cron", "syslog", "x"},
+		{"cron", "cron", "syslog", "y"},
+	};
+	static const char *const later[][4] = {
+		{"sshd", "sshd", "syslog", "new1"}, {"cron", "cron", "syslog", "z"},
+		{"sshd-session", "sshd-session", "syslog", "new2"},
+	};
+	write_journal("a", old, 3);
+	struct got g = {0};
+	struct journal_source *js = open_source(&g, NULL, false);
+	expect_new(js, &g, NULL, 0);
+	write_journal("a", later, 3);
+	expect_new(js, &g, (const char *const[]){"new1", "new2"}, 2);
+	journal_source_close(js);
+}
+
+/* No entry at start is wanted at all: as with an empty journal, every
+ * wanted entry written afterwards is read, the first first. */
+static void test_tail_no_entry_matched(void **state)
+{
+	(void)state;
+	static const char *const old[][4] = {
+		{"cron", "cron", "syslog", "x"}, {"cron", "cron", "syslog", "y"},
+	};
+	static const char *const later[][4] = {
+		{"sshd", "sshd", "syslog", "new1"}, {"cron", "cron", "syslog", "z"},
+		{"sshd", "sshd", "syslog", "new2"}, {"sshd", "sshd", "syslog", "new3"},
+	};
+	write_journal("a", old, 2);
+	struct got g = {0};
+	struct journal_source *js = open_source(&g, NULL, false);
+	expect_new(js, &g, NULL, 0);
+	write_journal("a", later, 4);
+	expect_new(js, &g, (const char *const[]){"new1", "new2", "new3"}, 3);
+	journal_source_close(js);
+}
+
+/* A journal file that appears after start (rotation): its entries are read,
+ * the old file's are not. */
+static void test_tail_new_file(void **state)
+{
+	(void)state;
+	static const char *const old[][4] = {
+		{"sshd", "sshd", "syslog", "old1"}, {"sshd", "sshd", "syslog", "old2"},
+	};
+	static const char *const b[][4] = {
+		{"sshd", "sshd", "syslog", "new1"}, {"sshd", "sshd", "syslog", "new2"},
+	};
+	static const char *const c[][4] = {{"sshd", "sshd", "syslog", "new3"}};
+	write_journal("a", old, 2);
+	struct got g = {0};
+	struct journal_source *js = open_source(&g, NULL, false);
+	expect_new(js, &g, NULL, 0);
+	write_journal("b", b, 2);
+	expect_new(js, &g, (const char *const[]){"new1", "new2"}, 2);
+	write_journal("c", c, 1);
+	expect_new(js, &g, (const char *const[]){"new3"}, 1);
+	journal_source_close(js);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +388,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cursor_of_removed_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_removed_older_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_past_every_entry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_empty_then_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_empty_then_several, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_existing_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_last_entries_unmatched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_no_entry_matched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_new_file, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
