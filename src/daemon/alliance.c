@@ -27,7 +27,6 @@
 #define INBOUND_BATCH 64          /* messages handled per ledger transaction */
 #define MAX_INFLIGHT 64           /* published batches awaiting their ack */
 #define RETRY_US (1000000LL)      /* after a failed publish */
-#define ORIGIN_PREFIX "ally:"
 #define ROUND_LOGGED 8            /* sanctions logged one by one per round */
 #define ALLY_EVIDENCE_KEPT 2      /* evidence lines of an ally's report kept with its sanction */
 
@@ -430,38 +429,9 @@ static void refuse_message(struct daemon *d, const char *member, enum receipt_re
 	record(d, member, NULL, "refused", reason, 0);
 }
 
-/* What is in force for exactly key: the latest end of any sanction, the
- * allies' active sanction (its id), and whether one is this host's own. */
-struct in_force {
-	int64_t until_us;
-	int64_t ally_id;
-	bool local;
-};
-
-static int note_active(void *arg, int64_t id, const char *origin, int64_t expires_us)
-{
-	struct in_force *f = arg;
-	if (expires_us > f->until_us)
-		f->until_us = expires_us;
-	if (strncmp(origin, ORIGIN_PREFIX, strlen(ORIGIN_PREFIX)) == 0)
-		f->ally_id = id;
-	else
-		f->local = true;
-	return 0;
-}
-
-static struct in_force in_force(struct daemon *d, const struct addr *key, int64_t now)
-{
-	struct in_force f = {0};
-	char err[256];
-	if (ledger_each_active_exact(d->ledger, key, now, note_active, &f, err, sizeof(err)) != 0)
-		log_warnx("ledger: %s", err);
-	return f;
-}
-
 bool alliance_is_ours(struct daemon *d, const struct addr *a)
 {
-	return in_force(d, a, daemon_now_us()).local;
+	return daemon_in_force(d, a, daemon_now_us()).local;
 }
 
 static void add_supports(struct daemon *d, const struct addr *key, int64_t id, int64_t now)
@@ -485,7 +455,7 @@ static int64_t new_ally_sanction(struct daemon *d, const char *member, const str
 	size_t from = rep->nlines > ALLY_EVIDENCE_KEPT ? rep->nlines - ALLY_EVIDENCE_KEPT : 0, n = 0;
 	for (size_t i = from; i < rep->nlines; i++)
 		lines[n++] = (struct ledger_line){.text = rep->lines[i], .len = strlen(rep->lines[i])};
-	snprintf(origin, sizeof(origin), ORIGIN_PREFIX "%s", member);
+	snprintf(origin, sizeof(origin), ALLY_ORIGIN_PREFIX "%s", member);
 	snprintf(reason, sizeof(reason), "reported by %s (report %llu)", member, (unsigned long long)rep->seq);
 	struct ledger_sanction s = {
 		.addr = rep->addr, .scenario = rep->scenario, .origin = origin, .reason = reason,
@@ -509,7 +479,7 @@ static int64_t impose(struct daemon *d, const char *member, const struct report 
 		      char *why, size_t whylen)
 {
 	char err[256], text[ADDR_STRLEN];
-	struct in_force f = in_force(d, &rep->addr, now);
+	struct daemon_in_force f = daemon_in_force(d, &rep->addr, now);
 	if (until > f.until_us) {
 		if (firewall_add(d->fw, &rep->addr, (until - now + 999999) / 1000000, err, sizeof(err)) != 0) {
 			snprintf(why, whylen, "firewall: %s", err);
@@ -528,8 +498,8 @@ static int64_t impose(struct daemon *d, const char *member, const struct report 
 		add_supports(d, &rep->addr, id, now);
 	d->sanctions++;
 	d->alliance->applied++;
-	char origin[TREATY_MAX_ID + sizeof(ORIGIN_PREFIX)];
-	snprintf(origin, sizeof(origin), ORIGIN_PREFIX "%s", member);
+	char origin[TREATY_MAX_ID + sizeof(ALLY_ORIGIN_PREFIX)];
+	snprintf(origin, sizeof(origin), ALLY_ORIGIN_PREFIX "%s", member);
 	metrics_sanction(&d->metrics, rep->scenario, origin);
 	/* A line each for the first few of a round; under a flood of reports
 	 * a line each would cost more than applying them: the rest are summed
@@ -540,42 +510,20 @@ static int64_t impose(struct daemon *d, const char *member, const struct report 
 	return id;
 }
 
-/* Nothing holds key any more: queue its removal, and count its failures
- * again. */
-static void drop_key(struct daemon *d, const struct addr *key)
-{
-	char err[256];
-	if (firewall_remove(d->fw, key, err, sizeof(err)) != 0)
-		log_warnx("firewall: %s", err);
-	else
-		d->alliance->firewall_dirty = true;
-	engine_lift(d->engine, key);
-}
-
 /* An ally's sanction of key was just lifted in the ledger. impose() may
  * have stretched the kernel element and the engine to the ally's end,
  * past a shorter sanction of this host's own: set both back to what still
  * holds key (the ledger says, now the ally's row is lifted), or drop key
- * when nothing does. Left at the ally's end, the address would stay
- * dropped, and its failures uncounted, long after `pacto sanctions` stops
- * listing it. */
+ * when nothing does (daemon_follow_ledger, as `pacto lift` does). Left at
+ * the ally's end, the address would stay dropped, and its failures
+ * uncounted, long after `pacto sanctions` stops listing it. */
 static void fall_back(struct daemon *d, const struct addr *key, int64_t now)
 {
 	char err[256];
-	struct in_force f = in_force(d, key, now);
-	if (f.until_us <= now) {
-		drop_key(d, key);
-		return;
-	}
-	/* Re-adding an element sets its timeout anew, shorter too (enforce.h). */
-	if (firewall_add(d->fw, key, (f.until_us - now + 999999) / 1000000, err, sizeof(err)) != 0) {
+	if (daemon_follow_ledger(d, key, now, err, sizeof(err)) != 0)
 		log_warnx("firewall: %s", err);
-		return;
-	}
-	d->alliance->firewall_dirty = true;
-	/* engine_impose only lengthens: back to nothing first. */
-	engine_lift(d->engine, key);
-	engine_impose(d->engine, key, f.until_us);
+	else
+		d->alliance->firewall_dirty = true;
 }
 
 /* The support of an ally's sanction fell below the quorum: lift it, and
@@ -584,9 +532,9 @@ static void fall_back(struct daemon *d, const struct addr *key, int64_t now)
 static int64_t lift(struct daemon *d, const char *member, const struct report *rep, int64_t now)
 {
 	char by[LEDGER_MAX_NAME], err[256], text[ADDR_STRLEN];
-	struct in_force f = in_force(d, &rep->addr, now);
+	struct daemon_in_force f = daemon_in_force(d, &rep->addr, now);
 	bool lifted = false;
-	snprintf(by, sizeof(by), ORIGIN_PREFIX "%s (report %llu)", member, (unsigned long long)rep->seq);
+	snprintf(by, sizeof(by), ALLY_ORIGIN_PREFIX "%s (report %llu)", member, (unsigned long long)rep->seq);
 	if (f.ally_id && ledger_lift_id(d->ledger, f.ally_id, now, by, &lifted, err, sizeof(err)) != 0)
 		log_warnx("ledger: %s", err);
 	fall_back(d, &rep->addr, now);
@@ -627,7 +575,7 @@ static void apply_report(struct daemon *d, const char *member, const struct repo
 		record(d, member, rep, "pending", "below the quorum", 0);
 		break;
 	case RECEIPT_UNCHANGED: {
-		struct in_force f = in_force(d, &rep->addr, now);
+		struct daemon_in_force f = daemon_in_force(d, &rep->addr, now);
 		if (f.ally_id && rep->action == REPORT_SANCTION)
 			add_supports(d, &rep->addr, f.ally_id, now);
 		record(d, member, rep, "unchanged", "already in force", f.ally_id);

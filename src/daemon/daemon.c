@@ -20,6 +20,7 @@
 #include "ctl/ctl_proto.h"
 #include "daemon/alliance.h"
 #include "daemon/web.h"
+#include "ledger/ledger_ally.h"
 
 #define TICK_MS 1000
 #define CURSOR_SAVE_US (5 * 1000000LL)
@@ -36,23 +37,75 @@ int64_t daemon_now_us(void)
 
 /* ---- the sanction path ---- */
 
+static int note_active(void *arg, int64_t id, const char *origin, int64_t expires_us)
+{
+	struct daemon_in_force *f = arg;
+	if (expires_us > f->until_us)
+		f->until_us = expires_us;
+	if (strncmp(origin, ALLY_ORIGIN_PREFIX, strlen(ALLY_ORIGIN_PREFIX)) == 0)
+		f->ally_id = id;
+	else
+		f->local = true;
+	return 0;
+}
+
+struct daemon_in_force daemon_in_force(struct daemon *d, const struct addr *key, int64_t now)
+{
+	struct daemon_in_force f = {0};
+	char err[256];
+	if (ledger_each_active_exact(d->ledger, key, now, note_active, &f, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+	return f;
+}
+
+int daemon_follow_ledger(struct daemon *d, const struct addr *key, int64_t now, char *err, size_t errlen)
+{
+	struct daemon_in_force f = daemon_in_force(d, key, now);
+	if (f.until_us <= now) {
+		int rc = firewall_remove(d->fw, key, err, errlen);
+		/* Nothing in force: its failures count again, whatever the firewall said. */
+		engine_lift(d->engine, key);
+		return rc;
+	}
+	/* Re-adding an element sets its timeout anew, shorter too (enforce.h). */
+	if (firewall_add(d->fw, key, (f.until_us - now + 999999) / 1000000, err, errlen) != 0)
+		return -1;
+	/* engine_impose only lengthens: back to nothing first. */
+	engine_lift(d->engine, key);
+	engine_impose(d->engine, key, f.until_us);
+	return 0;
+}
+
 int daemon_sanction(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
 		    const struct evidence_lines *ev, bool report, char *err, size_t errlen)
 {
 	int64_t seconds = (s->duration_us + 999999) / 1000000;
-	int64_t t0 = clock_monotonic_us();
+	int64_t t0 = clock_monotonic_us(), now = daemon_now_us();
+	/* An add sets the element's timeout anew, shorter too (enforce.h): a
+	 * sanction shorter than one in force for the key (an ally's, or a
+	 * longer one of this host's own) must not cut the drop short, so the
+	 * element ends at the later of the two. An indexed read of the ledger,
+	 * no write: the drop still waits for no fsync. */
+	struct daemon_in_force f = daemon_in_force(d, &s->addr, now);
+	int64_t drop_s = f.until_us - now > s->duration_us ? (f.until_us - now + 999999) / 1000000 : seconds;
 	/* The firewall first: the drop must not wait for the ledger's fsync. */
-	if (firewall_add(d->fw, &s->addr, seconds, err, errlen) != 0 || firewall_commit(d->fw, err, errlen) != 0) {
+	if (firewall_add(d->fw, &s->addr, drop_s, err, errlen) != 0 || firewall_commit(d->fw, err, errlen) != 0) {
 		d->firewall_errors++;
 		return -1;
 	}
 	log_debug("firewall: committed in %ld us", (long)(clock_monotonic_us() - t0));
+	/* And the engine does not count the key's failures before that end
+	 * either (it only lengthens: its own end may be later already). */
+	if (drop_s > seconds)
+		engine_impose(d->engine, &s->addr, f.until_us);
 	d->sanctions++;
 	metrics_sanction(&d->metrics, s->scenario ? s->scenario->name : "manual", origin);
 	recorder_add(d, s, origin, reason, ev, report);
-	char addr[ADDR_STRLEN];
-	log_info("sanction %s for %llds: %s, %u failures (offence %u, %s)", addr_format(&s->addr, addr, sizeof(addr)),
-		 (long long)seconds, s->scenario ? s->scenario->name : "manual", s->attempts, s->offence, origin);
+	char addr[ADDR_STRLEN], longer[80] = "";
+	if (drop_s > seconds)
+		snprintf(longer, sizeof(longer), "; dropped for %llds: a longer sanction is in force", (long long)drop_s);
+	log_info("sanction %s for %llds: %s, %u failures (offence %u, %s)%s", addr_format(&s->addr, addr, sizeof(addr)),
+		 (long long)seconds, s->scenario ? s->scenario->name : "manual", s->attempts, s->offence, origin, longer);
 	return 0;
 }
 

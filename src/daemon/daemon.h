@@ -127,8 +127,35 @@ int daemon_restore(struct daemon *d, char *err, size_t errlen) __attribute__((wa
  * is bad. *message says what happened (for `pacto reload`). */
 int daemon_reload(struct daemon *d, char *message, size_t len);
 
+/* The origin of an ally's sanction in the ledger: "ally:MEMBER". */
+#define ALLY_ORIGIN_PREFIX "ally:"
+
+/* What the ledger holds in force for exactly key at now: the latest end of
+ * its sanctions (0: none), the allies' one (its id; 0: none), and whether
+ * one is this host's own. A ledger that cannot be read is logged and
+ * counts as nothing in force. */
+struct daemon_in_force {
+	int64_t until_us;
+	int64_t ally_id;
+	bool local;
+};
+struct daemon_in_force daemon_in_force(struct daemon *d, const struct addr *key, int64_t now);
+
+/* Brings the kernel element of exactly key, and the engine's idea of it, to
+ * what the ledger holds for key at now, once the ledger was changed (a
+ * sanction lifted): re-added to the latest end in force (an add sets the
+ * timeout anew, shorter too), or removed, and the engine's failures
+ * counted again, when nothing is in force. Queues the firewall change: the
+ * caller commits. Returns 0, or -1 with err when the firewall refused (the
+ * engine is then lifted if nothing is in force, else left as it was). */
+int daemon_follow_ledger(struct daemon *d, const struct addr *key, int64_t now, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* Records and enforces a sanction decided by hand or by the engine, and
- * with report (and the configuration's "report") tells the allies too. */
+ * with report (and the configuration's "report") tells the allies too.
+ * The drop ends at the sanction's end or at the latest end already in
+ * force for the key (daemon_in_force), whichever is later: a shorter
+ * sanction never cuts a longer one (an ally's, or an earlier one's). */
 int daemon_sanction(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
 		    const struct evidence_lines *ev, bool report, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

@@ -9,7 +9,11 @@
 #    sanctioned anew from bravo's log;
 #  - 203.0.113.78: local for 60 s, alpha for 3600 s, alpha expelled by a
 #    new treaty: the element expires within 60 s;
-#  - 203.0.113.79 and .80: alpha's alone, lifted and expelled: gone.
+#  - 203.0.113.79 and .80: alpha's alone, lifted and expelled: gone;
+#  - 203.0.113.81: alpha for 3600 s, then bravo by hand for 60 s: the
+#    element keeps alpha's end (an add sets the timeout anew, shorter
+#    too); alpha lifts: back to bravo's 60 s. 203.0.113.82: bravo for
+#    3600 s, then for 60 s: the longer end holds.
 . "$PACTO_TOP/tests/integration/lib.sh"
 
 NS="pacto-overlap-$$"
@@ -51,6 +55,10 @@ expires_within() {
 	[ -n "$e" ] && [ "$e" -ge "$2" ] && [ "$e" -le "$3" ]
 }
 listed() { ctl sanctions --json | jq -e --arg a "$1" '[.sanctions[].address] | index($a) != null' >/dev/null; }
+# rows ADDRESS N: N sanctions of ADDRESS in force.
+rows() { ctl sanctions --json | jq -e --arg a "$1" --argjson n "$2" '[.sanctions[] | select(.address == $a)] | length == $n' >/dev/null; }
+# by_hand ADDRESS SECONDS: bravo's own sanction, not reported.
+by_hand() { ctl sanction "$1" --for "$2" --local-only >/dev/null; }
 
 make_treaty() {
 	for m in alpha bravo charlie; do
@@ -133,6 +141,19 @@ check "and is listed no more" not_listed 203.0.113.77
 attack 203.0.113.77
 check "its failures count again: bravo sanctions it anew from its log" wait_sanctioned "$STATE" 203.0.113.77
 check "and drops it" wait_for 5 in_set 203.0.113.77
+
+# A shorter sanction of this host's own over a longer one in force.
+check "alpha reports 203.0.113.81 for 3600 s" alpha 7 203.0.113.81 --duration 3600
+check "its element expires in about an hour" wait_for 5 expires_within 203.0.113.81 3000 3600
+check "bravo sanctions 203.0.113.81 for 60 s by hand" by_hand 203.0.113.81 60
+check "the element still expires in about an hour (alpha's sanction is in force), not in 60 s" \
+	expires_within 203.0.113.81 3000 3600
+check "both sanctions of 203.0.113.81 are listed" rows 203.0.113.81 2
+check "alpha lifts 203.0.113.81" alpha 8 203.0.113.81 --lift
+check "the element goes back to bravo's 60 s" wait_for 5 expires_within 203.0.113.81 1 60
+longer_then_shorter() { by_hand 203.0.113.82 3600 && by_hand 203.0.113.82 60; }
+check "bravo sanctions 203.0.113.82 for 3600 s, then for 60 s, by hand" longer_then_shorter
+check "the element keeps the longer end" expires_within 203.0.113.82 3000 3600
 
 # After the engine check: a reload makes the engine anew from the ledger,
 # which would hide an engine left at alpha's end. 203.0.113.78's local
