@@ -265,7 +265,12 @@ static json_t *cmd_lift(void *ctx, json_t *args, const struct ctl_peer *peer)
 	snprintf(by, sizeof(by), "manual (uid %u)", (unsigned)peer->uid);
 	/* Asked before the lift: afterwards nothing is active to tell. */
 	bool ours = d->alliance && alliance_is_ours(d, &a);
-	if (ledger_lift(d->ledger, &a, daemon_now_us(), by, &lifted, err, sizeof(err)) != 0)
+	/* pacto(8): a lift ends every sanction of exactly a in force here,
+	 * this host's own and an ally's alike ("its failures count again"),
+	 * and ledger_lift lifts them all, so the ledger records the ally's
+	 * row as lifted by hand too. */
+	int64_t now = daemon_now_us();
+	if (ledger_lift(d->ledger, &a, now, by, &lifted, err, sizeof(err)) != 0)
 		return ctl_reply_error("ledger: %s", err);
 	if (ours && lifted && d->cfg->report) {
 		struct sanction s = {.addr = a};
@@ -275,9 +280,13 @@ static json_t *cmd_lift(void *ctx, json_t *args, const struct ctl_peer *peer)
 	if (lifted == 0)
 		return ctl_reply_error("no active sanction of exactly %s (see pacto sanctions)",
 				       json_string_value(json_object_get(args, "address")));
-	if (firewall_remove(d->fw, &a, err, sizeof(err)) != 0 || firewall_commit(d->fw, err, sizeof(err)) != 0)
+	/* The kernel element and the engine follow what the ledger now holds
+	 * for a (nothing: the element is removed and the failures counted
+	 * again), through the step an ally's lift takes (alliance.c's
+	 * fall_back), so that the ledger, the kernel and the engine cannot
+	 * tell different stories about a. */
+	if (daemon_follow_ledger(d, &a, now, err, sizeof(err)) != 0 || firewall_commit(d->fw, err, sizeof(err)) != 0)
 		return ctl_reply_error("firewall: %s (the ledger records the lift)", err);
-	engine_lift(d->engine, &a);
 	char text[ADDR_STRLEN];
 	log_info("lift %s (%s)", addr_format(&a, text, sizeof(text)), by);
 	return ctl_reply_ok(json_pack("{s:o, s:i}", "address", addr_json(&a), "lifted", (int)lifted));

@@ -13,7 +13,11 @@
 #  - 203.0.113.81: alpha for 3600 s, then bravo by hand for 60 s: the
 #    element keeps alpha's end (an add sets the timeout anew, shorter
 #    too); alpha lifts: back to bravo's 60 s. 203.0.113.82: bravo for
-#    3600 s, then for 60 s: the longer end holds.
+#    3600 s, then for 60 s: the longer end holds;
+#  - 203.0.113.84: bravo for 60 s and alpha for 3600 s, then `pacto lift`:
+#    pacto(8) says a lift ends what is in force ("its failures count again
+#    from zero"): both rows lifted in the ledger, the element gone, and
+#    failures counted again, sanctioned anew for the rule's time only.
 . "$PACTO_TOP/tests/integration/lib.sh"
 
 NS="pacto-overlap-$$"
@@ -57,6 +61,11 @@ expires_within() {
 listed() { ctl sanctions --json | jq -e --arg a "$1" '[.sanctions[].address] | index($a) != null' >/dev/null; }
 # rows ADDRESS N: N sanctions of ADDRESS in force.
 rows() { ctl sanctions --json | jq -e --arg a "$1" --argjson n "$2" '[.sanctions[] | select(.address == $a)] | length == $n' >/dev/null; }
+# lifted_by_hand ADDRESS N: N rows of ADDRESS in the ledger, all lifted by hand.
+lifted_by_hand() {
+	ctl sanctions --all --json | jq -e --arg a "$1" --argjson n "$2" \
+		'[.sanctions[] | select(.address == $a)] | length == $n and all((.lifted.by // "") | startswith("manual"))' >/dev/null
+}
 # by_hand ADDRESS SECONDS: bravo's own sanction, not reported.
 by_hand() { ctl sanction "$1" --for "$2" --local-only >/dev/null; }
 
@@ -154,6 +163,19 @@ check "the element goes back to bravo's 60 s" wait_for 5 expires_within 203.0.11
 longer_then_shorter() { by_hand 203.0.113.82 3600 && by_hand 203.0.113.82 60; }
 check "bravo sanctions 203.0.113.82 for 3600 s, then for 60 s, by hand" longer_then_shorter
 check "the element keeps the longer end" expires_within 203.0.113.82 3000 3600
+
+# pacto lift of an address both bravo and alpha sanction.
+both_sanction() { by_hand 203.0.113.84 60 && alpha 9 203.0.113.84 --duration 3600; }
+check "bravo sanctions 203.0.113.84 for 60 s by hand, alpha reports it for 3600 s" both_sanction
+check "its element expires in about an hour" wait_for 5 expires_within 203.0.113.84 3000 3600
+lift_both() { ctl lift 203.0.113.84 --json | jq -e '.lifted == 2' >/dev/null; }
+check "pacto lift 203.0.113.84 lifts both sanctions" lift_both
+check "the ledger records both as lifted by hand, alpha's too" lifted_by_hand 203.0.113.84 2
+check "the element is removed (the ledger holds nothing for it)" gone 203.0.113.84
+check "and nothing is listed for it" not_listed 203.0.113.84
+attack 203.0.113.84
+check "its failures count again: bravo sanctions it anew from its log" wait_sanctioned "$STATE" 203.0.113.84
+check "for the rule's time, not up to alpha's lifted hour" wait_for 5 expires_within 203.0.113.84 1 2999
 
 # After the engine check: a reload makes the engine anew from the ledger,
 # which would hide an engine left at alpha's end. 203.0.113.78's local
