@@ -403,6 +403,11 @@ void receipt_restore_vote(struct receipt *r, const char *member, uint64_t seq, i
 	e->enforced_until_us = until > now_us ? until : 0;
 }
 
+void receipt_forget(struct receipt *r, const struct addr *key)
+{
+	lru_remove(r->keys, key);
+}
+
 size_t receipt_supporters(struct receipt *r, const struct addr *key, int64_t now_us, struct receipt_support *out,
 			  size_t max)
 {

@@ -135,6 +135,13 @@ struct receipt_support {
 	int64_t time_us;                  /* of the report */
 	int64_t until_us;
 };
+/* Forgets every vote for exactly key: the sanction they supported was
+ * lifted here by hand (pacto lift), so a later report must count on its
+ * own, as after a restart (only the votes of sanctions in force are put
+ * back then). Kept, they made the next report "unchanged, already in
+ * force" while nothing was. */
+void receipt_forget(struct receipt *r, const struct addr *key);
+
 size_t receipt_supporters(struct receipt *r, const struct addr *key, int64_t now_us, struct receipt_support *out,
 			  size_t max);
 

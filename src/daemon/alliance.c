@@ -429,6 +429,12 @@ static void refuse_message(struct daemon *d, const char *member, enum receipt_re
 	record(d, member, NULL, "refused", reason, 0);
 }
 
+void alliance_forget(struct daemon *d, const struct addr *a)
+{
+	if (d->alliance)
+		receipt_forget(d->alliance->receipt, a);
+}
+
 bool alliance_is_ours(struct daemon *d, const struct addr *a)
 {
 	return daemon_in_force(d, a, daemon_now_us()).local;

@@ -66,6 +66,10 @@ void alliance_flush(struct daemon *d, bool tick);
 int alliance_report(struct daemon *d, const struct sanction *s, bool lift, const struct evidence_lines *ev,
 		    char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* A sanction of exactly a was lifted here by hand: the allies' votes for
+ * it are forgotten (receipt_forget). Does nothing without an alliance. */
+void alliance_forget(struct daemon *d, const struct addr *a);
+
 /* True when a sanction of exactly a that this host decided (detected or
  * manual, not an ally's) is active: lifting it is ours to report. */
 bool alliance_is_ours(struct daemon *d, const struct addr *a);

@@ -280,6 +280,7 @@ static json_t *cmd_lift(void *ctx, json_t *args, const struct ctl_peer *peer)
 	if (lifted == 0)
 		return ctl_reply_error("no active sanction of exactly %s (see pacto sanctions)",
 				       json_string_value(json_object_get(args, "address")));
+	alliance_forget(d, &a);
 	/* The kernel element and the engine follow what the ledger now holds
 	 * for a (nothing: the element is removed and the failures counted
 	 * again), through the step an ally's lift takes (alliance.c's

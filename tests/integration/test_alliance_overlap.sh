@@ -17,7 +17,11 @@
 #  - 203.0.113.84: bravo for 60 s and alpha for 3600 s, then `pacto lift`:
 #    pacto(8) says a lift ends what is in force ("its failures count again
 #    from zero"): both rows lifted in the ledger, the element gone, and
-#    failures counted again, sanctioned anew for the rule's time only.
+#    failures counted again, sanctioned anew for the rule's time only;
+#  - 203.0.113.85: alpha for 3600 s, `pacto lift`, then charlie reports it
+#    for 600 s: dropped for charlie's 600 s (alpha's vote, lifted by hand,
+#    counts no more; kept, it made charlie's report "unchanged, already in
+#    force" while nothing was dropped).
 . "$PACTO_TOP/tests/integration/lib.sh"
 
 NS="pacto-overlap-$$"
@@ -38,6 +42,13 @@ alpha() {
 	seq=$1 addr=$2
 	shift 2
 	in_ns "$BUILD/allyprobe" --nats "$URL" --alliance west --member alpha --key "$SCRATCH/alpha.key" \
+		--version "$(jq '.treaty.version' "$TREATY")" --seq "$seq" --address "$addr" "$@"
+}
+# charlie SEQ ADDRESS [ARGS...]: one report of charlie's.
+charlie() {
+	seq=$1 addr=$2
+	shift 2
+	in_ns "$BUILD/allyprobe" --nats "$URL" --alliance west --member charlie --key "$SCRATCH/charlie.key" \
 		--version "$(jq '.treaty.version' "$TREATY")" --seq "$seq" --address "$addr" "$@"
 }
 in_set() { in_ns nft get element inet pacto v4 "{ $1 }" >/dev/null 2>&1; }
@@ -176,6 +187,17 @@ check "and nothing is listed for it" not_listed 203.0.113.84
 attack 203.0.113.84
 check "its failures count again: bravo sanctions it anew from its log" wait_sanctioned "$STATE" 203.0.113.84
 check "for the rule's time, not up to alpha's lifted hour" wait_for 5 expires_within 203.0.113.84 1 2999
+
+# A report after a lift by hand counts on its own.
+check "alpha reports 203.0.113.85 for 3600 s" alpha 10 203.0.113.85 --duration 3600
+check "it is dropped" wait_for 5 in_set 203.0.113.85
+lift_85() { ctl lift 203.0.113.85 >/dev/null; }
+check "pacto lift 203.0.113.85" lift_85
+check "it is dropped no more" wait_for 5 gone 203.0.113.85
+check "charlie reports 203.0.113.85 for 600 s" charlie 1 203.0.113.85 --duration 600
+check "it is dropped again, for charlie's 600 s (alpha's vote went with the lift)" \
+	wait_for 5 expires_within 203.0.113.85 1 600
+check "and listed" listed 203.0.113.85
 
 # After the engine check: a reload makes the engine anew from the ledger,
 # which would hide an engine left at alpha's end. 203.0.113.78's local
