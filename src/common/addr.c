@@ -14,7 +14,7 @@
 
 static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-static void addr_set_v4(struct addr *out, const uint8_t v4[4])
+void addr_set_ipv4(struct addr *out, const uint8_t v4[4])
 {
 	memset(out, 0, sizeof(*out));
 	out->family = AF_INET;
@@ -127,7 +127,7 @@ int addr_parse(const char *s, size_t len, struct addr *out)
 	if (len == 0 || len >= sizeof(buf))
 		return -1;
 	if (parse_v4(s, len, bin) == 0) {
-		addr_set_v4(out, bin);
+		addr_set_ipv4(out, bin);
 		return 0;
 	}
 	/* inet_pton would read such a text up to its NUL. */
@@ -139,14 +139,14 @@ int addr_parse(const char *s, size_t len, struct addr *out)
 		memcpy(buf, s, len);
 		buf[len] = '\0';
 		if (!v6 && inet_pton(AF_INET, buf, bin) == 1) {
-			addr_set_v4(out, bin);
+			addr_set_ipv4(out, bin);
 			return 0;
 		}
 		if (inet_pton(AF_INET6, buf, bin) != 1)
 			return -1;
 	}
 	if (memcmp(bin, v4mapped_prefix, sizeof(v4mapped_prefix)) == 0) {
-		addr_set_v4(out, bin + 12);
+		addr_set_ipv4(out, bin + 12);
 		return 0;
 	}
 	memset(out, 0, sizeof(*out));

@@ -19,6 +19,9 @@ struct addr {
 	uint8_t bytes[16]; /* network order; IPv4 uses bytes[0..3], the rest is 0 */
 };
 
+/* out = the IPv4 host address v4 (network order), as addr_parse() gives it. */
+void addr_set_ipv4(struct addr *out, const uint8_t v4[4]);
+
 /* Parses one host address (no prefix) from s[0..len). Returns 0 or -1. */
 int addr_parse(const char *s, size_t len, struct addr *out) __attribute__((warn_unused_result));
 

@@ -151,8 +151,17 @@ static int parse_port(const char *s, size_t len)
 	return v <= 65535 ? v : -1;
 }
 
+/* Group 1 read as an IPv4 address by a native matcher (native.h). */
+static void native_v4(PCRE2_SIZE v, struct addr *out)
+{
+	const uint8_t bytes[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+	addr_set_ipv4(out, bytes);
+}
+
+/* natively: ov came from a native matcher, with what it read of groups 1
+ * and 2 past the pairs (native.h). */
 static enum match_result decode(const struct pattern *p, const char *msg, const PCRE2_SIZE *ov, int rc,
-				struct match *out)
+				bool natively, struct match *out)
 {
 	uint32_t addr = p->addr_group;
 	for (uint32_t i = 1; i < p->naddr_groups && !group_set(ov, rc, addr); i++)
@@ -168,12 +177,17 @@ static enum match_result decode(const struct pattern *p, const char *msg, const 
 	}
 	if (out->has_addr) {
 		size_t start = ov[2 * addr], end = ov[2 * addr + 1];
-		if (addr_parse(msg + start, end - start, &out->addr) != 0)
+		if (natively && addr == 1 && (ov[NATIVE_OV_V4] & NATIVE_V4_PARSED))
+			native_v4(ov[NATIVE_OV_V4], &out->addr);
+		else if (addr_parse(msg + start, end - start, &out->addr) != 0)
 			return MATCH_BAD_ADDR;
 	}
 	if (group_set(ov, rc, p->port_group)) {
 		size_t start = ov[2 * p->port_group], end = ov[2 * p->port_group + 1];
-		out->port = parse_port(msg + start, end - start);
+		if (natively && p->port_group == 2)
+			out->port = ov[NATIVE_OV_PORT] <= 65535 ? (int)ov[NATIVE_OV_PORT] : -1;
+		else
+			out->port = parse_port(msg + start, end - start);
 	}
 	return MATCH_OK;
 }
@@ -201,7 +215,7 @@ enum match_result matcher_run(struct matcher *m, const char *msg, size_t len, st
 				return MATCH_OK;
 			}
 		}
-		PCRE2_SIZE own[2 * NATIVE_OVECTOR_PAIRS];
+		PCRE2_SIZE own[NATIVE_OV_LEN];
 		const PCRE2_SIZE *ov = own;
 		int rc;
 		if (native) {
@@ -216,7 +230,7 @@ enum match_result matcher_run(struct matcher *m, const char *msg, size_t len, st
 			return MATCH_ERROR;
 		out->pattern = p;
 		out->index = m->candidates[c];
-		return decode(p, msg, ov, rc, out);
+		return decode(p, msg, ov, rc, native != NULL, out);
 	}
 	return MATCH_NONE;
 }

@@ -49,24 +49,76 @@ static bool dollar(const char *s, size_t len, size_t at)
 	return at == len || (at + 1 == len && s[at] == '\n');
 }
 
-/* `(?<addr>[0-9A-Fa-f:.]+) port (?<port>\d{1,5})` at a: the end of the port
- * digits, with groups 1 and 2 in ov, or FAIL. */
-static size_t addr_port(const char *s, size_t len, size_t a, PCRE2_SIZE *ov)
+/* The dotted quad at s[a..], read as addr.c's parse_v4() reads one (four
+ * numbers 0-255, each of 1 to 3 digits with no leading zero, three dots),
+ * into *v4 in host order: where it ends, or FAIL. Needs 16 bytes from a
+ * (the longest quad and the byte after it), so that no byte is checked
+ * against the end. A fast path only: FAIL says nothing of the address run,
+ * and a quad followed by more of the run is not the run. */
+static size_t dotted_quad(const char *s, size_t a, uint32_t *v4)
 {
-	size_t e = a;
+	const unsigned char *p = (const unsigned char *)s + a;
+	uint32_t out = 0;
+	for (int part = 0; part < 4; part++) {
+		if (part && *p++ != '.')
+			return FAIL;
+		unsigned v = (unsigned)*p - '0';
+		if (v > 9)
+			return FAIL;
+		p++;
+		if (v) {                      /* a leading 0 stands alone */
+			unsigned d = (unsigned)*p - '0';
+			if (d <= 9) {
+				v = v * 10 + d;
+				d = (unsigned)*++p - '0';
+				if (d <= 9) {
+					v = v * 10 + d;
+					p++;
+				}
+			}
+		}
+		if (v > 255)
+			return FAIL;
+		out = out << 8 | v;
+	}
+	*v4 = out;
+	return (size_t)(p - (const unsigned char *)s);
+}
+
+/* The address run from a: its end, with ov[NATIVE_OV_V4] set (native.h). */
+static size_t addr_run(const char *s, size_t len, size_t a, PCRE2_SIZE *ov)
+{
+	uint32_t v4;
+	size_t e = len - a >= 16 ? dotted_quad(s, a, &v4) : FAIL;
+	if (e != FAIL && !addr_chars[(unsigned char)s[e]]) {
+		ov[NATIVE_OV_V4] = NATIVE_V4_PARSED | v4;
+		return e;
+	}
+	ov[NATIVE_OV_V4] = 0;
+	e = a;
 	while (e < len && addr_chars[(unsigned char)s[e]])
 		e++;
+	return e;
+}
+
+/* `(?<addr>[0-9A-Fa-f:.]+) port (?<port>\d{1,5})` at a: the end of the port
+ * digits, with groups 1 and 2 in ov and what they hold (native.h), or FAIL. */
+static size_t addr_port(const char *s, size_t len, size_t a, PCRE2_SIZE *ov)
+{
+	size_t e = addr_run(s, len, a, ov);
 	if (e == a || !HAS(s, len, e, " port "))
 		return FAIL;
 	size_t d = e + 6, f = d;
-	while (f < len && is_digit(s[f]))
-		f++;
+	unsigned port = 0;
+	while (f < len && is_digit(s[f]) && f - d < 6)
+		port = port * 10 + (unsigned)(s[f++] - '0');
 	if (f == d || f - d > 5)
 		return FAIL;
 	ov[2] = a;
 	ov[3] = e;
 	ov[4] = d;
 	ov[5] = f;
+	ov[NATIVE_OV_PORT] = port;
 	return f;
 }
 
