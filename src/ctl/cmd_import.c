@@ -79,6 +79,8 @@ static int parse_args(int argc, char **argv, struct f2b_options *o, const char *
 		fputs(import_usage, stderr);
 		return -1;
 	}
+	if (!cliopt_nonempty("pacto import-fail2ban", "FILTER", argv[optind], "file name"))
+		return -1;
 	return optind;
 }
 

@@ -341,6 +341,9 @@ static int parse_options(int argc, char **argv, struct replay_opts *o)
 			return -1;
 		}
 	}
+	for (int i = optind; i < argc; i++)
+		if (!cliopt_nonempty("pacto replay", "FILE", argv[i], "file name (- reads stdin)"))
+			return -1;
 	return optind;
 }
 

@@ -222,6 +222,9 @@ empty_value --out "$BUILD/pacto" import-fail2ban --partial --out "" /etc/fail2ba
 empty_value --out "$BUILD/pacto" keygen --out ""
 empty_value --treaty "$BUILD/pacto" treaty show --treaty ""
 empty_value --key "$BUILD/pacto" treaty sign --key ""
+# An empty operand is a file name too (it said ": No such file or directory").
+empty_value FILE "$BUILD/pacto" replay "$LOG" ""
+empty_value FILTER "$BUILD/pacto" import-fail2ban ""
 expect_exit 64 "exit 64: --state-dir twice" "$BUILD/pacto" --state-dir "$STATE" --state-dir "$STATE" status
 check "says so (it said 'unknown command')" grep -q "state-dir given twice" "$SCRATCH/err"
 json_ok "--state-dir=DIR works as --state-dir DIR" ".version == \"$V\"" "$BUILD/pacto" "--state-dir=$STATE" status --json
