@@ -462,7 +462,10 @@ static int address_operand(int argc, char **argv, int first, const char *usage)
 
 static void print_sanctioned(json_t *r)
 {
-	printf("sanctioned %s for %llds\n", str(r, "address"), num(r, "duration_s"));
+	printf("sanctioned %s for %llds", str(r, "address"), num(r, "duration_s"));
+	if (json_object_get(r, "dropped_s"))
+		printf(" (a longer sanction is in force: dropped for %llds)", num(r, "dropped_s"));
+	putchar('\n');
 }
 
 static void print_lifted(json_t *r)

@@ -246,12 +246,17 @@ static json_t *cmd_sanction(void *ctx, json_t *args, const struct ctl_peer *peer
 			     .first_seen_us = now, .last_seen_us = now};
 	snprintf(origin, sizeof(origin), "manual (uid %u)", (unsigned)peer->uid);
 	bool local_only = json_is_true(json_object_get(args, "local_only"));
+	/* A longer sanction in force keeps the drop (daemon_sanction): the
+	 * reply says so, instead of a term the kernel does not keep. */
+	struct daemon_in_force before = daemon_in_force(d, &a, now);
 	if (daemon_sanction(d, &s, origin, json_is_string(reason) ? json_string_value(reason) : NULL, NULL, !local_only, err,
 			    sizeof(err)) != 0)
 		return ctl_reply_error("firewall: %s", err);
 	engine_impose(d->engine, &a, now + duration);
-	return ctl_reply_ok(json_pack("{s:o, s:I}", "address", addr_json(&a), "duration_s",
-				      (json_int_t)(duration / 1000000)));
+	json_t *reply = json_pack("{s:o, s:I}", "address", addr_json(&a), "duration_s", (json_int_t)(duration / 1000000));
+	if (before.until_us > now + duration)
+		json_object_set_new(reply, "dropped_s", json_integer((before.until_us - now + 999999) / 1000000));
+	return ctl_reply_ok(reply);
 }
 
 static json_t *cmd_lift(void *ctx, json_t *args, const struct ctl_peer *peer)

@@ -162,6 +162,15 @@ check "a log named three times is followed once: its line counts once" \
 check "and pactod said which names were the same file" \
 	sh -c "grep -q '$LOG is $LOG again: followed once' '$SCRATCH/pactod.log' && grep -q 'alias.log is $LOG again' '$SCRATCH/pactod.log'"
 json_ok "sanction --json" '.address == "192.0.2.7" and .duration_s == 600' ctl sanction 192.0.2.7 --for 10m --json
+# A shorter sanction over it keeps the longer drop (pactod ends the element
+# at the later end): the reply says so instead of the shorter term alone.
+json_ok "a shorter sanction over it: the reply says the longer drop stays" \
+	'.duration_s == 60 and .dropped_s > 590 and .dropped_s <= 600' ctl sanction 192.0.2.7 --for 60 --json
+ctl sanction 192.0.2.7 --for 30 >"$SCRATCH/out" 2>&1
+check "and says so in words" \
+	grep -Eq '^sanctioned 192.0.2.7 for 30s \(a longer sanction is in force: dropped for (5[0-9][0-9]|600)s\)$' "$SCRATCH/out"
+json_ok "a longer sanction's reply has no dropped_s" '.duration_s == 900 and (has("dropped_s") | not)' \
+	ctl sanction 192.0.2.7 --for 15m --json
 json_ok "sanctions --json lists it" '.sanctions[0].address == "192.0.2.7"' ctl sanctions --json
 json_ok "why --json tells its history" '.history[0].address == "192.0.2.7"' ctl why 192.0.2.7 --json
 json_ok "lift --json" '.address == "192.0.2.7"' ctl lift 192.0.2.7 --json
