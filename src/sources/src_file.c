@@ -8,16 +8,23 @@
  *      maybe written again past where it was read: read from its start;
  *      one shorter than what was read, its head intact, was cut inside
  *      what was read: read on from its new end;
- *   2. read what is new in the file being followed, and in the previous
- *      one if a rotation happened lately (rsyslog writes to the renamed
- *      file until it is told to reopen);
+ *   2. read what is new in the rotated-away files still open, oldest
+ *      first (rsyslog writes to the renamed file until it is told to
+ *      reopen), then in the file being followed;
  *   3. stat the path: another inode means rotation (rename or delete and
- *      recreate): the current file becomes the previous one and the new
+ *      recreate): the current file joins the rotated-away ones and the new
  *      one is read from its start, unless it starts as the current one
  *      and holds all that was read of it (the same lines written anew:
- *      read on from there).
+ *      read on from there). The followed file is looked for under
+ *      PATH.1 ... : found under PATH.k (k rotations since the last
+ *      wake-up), PATH.k-1 ... PATH.1 came in between and join too, read
+ *      from their start;
+ *   4. leave a rotated-away file once its writer has moved on: the new
+ *      file was written to, and the old one has not grown for the grace.
  * Invariant: each open file has its own partial-line buffer, and its
- * cursor offset always sits just after a newline. */
+ * cursor offset always sits just after a newline. The rotated-away files
+ * are kept oldest first, so their lines are delivered in the order they
+ * were written as far as the files tell. */
 #include "sources/src_file.h"
 
 #include <errno.h>
@@ -36,9 +43,15 @@
 #include "common/xalloc.h"
 
 #define FOLLOW_BUFFER (256 * 1024)
-/* How long a rotated-away file is still read: rsyslog keeps writing to it
- * until logrotate's postrotate makes it reopen, which takes moments. */
-#define PREVIOUS_GRACE_S 30
+/* How long a rotated-away file is still read after it last grew, once the
+ * new file was written to: rsyslog keeps writing to it until logrotate's
+ * postrotate makes it reopen, which takes moments. */
+#define OLD_GRACE_S 30
+/* Rotated-away files open at once: FOLLOW_MAX_OLD after each wake-up; in
+ * between, a rotation adds the followed file and those rotated after it,
+ * FOLLOW_MAX_ROTATED at most, and so does a start (with the cursor's
+ * FOLLOW_MAX_OLD), so no file is left unread before a wake-up reads it. */
+#define OLD_SLOTS (FOLLOW_MAX_OLD + FOLLOW_MAX_ROTATED)
 
 struct open_file {
 	int fd;                  /* -1: none */
@@ -53,9 +66,19 @@ struct open_file {
 };
 
 struct follower {
-	char *path, *rotated_path;
+	char *path;
+	char *name;                   /* room for PATH.k (rotated_name) */
 	int inotify_fd;
-	struct open_file cur, prev;
+	struct open_file cur;
+	/* The rotated-away files still read, oldest first: old[0..nold);
+	 * old[nold..] are closed, without a buffer. */
+	struct open_file old[OLD_SLOTS];
+	size_t nold;
+	/* The current file grew since it took over from the rotated-away
+	 * ones: their writer has reopened the path. Until then they are kept,
+	 * however quiet: a writer that never reopens writes there for good. */
+	bool cur_written;
+	time_t grace_s;
 	struct reader_stats rstats;
 	struct follower_stats stats;
 	size_t max_line;
@@ -121,11 +144,12 @@ static void grow_head(struct open_file *of)
 
 /* ---- one open file ---- */
 
+/* A file's buffer is allocated at its first read (file_drain) and freed
+ * when the file is left: rotated-away files come and go. */
 static void file_init(struct follower *f, struct open_file *of)
 {
 	memset(of, 0, sizeof(*of));
 	of->fd = -1;
-	of->buf = xmalloc(FOLLOW_BUFFER);
 	of->lines = (struct reader_lines){.fn = f->on_line, .arg = f->arg, .max_line = f->max_line,
 					  .stats = &f->rstats};
 }
@@ -136,6 +160,13 @@ static void file_close(struct open_file *of)
 		close(of->fd);
 	of->fd = -1;
 	of->len = 0;
+}
+
+static void file_free(struct open_file *of)
+{
+	file_close(of);
+	free(of->buf);
+	of->buf = NULL;
 }
 
 /* Starts reading fd at offset. When offset is not at the start of a line,
@@ -164,6 +195,8 @@ static void file_start(struct open_file *of, int fd, uint64_t inode, uint64_t of
 static void file_frame(struct open_file *of, bool final)
 {
 	size_t used = 0;
+	if (of->len == 0)
+		return;
 	while (used < of->len) {
 		size_t rest = of->len - used;
 		long n = reader_lines(&of->lines, of->buf + used, rest, final, rest == FOLLOW_BUFFER);
@@ -181,6 +214,8 @@ static void file_frame(struct open_file *of, bool final)
 static long file_drain(struct open_file *of)
 {
 	long total = 0;
+	if (!of->buf && !(of->buf = malloc(FOLLOW_BUFFER)))
+		return -1;   /* ENOMEM */
 	for (;;) {
 		ssize_t n = read(of->fd, of->buf + of->len, FOLLOW_BUFFER - of->len);
 		if (n < 0 && errno == EINTR)
@@ -229,19 +264,138 @@ static void note_open(struct follower *f, const char *why)
 		f->open_reported = NULL;   /* a later failure is news again */
 }
 
-/* The followed file moved away: it becomes the previous file, read for a
- * grace period, and the new one is read from its start. */
+/* ---- rotated-away files ---- */
+
+/* PATH.k, in f->name (k <= FOLLOW_MAX_ROTATED). */
+static const char *rotated_name(struct follower *f, unsigned k)
+{
+	sprintf(f->name, "%s.%u", f->path, k);
+	return f->name;
+}
+
+/* Whether the file with this inode is already read (current or old). */
+static bool is_open(const struct follower *f, uint64_t inode)
+{
+	if (f->cur.fd >= 0 && f->cur.inode == inode)
+		return true;
+	for (size_t i = 0; i < f->nold; i++)
+		if (f->old[i].inode == inode)
+			return true;
+	return false;
+}
+
+/* Leaves old[i]; finish: its unterminated last line is final now (not
+ * after a read error: the rest of it may be unread). Its slot moves past
+ * the open ones. */
+static void leave_old(struct follower *f, size_t i, bool finish)
+{
+	struct open_file left = f->old[i];
+	if (finish)
+		file_frame(&left, true);
+	file_free(&left);
+	memmove(&f->old[i], &f->old[i + 1], (f->nold - i - 1) * sizeof(f->old[0]));
+	f->old[--f->nold] = left;
+}
+
+/* A closed slot at the end of the rotated-away files. There is always
+ * one (OLD_SLOTS); were there not, the oldest would be read to its end and
+ * left first. */
+static struct open_file *new_old(struct follower *f)
+{
+	if (f->nold == OLD_SLOTS) {
+		(void)file_drain(&f->old[0]);   /* an error: what was read is all there is */
+		leave_old(f, 0, true);
+	}
+	return &f->old[f->nold++];
+}
+
+/* Opens path as a rotated-away file read from offset, after the others. */
+static void add_old(struct follower *f, int fd, uint64_t inode, uint64_t offset)
+{
+	file_start(new_old(f), fd, inode, offset);
+}
+
+/* The current file joins the rotated-away ones; cur is left closed. */
+static void demote_current(struct follower *f)
+{
+	struct open_file *slot = new_old(f);
+	struct open_file closed = *slot;
+	*slot = f->cur;
+	f->cur = closed;
+}
+
+/* Under which PATH.k (1 ... FOLLOW_MAX_ROTATED) the open file with this
+ * inode is now; 0: none (deleted, compressed, another name). The inode is
+ * enough: it cannot be reused while the file is open. */
+static unsigned rotated_index(struct follower *f, uint64_t inode)
+{
+	struct stat st;
+	for (unsigned k = 1; k <= FOLLOW_MAX_ROTATED; k++)
+		if (lstat(rotated_name(f, k), &st) == 0 && (uint64_t)st.st_ino == inode)
+			return k;
+	return 0;
+}
+
+/* The files rotated after the one now under PATH.k and before the path's
+ * current one (not_inode): PATH.k-1 ... PATH.1, oldest first, each read
+ * from its start unless already read. Returns how many were added. */
+static unsigned add_between(struct follower *f, unsigned k, uint64_t not_inode)
+{
+	unsigned added = 0;
+	while (k-- > 1) {
+		uint64_t inode, size;
+		const char *why;
+		int fd = open_path(rotated_name(f, k), &inode, &size, &why);
+		if (fd < 0)
+			continue;
+		if (inode == not_inode || is_open(f, inode)) {
+			close(fd);
+			continue;
+		}
+		add_old(f, fd, inode, 0);
+		added++;
+	}
+	return added;
+}
+
+/* The followed file moved away: it is read on with the rotated-away ones
+ * (its writer may not have reopened the path yet), after any file rotated
+ * in between, and the new one (fd) is read from its start. */
 static void rotate(struct follower *f, int fd, uint64_t inode)
 {
-	if (f->prev.fd >= 0) {
-		file_frame(&f->prev, true);
-		file_close(&f->prev);
-	}
-	struct open_file old = f->prev;
-	f->prev = f->cur;
-	f->cur = old;
+	unsigned k = rotated_index(f, f->cur.inode);
+	demote_current(f);
+	f->stats.rotations += 1 + (k > 1 ? add_between(f, k, inode) : 0);
 	file_start(&f->cur, fd, inode, 0);
-	f->stats.rotations++;
+	f->cur_written = false;
+}
+
+/* Reads what is new in each rotated-away file, oldest first. One that
+ * cannot be read is left with what was read of it. */
+static void drain_old(struct follower *f)
+{
+	for (size_t i = 0; i < f->nold;) {
+		if (file_drain(&f->old[i]) < 0)
+			leave_old(f, i, false);
+		else
+			i++;
+	}
+}
+
+/* Leaves the rotated-away files whose writer has moved on: the current
+ * file was written to since, and they have not grown for the grace. Then,
+ * past FOLLOW_MAX_OLD, the oldest (just read to their end). */
+static void expire_old(struct follower *f)
+{
+	time_t now = monotonic_now();
+	for (size_t i = 0; i < f->nold;) {
+		if (f->cur_written && now - f->old[i].idle_since >= f->grace_s)
+			leave_old(f, i, true);
+		else
+			i++;
+	}
+	while (f->nold > FOLLOW_MAX_OLD)
+		leave_old(f, 0, true);
 }
 
 /* The followed file, looked at before it is read: one that no longer
@@ -295,14 +449,6 @@ static void check_path(struct follower *f)
 	}
 }
 
-static void expire_previous(struct follower *f)
-{
-	if (f->prev.fd < 0 || monotonic_now() - f->prev.idle_since < PREVIOUS_GRACE_S)
-		return;
-	file_frame(&f->prev, true);   /* its unterminated last line is final now */
-	file_close(&f->prev);
-}
-
 /* ---- public ---- */
 
 static void drain_events(int fd)
@@ -320,7 +466,9 @@ static int drain_current(struct follower *f, char *err, size_t errlen)
 {
 	if (f->cur.fd < 0)
 		return 0;
-	if (file_drain(&f->cur) >= 0) {
+	long n = file_drain(&f->cur);
+	if (n >= 0) {
+		f->cur_written |= n > 0;
 		f->read_errno_reported = 0;
 		return 0;
 	}
@@ -356,50 +504,102 @@ static int report(struct follower *f, int read_rc, char *err, size_t errlen)
 int follower_process(struct follower *f, char *err, size_t errlen)
 {
 	drain_events(f->inotify_fd);
-	if (f->prev.fd >= 0 && file_drain(&f->prev) < 0)
-		file_close(&f->prev);
+	drain_old(f);
 	check_truncation(f);
 	int rc = drain_current(f, err, errlen);
 	check_path(f);
+	drain_old(f);   /* files rotated in between come before the new one */
 	if (rc == 0)
 		rc = drain_current(f, err, errlen);
-	expire_previous(f);
+	expire_old(f);
 	return report(f, rc, err, errlen);
 }
 
-/* Whether the file at fd is the one the cursor was saved on: the same
- * inode and head, or (when rotated while we were down) the same head
- * under another inode, holding all that was read. */
-static bool cursor_names(const struct file_cursor *c, int fd, uint64_t inode, uint64_t size)
+/* Whether the file at fd is the one mark was saved on: the same inode and
+ * head, or (copies: when copied and truncated while we were down) the same
+ * head under another inode, holding all that was read. */
+static bool mark_names(const struct file_mark *m, int fd, uint64_t inode, uint64_t size, bool copies)
 {
-	if (!head_matches(fd, c->head))
+	if (!head_matches(fd, m->head))
 		return false;
-	return inode == c->inode || (c->head.len > 0 && size >= c->offset);
+	return inode == m->inode || (copies && m->head.len > 0 && size >= m->offset);
 }
 
-/* Where reading starts: the cursor if it names this file (or PATH.1, the
+/* Opens the first PATH.k that mark names and that holds all that was read
+ * of it, the same inode first, then (copies) a copy; *k says which. Files
+ * already read, and the path's own (not_inode), are not taken. Returns its
+ * descriptor, or -1. */
+static int find_rotated(struct follower *f, const struct file_mark *m, bool copies, uint64_t not_inode,
+			unsigned *k, uint64_t *inode)
+{
+	for (int pass = 0; pass < (copies ? 2 : 1); pass++) {
+		for (*k = 1; *k <= FOLLOW_MAX_ROTATED; (*k)++) {
+			uint64_t size;
+			const char *why;
+			int fd = open_path(rotated_name(f, *k), inode, &size, &why);
+			if (fd < 0)
+				continue;
+			if (size >= m->offset && *inode != not_inode && !is_open(f, *inode) &&
+			    mark_names(m, fd, *inode, size, pass == 1))
+				return fd;
+			close(fd);
+		}
+	}
+	return -1;
+}
+
+/* The rotated-away files the cursor says were still read: found under
+ * PATH.1 ... by inode and head, read on from where they were left. One
+ * not found (deleted, compressed) is lost. */
+static void resume_old(struct follower *f, const struct file_cursor *c, uint64_t not_inode)
+{
+	for (size_t i = 0; i < c->nold && i < FOLLOW_MAX_OLD; i++) {
+		unsigned k;
+		uint64_t inode;
+		int fd = find_rotated(f, &c->old[i], false, not_inode, &k, &inode);
+		if (fd >= 0)
+			add_old(f, fd, inode, c->old[i].offset);
+	}
+}
+
+/* The cursor's file rotated while we were down: found under PATH.k (the
+ * same inode, or a copy), it is read on from the cursor, then the files
+ * rotated after it, PATH.k-1 ... PATH.1, from their start. */
+static void resume_rotated(struct follower *f, const struct file_cursor *c, uint64_t not_inode)
+{
+	struct file_mark m = {.inode = c->inode, .offset = c->offset, .head = c->head};
+	unsigned k;
+	uint64_t inode;
+	int fd = find_rotated(f, &m, true, not_inode, &k, &inode);
+	if (fd < 0)
+		return;
+	add_old(f, fd, inode, c->offset);
+	add_between(f, k, not_inode);
+}
+
+/* Where reading starts: the cursor if it names this file (or PATH.k, the
  * file it was rotated or copied to while we were down: read from the
- * cursor first), else the end, or the start. */
+ * cursor first, then the files rotated after it), else the end, or the
+ * start. The rotated-away files the cursor names are read on first. */
 static void open_initial(struct follower *f, const struct follower_config *cfg)
 {
-	uint64_t inode, size, rinode, rsize;
-	const char *why, *rwhy;
+	uint64_t inode = 0, size = 0;
+	const char *why;
 	int fd = open_path(f->path, &inode, &size, &why);
 	note_open(f, fd < 0 ? why : NULL);
 	const struct file_cursor *c = &cfg->cursor;
-	if (c->valid && fd >= 0 && cursor_names(c, fd, inode, size)) {
+	uint64_t not_inode = fd >= 0 ? inode : 0;
+	if (c->valid)
+		resume_old(f, c, not_inode);
+	struct file_mark m = {.inode = c->inode, .offset = c->offset, .head = c->head};
+	if (c->valid && fd >= 0 && mark_names(&m, fd, inode, size, true)) {
 		/* Cut inside what was read while we were down, its head intact:
 		 * nothing new up to its end. */
 		file_start(&f->cur, fd, inode, c->offset <= size ? c->offset : size);
 		return;
 	}
-	int rfd = c->valid ? open_path(f->rotated_path, &rinode, &rsize, &rwhy) : -1;
-	if (rfd >= 0 && c->offset <= rsize && cursor_names(c, rfd, rinode, rsize)) {
-		file_start(&f->prev, rfd, rinode, c->offset);   /* finish it first */
-		f->prev.idle_since = 0;                         /* nobody writes there any more */
-	} else if (rfd >= 0) {
-		close(rfd);
-	}
+	if (c->valid)
+		resume_rotated(f, c, not_inode);
 	if (fd >= 0)
 		file_start(&f->cur, fd, inode, c->valid || cfg->from_start ? 0 : size);
 }
@@ -408,20 +608,21 @@ int follower_open(const struct follower_config *cfg, struct follower **out, char
 {
 	struct follower *f = xcalloc(1, sizeof(*f));
 	f->path = xstrdup(cfg->path);
-	if (asprintf(&f->rotated_path, "%s.1", cfg->path) < 0)
-		f->rotated_path = NULL;
+	f->name = xmalloc(strlen(cfg->path) + sizeof(".4294967295"));
+	f->grace_s = cfg->grace_s ? (time_t)cfg->grace_s : OLD_GRACE_S;
 	f->max_line = cfg->max_line;
 	f->on_line = cfg->on_line;
 	f->arg = cfg->arg;
 	file_init(f, &f->cur);
-	file_init(f, &f->prev);
+	for (size_t i = 0; i < OLD_SLOTS; i++)
+		file_init(f, &f->old[i]);
 	char *dir_copy = xstrdup(cfg->path);
 	const char *dir = dirname(dir_copy);
 	f->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	int wd = f->inotify_fd < 0 ? -1 :
 		 inotify_add_watch(f->inotify_fd, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM |
 						   IN_DELETE | IN_ATTRIB | IN_CLOSE_WRITE);
-	if (wd < 0 || !f->rotated_path) {
+	if (wd < 0) {
 		set_err(err, errlen, dir, "inotify");
 		free(dir_copy);
 		follower_close(f);
@@ -437,14 +638,13 @@ void follower_close(struct follower *f)
 {
 	if (!f)
 		return;
-	file_close(&f->cur);
-	file_close(&f->prev);
-	free(f->cur.buf);
-	free(f->prev.buf);
+	file_free(&f->cur);
+	for (size_t i = 0; i < OLD_SLOTS; i++)
+		file_free(&f->old[i]);
 	if (f->inotify_fd >= 0)
 		close(f->inotify_fd);
 	free(f->path);
-	free(f->rotated_path);
+	free(f->name);
 	free(f);
 }
 
@@ -456,11 +656,16 @@ int follower_fd(const struct follower *f)
 struct file_cursor follower_cursor(const struct follower *f)
 {
 	struct file_cursor c = {.valid = f->cur.fd >= 0};
-	if (c.valid) {
-		c.inode = f->cur.inode;
-		c.offset = f->cur.boundary;
-		c.head = f->cur.head;
-	}
+	if (!c.valid)
+		return c;
+	c.inode = f->cur.inode;
+	c.offset = f->cur.boundary;
+	c.head = f->cur.head;
+	/* Past FOLLOW_MAX_OLD only before the first wake-up after a start: the
+	 * newest are kept. */
+	for (size_t i = f->nold > FOLLOW_MAX_OLD ? f->nold - FOLLOW_MAX_OLD : 0; i < f->nold; i++)
+		c.old[c.nold++] = (struct file_mark){.inode = f->old[i].inode, .offset = f->old[i].boundary,
+						     .head = f->old[i].head};
 	return c;
 }
 
@@ -470,4 +675,77 @@ void follower_get_stats(const struct follower *f, struct follower_stats *out)
 	out->lines = f->rstats.records - f->rstats.oversized;
 	out->bytes = f->cur.read_offset;
 	out->oversized = f->rstats.oversized;
+}
+
+/* ---- the cursor as text ---- */
+
+static size_t format_mark(char *buf, size_t len, uint64_t inode, uint64_t offset, struct file_head head)
+{
+	int n = snprintf(buf, len, "%llu:%llu:%u:%016llx", (unsigned long long)inode, (unsigned long long)offset,
+			 (unsigned)head.len, (unsigned long long)head.hash);
+	return n > 0 && (size_t)n < len ? (size_t)n : len;
+}
+
+void follower_cursor_format(const struct file_cursor *c, char buf[FILE_CURSOR_TEXT])
+{
+	size_t used = format_mark(buf, FILE_CURSOR_TEXT, c->inode, c->offset, c->head);
+	for (size_t i = 0; i < c->nold && i < FOLLOW_MAX_OLD && used + 1 < FILE_CURSOR_TEXT; i++) {
+		buf[used++] = ',';
+		used += format_mark(buf + used, FILE_CURSOR_TEXT - used, c->old[i].inode, c->old[i].offset,
+				    c->old[i].head);
+	}
+}
+
+/* An unsigned number in base 10 or 16 at *p, digits only (strtoull would
+ * take a sign or spaces); *p moves past it. */
+static bool parse_number(const char **p, int base, unsigned max_digits, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	unsigned n = 0;
+	for (;; s++, n++) {
+		int d = *s >= '0' && *s <= '9' ? *s - '0' : base == 16 && *s >= 'a' && *s <= 'f' ? *s - 'a' + 10 : -1;
+		if (d < 0)
+			break;
+		if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
+			return false;
+		v = v * (uint64_t)base + (uint64_t)d;
+	}
+	*p = s;
+	*out = v;
+	return n > 0 && n <= max_digits;
+}
+
+/* "INODE:OFFSET:HEADLEN:HEADHASH" at *p, or (short_ok) "INODE:OFFSET". */
+static bool parse_mark(const char **p, bool short_ok, struct file_mark *m)
+{
+	uint64_t len, hash;
+	if (!parse_number(p, 10, 20, &m->inode) || *(*p)++ != ':' || !parse_number(p, 10, 20, &m->offset))
+		return false;
+	m->head = (struct file_head){0};
+	if (short_ok && **p == '\0')
+		return true;
+	if (*(*p)++ != ':' || !parse_number(p, 10, 2, &len) || len > FILE_HEAD_BYTES || *(*p)++ != ':' ||
+	    !parse_number(p, 16, 16, &hash))
+		return false;
+	m->head = (struct file_head){.len = (uint32_t)len, .hash = hash};
+	return true;
+}
+
+struct file_cursor follower_cursor_parse(const char *text)
+{
+	struct file_cursor c = {0};
+	struct file_mark m;
+	if (!parse_mark(&text, true, &m))
+		return (struct file_cursor){0};
+	c.inode = m.inode;
+	c.offset = m.offset;
+	c.head = m.head;
+	while (*text == ',') {
+		text++;
+		if (c.nold == FOLLOW_MAX_OLD || !parse_mark(&text, false, &c.old[c.nold++]))
+			return (struct file_cursor){0};
+	}
+	c.valid = *text == '\0';
+	return c.valid ? c : (struct file_cursor){0};
 }

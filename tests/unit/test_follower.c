@@ -5,7 +5,10 @@
  * ending in CR LF, a read error, a path that cannot be opened; a file known
  * by its head: rewritten past where it was read, cut inside what was read,
  * the same lines under a new inode, and each of those while pactod was
- * down. Each line must arrive exactly once, in order. */
+ * down; a restart while the rotated file is still written; several
+ * rotations between two wake-ups (and while pactod was down); a writer
+ * that never reopens the path; the cursor's text. Each line must arrive
+ * exactly once, in order. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -41,6 +44,7 @@ struct fixture {
 	char dir[64];
 	char path[128];
 	char rotated[140];
+	unsigned grace_s;   /* 0: the follower's own */
 	struct got got;
 	struct follower *f;
 };
@@ -56,7 +60,7 @@ static void append(const char *path, const char *text)
 static void start(struct fixture *fx, bool from_start, struct file_cursor cursor)
 {
 	struct follower_config cfg = {.path = fx->path, .from_start = from_start, .cursor = cursor,
-				      .max_line = 100, .on_line = on_line, .arg = &fx->got};
+				      .max_line = 100, .grace_s = fx->grace_s, .on_line = on_line, .arg = &fx->got};
 	char err[256];
 	assert_int_equal(follower_open(&cfg, &fx->f, err, sizeof(err)), 0);
 }
@@ -92,7 +96,11 @@ static int teardown(void **state)
 	struct fixture *fx = *state;
 	follower_close(fx->f);
 	unlink(fx->path);
-	unlink(fx->rotated);
+	for (int k = 1; k <= 12; k++) {
+		char name[160];
+		snprintf(name, sizeof(name), "%s.%d", fx->path, k);
+		unlink(name);
+	}
 	rmdir(fx->dir);
 	free(fx);
 	return 0;
@@ -466,6 +474,197 @@ static void test_unopenable_file_reported(void **state)
 	assert_string_equal(fx->got.text, "z|");
 }
 
+/* PATH.k */
+static const char *numbered(const struct fixture *fx, int k, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.%d", fx->path, k);
+	return buf;
+}
+
+/* logrotate's rename rotation, keeping `keep` files: PATH.k -> PATH.k+1
+ * from the oldest, PATH -> PATH.1, then first_line written to a new PATH. */
+static void rotate_numbered(const struct fixture *fx, int keep, const char *first_line)
+{
+	char from[160], to[160];
+	for (int k = keep - 1; k >= 1; k--)
+		if (access(numbered(fx, k, from, sizeof(from)), F_OK) == 0)
+			assert_int_equal(rename(from, numbered(fx, k + 1, to, sizeof(to))), 0);
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	append(fx->path, first_line);
+}
+
+/* Restarted within the grace after a rename: the cursor named only the
+ * new file, so what the writer appended to PATH.1 after it was saved was
+ * never read. */
+static void test_resume_rotated_still_written(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "1\n");
+	process(fx);
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	append(fx->rotated, "2 after the rename\n");
+	append(fx->path, "3 in the new file\n");
+	process(fx);
+	struct file_cursor c = follower_cursor(fx->f);
+	assert_int_equal(c.nold, 1);
+	follower_close(fx->f);
+	fx->f = NULL;
+	append(fx->rotated, "4 to the old file, pactod down\n");
+	append(fx->path, "5\n");
+	start(fx, false, c);
+	process(fx);
+	assert_string_equal(fx->got.text, "1|2 after the rename|3 in the new file|4 to the old file, pactod down|5|");
+	append(fx->rotated, "6 to the old file, pactod up again\n");
+	process(fx);
+	assert_string_equal(fx->got.text + strlen("1|2 after the rename|3 in the new file|4 to the old file, pactod down|5|"),
+			    "6 to the old file, pactod up again|");
+}
+
+/* PATH -> PATH.1 while PATH.1 -> PATH.2, twice between two wake-ups (a
+ * stopped pactod): the followed file was finished but the one in between,
+ * now PATH.1, was never read. */
+static void test_two_rotations_between_wakeups(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "1\n");
+	process(fx);
+	rotate_numbered(fx, 4, "2 in the middle file\n");
+	rotate_numbered(fx, 4, "3 in the newest\n");
+	char p2[160];
+	append(numbered(fx, 2, p2, sizeof(p2)), "1b late to the first\n");
+	process(fx);
+	assert_string_equal(fx->got.text, "1|1b late to the first|2 in the middle file|3 in the newest|");
+	struct follower_stats st;
+	follower_get_stats(fx->f, &st);
+	assert_int_equal(st.rotations, 2);
+	append(fx->path, "4\n");
+	process(fx);
+	assert_int_equal(fx->got.n, 5);
+}
+
+/* More rotations between two wake-ups than rotated files are read at once
+ * (FOLLOW_MAX_OLD): the oldest are read to their end as they are retired. */
+static void test_many_rotations_between_wakeups(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "a\n");
+	process(fx);
+	const char *firsts[] = {"b\n", "c\n", "d\n", "e\n", "f\n", "g\n"};
+	for (size_t i = 0; i < 6; i++)
+		rotate_numbered(fx, 9, firsts[i]);
+	process(fx);
+	assert_string_equal(fx->got.text, "a|b|c|d|e|f|g|");
+	struct follower_stats st;
+	follower_get_stats(fx->f, &st);
+	assert_int_equal(st.rotations, 6);
+}
+
+/* Two rotations while pactod was down: the cursor's file is PATH.2 now;
+ * only PATH.1 was looked at, so the rest of it and all of PATH.1 were lost. */
+static void test_resume_two_rotations_while_down(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "1\n");
+	process(fx);
+	struct file_cursor c = follower_cursor(fx->f);
+	follower_close(fx->f);
+	fx->f = NULL;
+	append(fx->path, "1b\n");
+	rotate_numbered(fx, 4, "2\n");
+	rotate_numbered(fx, 4, "3\n");
+	start(fx, false, c);
+	process(fx);
+	assert_string_equal(fx->got.text, "1|1b|2|3|");
+}
+
+/* Whether this process holds a descriptor on path. */
+static bool holds(const char *path)
+{
+	DIR *d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	bool found = false;
+	for (struct dirent *e; !found && (e = readdir(d));) {
+		char link[300], target[PATH_MAX];
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		found = n > 0 && (target[n] = '\0', strcmp(target, path) == 0);
+	}
+	closedir(d);
+	return found;
+}
+
+/* A writer that never reopens the path after the rename (logrotate's
+ * create, no postrotate) writes to PATH.1 for good: the old file was left
+ * after the grace, however quiet, and every later line was lost. It is
+ * kept while the new file stays unwritten; once written (the writer
+ * reopened), it is left after the grace. */
+static void test_writer_never_reopens(void **state)
+{
+	struct fixture *fx = *state;
+	fx->grace_s = 1;
+	append(fx->path, "");
+	start(fx, false, (struct file_cursor){0});
+	append(fx->path, "1\n");
+	process(fx);
+	assert_int_equal(rename(fx->path, fx->rotated), 0);
+	append(fx->path, "");   /* created, never written */
+	process(fx);
+	sleep(2);
+	process(fx);
+	append(fx->rotated, "2 past the grace\n");
+	process(fx);
+	assert_string_equal(fx->got.text, "1|2 past the grace|");
+	assert_true(holds(fx->rotated));
+	append(fx->path, "3 the writer reopened\n");
+	process(fx);
+	sleep(2);
+	process(fx);
+	assert_false(holds(fx->rotated));
+	assert_string_equal(fx->got.text, "1|2 past the grace|3 the writer reopened|");
+}
+
+static void test_cursor_text(void **state)
+{
+	(void)state;
+	struct file_cursor c = {.inode = 12, .offset = 345, .head = {.len = 64, .hash = 0xab}, .valid = true,
+				.old = {{.inode = 7, .offset = 9, .head = {.len = 3, .hash = 0xffffffffffffffffull}},
+					{.inode = 8, .offset = 0}},
+				.nold = 2};
+	char text[FILE_CURSOR_TEXT];
+	follower_cursor_format(&c, text);
+	assert_string_equal(text, "12:345:64:00000000000000ab,7:9:3:ffffffffffffffff,8:0:0:0000000000000000");
+	struct file_cursor p = follower_cursor_parse(text);
+	assert_true(p.valid);
+	assert_int_equal(p.inode, 12);
+	assert_int_equal(p.offset, 345);
+	assert_int_equal(p.head.len, 64);
+	assert_int_equal(p.head.hash, 0xab);
+	assert_int_equal(p.nold, 2);
+	assert_int_equal(p.old[0].inode, 7);
+	assert_int_equal(p.old[0].offset, 9);
+	assert_int_equal(p.old[0].head.len, 3);
+	assert_true(p.old[0].head.hash == 0xffffffffffffffffull);
+	assert_int_equal(p.old[1].inode, 8);
+	p = follower_cursor_parse("12:345:64:00000000000000ab");   /* without rotated files */
+	assert_true(p.valid && p.inode == 12 && p.offset == 345 && p.head.len == 64 && p.nold == 0);
+	p = follower_cursor_parse("12:345");                        /* before heads */
+	assert_true(p.valid && p.inode == 12 && p.offset == 345 && p.head.len == 0 && p.nold == 0);
+	const char *bad[] = {"", "12", "12:", "12:-3", " 12:3", "12:3:65:0", "12:3:64:0x1", "12:3:64:1 ",
+			     "12:3:64:1,", "12:3:64:1,7:9", "12:3:64:1,1:1:1:1,2:2:2:2,3:3:3:3,4:4:4:4",
+			     "99999999999999999999999:1", "12:3:64:11111111111111111"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (follower_cursor_parse(bad[i]).valid)
+			fail_msg("'%s' taken as a cursor", bad[i]);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -477,7 +676,9 @@ int main(void)
 		T(test_rotation_decides_line_ends_anew), T(test_read_error_keeps_position),
 		T(test_unopenable_file_reported), T(test_rewritten_past_offset), T(test_cut_inside_what_was_read),
 		T(test_same_lines_new_inode), T(test_resume_rewritten_while_down),
-		T(test_resume_copytruncate_while_down),
+		T(test_resume_copytruncate_while_down), T(test_resume_rotated_still_written),
+		T(test_two_rotations_between_wakeups), T(test_many_rotations_between_wakeups),
+		T(test_resume_two_rotations_while_down), T(test_writer_never_reopens), T(test_cursor_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
