@@ -1,4 +1,8 @@
-/* src_journal.c: reading sshd's entries with sd-journal (see src_journal.h). */
+/* src_journal.c: reading sshd's entries with sd-journal (see src_journal.h).
+ * A field is copied into a bounded buffer; a MESSAGE longer than the
+ * engine takes (ENGINE_MAX_LINE) is skipped whole and counted, as a file's
+ * line that long is: never cut (a piece could end in text an attacker
+ * chose). */
 #include "sources/src_journal.h"
 
 #include <errno.h>
@@ -17,7 +21,7 @@ struct journal_source {
 	journal_event_fn on_event;
 	void *arg;
 	char *cursor;              /* of the last delivered entry */
-	uint64_t entries;
+	uint64_t entries, oversized;
 	char msg[ENGINE_MAX_LINE + 1];
 	char prog[256];
 	char host[256];
@@ -41,16 +45,22 @@ static const char *field(sd_journal *j, const char *name, size_t *len)
 	return (const char *)data + prefix;
 }
 
-static size_t copy_field(sd_journal *j, const char *name, char *dst, size_t cap, bool *present)
+enum copied { FIELD_ABSENT, FIELD_TOO_LONG, FIELD_COPIED };
+
+/* Copies field NAME into dst (cap bytes, its NUL included); *len is its length. */
+static enum copied copy_field(sd_journal *j, const char *name, char *dst, size_t cap, size_t *len)
 {
-	size_t len = 0;
-	const char *v = field(j, name, &len);
-	*present = v && len < cap;
-	if (!*present)
-		return 0;
-	memcpy(dst, v, len);
-	dst[len] = '\0';
-	return len;
+	*len = 0;
+	size_t n = 0;
+	const char *v = field(j, name, &n);
+	if (!v)
+		return FIELD_ABSENT;
+	if (n >= cap)
+		return FIELD_TOO_LONG;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+	*len = n;
+	return FIELD_COPIED;
 }
 
 static int64_t number_field(sd_journal *j, const char *name)
@@ -68,15 +78,18 @@ static bool entry_trusted(sd_journal *j, const char *prog, size_t prog_len)
 	return journal_identity_trusted(transport, tlen, comm, clen, prog, prog_len);
 }
 
-/* The current entry as an event; false when it has no usable MESSAGE. */
+/* The current entry as an event; false when it has no usable MESSAGE (one
+ * too long is counted). An identifier or host name too long for its
+ * buffer is taken as absent. */
 static bool entry_event(struct journal_source *js, struct log_event *ev)
 {
-	bool has_msg, has_prog, has_host;
-	size_t msg_len = copy_field(js->j, "MESSAGE", js->msg, sizeof(js->msg), &has_msg);
-	size_t prog_len = copy_field(js->j, "SYSLOG_IDENTIFIER", js->prog, sizeof(js->prog), &has_prog);
-	size_t host_len = copy_field(js->j, "_HOSTNAME", js->host, sizeof(js->host), &has_host);
+	size_t msg_len, prog_len, host_len;
+	enum copied msg = copy_field(js->j, "MESSAGE", js->msg, sizeof(js->msg), &msg_len);
+	bool has_prog = copy_field(js->j, "SYSLOG_IDENTIFIER", js->prog, sizeof(js->prog), &prog_len) == FIELD_COPIED;
+	copy_field(js->j, "_HOSTNAME", js->host, sizeof(js->host), &host_len);
 	uint64_t usec;
-	if (!has_msg)
+	js->oversized += msg == FIELD_TOO_LONG;
+	if (msg != FIELD_COPIED)
 		return false;
 	memset(ev, 0, sizeof(*ev));
 	ev->msg = js->msg;
@@ -234,6 +247,11 @@ bool journal_source_cursor(struct journal_source *js, char *buf, size_t len)
 uint64_t journal_source_entries(const struct journal_source *js)
 {
 	return js->entries;
+}
+
+uint64_t journal_source_oversized(const struct journal_source *js)
+{
+	return js->oversized;
 }
 
 bool journal_source_available(void)

@@ -44,6 +44,10 @@ bool journal_source_cursor(struct journal_source *js, char *buf, size_t len);
 
 uint64_t journal_source_entries(const struct journal_source *js);
 
+/* Entries whose MESSAGE is longer than ENGINE_MAX_LINE: skipped whole,
+ * as a file's line that long is (follower_stats.oversized). */
+uint64_t journal_source_oversized(const struct journal_source *js);
+
 /* True when the system journal exists here (for journal: auto). */
 bool journal_source_available(void);
 

@@ -3,7 +3,8 @@
  * trust rule, resuming after a cursor (also when the cursor's entry was
  * removed meanwhile), reading from the end (only entries written after
  * start, each once, also when the journal is empty or none of its entries
- * is wanted), entries of a file that appears later. */
+ * is wanted), entries of a file that appears later, a MESSAGE too long
+ * for the engine (counted as oversized, the next entries still read). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "detect/engine.h"
 #include "sources/src_journal.h"
 
 #define REMOTE "/lib/systemd/systemd-journal-remote"
@@ -24,6 +26,7 @@ struct got {
 	char msgs[32][160];
 	bool trusted[32];
 	int64_t pid[32];
+	size_t len[32];
 	size_t n;
 };
 
@@ -36,6 +39,7 @@ static void on_event(void *arg, struct log_event *ev, const char *line, size_t l
 		return;
 	snprintf(g->msgs[g->n], sizeof(g->msgs[0]), "%.*s", (int)ev->msg_len, ev->msg);
 	g->trusted[g->n] = ev->has_header;
+	g->len[g->n] = ev->msg_len;
 	g->pid[g->n++] = ev->pid;
 }
 
@@ -380,6 +384,40 @@ static void test_tail_new_file(void **state)
 	journal_source_close(js);
 }
 
+/* A MESSAGE longer than the engine takes (ENGINE_MAX_LINE, as a file's
+ * line): skipped, as before, but counted as oversized as a file's line
+ * is (it was skipped without a trace); the entries after it are read. One
+ * of exactly ENGINE_MAX_LINE bytes is delivered whole. */
+static void test_oversized_message_counted(void **state)
+{
+	(void)state;
+	char *longest = malloc(ENGINE_MAX_LINE + 1), *over = malloc(ENGINE_MAX_LINE + 2);
+	assert_non_null(longest);
+	assert_non_null(over);
+	memset(longest, 'x', ENGINE_MAX_LINE);
+	longest[ENGINE_MAX_LINE] = '\0';
+	memset(over, 'y', ENGINE_MAX_LINE + 1);
+	over[ENGINE_MAX_LINE + 1] = '\0';
+	const char *const e[][4] = {
+		{"sshd", "sshd", "syslog", "before"}, {"sshd", "sshd", "syslog", longest},
+		{"sshd", "sshd", "syslog", over}, {"sshd", "sshd", "syslog", "after"},
+	};
+	write_journal("a", e, 4);
+	struct got g = {0};
+	struct journal_source *js = open_source(&g, NULL, true);
+	char err[256];
+	assert_int_equal(journal_source_process(js, err, sizeof(err)), 0);
+	assert_int_equal(g.n, 3);
+	assert_string_equal(g.msgs[0], "before");
+	assert_int_equal(g.len[1], ENGINE_MAX_LINE);
+	assert_string_equal(g.msgs[2], "after");
+	assert_int_equal(journal_source_entries(js), 4);
+	assert_int_equal(journal_source_oversized(js), 1);
+	journal_source_close(js);
+	free(longest);
+	free(over);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +432,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tail_last_entries_unmatched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tail_no_entry_matched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tail_new_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversized_message_counted, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
