@@ -261,27 +261,37 @@ static void on_connected(natsConnection *nc, void *closure)
 	pthread_mutex_unlock(&t->mu);
 }
 
+/* The server nc is connected to, without password, for a log line. */
+static void connected_url(natsConnection *nc, char *shown, size_t len)
+{
+	char url[256];
+	if (natsConnection_GetConnectedUrl(nc, url, sizeof(url)) != NATS_OK || !url[0])
+		snprintf(url, sizeof(url), "(unknown)");
+	url_for_log(url, shown, len);
+}
+
 /* The first connection, made in the background: nats.c calls this only
  * when no server answered at transport_open, which said so (connect_link);
  * the end of that silence is said once too. */
 static void on_late_connect(natsConnection *nc, void *closure)
 {
 	struct transport *t = closure;
-	char url[256] = "", shown[256];
-	if (natsConnection_GetConnectedUrl(nc, url, sizeof(url)) != NATS_OK)
-		url[0] = '\0';
-	url_for_log(url, shown, sizeof(shown));
-	log_info("alliance %s: connected to the NATS server at %s", t->alliance, shown[0] ? shown : "(unknown)");
+	char shown[256];
+	connected_url(nc, shown, sizeof(shown));
+	log_info("alliance %s: connected to the NATS server at %s", t->alliance, shown);
 	on_connected(nc, closure);
 }
 
+/* Named, as the first connection is: with several servers, which one. */
 static void on_reconnected(natsConnection *nc, void *closure)
 {
 	struct transport *t = closure;
 	pthread_mutex_lock(&t->mu);
 	t->counters.reconnects++;
 	pthread_mutex_unlock(&t->mu);
-	log_info("alliance %s: reconnected", t->alliance);
+	char shown[256];
+	connected_url(nc, shown, sizeof(shown));
+	log_info("alliance %s: reconnected to the NATS server at %s", t->alliance, shown);
 	on_connected(nc, closure);
 }
 

@@ -2,9 +2,10 @@
 # dry-run mode on the loopback (no namespace, no firewall touched): a NATS
 # server that does not answer is logged once, naming it without its
 # password, however often the link retries; and once when a server comes
-# up and the link connects. A scenario whose name reports cannot carry
-# ([A-Za-z0-9_.-], 64 bytes) is named with what the allies will see, at
-# start and at each reload.
+# up and the link connects; when that server restarts, the reconnection
+# names it too (it said only "reconnected"). A scenario whose name reports
+# cannot carry ([A-Za-z0-9_.-], 64 bytes) is named with what the allies
+# will see, at start and at each reload.
 . "$PACTO_TOP/tests/integration/lib.sh"
 
 STATE="$SCRATCH/state"
@@ -71,6 +72,13 @@ if command -v nats-server >/dev/null; then
 		wait_for 15 grep -q "alliance west: connected to the NATS server at $URL" "$SCRATCH/pactod.log"
 	check "and the link becomes ready" wait_for 10 link_ready
 	check "still without the password" [ "$(lines s3cret)" -eq 0 ]
+	kill "$NATS_PID" && wait "$NATS_PID" 2>/dev/null
+	nats-server -js -sd "$SCRATCH/nats" -a 127.0.0.1 -p "$PORT" >>"$SCRATCH/nats.log" 2>&1 &
+	NATS_PID=$!
+	check "when the server restarts, pactod says it reconnected, naming it" \
+		wait_for 15 grep -q "alliance west: reconnected to the NATS server at $URL\$" "$SCRATCH/pactod.log"
+	check "and the link is ready again" wait_for 10 link_ready
+	check "without the password" [ "$(lines s3cret)" -eq 0 ]
 else
 	echo "ok - # SKIP nats-server is not installed: the connection after a wait is not checked"
 fi
