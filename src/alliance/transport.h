@@ -15,7 +15,9 @@
  *    the link is not ready or too many publishes await their ack; each
  *    accepted publish yields exactly one transport_ack (ok or failed, by the
  *    caller's seq) unless transport_close comes first. The message id is
- *    "<member>:<seq>", so a re-publish within the dedup window is stored once.
+ *    "<member>:<seq>:<digest of the bytes>", so a re-publish of the same
+ *    bytes within the dedup window is stored once, and other bytes under a
+ *    seq already used are stored too (not dropped as a duplicate).
  *  - Inbound delivery is at least once: a message not transport_ack()ed is
  *    delivered again after ack_wait_ms (also across restarts).
  *  - Memory is bounded: at most max_inbound messages are held (queued or

@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <nats/nats.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@
 #define CLOSE_WAIT_MS 5000         /* nats_CloseAndWait bound */
 #define RECONNECT_BUF (1 << 20)    /* bytes buffered while reconnecting */
 #define MSG_HEADROOM 512           /* stream MaxMsgSize over the payload limit: headers */
+#define MSG_DIGEST 16              /* bytes of the payload's digest in the message id */
 
 #define DEFAULT_MAX_AGE_S (7 * 24 * 3600ULL)
 #define DEFAULT_MAX_BYTES (1ULL << 30)
@@ -317,13 +319,14 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
 	log_warnx("alliance %s: nats: %s", t->alliance, natsStatus_GetText(s));
 }
 
-/* The caller's seq, from the message id "<member>:<seq>" this module set. */
+/* The caller's seq, from the message id "<member>:<seq>:<digest>" this
+ * module set (member ids hold no ':'). */
 static uint64_t seq_of(natsMsg *nm)
 {
 	const char *id = NULL;
 	if (natsMsgHeader_Get(nm, MSG_ID_HDR, &id) != NATS_OK || !id)
 		return 0;
-	const char *colon = strrchr(id, ':');
+	const char *colon = strchr(id, ':');
 	return colon ? strtoull(colon + 1, NULL, 10) : 0;
 }
 
@@ -832,6 +835,8 @@ int transport_open(const struct transport_config *cfg, struct transport **out, c
 	*out = NULL;
 	if (check_config(cfg, err, errlen) != 0)
 		return -1;
+	if (sodium_init() < 0)   /* message ids carry a digest */
+		return fail(err, errlen, "alliance transport: libsodium: cannot initialise");
 	struct transport *t = calloc(1, sizeof(*t));
 	if (!t)
 		return fail(err, errlen, "alliance transport: out of memory");
@@ -893,7 +898,22 @@ int transport_fd(const struct transport *t)
 	return t->efd;
 }
 
-/* Takes an in-flight slot, or says why not. */
+/* "<member>:<seq>:<digest of data>": the server's de-duplication drops a
+ * message whose id it has seen; seq alone named different bytes when the
+ * caller published other content under a seq again (the daemon re-batches
+ * its outbox after a failed publish, under the new batch's last report),
+ * and that content was acked as a duplicate and lost. Same bytes, same id. */
+static void message_id(const struct transport *t, uint64_t seq, const void *data, size_t len, char *id,
+		       size_t idlen)
+{
+	unsigned char digest[MSG_DIGEST];
+	char hex[2 * MSG_DIGEST + 1];
+	crypto_generichash(digest, sizeof(digest), data, len, NULL, 0);
+	sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+	snprintf(id, idlen, "%s:%" PRIu64 ":%s", t->member, seq, hex);
+}
+
+
 static int reserve(struct transport *t, size_t len, char *err, size_t errlen)
 {
 	if (len > t->cfg.max_msg_size)
@@ -916,8 +936,8 @@ int transport_publish(struct transport *t, uint64_t seq, const void *data, size_
 {
 	if (reserve(t, len, err, errlen) != 0)
 		return -1;
-	char id[TRANSPORT_ID_MAX + 24];
-	snprintf(id, sizeof(id), "%s:%" PRIu64, t->member, seq);
+	char id[TRANSPORT_ID_MAX + 24 + 2 * MSG_DIGEST + 2];
+	message_id(t, seq, data, len, id, sizeof(id));
 	jsPubOptions po;
 	jsPubOptions_Init(&po);
 	po.MsgId = id;

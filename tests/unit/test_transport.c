@@ -5,7 +5,8 @@
  * new, catches up; the link starts with the server down; with the server
  * stopped mid-stream publishes fail fast and an outbox that re-publishes
  * loses nothing; bad ids and oversized messages are refused; the inbound
- * queue stays under its cap; the fd is readable exactly when work waits. */
+ * queue stays under its cap; other bytes under a seq already used are not
+ * taken for a duplicate; the fd is readable exactly when work waits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -342,6 +343,27 @@ static void test_bounded_inbound(void **state)
 	transport_close(b);
 }
 
+/* The same seq with other bytes is other content (the daemon re-batches its
+ * outbox after a failed publish: seq is the batch's last report): it must
+ * be stored and delivered, not acked as a duplicate and lost. */
+static void test_same_seq_other_bytes_stored(void **state)
+{
+	(void)state;
+	struct transport *a = member("rebatch", "A"), *b = member("rebatch", "B");
+	char err[256];
+	assert_int_equal(transport_publish(a, 5, "report 4", 8, err, sizeof(err)), 0);
+	assert_int_equal(expect_acks(a, 1), 0);
+	assert_int_equal(transport_publish(a, 5, "report 5", 8, err, sizeof(err)), 0);
+	assert_int_equal(expect_acks(a, 1), 0);   /* not a duplicate */
+	struct transport_msg *m[4];
+	assert_int_equal(take(b, m, 2, WAIT_MS), 2);
+	assert_int_equal(seq_in(m[0]), 4);
+	assert_int_equal(seq_in(m[1]), 5);
+	ack_all(b, m, 2);
+	transport_close(a);
+	transport_close(b);
+}
+
 /* The link opens with no server, refuses publishes at once, and becomes ready
  * when the server comes. */
 static void test_start_while_down(void **state)
@@ -507,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_same_seq_deduplicated),
 		cmocka_unit_test(test_catch_up),
 		cmocka_unit_test(test_bounded_inbound),
+		cmocka_unit_test(test_same_seq_other_bytes_stored),
 		cmocka_unit_test_setup_teardown(test_start_while_down, own_server, own_server_gone),
 		cmocka_unit_test_setup_teardown(test_server_outage, own_server, own_server_gone),
 	};
