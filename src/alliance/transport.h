@@ -6,7 +6,8 @@
  * Guarantees:
  *  - One stream per alliance, "PACTO_<alliance>", subjects
  *    "pacto.<alliance>.reports.<member>", file storage, bounded by age and
- *    bytes; created if missing, kept (and logged) if it exists otherwise.
+ *    bytes; created if missing, kept (and logged) if it exists otherwise:
+ *    a warning says so if it takes messages larger than max_msg_size.
  *  - One durable pull consumer per member (durable name = member id), created
  *    with js_AddConsumer (never implicitly: see transport_nats.c), deliver-all
  *    when new, explicit acks. A member's own reports are delivered to it too:
@@ -20,9 +21,14 @@
  *    seq already used are stored too (not dropped as a duplicate).
  *  - Inbound delivery is at least once: a message not transport_ack()ed is
  *    delivered again after ack_wait_ms (also across restarts).
- *  - Memory is bounded: at most max_inbound messages are held (queued or
- *    taken and not yet acked/released); fetching stops while full. At most
- *    max_in_flight publishes and their acks are held.
+ *  - Memory is bounded: at most max_inbound messages and max_inbound_bytes
+ *    of payload are held (queued or taken and not yet acked/released);
+ *    fetching stops while either is full, and a fetch asks the server for no
+ *    more than the bytes left. A message over max_msg_size (which no member
+ *    publishes, but a stream created by someone else may hold) is never
+ *    handed over: it is terminated (never delivered again) and counted in
+ *    oversized; receiving it costs one message's memory for a moment. At
+ *    most max_in_flight publishes and their acks are held.
  *  - Runs while the server is down: connects and reconnects forever in the
  *    background and (re)creates the stream and consumer once connected.
  * Threads: nats.c runs its own threads; every transport_* function must be
@@ -60,6 +66,7 @@ struct transport_config {
 	size_t max_msg_size;         /* largest publish accepted (64 KiB) */
 	unsigned ack_wait_ms;        /* consumer: redelivery after this without ack (30 s) */
 	size_t max_inbound;          /* messages held at once, queued or taken (1024) */
+	size_t max_inbound_bytes;    /* their payload bytes (8 MiB; at least max_msg_size + 512) */
 	size_t max_in_flight;        /* publishes awaiting an ack not yet taken (1024) */
 	unsigned publish_timeout_ms; /* no server ack by then: reported failed (2000) */
 	unsigned reconnect_wait_ms;  /* between connection attempts (500) */
@@ -91,8 +98,9 @@ struct transport_status {
 	char server[256];            /* URL of the server in use, "" if none */
 	uint64_t published, acked, failed, duplicates;
 	uint64_t received, redelivered, dropped; /* dropped: subject without a valid sender */
+	uint64_t oversized;          /* messages over max_msg_size, terminated unread */
 	uint64_t reconnects, disconnects;
-	size_t in_flight, inbound_held;
+	size_t in_flight, inbound_held, inbound_bytes;
 };
 
 struct transport;

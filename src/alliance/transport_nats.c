@@ -19,12 +19,17 @@
  *    expired: pull what is there with no_wait, and wait for one at a time.
  *  - js_PublishAsync stalls the caller when too many are pending, and a
  *    publish while reconnecting is buffered, not refused: this module refuses
- *    first (not ready, in-flight cap) and gives each publish a MaxWait. */
+ *    first (not ready, in-flight cap) and gives each publish a MaxWait.
+ *  - a fetch's MaxBytes bounds what one pull brings, but a message larger
+ *    than it is never delivered: the pull fails ("Message Size Exceeds
+ *    MaxBytes") and the message stays first, forever. That one is fetched
+ *    alone, without MaxBytes, and terminated (fetch_oversized). */
 #include "alliance/transport.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <nats/nats.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -55,6 +60,7 @@
 #define DEFAULT_MAX_MSG (64 * 1024)
 #define DEFAULT_ACK_WAIT_MS 30000
 #define DEFAULT_MAX_INBOUND 1024
+#define DEFAULT_MAX_INBOUND_BYTES (8u << 20)
 #define DEFAULT_MAX_IN_FLIGHT 1024
 #define DEFAULT_PUBLISH_TIMEOUT_MS 2000
 #define DEFAULT_RECONNECT_WAIT_MS 500
@@ -97,9 +103,11 @@ struct transport {
 	bool ready;                /* checked and still connected: publishes accepted */
 	uint64_t link_gen;         /* +1 per disconnect: a setup that straddles one is void */
 	bool signalled;            /* efd holds a count */
-	/* Inbound invariant: nheld = messages in queued + in taken <= cfg.max_inbound. */
+	/* Inbound invariant: nheld = messages in queued + in taken <= cfg.max_inbound,
+	 * and held_bytes = their payload <= cfg.max_inbound_bytes (each fetch
+	 * asks for no more than what is left). */
 	struct held_list queued, taken;
-	size_t nqueued, nheld;
+	size_t nqueued, nheld, held_bytes;
 	/* Acks: ring of cfg.max_in_flight; in_flight = publishes accepted whose
 	 * ack is not yet taken, so nacks <= in_flight <= cfg.max_in_flight. */
 	struct transport_ack *acks;
@@ -403,12 +411,31 @@ static void stream_config(const struct transport *t, jsStreamConfig *sc, const c
 	sc->MaxMsgSize = (int32_t)(t->cfg.max_msg_size + MSG_HEADROOM);
 }
 
+/* A stream that takes larger messages than a member sends lets anyone with
+ * publish rights fill it with them; they are dropped on receipt (held_new),
+ * but each costs a fetch and its size in memory for a moment: say so, and
+ * how to make the server refuse them. */
+static void stream_check_size(const struct transport *t, const jsStreamConfig *have, int32_t want)
+{
+	if (have->MaxMsgSize > 0 && have->MaxMsgSize <= want)
+		return;
+	char what[64];
+	if (have->MaxMsgSize > 0)
+		snprintf(what, sizeof(what), "of up to %" PRId32 " bytes", have->MaxMsgSize);
+	else
+		snprintf(what, sizeof(what), "of any size");
+	log_warnx("alliance %s: stream %s takes messages %s, and members send at most %zu bytes: larger "
+		  "ones are dropped when received; to have the server refuse them, run: nats stream edit %s "
+		  "--max-msg-size=%" PRId32, t->alliance, t->stream, what, t->cfg.max_msg_size, t->stream, want);
+}
+
 /* An existing stream is the alliance's: keep it, but say where it differs. */
 static void stream_compare(const struct transport *t, const jsStreamConfig *have)
 {
 	jsStreamConfig want;
 	const char *subjects[1];
 	stream_config(t, &want, subjects);
+	stream_check_size(t, have, want.MaxMsgSize);
 	if (have->Replicas != want.Replicas || have->MaxAge != want.MaxAge ||
 	    have->MaxBytes != want.MaxBytes || have->Storage != want.Storage ||
 	    have->SubjectsLen != 1 || strcmp(have->Subjects[0], t->filter) != 0)
@@ -488,6 +515,22 @@ static int ensure_consumer(struct transport *t)
 	return 0;
 }
 
+/* What nats.c may queue for the subscription before a fetch takes it.
+ * Fetches ask for at most the room left (fetch_some), so this matters only
+ * with a server that ignores a pull's max_bytes: past it, nats.c drops
+ * messages (delivered again after ack_wait) instead of growing. Room for
+ * one message as large as the server allows, so that an oversized one can
+ * still come in to be terminated. */
+static void limit_pending(struct transport *t)
+{
+	int64_t bytes = (int64_t)t->cfg.max_inbound_bytes + natsConnection_GetMaxPayload(t->nc) + MSG_HEADROOM;
+	if (bytes > INT_MAX)
+		bytes = INT_MAX;
+	natsStatus s = natsSubscription_SetPendingLimits(t->sub, 2 * FETCH_BATCH, (int)bytes);
+	if (s != NATS_OK)
+		setup_warnx(t, "alliance %s: limiting what the subscription queues: %s", t->alliance, nats_why(s));
+}
+
 /* Binds a pull subscription to the durable (never creating it: see top). */
 static int bind_consumer(struct transport *t)
 {
@@ -504,6 +547,7 @@ static int bind_consumer(struct transport *t)
 		setup_warnx(t, "alliance %s: binding to consumer %s: %s", t->alliance, t->member, nats_why(s));
 		return -1;
 	}
+	limit_pending(t);
 	return 0;
 }
 
@@ -539,12 +583,53 @@ static int parse_sender(const struct transport *t, const char *subject, char *ou
 	return 0;
 }
 
-/* Wraps a fetched message; NULL (message acked away and counted) if it is not
- * a member's report. */
-static struct held *held_new(struct transport *t, natsMsg *nm)
+/* Why a fetched message is not handed over. */
+enum refusal { KEPT, NO_SENDER, OVERSIZED };
+
+/* Said for the 1st, 2nd, 4th, 8th... only: a flood must not flood the log. */
+static void log_oversized(struct transport *t, natsMsg *nm, uint64_t count)
 {
+	if (count & (count - 1))
+		return;
+	char sender[TRANSPORT_ID_MAX + 1];
+	uint64_t seq = 0;
+	jsMsgMetaData *meta = NULL;
+	if (natsMsg_GetMetaData(&meta, nm) == NATS_OK) {
+		seq = meta->Sequence.Stream;
+		jsMsgMetaData_Destroy(meta);
+	}
+	if (parse_sender(t, natsMsg_GetSubject(nm), sender) != 0)
+		snprintf(sender, sizeof(sender), "an unknown sender");
+	log_warnx("alliance %s: message of %d bytes from %s (stream seq %" PRIu64 ") dropped: over the "
+		  "%zu-byte limit (%" PRIu64 " so far)", t->alliance, natsMsg_GetDataLength(nm), sender, seq,
+		  t->cfg.max_msg_size, count);
+}
+
+/* Terminated, not acked: the server neither redelivers it nor counts it as
+ * processed, which it was not. Counted before it is freed. */
+static void drop_oversized(struct transport *t, natsMsg *nm)
+{
+	natsMsg_Term(nm, NULL);
+	pthread_mutex_lock(&t->mu);
+	uint64_t count = ++t->counters.oversized;
+	pthread_mutex_unlock(&t->mu);
+	log_oversized(t, nm, count);
+}
+
+/* Wraps a fetched message; NULL and why if it is not handed over (then it
+ * is acked or terminated away and freed). */
+static struct held *held_new(struct transport *t, natsMsg *nm, enum refusal *why)
+{
+	*why = KEPT;
+	if ((size_t)natsMsg_GetDataLength(nm) > t->cfg.max_msg_size) {
+		*why = OVERSIZED;
+		drop_oversized(t, nm);
+		natsMsg_Destroy(nm);
+		return NULL;
+	}
 	struct held *h = calloc(1, sizeof(*h));
 	if (!h || parse_sender(t, natsMsg_GetSubject(nm), h->sender) != 0) {
+		*why = NO_SENDER;
 		if (h)  /* acked: a message nobody can attribute would come back forever */
 			natsMsg_Ack(nm, NULL);
 		free(h);
@@ -569,15 +654,17 @@ static struct held *held_new(struct transport *t, natsMsg *nm)
 static void enqueue(struct transport *t, natsMsgList *list)
 {
 	for (int i = 0; i < list->Count; i++) {
-		struct held *h = held_new(t, list->Msgs[i]);
+		enum refusal why;
+		struct held *h = held_new(t, list->Msgs[i], &why);
 		list->Msgs[i] = NULL;
 		pthread_mutex_lock(&t->mu);
 		if (!h) {
-			t->counters.dropped++;
+			t->counters.dropped += why == NO_SENDER;
 		} else {
 			list_push(&t->queued, h);
 			t->nqueued++;
 			t->nheld++;
+			t->held_bytes += h->pub.len;
 			t->counters.received++;
 			t->counters.redelivered += h->pub.redelivered;
 			notify_locked(t);
@@ -587,30 +674,53 @@ static void enqueue(struct transport *t, natsMsgList *list)
 	natsMsgList_Destroy(list);
 }
 
-static natsStatus pull(struct transport *t, natsMsgList *list, int batch, bool no_wait)
+/* max_bytes 0: no limit. */
+static natsStatus pull(struct transport *t, natsMsgList *list, int batch, size_t max_bytes, bool no_wait)
 {
 	jsFetchRequest req;
 	jsFetchRequest_Init(&req);
 	req.Batch = batch;
+	req.MaxBytes = (int64_t)max_bytes;
 	req.NoWait = no_wait;
 	req.Expires = IDLE_POLL_MS * NS_PER_MS;
 	return natsSubscription_FetchRequest(list, t->sub, &req);
 }
 
-/* Takes what the consumer has (up to room), or else waits for the next one:
- * a waiting pull of N returns only once N came, so it asks for one. */
-static void fetch_some(struct transport *t, size_t room)
+/* The pull failed because the next message is larger than its max_bytes,
+ * which is at least max_msg_size + MSG_HEADROOM: it is none of a member's. */
+static bool next_too_big(natsStatus s)
+{
+	const char *text = nats_GetLastError(NULL);
+	return s == NATS_ERR && text && strcasestr(text, "Message Size Exceeds MaxBytes");
+}
+
+/* The message that no pull with max_bytes can deliver (see top), alone and
+ * without a limit: it is as large as the server allows at most, once. */
+static natsStatus fetch_oversized(struct transport *t, natsMsgList *list)
+{
+	natsStatus s = pull(t, list, 1, 0, false);
+	if (s == NATS_OK)
+		enqueue(t, list);   /* terminates it (or keeps it, were it a report now) */
+	return s;
+}
+
+/* Takes what the consumer has (up to room messages and room_bytes), or else
+ * waits for the next one: a waiting pull of N returns only once N came, so
+ * it asks for one. */
+static void fetch_some(struct transport *t, size_t room, size_t room_bytes)
 {
 	natsMsgList list = {0};
 	int batch = room < FETCH_BATCH ? (int)room : FETCH_BATCH;
-	natsStatus s = pull(t, &list, batch, true);
+	natsStatus s = pull(t, &list, batch, room_bytes, true);
 	if (s == NATS_NOT_FOUND || s == NATS_TIMEOUT)
-		s = pull(t, &list, 1, false);
-	if (s == NATS_OK) {
+		s = pull(t, &list, 1, room_bytes, false);
+	if (next_too_big(s))
+		s = fetch_oversized(t, &list);
+	else if (s == NATS_OK) {
 		enqueue(t, &list);
 		return;
 	}
-	if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND)
+	if (s == NATS_OK || s == NATS_TIMEOUT || s == NATS_NOT_FOUND)
 		return;
 	/* No responders, consumer deleted, connection closed: check it again. */
 	pthread_mutex_lock(&t->mu);
@@ -630,6 +740,8 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&t->mu);
 		bool closing = t->closing, setup = t->need_setup;
 		size_t room = t->cfg.max_inbound - t->nheld;
+		size_t room_bytes = t->held_bytes < t->cfg.max_inbound_bytes ?
+			t->cfg.max_inbound_bytes - t->held_bytes : 0;
 		pthread_mutex_unlock(&t->mu);
 		if (closing)
 			break;
@@ -638,10 +750,10 @@ static void *worker_main(void *arg)
 		else if (setup) {
 			if (link_setup(t) != 0)
 				wait_ms(t, SETUP_RETRY_MS);
-		} else if (room == 0)
+		} else if (room == 0 || room_bytes < t->cfg.max_msg_size + MSG_HEADROOM)
 			wait_ms(t, IDLE_POLL_MS);   /* woken when the caller gives messages back */
 		else
-			fetch_some(t, room);
+			fetch_some(t, room, room_bytes);
 	}
 	return NULL;
 }
@@ -684,6 +796,10 @@ static void apply_defaults(struct transport *t)
 	DEFAULT(max_msg_size, DEFAULT_MAX_MSG);
 	DEFAULT(ack_wait_ms, DEFAULT_ACK_WAIT_MS);
 	DEFAULT(max_inbound, DEFAULT_MAX_INBOUND);
+	DEFAULT(max_inbound_bytes, DEFAULT_MAX_INBOUND_BYTES);
+	/* Fetching waits for room for the largest report: less would wait forever. */
+	if (t->cfg.max_inbound_bytes < t->cfg.max_msg_size + MSG_HEADROOM)
+		t->cfg.max_inbound_bytes = t->cfg.max_msg_size + MSG_HEADROOM;
 	DEFAULT(max_in_flight, DEFAULT_MAX_IN_FLIGHT);
 	DEFAULT(publish_timeout_ms, DEFAULT_PUBLISH_TIMEOUT_MS);
 	DEFAULT(reconnect_wait_ms, DEFAULT_RECONNECT_WAIT_MS);
@@ -913,7 +1029,7 @@ static void message_id(const struct transport *t, uint64_t seq, const void *data
 	snprintf(id, idlen, "%s:%" PRIu64 ":%s", t->member, seq, hex);
 }
 
-
+/* Takes an in-flight slot, or says why not. */
 static int reserve(struct transport *t, size_t len, char *err, size_t errlen)
 {
 	if (len > t->cfg.max_msg_size)
@@ -992,6 +1108,7 @@ static void give_back(struct transport *t, struct held *h)
 	pthread_mutex_lock(&t->mu);
 	list_unlink(&t->taken, h);
 	t->nheld--;
+	t->held_bytes -= h->pub.len;
 	pthread_cond_broadcast(&t->cond);   /* the worker may wait for room */
 	pthread_mutex_unlock(&t->mu);
 	held_free(h);
@@ -1020,6 +1137,7 @@ void transport_status(struct transport *t, struct transport_status *st)
 	st->ready = t->ready;
 	st->in_flight = t->in_flight;
 	st->inbound_held = t->nheld;
+	st->inbound_bytes = t->held_bytes;
 	pthread_mutex_unlock(&t->mu);
 	st->connected = natsConnection_Status(t->nc) == NATS_CONN_STATUS_CONNECTED;
 	st->server[0] = '\0';

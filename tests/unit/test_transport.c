@@ -5,14 +5,18 @@
  * new, catches up; the link starts with the server down; with the server
  * stopped mid-stream publishes fail fast and an outbox that re-publishes
  * loses nothing; bad ids and oversized messages are refused; the inbound
- * queue stays under its cap; other bytes under a seq already used are not
- * taken for a duplicate; the fd is readable exactly when work waits. */
+ * queue stays under its caps, in messages and in bytes; messages over the
+ * size limit in a stream created by someone else are dropped unread and not
+ * delivered again; other bytes under a seq already used are not taken for a
+ * duplicate; the fd is readable exactly when work waits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <nats/nats.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,6 +368,174 @@ static void test_same_seq_other_bytes_stored(void **state)
 	transport_close(b);
 }
 
+/* A raw nats.c connection to the test server, as another tool would use. */
+struct raw {
+	natsConnection *nc;
+	jsCtx *js;
+};
+
+static void raw_open(struct raw *r)
+{
+	assert_int_equal(natsConnection_ConnectTo(&r->nc, server.url), NATS_OK);
+	assert_int_equal(natsConnection_JetStream(&r->js, r->nc, NULL), NATS_OK);
+}
+
+static void raw_close(struct raw *r)
+{
+	jsCtx_Destroy(r->js);
+	natsConnection_Destroy(r->nc);
+}
+
+/* Creates PACTO_<alliance> as someone else would: without MaxMsgSize. */
+static void raw_stream(struct raw *r, const char *alliance)
+{
+	char name[64], subject[96];
+	snprintf(name, sizeof(name), "PACTO_%s", alliance);
+	snprintf(subject, sizeof(subject), "pacto.%s.reports.>", alliance);
+	const char *subjects[] = {subject};
+	jsStreamConfig sc;
+	jsStreamConfig_Init(&sc);
+	sc.Name = name;
+	sc.Subjects = subjects;
+	sc.SubjectsLen = 1;
+	sc.Storage = js_FileStorage;
+	assert_int_equal(js_AddStream(NULL, r->js, &sc, NULL, NULL), NATS_OK);
+}
+
+static void raw_publish(struct raw *r, const char *subject, const void *data, size_t len)
+{
+	assert_int_equal(js_Publish(NULL, r->js, subject, data, (int)len, NULL, NULL), NATS_OK);
+}
+
+/* Runs while stderr goes to a file, to read what the transport logged. */
+struct captured {
+	char path[300];
+	int saved;
+};
+
+static void capture_start(struct captured *c)
+{
+	snprintf(c->path, sizeof(c->path), "%s/captured.log", server.dir);
+	fflush(stderr);
+	c->saved = dup(2);
+	int fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0 && c->saved >= 0);
+	dup2(fd, 2);
+	close(fd);
+	log_set_level(LOG_LEVEL_WARN);
+}
+
+/* Stops capturing; returns what was written (static buffer). */
+static const char *capture_stop(struct captured *c)
+{
+	static char text[8192];
+	log_set_level(LOG_LEVEL_ERROR);
+	fflush(stderr);
+	dup2(c->saved, 2);
+	close(c->saved);
+	FILE *f = fopen(c->path, "r");
+	size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+	text[n] = '\0';
+	if (f)
+		fclose(f);
+	fputs(text, stderr);   /* still shown */
+	return text;
+}
+
+/* A stream created without MaxMsgSize holds 1 MB messages between members'
+ * reports: they are never handed over (nor held: the transport would hold
+ * up to max_inbound of them), they are terminated, not delivered again,
+ * and counted; the reports all come, in order; the stream is warned about. */
+static void test_oversized_inbound_dropped(void **state)
+{
+	(void)state;
+	enum { N = 20, BIG = 1000 * 1000 };
+	struct raw r;
+	raw_open(&r);
+	raw_stream(&r, "big");
+	char *big = malloc(BIG);
+	assert_non_null(big);
+	memset(big, 'x', BIG);
+	for (uint64_t s = 1; s <= N; s++) {
+		char body[32];
+		int n = snprintf(body, sizeof(body), "report %llu", (unsigned long long)s);
+		raw_publish(&r, "pacto.big.reports.A", body, (size_t)n);
+		raw_publish(&r, "pacto.big.reports.M", big, BIG);
+	}
+	free(big);
+	raw_close(&r);
+
+	/* Nothing may fail while stderr is captured: the failure would not be shown. */
+	struct captured cap;
+	capture_start(&cap);
+	const char *url;
+	struct transport_config c = config(&server, "big", "B", &url);
+	struct transport *b = NULL;
+	char err[256];
+	struct transport_msg *m[2 * N];
+	size_t got = 0;
+	if (transport_open(&c, &b, err, sizeof(err)) == 0 && wait_ready(b, WAIT_MS) == 0)
+		got = take(b, m, N, WAIT_MS);
+	const char *log = capture_stop(&cap);
+	assert_non_null(b);
+	for (size_t i = 0; i < got; i++)
+		assert_true(m[i]->len <= 64 * 1024);
+	assert_int_equal(got, N);
+	for (size_t i = 0; i < N; i++) {
+		assert_string_equal(m[i]->sender, "A");
+		assert_int_equal(seq_in(m[i]), i + 1);
+	}
+	ack_all(b, m, N);
+	assert_int_equal(take(b, m, 1, 1500), 0);   /* past the 1 s ack wait: none again */
+	struct transport_status st;
+	transport_status(b, &st);
+	assert_int_equal(st.oversized, N);
+	assert_int_equal(st.received, N);
+	assert_int_equal(st.inbound_bytes, 0);
+	transport_close(b);
+	assert_non_null(strstr(log, "stream PACTO_big takes messages of any size"));
+	assert_non_null(strstr(log, "nats stream edit PACTO_big --max-msg-size=66048"));
+	assert_non_null(strstr(log, "message of 1000000 bytes from M (stream seq 2) dropped"));
+}
+
+/* Held payload stays under max_inbound_bytes: with room for four messages
+ * of 60 kB, the fifth comes only once one is given back, and all come. */
+static void test_bounded_inbound_bytes(void **state)
+{
+	(void)state;
+	enum { N = 12, SIZE = 60000, CAP = 256 * 1024 };
+	const char *url;
+	struct transport_config c = config(&server, "bytes", "B", &url);
+	c.max_inbound_bytes = CAP;
+	c.ack_wait_ms = WAIT_MS;   /* no redelivery while messages wait on purpose */
+	struct transport *b = open_ready(&c), *a = member("bytes", "A");
+	char *body = calloc(1, SIZE), err[256];
+	assert_non_null(body);
+	for (uint64_t s = 1; s <= N; s++) {
+		snprintf(body, SIZE, "report %llu", (unsigned long long)s);
+		assert_int_equal(transport_publish(a, s, body, SIZE, err, sizeof(err)), 0);
+	}
+	free(body);
+	expect_acks(a, N);
+	uint64_t next = 1;
+	while (next <= N) {
+		struct transport_msg *m[N];
+		size_t n = take(b, m, 1, WAIT_MS);
+		assert_int_equal(n, 1);
+		usleep(100000);   /* room for the worker to (wrongly) fetch more */
+		n += transport_take_messages(b, m + 1, N - 1);
+		struct transport_status st;
+		transport_status(b, &st);
+		assert_true(st.inbound_bytes <= CAP);
+		assert_true(n <= CAP / SIZE);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(seq_in(m[i]), next++);
+		ack_all(b, m, n);
+	}
+	transport_close(a);
+	transport_close(b);
+}
+
 /* The link opens with no server, refuses publishes at once, and becomes ready
  * when the server comes. */
 static void test_start_while_down(void **state)
@@ -530,6 +702,8 @@ int main(void)
 		cmocka_unit_test(test_catch_up),
 		cmocka_unit_test(test_bounded_inbound),
 		cmocka_unit_test(test_same_seq_other_bytes_stored),
+		cmocka_unit_test(test_oversized_inbound_dropped),
+		cmocka_unit_test(test_bounded_inbound_bytes),
 		cmocka_unit_test_setup_teardown(test_start_while_down, own_server, own_server_gone),
 		cmocka_unit_test_setup_teardown(test_server_outage, own_server, own_server_gone),
 	};
