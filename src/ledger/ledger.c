@@ -6,7 +6,8 @@
  * How: every statement is prepared once at open and reset after each use,
  * so no statement holds a read snapshot between calls; values are bound with
  * explicit lengths, and no SQL is ever built from data.
- * Never: stores an address as text, deletes history, or writes to a file
+ * Never: stores an address as text, deletes history (only the retention,
+ * ledger_prune.c, deletes what nothing needs any more), or writes to a file
  * before it is known to be a pacto ledger. */
 #include "ledger/ledger.h"
 
@@ -104,6 +105,7 @@ struct ledger {
 	char line_buf[LEDGER_MAX_EVIDENCE][LEDGER_MAX_LINE];
 	struct ledger_line lines[LEDGER_MAX_EVIDENCE];
 	struct ledger_ally *ally;   /* the alliance's statements (ledger_ally.c), prepared on first use */
+	struct ledger_prune *prune; /* the retention's pass and statements (ledger_prune.c), on first use */
 	struct syncer *syncer;      /* NULL unless ledger_defer_sync() */
 	struct counter *counter;    /* NULL unless ledger_count_in_background() */
 	/* (family, prefix) pairs known to be in prefix_len: index 0..32 for
@@ -119,6 +121,11 @@ sqlite3 *ledger_sqlite(struct ledger *l)
 struct ledger_ally **ledger_ally_slot(struct ledger *l)
 {
 	return &l->ally;
+}
+
+struct ledger_prune **ledger_prune_slot(struct ledger *l)
+{
+	return &l->prune;
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -449,6 +456,7 @@ void ledger_close(struct ledger *l)
 	for (int i = 0; i < ST_NSTMT; i++)
 		sqlite3_finalize(l->st[i]);
 	ledger_ally_free(l->ally);
+	ledger_prune_free(l->prune);
 	sqlite3_close_v2(l->db);
 	free(l);
 }

@@ -6,8 +6,9 @@
  * transaction are stored together or not at all; once ledger_commit() (or a
  * ledger_add_sanction() outside a transaction) returns 0 it survives kill -9
  * and power loss (WAL, synchronous=FULL), unless ledger_defer_sync() moved
- * the power-loss part to a background checkpoint (see there). History is never deleted: a lift is
- * recorded, not applied by removing rows.
+ * the power-loss part to a background checkpoint (see there). A lift is
+ * recorded, not applied by removing rows; history is deleted only by the
+ * retention (ledger_prune.h), once it has ended and nothing needs it.
  * Ownership: one struct ledger per thread; the caller owns it and frees it
  * with ledger_close(). Every function that can fail returns 0 or -1 and then
  * writes "what failed: why" into err (err may be NULL when errlen is 0). */
@@ -64,7 +65,7 @@ struct ledger_sanction {
 typedef int (*ledger_sanction_fn)(void *arg, const struct ledger_sanction *s);
 
 struct ledger_counts {
-	uint64_t sanctions;   /* every row ever written */
+	uint64_t sanctions;   /* every row written and not yet pruned (ledger_prune.h) */
 	uint64_t active;      /* neither lifted nor expired at counted_us */
 	int64_t counted_us;   /* when they were counted */
 };

@@ -1,5 +1,5 @@
 /* ledger_int.h: what ledger.c shares with the ledger's other files
- * (ledger_ally.c); not for use outside src/ledger. */
+ * (ledger_ally.c, ledger_prune.c); not for use outside src/ledger. */
 #ifndef PACTO_LEDGER_INT_H
 #define PACTO_LEDGER_INT_H
 
@@ -10,11 +10,15 @@
 #include "ledger/ledger.h"
 
 struct ledger_ally;
+struct ledger_prune;
 
 sqlite3 *ledger_sqlite(struct ledger *l);
 /* Where ledger_ally.c keeps its prepared statements; freed by ledger_close. */
 struct ledger_ally **ledger_ally_slot(struct ledger *l);
 void ledger_ally_free(struct ledger_ally *a);  /* accepts NULL */
+/* Where ledger_prune.c keeps its pass and statements; freed by ledger_close. */
+struct ledger_prune **ledger_prune_slot(struct ledger *l);
+void ledger_prune_free(struct ledger_prune *p);  /* accepts NULL */
 
 /* "what: SQLite's message" into err; returns -1. */
 int ledger_fail_db(sqlite3 *db, char *err, size_t errlen, const char *what);

@@ -24,8 +24,9 @@ struct migration {
  * address A" is then one indexed probe of sanction_net per prefix length in
  * use, instead of a scan. Not a trigger: an INSERT that fires one needs a
  * statement journal, a temporary file written for every sanction.
- * Times are microseconds since the epoch. Rows are never deleted: a lift
- * sets lifted_us/lifted_by, so history answers "why, since when, whose word". */
+ * Times are microseconds since the epoch. A lift deletes nothing: it
+ * sets lifted_us/lifted_by, so history answers "why, since when, whose word"
+ * (only the retention deletes rows, see version 3). */
 static const char schema_v1[] =
 	"CREATE TABLE sanction ("
 	"  id               INTEGER PRIMARY KEY,"
@@ -136,10 +137,24 @@ static const char schema_v2[] =
 	"  PRIMARY KEY (sanction_id, member)"
 	") WITHOUT ROWID;";
 
+/* Version 3, the retention (ledger_prune.c): the indexes it walks, so
+ * that each of its batches looks at its rows only, never a whole table.
+ * sanction_end: when a sanction ended (its lift if earlier than its
+ * expiry), in every row, lifted or not; report_in_received: reports by
+ * time received; report_in_refused: refusals in order, for their cap;
+ * outbox_acked: acknowledged reports, which alone may go. ~20 bytes a
+ * report_in row, ~15 a sanction. */
+static const char schema_v3[] =
+	"CREATE INDEX sanction_end ON sanction (min(expires_us, coalesce(lifted_us, expires_us)));"
+	"CREATE INDEX report_in_received ON report_in (received_us);"
+	"CREATE INDEX report_in_refused ON report_in (id) WHERE verdict = 'refused';"
+	"CREATE INDEX outbox_acked ON outbox (time_us) WHERE acked_us IS NOT NULL;";
+
 /* In order of version; the last one is the version this code knows. */
 static const struct migration migrations[] = {
 	{1, schema_v1},
 	{2, schema_v2},
+	{3, schema_v3},
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
