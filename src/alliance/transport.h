@@ -24,10 +24,11 @@
  *  - Memory is bounded: at most max_inbound messages and max_inbound_bytes
  *    of payload are held (queued or taken and not yet acked/released);
  *    fetching stops while either is full, and a fetch asks the server for no
- *    more than the bytes left. A message over max_msg_size (which no member
- *    publishes, but a stream created by someone else may hold) is never
- *    handed over: it is terminated (never delivered again) and counted in
- *    oversized; receiving it costs one message's memory for a moment. At
+ *    more than the bytes left. A message over max_msg_size + 512 (the limit
+ *    of a stream this module creates; one created by someone else may hold
+ *    larger ones) is never handed over: it is terminated (never delivered
+ *    again) and counted in oversized; receiving it costs one message's
+ *    memory for a moment. At
  *    most max_in_flight publishes and their acks are held.
  *  - Runs while the server is down: connects and reconnects forever in the
  *    background and (re)creates the stream and consumer once connected.
@@ -98,7 +99,7 @@ struct transport_status {
 	char server[256];            /* URL of the server in use, "" if none */
 	uint64_t published, acked, failed, duplicates;
 	uint64_t received, redelivered, dropped; /* dropped: subject without a valid sender */
-	uint64_t oversized;          /* messages over max_msg_size, terminated unread */
+	uint64_t oversized;          /* messages over max_msg_size + 512, terminated unread */
 	uint64_t reconnects, disconnects;
 	size_t in_flight, inbound_held, inbound_bytes;
 };

@@ -583,6 +583,15 @@ static int parse_sender(const struct transport *t, const char *subject, char *ou
 	return 0;
 }
 
+/* The largest message handed over: what a stream created by this module
+ * takes (stream_config). A report over max_msg_size but within it still
+ * goes to the caller, which refuses it by its sender (too big); a larger
+ * one can only be in a stream created otherwise, and is dropped here. */
+static size_t inbound_limit(const struct transport *t)
+{
+	return t->cfg.max_msg_size + MSG_HEADROOM;
+}
+
 /* Why a fetched message is not handed over. */
 enum refusal { KEPT, NO_SENDER, OVERSIZED };
 
@@ -602,7 +611,7 @@ static void log_oversized(struct transport *t, natsMsg *nm, uint64_t count)
 		snprintf(sender, sizeof(sender), "an unknown sender");
 	log_warnx("alliance %s: message of %d bytes from %s (stream seq %" PRIu64 ") dropped: over the "
 		  "%zu-byte limit (%" PRIu64 " so far)", t->alliance, natsMsg_GetDataLength(nm), sender, seq,
-		  t->cfg.max_msg_size, count);
+		  inbound_limit(t), count);
 }
 
 /* Terminated, not acked: the server neither redelivers it nor counts it as
@@ -621,7 +630,7 @@ static void drop_oversized(struct transport *t, natsMsg *nm)
 static struct held *held_new(struct transport *t, natsMsg *nm, enum refusal *why)
 {
 	*why = KEPT;
-	if ((size_t)natsMsg_GetDataLength(nm) > t->cfg.max_msg_size) {
+	if ((size_t)natsMsg_GetDataLength(nm) > inbound_limit(t)) {
 		*why = OVERSIZED;
 		drop_oversized(t, nm);
 		natsMsg_Destroy(nm);
@@ -687,7 +696,7 @@ static natsStatus pull(struct transport *t, natsMsgList *list, int batch, size_t
 }
 
 /* The pull failed because the next message is larger than its max_bytes,
- * which is at least max_msg_size + MSG_HEADROOM: it is none of a member's. */
+ * which is at least inbound_limit(): it is none of a member's. */
 static bool next_too_big(natsStatus s)
 {
 	const char *text = nats_GetLastError(NULL);
@@ -750,7 +759,7 @@ static void *worker_main(void *arg)
 		else if (setup) {
 			if (link_setup(t) != 0)
 				wait_ms(t, SETUP_RETRY_MS);
-		} else if (room == 0 || room_bytes < t->cfg.max_msg_size + MSG_HEADROOM)
+		} else if (room == 0 || room_bytes < inbound_limit(t))
 			wait_ms(t, IDLE_POLL_MS);   /* woken when the caller gives messages back */
 		else
 			fetch_some(t, room, room_bytes);
@@ -797,9 +806,9 @@ static void apply_defaults(struct transport *t)
 	DEFAULT(ack_wait_ms, DEFAULT_ACK_WAIT_MS);
 	DEFAULT(max_inbound, DEFAULT_MAX_INBOUND);
 	DEFAULT(max_inbound_bytes, DEFAULT_MAX_INBOUND_BYTES);
-	/* Fetching waits for room for the largest report: less would wait forever. */
-	if (t->cfg.max_inbound_bytes < t->cfg.max_msg_size + MSG_HEADROOM)
-		t->cfg.max_inbound_bytes = t->cfg.max_msg_size + MSG_HEADROOM;
+	/* Fetching waits for room for the largest message: less would wait forever. */
+	if (t->cfg.max_inbound_bytes < inbound_limit(t))
+		t->cfg.max_inbound_bytes = inbound_limit(t);
 	DEFAULT(max_in_flight, DEFAULT_MAX_IN_FLIGHT);
 	DEFAULT(publish_timeout_ms, DEFAULT_PUBLISH_TIMEOUT_MS);
 	DEFAULT(reconnect_wait_ms, DEFAULT_RECONNECT_WAIT_MS);

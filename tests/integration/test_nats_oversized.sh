@@ -90,7 +90,7 @@ check "pactod warns that the stream takes messages of any size, saying how to li
 	grep -q "alliance west: stream PACTO_west takes messages of any size.*run: nats stream edit PACTO_west --max-msg-size=66048" \
 	"$SCRATCH/pactod.log"
 check "each message of 1 MB is dropped when received, the $N-th logged" \
-	wait_for 60 grep -q "alliance west: message of 1000000 bytes from mallory (stream seq $N) dropped: over the 65536-byte limit ($N so far)" \
+	wait_for 60 grep -q "alliance west: message of 1000000 bytes from mallory (stream seq $N) dropped: over the 66048-byte limit ($N so far)" \
 	"$SCRATCH/pactod.log"
 check "pactod still answers, its link ready" link_ready
 PEAK=$(peak_kb $PACTOD_PID)
