@@ -2,7 +2,11 @@
  * Members are known by id in a registry that outlives treaty changes (a
  * vote names its member by registry slot, so a reload does not have to
  * rewrite every vote; a slot whose member left the treaty weighs nothing).
- * Votes live in a bounded LRU keyed by the reported address. */
+ * Votes live in a bounded LRU keyed by the reported address.
+ * A round (receipt_round_begin .. _keep or _undo) keeps an undo log: the
+ * state of each member and each address as it was before the round first
+ * changed it, and every address the table evicted meanwhile, so that a
+ * round whose ledger commit failed can be put back whole. */
 #include "alliance/receipt.h"
 
 #include <stdio.h>
@@ -39,8 +43,21 @@ struct vote {
  * sanction we enforce runs (0: none enforced on the allies' word). */
 struct entry {
 	int64_t enforced_until_us;
+	uint32_t round;                   /* the round that last saved it in the undo log */
 	uint8_t nvotes;
 	struct vote votes[RECEIPT_MAX_VOTES];
+};
+
+/* The undo log of a round: what to put back, newest last. */
+struct undo_key {
+	struct addr key;
+	bool existed;                     /* false: the round created it (undo removes it) */
+	struct entry old;
+};
+
+struct undo_member {
+	uint16_t slot;
+	struct member_state old;
 };
 
 struct receipt {
@@ -52,6 +69,17 @@ struct receipt {
 	uint16_t *slot_of;                /* treaty member index -> registry slot */
 	struct lru *keys;                 /* struct addr -> struct entry */
 	uint64_t unknown_refusals;
+	uint64_t evictions;               /* addresses forgotten to make room */
+	/* The round: recording while in_round; round numbers stamp what the
+	 * log holds already (entry.round, member_round[slot]). */
+	bool in_round;
+	uint32_t round;
+	uint32_t *member_round;           /* by registry slot */
+	struct undo_key *ukeys;
+	size_t nukeys, ukeys_cap;
+	struct undo_member *umembers;
+	size_t numembers, umembers_cap;
+	uint64_t round_unknown_refusals, round_evictions;
 };
 
 static const char *const reason_names[RR_COUNT] = {
@@ -92,6 +120,8 @@ enum receipt_reason receipt_reason_from_report(enum report_error e)
 	}
 	return RR_MALFORMED;
 }
+
+static void on_evict(void *arg, const void *key, void *value);
 
 /* ---- the member registry ---- */
 
@@ -159,8 +189,9 @@ struct receipt *receipt_new(const struct receipt_config *cfg)
 	r->allowlisted = cfg->allowlisted;
 	r->allowlisted_arg = cfg->allowlisted_arg;
 	r->members = xcalloc(RECEIPT_MAX_IDS, sizeof(*r->members));
+	r->member_round = xcalloc(RECEIPT_MAX_IDS, sizeof(*r->member_round));
 	r->keys = lru_new(cfg->max_keys ? cfg->max_keys : DEFAULT_MAX_KEYS, sizeof(struct addr), sizeof(struct entry),
-			  cfg->seed, NULL, NULL);
+			  cfg->seed, on_evict, r);
 	receipt_set_treaty(r, cfg->treaty);
 	return r;
 }
@@ -172,7 +203,102 @@ void receipt_free(struct receipt *r)
 	lru_free(r->keys);
 	free(r->slot_of);
 	free(r->members);
+	free(r->member_round);
+	free(r->ukeys);
+	free(r->umembers);
 	free(r);
+}
+
+/* ---- the round's undo log ---- */
+
+/* Before the round first changes m: its state goes to the log. */
+static void save_member(struct receipt *r, struct member_state *m)
+{
+	size_t slot = (size_t)(m - r->members);
+	if (!r->in_round || r->member_round[slot] == r->round)
+		return;
+	r->member_round[slot] = r->round;
+	if (r->numembers == r->umembers_cap) {
+		r->umembers_cap = r->umembers_cap ? 2 * r->umembers_cap : 16;
+		r->umembers = xreallocarray(r->umembers, r->umembers_cap, sizeof(*r->umembers));
+	}
+	r->umembers[r->numembers++] = (struct undo_member){.slot = (uint16_t)slot, .old = *m};
+}
+
+static void log_key(struct receipt *r, const struct addr *key, bool existed, const struct entry *old)
+{
+	if (r->nukeys == r->ukeys_cap) {
+		r->ukeys_cap = r->ukeys_cap ? 2 * r->ukeys_cap : 64;
+		r->ukeys = xreallocarray(r->ukeys, r->ukeys_cap, sizeof(*r->ukeys));
+	}
+	struct undo_key *u = &r->ukeys[r->nukeys++];
+	u->key = *key;
+	u->existed = existed;
+	if (old)
+		u->old = *old;
+}
+
+/* The LRU's eviction callback: counted, and in a round logged, so that an
+ * undo puts the forgotten votes back. */
+static void on_evict(void *arg, const void *key, void *value)
+{
+	struct receipt *r = arg;
+	r->evictions++;
+	if (r->in_round)
+		log_key(r, key, true, value);
+}
+
+/* The entry of key for a change (created if create): before the round
+ * first changes it, its state (or its absence) goes to the log. */
+static struct entry *entry_to_change(struct receipt *r, const struct addr *key, bool create)
+{
+	bool created = false;
+	struct entry *e = lru_get(r->keys, key, create, &created);
+	if (!e || !r->in_round || (!created && e->round == r->round))
+		return e;
+	log_key(r, key, !created, created ? NULL : e);
+	e->round = r->round;
+	return e;
+}
+
+void receipt_round_begin(struct receipt *r)
+{
+	r->in_round = true;
+	if (++r->round == 0)   /* wrapped: stamps of 0 would look saved */
+		r->round = 1;
+	r->nukeys = r->numembers = 0;
+	r->round_unknown_refusals = r->unknown_refusals;
+	r->round_evictions = r->evictions;
+}
+
+void receipt_round_keep(struct receipt *r)
+{
+	r->in_round = false;
+	r->nukeys = r->numembers = 0;
+}
+
+void receipt_round_undo(struct receipt *r)
+{
+	if (!r->in_round)
+		return;
+	r->in_round = false;
+	/* Newest first: an address changed, then evicted, then created again
+	 * ends as it was before its first change. Each step reverses one
+	 * step of the round, so the table never holds more than it did. */
+	for (size_t i = r->nukeys; i-- > 0;) {
+		const struct undo_key *u = &r->ukeys[i];
+		if (!u->existed) {
+			lru_remove(r->keys, &u->key);
+			continue;
+		}
+		struct entry *e = lru_get(r->keys, &u->key, true, NULL);
+		*e = u->old;
+	}
+	for (size_t i = r->numembers; i-- > 0;)
+		r->members[r->umembers[i].slot] = r->umembers[i].old;
+	r->unknown_refusals = r->round_unknown_refusals;
+	r->evictions = r->round_evictions;
+	r->nukeys = r->numembers = 0;
 }
 
 /* ---- refusals and checks ---- */
@@ -180,8 +306,10 @@ void receipt_free(struct receipt *r)
 void receipt_refuse_message(struct receipt *r, const char *member, enum receipt_reason why)
 {
 	struct member_state *m = member ? current_member(r, member) : NULL;
-	if (m)
+	if (m) {
+		save_member(r, m);
 		m->refused[why]++;
+	}
 	else
 		r->unknown_refusals++;
 }
@@ -322,7 +450,7 @@ static void apply_sanction(struct receipt *r, struct member_state *m, const stru
 		return refuse(m, out, RR_PROTECTED);
 	if (r->allowlisted && r->allowlisted(r->allowlisted_arg, &rep->addr))
 		return refuse(m, out, RR_ALLOWLISTED);
-	struct entry *e = lru_get(r->keys, &rep->addr, true, NULL);
+	struct entry *e = entry_to_change(r, &rep->addr, true);
 	put_vote(e, (uint16_t)(m - r->members), rep->seq, rep->time_us, until);
 	m->accepted++;
 	decide(r, e, now_us, out);
@@ -335,6 +463,8 @@ static void apply_lift(struct receipt *r, struct member_state *m, const struct r
 	struct vote *v = e ? find_vote(e, (uint16_t)(m - r->members)) : NULL;
 	if (!v || v->until_us <= now_us)
 		return refuse(m, out, RR_NOT_REPORTER);
+	e = entry_to_change(r, &rep->addr, false);
+	v = find_vote(e, (uint16_t)(m - r->members));
 	drop_vote(e, v);
 	m->accepted++;
 	decide(r, e, now_us, out);
@@ -352,6 +482,7 @@ void receipt_apply(struct receipt *r, const char *member, const struct report *r
 		r->unknown_refusals++;
 		return;
 	}
+	save_member(r, m);
 	if (rep->seq <= m->last_seq)
 		return refuse(m, out, RR_REPLAY);
 	m->last_seq = rep->seq;
@@ -461,5 +592,5 @@ uint64_t receipt_unknown_refusals(const struct receipt *r)
 
 uint64_t receipt_evictions(const struct receipt *r)
 {
-	return lru_evictions(r->keys);
+	return r->evictions;
 }

@@ -11,7 +11,9 @@
  *  - every refusal is counted per member and reason (receipt_stats);
  *  - a report's sequence number is consumed once it passes the signature
  *    and replay checks, even if a later rule refuses it, so no report is
- *    ever applied twice and no refused one can be replayed into force;
+ *    ever applied twice and no refused one can be replayed into force
+ *    (a round undone, receipt_round_undo, gives its numbers back: what it
+ *    decided was not kept either);
  *  - an ally's sanction lasts as long as a quorum of unexpired reports
  *    supports it, and is lifted early only by the lift of a reporter
  *    (when the remaining support falls below the quorum);
@@ -116,6 +118,20 @@ enum receipt_reason receipt_check_batch(const struct receipt *r, const char *mem
 void receipt_apply(struct receipt *r, const char *member, const struct report *rep, int64_t now_us,
 		   struct receipt_decision *out);
 
+/* A round: the reports whose outcome is committed to the ledger together.
+ * receipt_round_begin() starts an undo log of every change the round makes
+ * (members' sequence numbers, rate buckets and counts, votes, addresses
+ * evicted to make room); receipt_round_undo() puts the receipt back as it
+ * was at the begin (the commit failed: the messages are not acknowledged
+ * and come again, and must not then be refused as replays);
+ * receipt_round_keep() drops the log (the commit succeeded). Outside a
+ * round nothing is logged. A round must not span receipt_set_treaty,
+ * receipt_restore_* or receipt_forget. The log grows with the round (one
+ * entry per address and member changed) and is kept for the next. */
+void receipt_round_begin(struct receipt *r);
+void receipt_round_keep(struct receipt *r);
+void receipt_round_undo(struct receipt *r);
+
 /* State kept across restarts: a member's last sequence number and report
  * time (the daemon stores them in the ledger with what it applied). */
 bool receipt_member_state(const struct receipt *r, const char *member, uint64_t *last_seq, int64_t *last_time_us);
@@ -154,6 +170,7 @@ unsigned receipt_quorum(const struct receipt *r);
 bool receipt_stats(const struct receipt *r, size_t i, struct receipt_member_stats *out);
 /* Refusals of senders that are not members. */
 uint64_t receipt_unknown_refusals(const struct receipt *r);
+/* Addresses forgotten (least recently reported) to stay within max_keys. */
 uint64_t receipt_evictions(const struct receipt *r);
 
 const char *receipt_reason_name(enum receipt_reason why);

@@ -3,7 +3,10 @@
  * batches of up to REPORT_MAX_ITEMS rows signed and published -> ack marks
  * the rows. In: message -> sender in treaty -> signature and strict decode
  * -> receipt (trust rules) -> firewall (one commit per batch of messages)
- * -> ledger (one transaction) -> ack to the broker. */
+ * -> ledger (one transaction) -> ack to the broker. A round whose ledger
+ * transaction fails (a write or the commit) is undone: the receipt goes
+ * back to its state before the round, the kernel back to what the ledger
+ * holds, and the messages are not acked, so they come again. */
 #include "daemon/alliance.h"
 
 #include <stdio.h>
@@ -51,6 +54,14 @@ struct alliance {
 	int64_t refusal_minute;
 	unsigned refusal_rows;
 	bool firewall_dirty;          /* changes queued for one commit */
+	bool round_failed;            /* a ledger write of this round failed: it is undone */
+	/* Addresses whose kernel element this round changed: put back to what
+	 * the ledger holds if the round's transaction fails. */
+	struct addr *round_keys;
+	size_t nround_keys, round_keys_cap;
+	uint64_t round_applied_before, round_refusals_before;
+	int64_t round_refusal_minute;
+	unsigned round_refusal_rows;
 	bool outbox_dirty;            /* reports added since the last flush */
 	unsigned round_applied;       /* sanctions applied in this alliance_service round */
 	const char *touched[TREATY_MAX_MEMBERS];  /* members whose state to save */
@@ -203,6 +214,7 @@ void alliance_close(struct alliance *a)
 	signer_free(a->signer);
 	free(a->batch);
 	free(a->wire);
+	free(a->round_keys);
 	free(a);
 }
 
@@ -392,6 +404,38 @@ static void touch(struct alliance *a, const char *member)
 		a->touched[a->ntouched++] = m->id;
 }
 
+/* A ledger write of the round failed: the round is undone at its end
+ * (finish_batch), whatever else it wrote, since a failed statement may
+ * leave the transaction open without its row (a sanction without its
+ * support, a sequence number without its report). */
+static void write_failed(struct daemon *d, const char *err)
+{
+	log_warnx("ledger: %s", err);
+	d->alliance->round_failed = true;
+}
+
+/* The round changed key's kernel element (and the engine's view of it). */
+static void round_key(struct alliance *a, const struct addr *key)
+{
+	if (a->nround_keys == a->round_keys_cap) {
+		a->round_keys_cap = a->round_keys_cap ? 2 * a->round_keys_cap : 64;
+		a->round_keys = xreallocarray(a->round_keys, a->round_keys_cap, sizeof(*a->round_keys));
+	}
+	a->round_keys[a->nround_keys++] = *key;
+}
+
+/* Starts a round: what it changes in memory can be put back. */
+static void round_begin(struct alliance *a)
+{
+	a->round_failed = false;
+	a->nround_keys = 0;
+	a->round_applied_before = a->applied;
+	a->round_refusals_before = a->refusals;
+	a->round_refusal_minute = a->refusal_minute;
+	a->round_refusal_rows = a->refusal_rows;
+	receipt_round_begin(a->receipt);
+}
+
 /* Records a report received; refusals are written at most
  * ALLIANCE_REFUSALS_PER_MINUTE a minute (they are always counted). */
 static void record(struct daemon *d, const char *member, const struct report *rep, const char *verdict,
@@ -416,7 +460,7 @@ static void record(struct daemon *d, const char *member, const struct report *re
 		.reason = reason, .sanction_id = sanction_id,
 	};
 	if (ledger_add_report_in(d->ledger, &in, err, sizeof(err)) != 0)
-		log_warnx("ledger: %s", err);
+		write_failed(d, err);
 }
 
 static void refuse_message(struct daemon *d, const char *member, enum receipt_reason why, const char *detail)
@@ -448,7 +492,7 @@ static void add_supports(struct daemon *d, const struct addr *key, int64_t id, i
 	for (size_t i = 0; i < n; i++)
 		if (ledger_add_support(d->ledger, id, sup[i].member, sup[i].seq, sup[i].time_us, sup[i].until_us, err,
 				       sizeof(err)) != 0)
-			log_warnx("ledger: %s", err);
+			write_failed(d, err);
 }
 
 static int64_t new_ally_sanction(struct daemon *d, const char *member, const struct report *rep, int64_t until,
@@ -470,10 +514,8 @@ static int64_t new_ally_sanction(struct daemon *d, const char *member, const str
 		.evidence_dropped = (unsigned)from,
 	};
 	int64_t id = 0;
-	if (ledger_add_sanction(d->ledger, &s, &id, err, sizeof(err)) != 0) {
-		d->ledger_errors++;
-		log_warnx("ledger: %s (the ally's sanction is enforced but not recorded)", err);
-	}
+	if (ledger_add_sanction(d->ledger, &s, &id, err, sizeof(err)) != 0)
+		write_failed(d, err);
 	return id;
 }
 
@@ -493,11 +535,12 @@ static int64_t impose(struct daemon *d, const char *member, const struct report 
 			return -1;
 		}
 		d->alliance->firewall_dirty = true;
+		round_key(d->alliance, &rep->addr);
 		engine_impose(d->engine, &rep->addr, until);
 	}
 	int64_t id = f.ally_id;
 	if (id && until > f.until_us && ledger_set_expiry(d->ledger, id, until, err, sizeof(err)) != 0)
-		log_warnx("ledger: %s", err);
+		write_failed(d, err);
 	if (!id)
 		id = new_ally_sanction(d, member, rep, until > f.until_us ? until : f.until_us, now);
 	if (id)
@@ -526,6 +569,7 @@ static int64_t impose(struct daemon *d, const char *member, const struct report 
 static void fall_back(struct daemon *d, const struct addr *key, int64_t now)
 {
 	char err[256];
+	round_key(d->alliance, key);
 	if (daemon_follow_ledger(d, key, now, err, sizeof(err)) != 0)
 		log_warnx("firewall: %s", err);
 	else
@@ -542,7 +586,7 @@ static int64_t lift(struct daemon *d, const char *member, const struct report *r
 	bool lifted = false;
 	snprintf(by, sizeof(by), ALLY_ORIGIN_PREFIX "%s (report %llu)", member, (unsigned long long)rep->seq);
 	if (f.ally_id && ledger_lift_id(d->ledger, f.ally_id, now, by, &lifted, err, sizeof(err)) != 0)
-		log_warnx("ledger: %s", err);
+		write_failed(d, err);
 	fall_back(d, &rep->addr, now);
 	log_info("lift %s: %s", addr_format(&rep->addr, text, sizeof(text)), by);
 	d->alliance->applied++;
@@ -624,7 +668,8 @@ static void handle_message(struct daemon *d, const struct transport_msg *m)
 	if (rr != RR_NONE)
 		return refuse_message(d, member->id, rr, NULL);
 	int64_t now = daemon_now_us();
-	for (size_t i = 0; i < a->batch->n; i++)
+	/* Past a failed write the round is undone: the rest would be too. */
+	for (size_t i = 0; i < a->batch->n && !a->round_failed; i++)
 		apply_report(d, member->id, &a->batch->items[i], now);
 }
 
@@ -636,33 +681,88 @@ static void save_touched(struct daemon *d, struct alliance *a)
 		int64_t t;
 		if (receipt_member_state(a->receipt, a->touched[i], &seq, &t) &&
 		    ledger_ally_save(d->ledger, a->touched[i], seq, t, err, sizeof(err)) != 0)
-			log_warnx("ledger: %s", err);
+			write_failed(d, err);
 	}
 	a->ntouched = 0;
 }
 
+static void commit_firewall(struct daemon *d, struct alliance *a)
+{
+	char err[256];
+	if (!a->firewall_dirty)
+		return;
+	a->firewall_dirty = false;
+	if (firewall_commit(d->fw, err, sizeof(err)) != 0) {
+		d->firewall_errors++;
+		log_warnx("firewall: %s", err);
+		a->nround_times = 0;
+	}
+}
+
+/* The round's transaction failed and is rolled back: the receipt goes back
+ * to its state before the round (undo log), so the messages, not acked,
+ * are taken again when they come, not refused as replays; the kernel
+ * elements the round added or removed go back to what the ledger holds
+ * (the ledger is the truth: an address dropped with nothing recorded
+ * would be in no `pacto sanctions`, `pacto why` would say it was never
+ * sanctioned, and nothing would ever lift it). */
+static void undo_round(struct daemon *d, struct alliance *a)
+{
+	char err[256];
+	int64_t now = daemon_now_us();
+	receipt_round_undo(a->receipt);
+	a->applied = a->round_applied_before;
+	a->refusals = a->round_refusals_before;
+	a->refusal_minute = a->round_refusal_minute;
+	a->refusal_rows = a->round_refusal_rows;
+	a->ntouched = 0;
+	a->nround_times = 0;
+	for (size_t i = 0; i < a->nround_keys; i++) {
+		bool seen = false;   /* rounds are small: a scan, not a set */
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = addr_equal(&a->round_keys[j], &a->round_keys[i]);
+		if (seen)
+			continue;
+		if (daemon_follow_ledger(d, &a->round_keys[i], now, err, sizeof(err)) != 0)
+			log_warnx("firewall: %s", err);
+		else
+			a->firewall_dirty = true;
+	}
+	if (a->nround_keys)
+		log_warnx("alliance: the round's %zu firewall change%s set back to what the ledger holds", a->nround_keys,
+			  a->nround_keys == 1 ? "" : "s");
+	a->nround_keys = 0;
+	commit_firewall(d, a);
+}
+
 /* Firewall first (the drops do not wait for the fsync), then the ledger;
- * the broker hears "done" only when both are. */
+ * the broker hears "done" only when both are. A round with a failed
+ * write is rolled back instead of committed. Returns whether committed. */
 static bool finish_batch(struct daemon *d, struct alliance *a)
 {
 	char err[256];
-	if (a->firewall_dirty) {
-		a->firewall_dirty = false;
-		if (firewall_commit(d->fw, err, sizeof(err)) != 0) {
-			d->firewall_errors++;
-			log_warnx("firewall: %s", err);
-			a->nround_times = 0;
-		}
+	commit_firewall(d, a);
+	if (!a->round_failed && ledger_in_transaction(d->ledger))
+		save_touched(d, a);
+	bool ok = false;
+	if (a->round_failed) {
+		snprintf(err, sizeof(err), "a write failed; the round is rolled back");
+		ledger_rollback(d->ledger);
+	} else {
+		ok = ledger_commit(d->ledger, err, sizeof(err)) == 0;
 	}
-	observe_propagation(d, a);
-	save_touched(d, a);
-	if (ledger_commit(d->ledger, err, sizeof(err)) != 0) {
+	a->round_failed = false;
+	if (!ok) {
 		d->ledger_errors++;
 		recorder_error(d->recorder, daemon_now_us(), err);
 		log_warnx("ledger: %s (the allies' messages will be delivered again)", err);
 		recorder_settled(d, false);
+		undo_round(d, a);
 		return false;
 	}
+	observe_propagation(d, a);
+	receipt_round_keep(a->receipt);
+	a->nround_keys = 0;
 	recorder_settled(d, true);
 	return true;
 }
@@ -690,7 +790,10 @@ void alliance_service(struct daemon *d)
 	take_acks(d, a);
 	size_t n = transport_take_messages(a->transport, msgs, INBOUND_BATCH);
 	a->round_applied = 0;
-	for (size_t i = 0; i < n; i++)
+	round_begin(a);
+	/* Past a failed write (the transaction may be gone: later writes
+	 * would each commit on their own) the round is undone: stop. */
+	for (size_t i = 0; i < n && !a->round_failed && ledger_in_transaction(d->ledger); i++)
 		handle_message(d, msgs[i]);
 	if (a->round_applied > ROUND_LOGGED)
 		log_info("alliance: %u more sanctions applied from %zu messages", a->round_applied - ROUND_LOGGED, n);
@@ -747,7 +850,11 @@ static unsigned settle(struct daemon *d, const struct support_row *rows, size_t 
 	bool lifted = false;
 	snprintf(by, sizeof(by), "treaty version %llu: its reporters left the alliance",
 		 (unsigned long long)a->treaty->version);
-	if (ledger_lift_id(d->ledger, rows[0].id, now, by, &lifted, err, sizeof(err)) != 0 || !lifted)
+	if (ledger_lift_id(d->ledger, rows[0].id, now, by, &lifted, err, sizeof(err)) != 0) {
+		write_failed(d, err);
+		return 0;
+	}
+	if (!lifted)
 		return 0;
 	fall_back(d, &rows[0].addr, now);
 	log_info("lift %s: %s", addr_format(&rows[0].addr, text, sizeof(text)), by);
@@ -767,6 +874,7 @@ static unsigned lift_unsupported(struct daemon *d)
 		log_warnx("ledger: %s", err);
 		return 0;
 	}
+	round_begin(d->alliance);
 	if (ledger_each_active_support(d->ledger, now, collect_support, &c, err, sizeof(err)) != 0)
 		log_warnx("ledger: %s", err);
 	for (size_t i = 0, j; i < c.n; i = j) {
@@ -775,8 +883,7 @@ static unsigned lift_unsupported(struct daemon *d)
 		lifted += settle(d, &c.rows[i], j - i, now);
 	}
 	free(c.rows);
-	finish_batch(d, d->alliance);
-	return lifted;
+	return finish_batch(d, d->alliance) ? lifted : 0;
 }
 
 int alliance_reload(struct daemon *d, const char *treaty_path, char *message, size_t len)

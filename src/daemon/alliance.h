@@ -11,7 +11,10 @@
  *    never reused, see alliance_report), and published again until the
  *    broker acknowledges it;
  *  - in: a message is acknowledged to the broker only after what it caused
- *    is committed to the ledger (and in force in the firewall); anything
+ *    is committed to the ledger (and in force in the firewall); a batch
+ *    whose ledger transaction fails is undone (the receipt's state, and the
+ *    kernel elements it changed back to what the ledger holds) and not
+ *    acknowledged, so it is applied when delivered again; anything
  *    refused is counted, recorded (at most ALLIANCE_REFUSALS_PER_MINUTE rows
  *    a minute, so a hostile ally cannot fill the disk) and acknowledged, so
  *    it is not delivered again;

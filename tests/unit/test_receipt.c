@@ -3,7 +3,8 @@
  * expiry, rate (on the reports' own clock, so catching up is no burst),
  * protected ranges both ways, the local allowlist, prefix width, the
  * weighted quorum (and how long it holds), lifts only by reporters,
- * expulsion by a new treaty, restart state, and bounded memory. */
+ * expulsion by a new treaty, restart state, bounded memory, and a round
+ * undone when its ledger commit failed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -335,6 +336,98 @@ static void test_bounded(void **state)
 	treaty_free(t);
 }
 
+/* Applies the reports of a round: alpha lifts its vote for 203.0.113.5,
+ * bravo fills the table (evicting 203.0.113.5 among others), alpha
+ * completes the quorum of one of bravo's, charlie is refused twice (a
+ * replay, a protected address). */
+static void a_round(struct receipt *r, struct receipt_decision *out)
+{
+	char address[32];
+	size_t k = 0;
+	out[101] = apply(r, "alpha", lift_of("203.0.113.5", 6, NOW), NOW);
+	for (int i = 0; i < 100; i++) {
+		snprintf(address, sizeof(address), "10.1.%d.1", i);
+		out[k++] = apply(r, "bravo", sanction_of(address, 10 + (uint64_t)i, NOW, 600), NOW);
+	}
+	out[k++] = apply(r, "alpha", sanction_of("10.1.99.1", 7, NOW, 600), NOW);
+	k++;
+	out[k++] = apply(r, "charlie", sanction_of("203.0.113.7", 2, NOW, 600), NOW);
+	out[k++] = apply(r, "charlie", sanction_of("198.51.100.1", 4, NOW, 600), NOW);
+}
+
+static void assert_same_stats(const struct receipt *a, const struct receipt *b)
+{
+	struct receipt_member_stats x, y;
+	for (size_t i = 0; receipt_stats(a, i, &x); i++) {
+		assert_true(receipt_stats(b, i, &y));
+		assert_int_equal(x.last_seq, y.last_seq);
+		assert_int_equal(x.last_report_us, y.last_report_us);
+		assert_int_equal(x.accepted, y.accepted);
+		assert_memory_equal(x.refused, y.refused, sizeof(x.refused));
+	}
+	assert_int_equal(receipt_unknown_refusals(a), receipt_unknown_refusals(b));
+	assert_int_equal(receipt_evictions(a), receipt_evictions(b));
+}
+
+/* The ledger commit of a round failed: undone, the receipt is as before
+ * the round, and the same messages delivered again give the same
+ * decisions (not replays), as on a receipt that never saw them. */
+static void test_round_undone(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(2);   /* alpha 1, bravo 1, charlie 2 */
+	assert_int_equal(treaty_set(t, "burst", "100000", NULL, 0), 0);
+	struct receipt *r = receipt_for(t), *fresh = receipt_for(t);   /* 64 keys each */
+	struct receipt_decision first[104], again[104], ref[104];
+	struct receipt_support sup[RECEIPT_MAX_VOTES];
+	struct addr kept = cidr("203.0.113.5");
+	/* Before the round, on both: a sanction in force (alpha, charlie),
+	 * and a replay refused. */
+	struct receipt *both[2] = {r, fresh};
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(apply(both[i], "alpha", sanction_of("203.0.113.5", 1, NOW, 600), NOW).verdict,
+				 RECEIPT_PENDING);
+		assert_int_equal(apply(both[i], "charlie", sanction_of("203.0.113.5", 2, NOW, 600), NOW).verdict,
+				 RECEIPT_SANCTION);
+		assert_refused(apply(both[i], "charlie", sanction_of("203.0.113.6", 2, NOW, 600), NOW), RR_REPLAY);
+		receipt_refuse_message(both[i], "mallory", RR_NOT_MEMBER);
+	}
+	receipt_round_begin(r);
+	a_round(r, first);
+	receipt_refuse_message(r, "mallory", RR_NOT_MEMBER);
+	receipt_refuse_message(r, "bravo", RR_BAD_SIGNATURE);
+	assert_true(receipt_evictions(r) > 0);
+	assert_int_equal(receipt_supporters(r, &kept, NOW, sup, RECEIPT_MAX_VOTES), 0);   /* evicted */
+	receipt_round_undo(r);
+	assert_same_stats(r, fresh);
+	assert_int_equal(receipt_supporters(r, &kept, NOW, sup, RECEIPT_MAX_VOTES), 2);
+	/* Delivered again: decided as the first time, none a replay. */
+	receipt_round_begin(r);
+	a_round(r, again);
+	receipt_round_keep(r);
+	a_round(fresh, ref);
+	for (size_t i = 0; i < 104; i++) {
+		assert_int_equal(again[i].verdict, first[i].verdict);
+		assert_int_equal(again[i].verdict, ref[i].verdict);
+		assert_int_equal(again[i].reason, ref[i].reason);
+		assert_int_equal(again[i].until_us, ref[i].until_us);
+	}
+	assert_int_equal(first[100].verdict, RECEIPT_SANCTION);   /* 10.1.99.1: bravo and alpha */
+	assert_int_equal(first[101].verdict, RECEIPT_UNCHANGED);   /* alpha's lift: charlie's vote holds it */
+	assert_refused(first[102], RR_REPLAY);
+	assert_refused(first[103], RR_PROTECTED);
+	receipt_refuse_message(r, "bravo", RR_BAD_SIGNATURE);
+	receipt_refuse_message(fresh, "bravo", RR_BAD_SIGNATURE);
+	assert_same_stats(r, fresh);
+	/* Kept: an undo after the keep changes nothing. */
+	receipt_round_undo(r);
+	assert_same_stats(r, fresh);
+	assert_refused(apply(r, "bravo", sanction_of("10.1.5.1", 15, NOW, 600), NOW), RR_REPLAY);
+	receipt_free(r);
+	receipt_free(fresh);
+	treaty_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_expulsion),
 		cmocka_unit_test(test_restart_state),
 		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_round_undone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,102 @@
+# test_alliance_ledger_full.sh: the disk under the ledger fills up while an
+# ally's reports arrive. bravo runs pactod with real nftables in its own
+# network namespace (a nats-server on its loopback); its state directory is
+# a 1 MiB tmpfs in a mount namespace of this test's own, which a file fills.
+# alpha (allyprobe) publishes 800 reports of 10.50.0-3.x, one a message.
+# A round whose ledger transaction fails is undone: the kernel keeps only
+# what the ledger holds (the same addresses in nft as in `pacto
+# sanctions`), the receipt forgets the round, and the messages, not acked,
+# come again (JetStream, after its 30 s ack wait). Once space returns they
+# are applied, none refused as a replay: all 800 in the ledger and in nft,
+# and `pacto why` knows them. Addresses: 10.50.0.0/22 and 203.0.113.1
+# (reports only), in namespaces this script creates.
+if [ -z "${PACTO_MNTNS:-}" ]; then
+	PACTO_MNTNS=1 exec unshare --mount --propagation private sh "$0" "$@"
+fi
+. "$PACTO_TOP/tests/integration/lib.sh"
+
+NS="pacto-afull-$$"
+TREATY="$SCRATCH/treaty.json"
+URL=nats://127.0.0.1:4222
+STATE="$SCRATCH/bravo"
+
+cleanup() {
+	kill_namespace "$NS"
+	umount "$STATE" 2>/dev/null
+	finish
+}
+trap cleanup EXIT
+
+in_ns() { ip netns exec "$NS" "$@"; }
+ctl() { in_ns "$BUILD/pacto" --state-dir "$STATE" "$@"; }
+probe() { in_ns "$BUILD/allyprobe" --nats "$URL" --alliance west --member alpha --key "$SCRATCH/alpha.key" \
+	--version "$(jq '.treaty.version' "$TREATY")" "$@"; }
+# in_nft / in_ledger: how many addresses of 10.50.0.0/22 the kernel drops,
+# the ledger lists as sanctions in force.
+in_nft() { in_ns nft -j list set inet pacto v4 | jq '[.. | strings | select(startswith("10.50."))] | length'; }
+in_ledger() { ctl sanctions --json | jq '[.sanctions[].address | select(startswith("10.50."))] | length'; }
+replays() { ctl allies --json | jq '.members[] | select(.id == "alpha") | .refused.replay // 0'; }
+ledger_errors() { ctl status --json | jq '.ledger.errors'; }
+received() { ctl allies --json | jq '.link.received'; }
+
+make_treaty() {
+	for m in alpha bravo; do
+		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" 2>/dev/null || return 1
+	done
+	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id bravo --key "$(cat "$SCRATCH/bravo.pub")" >/dev/null &&
+	$PACTO treaty set --treaty "$TREATY" rate_per_min 100000 >/dev/null &&
+	$PACTO treaty set --treaty "$TREATY" burst 100000 >/dev/null || return 1
+	for m in alpha bravo; do
+		$PACTO treaty sign --treaty "$TREATY" --key "$SCRATCH/$m.key" >/dev/null || return 1
+	done
+}
+
+start() {
+	mkdir -p "$STATE" && mount -t tmpfs -o size=1m,mode=0750 pacto-test "$STATE" || return 1
+	ip netns add "$NS" && in_ns ip link set lo up || return 1
+	in_ns nats-server -js -sd "$SCRATCH/nats" -a 127.0.0.1 -p 4222 >>"$SCRATCH/nats.log" 2>&1 &
+	in_ns "$BUILD/pactod" --foreground --state-dir "$STATE" --watch "$SCRATCH/auth.log" --treaty "$TREATY" \
+		--key "$SCRATCH/bravo.key" --nats "$URL" >>"$SCRATCH/pactod.log" 2>&1 &
+	for i in $(seq 100); do
+		ctl allies --json 2>/dev/null | jq -e '.link.ready' >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+fill() { dd if=/dev/zero of="$STATE/filler" bs=4k >/dev/null 2>&1; sync; }
+agree() { n=$(in_nft) && l=$(in_ledger) && [ -n "$n" ] && [ "$n" = "$l" ]; }
+all_in() { [ "$(in_ledger)" = 800 ] && [ "$(in_nft)" = 800 ]; }
+
+touch "$SCRATCH/auth.log"
+check "a treaty of alpha and bravo" make_treaty
+if ! check "bravo's pactod (state on a 1 MiB tmpfs) and a nats-server start in a namespace" start; then
+	exit 0
+fi
+probe --seq 1 --address 203.0.113.1 >/dev/null
+check "with room, alpha's report is applied and recorded" wait_sanctioned "$STATE" 203.0.113.1
+sleep 5.5   # the cursor save of the next tick commits before the disk fills
+
+fill
+check "the tmpfs is full" sh -c "[ \$(df --output=avail $STATE | tail -1) -eq 0 ]"
+for k in 0 1 2 3; do
+	probe --seq $((100 + 1000 * k)) --address "10.50.$k.0" --count 200 || echo "# allyprobe failed"
+done
+wait_for 20 sh -c "[ \$(ip netns exec $NS $BUILD/pacto --state-dir $STATE allies --json | jq .link.received) -ge 801 ]"
+sleep 1
+nft_full=$(in_nft) ledger_full=$(in_ledger)
+check "disk full: ledger writes fail ($(ledger_errors) errors)" [ "$(ledger_errors)" -gt 0 ]
+check "some reports could not be recorded ($ledger_full of 800 in the ledger)" [ "$ledger_full" -lt 800 ]
+same_full() { [ -n "$nft_full" ] && [ "$nft_full" = "$ledger_full" ]; }
+check "the kernel drops what the ledger holds, no more ($nft_full in nft, $ledger_full in the ledger)" same_full
+check "the log says the firewall was set back to the ledger" \
+	grep -q "set back to what the ledger holds" "$SCRATCH/pactod.log"
+
+rm -f "$STATE/filler"
+check "space back: the messages come again and all 800 are recorded and dropped" wait_for 60 all_in
+check "none of them was refused as a replay ($(replays))" [ "$(replays)" = 0 ]
+check "pacto why knows the last of them" sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE why 10.50.3.199 |
+	grep -q 'reported by alpha'"
+check "the kernel still agrees with the ledger" agree
+check "pactod's log holds no sanitizer report" sh -c "! grep -q 'Sanitizer\|runtime error' $SCRATCH/pactod.log"
