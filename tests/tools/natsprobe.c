@@ -8,7 +8,15 @@
  *   natsprobe sub -u URLS -a ALLIANCE -m MEMBER -n COUNT [-R REPLICAS] [-t SECONDS]
  *                                             receive and ack until 1..COUNT all seen
  *   natsprobe leader -u URLS -a ALLIANCE      server name of the stream leader
- * URLS is comma-separated. Exit 0 on success, 1 on failure or timeout, 64 on usage. */
+ *   natsprobe fill -u URLS -a ALLIANCE -m SENDER -n COUNT -s SIZE
+ *                                             create the stream as someone else
+ *                                             would (no message size limit) and
+ *                                             store COUNT messages of SIZE bytes
+ *   natsprobe pending -u URLS -a ALLIANCE -m MEMBER
+ *                                             "NOT_DELIVERED ACK_PENDING" of MEMBER's consumer
+ * URLS is comma-separated. Exit 0 on success, 1 on failure or timeout, 64 on usage.
+ * leader, fill and pending use nats.c directly: they do what the module
+ * never does (an operator's or an intruder's view of the stream). */
 #include <getopt.h>
 #include <inttypes.h>
 #include <nats/nats.h>
@@ -31,12 +39,13 @@ struct probe {
 	const char *alliance, *member, *progress;
 	uint64_t count;
 	unsigned rate, replicas, timeout_s;
+	size_t size;
 };
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: natsprobe ports N | pub|sub|leader -u URLS -a ALLIANCE [-m MEMBER] "
-			"[-n COUNT] [-r RATE] [-R REPLICAS] [-t SECONDS] [-p FILE]\n");
+	fprintf(stderr, "usage: natsprobe ports N | pub|sub|leader|fill|pending -u URLS -a ALLIANCE [-m MEMBER] "
+			"[-n COUNT] [-s SIZE] [-r RATE] [-R REPLICAS] [-t SECONDS] [-p FILE]\n");
 	return 64;
 }
 
@@ -52,12 +61,13 @@ static int parse(struct probe *p, int argc, char **argv)
 {
 	*p = (struct probe){.member = "probe", .rate = 500, .replicas = 1, .timeout_s = 60};
 	int c;
-	while ((c = getopt(argc, argv, "u:a:m:n:r:R:t:p:")) != -1) {
+	while ((c = getopt(argc, argv, "u:a:m:n:s:r:R:t:p:")) != -1) {
 		switch (c) {
 		case 'u': split_urls(p, optarg); break;
 		case 'a': p->alliance = optarg; break;
 		case 'm': p->member = optarg; break;
 		case 'n': p->count = strtoull(optarg, NULL, 10); break;
+		case 's': p->size = strtoull(optarg, NULL, 10); break;
 		case 'r': p->rate = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'R': p->replicas = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 't': p->timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -186,34 +196,111 @@ static int cmd_sub(const struct probe *p)
 	return distinct == p->count && !foreign ? 0 : 1;
 }
 
-/* Asks the stream's cluster info with nats.c directly (not part of the module). */
-static int cmd_leader(const struct probe *p)
-{
-	natsOptions *o = NULL;
-	natsConnection *nc = NULL;
-	jsCtx *js = NULL;
-	jsStreamInfo *si = NULL;
+/* A JetStream context on the servers of p, with nats.c directly. */
+struct direct {
+	natsOptions *o;
+	natsConnection *nc;
+	jsCtx *js;
 	char stream[128];
-	snprintf(stream, sizeof(stream), "PACTO_%s", p->alliance);
+};
+
+static natsStatus direct_open(const struct probe *p, struct direct *d)
+{
+	*d = (struct direct){0};
+	snprintf(d->stream, sizeof(d->stream), "PACTO_%s", p->alliance);
 	const char *urls[MAX_URLS];
 	for (size_t i = 0; i < p->nurls; i++)
 		urls[i] = p->urls[i];
-	natsStatus s = natsOptions_Create(&o);
-	if (s == NATS_OK) s = natsOptions_SetServers(o, urls, (int)p->nurls);
-	if (s == NATS_OK) s = natsConnection_Connect(&nc, o);
-	if (s == NATS_OK) s = natsConnection_JetStream(&js, nc, NULL);
-	if (s == NATS_OK) s = js_GetStreamInfo(&si, js, stream, NULL, NULL);
+	natsStatus s = natsOptions_Create(&d->o);
+	if (s == NATS_OK) s = natsOptions_SetServers(d->o, urls, (int)p->nurls);
+	if (s == NATS_OK) s = natsConnection_Connect(&d->nc, d->o);
+	if (s == NATS_OK) s = natsConnection_JetStream(&d->js, d->nc, NULL);
+	return s;
+}
+
+static void direct_close(struct direct *d)
+{
+	jsCtx_Destroy(d->js);
+	natsConnection_Destroy(d->nc);
+	natsOptions_Destroy(d->o);
+	nats_CloseAndWait(5000);
+}
+
+static int direct_failed(const char *what, const struct direct *d, natsStatus s, jsErrCode jerr)
+{
+	fprintf(stderr, "natsprobe: %s %s: %s (JetStream error %d)\n", what, d->stream, natsStatus_GetText(s),
+		(int)jerr);
+	return 1;
+}
+
+/* Prints the server name of the stream's leader. */
+static int cmd_leader(const struct probe *p)
+{
+	struct direct d;
+	jsStreamInfo *si = NULL;
+	natsStatus s = direct_open(p, &d);
+	if (s == NATS_OK) s = js_GetStreamInfo(&si, d.js, d.stream, NULL, NULL);
 	int rc = 1;
 	if (s == NATS_OK && si->Cluster && si->Cluster->Leader) {
 		printf("%s\n", si->Cluster->Leader);
 		rc = 0;
 	} else
-		fprintf(stderr, "natsprobe: leader of %s: %s\n", stream, natsStatus_GetText(s));
+		direct_failed("leader of", &d, s, 0);
 	jsStreamInfo_Destroy(si);
-	jsCtx_Destroy(js);
-	natsConnection_Destroy(nc);
-	natsOptions_Destroy(o);
-	nats_CloseAndWait(5000);
+	direct_close(&d);
+	return rc;
+}
+
+/* Creates the alliance's stream without a message size limit (as an
+ * operator with the nats CLI might) and stores count messages of size
+ * bytes on the sender's subject, each acknowledged. */
+static int cmd_fill(const struct probe *p)
+{
+	struct direct d;
+	jsStreamConfig cfg;
+	jsErrCode jerr = 0;
+	char subjects[160], subject[160];
+	const char *subject_list[1] = {subjects};
+	snprintf(subjects, sizeof(subjects), "pacto.%s.reports.>", p->alliance);
+	snprintf(subject, sizeof(subject), "pacto.%s.reports.%s", p->alliance, p->member);
+	char *data = malloc(p->size ? p->size : 1);
+	if (!data)
+		return 1;
+	memset(data, 'x', p->size);
+	natsStatus s = direct_open(p, &d);
+	if (s == NATS_OK) s = jsStreamConfig_Init(&cfg);
+	if (s == NATS_OK) {
+		cfg.Name = d.stream;
+		cfg.Subjects = subject_list;
+		cfg.SubjectsLen = 1;
+		cfg.Storage = js_FileStorage;
+		s = js_AddStream(NULL, d.js, &cfg, NULL, &jerr);
+	}
+	for (uint64_t i = 0; s == NATS_OK && i < p->count; i++)
+		s = js_Publish(NULL, d.js, subject, data, (int)p->size, NULL, &jerr);
+	int rc = s == NATS_OK ? 0 : direct_failed("fill", &d, s, jerr);
+	free(data);
+	direct_close(&d);
+	return rc;
+}
+
+/* Prints the messages of the member's durable consumer not yet delivered,
+ * and those delivered but neither acknowledged nor terminated. */
+static int cmd_pending(const struct probe *p)
+{
+	struct direct d;
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s = direct_open(p, &d);
+	if (s == NATS_OK) s = js_GetConsumerInfo(&ci, d.js, d.stream, p->member, NULL, &jerr);
+	int rc = 1;
+	if (s == NATS_OK) {
+		printf("%" PRIu64 " %" PRId64 "\n", ci->NumPending, (int64_t)ci->NumAckPending);
+		rc = 0;
+	} else
+		direct_failed("consumer of", &d, s, jerr);
+	jsConsumerInfo_Destroy(ci);
+	direct_close(&d);
 	return rc;
 }
 
@@ -253,5 +340,9 @@ int main(int argc, char **argv)
 		return cmd_sub(&p);
 	if (strcmp(argv[1], "leader") == 0)
 		return cmd_leader(&p);
+	if (strcmp(argv[1], "fill") == 0 && p.count && p.size)
+		return cmd_fill(&p);
+	if (strcmp(argv[1], "pending") == 0)
+		return cmd_pending(&p);
 	return usage();
 }
