@@ -106,6 +106,7 @@ struct ledger {
 	struct ledger_line lines[LEDGER_MAX_EVIDENCE];
 	struct ledger_ally *ally;   /* the alliance's statements (ledger_ally.c), prepared on first use */
 	struct ledger_prune *prune; /* the retention's pass and statements (ledger_prune.c), on first use */
+	int busy_ms;                /* ledger_set_busy_timeout's; 0: LEDGER_BUSY_TIMEOUT_MS */
 	struct syncer *syncer;      /* NULL unless ledger_defer_sync() */
 	struct counter *counter;    /* NULL unless ledger_count_in_background() */
 	/* (family, prefix) pairs known to be in prefix_len: index 0..32 for
@@ -437,6 +438,12 @@ int ledger_defer_sync(struct ledger *l, char *err, size_t errlen)
 void ledger_set_busy_timeout(struct ledger *l, int ms)
 {
 	sqlite3_busy_timeout(l->db, ms);
+	l->busy_ms = ms;
+}
+
+int ledger_busy_timeout(const struct ledger *l)
+{
+	return l->busy_ms ? l->busy_ms : LEDGER_BUSY_TIMEOUT_MS;
 }
 
 void ledger_wait_durable(struct ledger *l)

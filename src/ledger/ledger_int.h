@@ -20,6 +20,8 @@ void ledger_ally_free(struct ledger_ally *a);  /* accepts NULL */
 struct ledger_prune **ledger_prune_slot(struct ledger *l);
 void ledger_prune_free(struct ledger_prune *p);  /* accepts NULL */
 
+/* The busy timeout in force (ms), for a caller that changes it for a moment. */
+int ledger_busy_timeout(const struct ledger *l);
 /* "what: SQLite's message" into err; returns -1. */
 int ledger_fail_db(sqlite3 *db, char *err, size_t errlen, const char *what);
 /* Resets a statement and drops its bindings. */

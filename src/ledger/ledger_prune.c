@@ -297,7 +297,12 @@ static int delete_step(struct ledger *l, struct ledger_prune *p, struct ledger_p
 			: p->phase == PH_SANCTIONS ? p->r.sanctions_before_us : p->r.reports_before_us;
 	struct batch b = {.n = 0};
 	struct ledger_pruned d = {0};
-	if (ledger_begin(l, err, errlen) != 0)
+	/* Not a moment's wait for another process's lock: the caller's loop
+	 * would wait with it; the pass fails, and the next one does the rest. */
+	sqlite3_busy_timeout(ledger_sqlite(l), 0);
+	int rc = ledger_begin(l, err, errlen);
+	sqlite3_busy_timeout(ledger_sqlite(l), ledger_busy_timeout(l));
+	if (rc != 0)
 		return -1;
 	if (select_batch(l, p, select_of[p->phase], bound, &b, err, errlen) != 0 ||
 	    delete_batch(l, p, &b, &d, err, errlen) != 0) {

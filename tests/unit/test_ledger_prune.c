@@ -542,6 +542,32 @@ static void test_prune_steps_are_short(void **state)
 	sqlite3_close(db);
 }
 
+/* Another process holding the write lock (pacto lift) fails the pass at
+ * once rather than making the caller wait the busy timeout (5 s here). */
+static void test_prune_does_not_wait_for_a_lock(void **state)
+{
+	struct fixture *fx = *state;
+	char err[256];
+	report_in(fx->l, "203.0.113.7", "delta", T0 - 30 * DAY, "pending", 0);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	struct ledger_retention r = week();
+	ledger_prune_start(fx->l, &r);
+	struct ledger_pruned d = {0};
+	int64_t t = clock_monotonic_us();
+	assert_int_equal(ledger_prune_step(fx->l, &d, err, sizeof(err)), -1);
+	assert_true(clock_monotonic_us() - t < 1000000);
+	assert_non_null(strstr(err, "locked"));
+	assert_false(ledger_prune_running(fx->l));
+	assert_false(ledger_in_transaction(fx->l));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	/* The busy timeout is back: the next pass does the work. */
+	d = prune(fx->l, &r);
+	assert_int_equal(d.reports, 1);
+}
+
 /* ---- migration ------------------------------------------------------------- */
 
 /* A ledger of schema version 2 (before the retention) gains the indexes,
@@ -587,6 +613,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_prune_refusal_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_leaves_escalation_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_steps_are_short, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune_does_not_wait_for_a_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_v2, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
