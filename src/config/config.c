@@ -56,6 +56,11 @@ const struct config_option config_options[] = {
 	 "copies of the alliance's stream kept by a NATS cluster when pactod creates it"},
 	{"metrics_listen", OPT_ENDPOINT, F(metrics_listen), 0, 0, 0, "(none: off)", false,
 	 "ADDR:PORT ([ADDR]:PORT for IPv6) where pactod serves Prometheus metrics and its sanctions page"},
+	{"ledger_retention", OPT_RETENTION, F(ledger_retention_us), 0, 0, 0, "7d", true,
+	 "how long the ledger keeps reports received and sanctions after they ended (never: for ever); "
+	 "what is in force, and what escalation still reads, stays"},
+	{"ledger_max_refusals", OPT_UINT, F(ledger_max_refusals), 0, 0, 100000000, "100000", true,
+	 "refused reports kept in the ledger, the newest (0: no cap)"},
 };
 
 const size_t config_noptions = sizeof(config_options) / sizeof(*config_options);
@@ -75,6 +80,8 @@ void config_defaults(struct config *cfg)
 	cfg->nats[0] = xstrdup("nats://127.0.0.1:4222");
 	cfg->nnats = 1;
 	cfg->nats_replicas = 1;
+	cfg->ledger_retention_us = CONFIG_LEDGER_RETENTION_US;
+	cfg->ledger_max_refusals = 100000;
 }
 
 static void free_list(char **list, size_t n)
@@ -310,6 +317,23 @@ static void set_endpoint(struct yaml_ctx *c, yaml_node_t *v, const char *key, ch
 		yml_string(c, v, key, out);
 }
 
+/* A duration of at least an hour, or "never" (or 0): kept for ever. */
+static void set_retention(struct yaml_ctx *c, yaml_node_t *v, const char *key, int64_t *out)
+{
+	const char *s = yml_scalar(c, v, key);
+	int64_t us = -1;
+	if (s && (strcmp(s, "never") == 0 || strcmp(s, "0") == 0)) {
+		*out = 0;
+		return;
+	}
+	if (s)
+		yml_duration(c, v, key, &us);
+	if (us > 0 && us < CONFIG_LEDGER_RETENTION_MIN_US)
+		yml_error(c, v, key, "'%s' is shorter than an hour (pactod prunes the ledger hourly; never: keep all)", s);
+	else if (us > 0)
+		*out = us;
+}
+
 static void *field_at(struct config *cfg, size_t offset)
 {
 	return (char *)cfg + offset;
@@ -345,6 +369,9 @@ static void set_option(struct yaml_ctx *c, const struct config_option *opt, yaml
 		break;
 	case OPT_ENDPOINT:
 		set_endpoint(c, v, opt->name, field);
+		break;
+	case OPT_RETENTION:
+		set_retention(c, v, opt->name, field);
 		break;
 	case OPT_URL_LIST: {
 		struct path_list pl = {field, field_at(cfg, opt->count_offset), opt->name};

@@ -66,11 +66,22 @@ struct config {
 	char *nats_tls_ca, *nats_tls_cert, *nats_tls_key;
 	uint64_t nats_replicas;           /* replicas of the alliance's stream */
 	char *metrics_listen;             /* "ADDR:PORT" of /metrics and the page; NULL: off */
+	/* The ledger's retention (ledger_prune.h): how long what has ended is
+	 * kept (0: for ever), and how many refused reports at most (0: no cap). */
+	int64_t ledger_retention_us;
+	uint64_t ledger_max_refusals;
 };
+
+/* The default ledger_retention: a week, the stock escalation memory (sshd:
+ * a repeat offender within a week escalates), as CrowdSec's usual flush
+ * max_age. */
+#define CONFIG_LEDGER_RETENTION_US (7 * 86400 * 1000000LL)
+/* The shortest ledger_retention accepted: pactod prunes once an hour. */
+#define CONFIG_LEDGER_RETENTION_MIN_US (3600 * 1000000LL)
 
 /* One row of the options table. */
 enum option_type { OPT_BOOL, OPT_UINT, OPT_PATH, OPT_PATH_LIST, OPT_CIDR_LIST, OPT_JOURNAL, OPT_SCENARIOS, OPT_URL_LIST,
-		  OPT_ENDPOINT };
+		  OPT_ENDPOINT, OPT_RETENTION };
 
 struct config_option {
 	const char *name;

@@ -260,13 +260,54 @@ static void test_nats_urls(void **state)
 	config_free(cfg);
 }
 
+/* ledger_retention: a week by default; a duration of an hour or more,
+ * or never (0); ledger_max_refusals: a count, 0 for no cap. */
+static void test_ledger_retention(void **state)
+{
+	(void)state;
+	const int64_t sec = 1000000;
+	struct config *cfg = load_ok("");
+	assert_int_equal(cfg->ledger_retention_us, 7 * 86400 * sec);
+	assert_int_equal(cfg->ledger_max_refusals, 100000);
+	config_free(cfg);
+	static const struct {
+		const char *text;
+		int64_t us;
+	} good[] = {{"1d", 86400}, {"2w", 14 * 86400}, {"3600", 3600}, {"1h", 3600}, {"never", 0}, {"0", 0},
+		    {"520w", 520 * 604800}};
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		char text[64];
+		snprintf(text, sizeof(text), "ledger_retention: %s\nledger_max_refusals: 0\n", good[i].text);
+		cfg = load_ok(text);
+		if (cfg->ledger_retention_us != good[i].us * sec)
+			fail_msg("'%s' read as %lld us", good[i].text, (long long)cfg->ledger_retention_us);
+		assert_int_equal(cfg->ledger_max_refusals, 0);
+		config_free(cfg);
+	}
+	assert_refused("dry_run: no\nledger_retention: 59m\n", 2, "ledger_retention", "shorter than an hour");
+	assert_refused("ledger_retention: 10s\n", 1, "ledger_retention", "'10s' is shorter than an hour");
+	assert_refused("ledger_retention: forever\n", 1, "ledger_retention", "not a duration");
+	assert_refused("ledger_retention: -1d\n", 1, "ledger_retention", "not a duration");
+	assert_refused("ledger_retention: 11000d\n", 1, "ledger_retention", "longer than ten years");
+	assert_refused("ledger_retention: [1d]\n", 1, "ledger_retention", "single value");
+	assert_refused("\nledger_max_refusals: many\n", 2, "ledger_max_refusals", "'many'");
+	assert_refused("ledger_max_refusals: 100000001\n", 1, "ledger_max_refusals", "'100000001'");
+	/* Both take effect at a reload. */
+	struct config *a = load_ok("ledger_retention: 1d\n");
+	struct config *b = load_ok("ledger_retention: 2d\nledger_max_refusals: 5\n");
+	const char *names[8];
+	assert_int_equal(config_unreloadable_changes(a, b, names, 8), 0);
+	config_free(a);
+	config_free(b);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_empty_file_is_defaults), T(test_every_option), T(test_errors_name_file_line_key),
 		T(test_missing_file), T(test_overrides_apply_to_rules), T(test_unreloadable_changes),
-		T(test_man_page_matches_table), T(test_metrics_listen), T(test_nats_urls),
+		T(test_man_page_matches_table), T(test_metrics_listen), T(test_nats_urls), T(test_ledger_retention),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,6 +78,7 @@ static void field_text(const struct config *cfg, const struct config_option *o, 
 	switch (o->type) {
 	case OPT_BOOL: snprintf(out, len, "%d", *(const bool *)base); break;
 	case OPT_UINT: snprintf(out, len, "%llu", (unsigned long long)*(const uint64_t *)base); break;
+	case OPT_RETENTION: snprintf(out, len, "%lld us", (long long)*(const int64_t *)base); break;
 	case OPT_JOURNAL: snprintf(out, len, "%d", (int)*(const enum journal_mode *)base); break;
 	case OPT_PATH:
 	case OPT_ENDPOINT:
