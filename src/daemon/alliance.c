@@ -31,10 +31,28 @@
 #define MAX_INFLIGHT 64           /* published batches awaiting their ack */
 #define RETRY_US (1000000LL)      /* after a failed publish */
 #define ROUND_LOGGED 8            /* sanctions logged one by one per round */
+#define REFUSALS_LOGGED 8         /* refusals logged one by one per sender and minute */
 #define ALLY_EVIDENCE_KEPT 2      /* evidence lines of an ally's report kept with its sanction */
 
 struct inflight {
 	uint64_t first, last;         /* outbox sequence numbers in one message */
+};
+
+/* The refusal rows a sender wrote in the current minute (see record). */
+struct refusal_cap {
+	int64_t minute;
+	unsigned rows;
+};
+
+/* The refusals of a sender logged in the current minute: the first
+ * REFUSALS_LOGGED on a line each, the rest counted by reason for one
+ * summary line once the minute is over (a line each gave 96,000 lines for
+ * 3,000 replayed messages of 32 reports; a cap per round of messages did
+ * not hold either, rounds being as small as the traffic is slow). */
+struct refusal_log {
+	int64_t minute;
+	unsigned logged;
+	uint64_t more[RR_COUNT];
 };
 
 struct alliance {
@@ -51,8 +69,10 @@ struct alliance {
 	size_t ninflight;
 	int64_t retry_at_us;
 	uint64_t reports_out, acked, publish_failures, messages_in, applied, refusals;
-	int64_t refusal_minute;
-	unsigned refusal_rows;
+	/* Per member of the treaty (its index), and one for every sender not
+	 * in it (their names are anyone's choice): bounded whatever comes. */
+	struct refusal_cap caps[TREATY_MAX_MEMBERS + 1];
+	struct refusal_log logs[TREATY_MAX_MEMBERS + 1];   /* the same way */
 	bool firewall_dirty;          /* changes queued for one commit */
 	bool round_failed;            /* a ledger write of this round failed: it is undone */
 	/* Addresses whose kernel element this round changed: put back to what
@@ -60,8 +80,7 @@ struct alliance {
 	struct addr *round_keys;
 	size_t nround_keys, round_keys_cap;
 	uint64_t round_applied_before, round_refusals_before;
-	int64_t round_refusal_minute;
-	unsigned round_refusal_rows;
+	struct refusal_cap round_caps[TREATY_MAX_MEMBERS + 1];
 	bool outbox_dirty;            /* reports added since the last flush */
 	unsigned round_applied;       /* sanctions applied in this alliance_service round */
 	const char *touched[TREATY_MAX_MEMBERS];  /* members whose state to save */
@@ -71,6 +90,8 @@ struct alliance {
 	int64_t round_times[INBOUND_BATCH * REPORT_MAX_ITEMS];
 	size_t nround_times;
 };
+
+static void log_summaries(struct alliance *a, bool force);
 
 /* ---- opening ---- */
 
@@ -208,6 +229,7 @@ void alliance_close(struct alliance *a)
 {
 	if (!a)
 		return;
+	log_summaries(a, true);
 	transport_close(a->transport);
 	receipt_free(a->receipt);
 	treaty_free(a->treaty);
@@ -349,6 +371,8 @@ static bool publish_batch(struct alliance *a)
 void alliance_flush(struct daemon *d, bool tick)
 {
 	struct alliance *a = d->alliance;
+	if (a && tick)
+		log_summaries(a, false);
 	if (!a || (!a->outbox_dirty && !tick) || daemon_now_us() < a->retry_at_us)
 		return;
 	a->outbox_dirty = false;
@@ -431,25 +455,87 @@ static void round_begin(struct alliance *a)
 	a->nround_keys = 0;
 	a->round_applied_before = a->applied;
 	a->round_refusals_before = a->refusals;
-	a->round_refusal_minute = a->refusal_minute;
-	a->round_refusal_rows = a->refusal_rows;
+	memcpy(a->round_caps, a->caps, sizeof(a->caps));
 	receipt_round_begin(a->receipt);
 }
 
-/* Records a report received; refusals are written at most
- * ALLIANCE_REFUSALS_PER_MINUTE a minute (they are always counted). */
+/* The index of sender's refusal cap and log: its own if a member of the
+ * treaty, else the one all non-members share (TREATY_MAX_MEMBERS). */
+static size_t sender_index(const struct alliance *a, const char *sender)
+{
+	const struct treaty_member *m = treaty_member_by_id(a->treaty, sender);
+	return m ? (size_t)(m - a->treaty->members) : TREATY_MAX_MEMBERS;
+}
+
+/* Logs what log i did not say line by line in its minute, by reason. */
+static void log_summary(struct alliance *a, size_t i)
+{
+	struct refusal_log *l = &a->logs[i];
+	char text[512] = "", when[64];
+	size_t len = 0;
+	uint64_t total = 0;
+	for (int r = 1; r < RR_COUNT; r++) {
+		if (!l->more[r])
+			continue;
+		total += l->more[r];
+		if (len < sizeof(text))
+			len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s %llu", len ? ", " : "",
+						 receipt_reason_name((enum receipt_reason)r), (unsigned long long)l->more[r]);
+	}
+	if (total)
+		log_warnx("alliance: %llu more refusals of %s in the minute from %s, not logged one by one: %s",
+			  (unsigned long long)total,
+			  i < a->treaty->nmembers ? a->treaty->members[i].id : "senders not in the treaty",
+			  format_time_utc(l->minute * 60000000, when, sizeof(when)), text);
+	memset(l->more, 0, sizeof(l->more));
+}
+
+/* The summaries of the minutes that are over (each tick), or of all
+ * (force: before a new treaty changes the members' indexes). */
+static void log_summaries(struct alliance *a, bool force)
+{
+	int64_t minute = daemon_now_us() / 60000000;
+	for (size_t i = 0; i <= TREATY_MAX_MEMBERS; i++)
+		if (force || a->logs[i].minute != minute)
+			log_summary(a, i);
+}
+
+/* Whether to log this refusal of sender on a line of its own; if not, it
+ * is counted for the summary of the minute (log_summary). */
+static bool log_refusal(struct alliance *a, const char *sender, enum receipt_reason why)
+{
+	size_t i = sender_index(a, sender);
+	struct refusal_log *l = &a->logs[i];
+	int64_t minute = daemon_now_us() / 60000000;
+	if (l->minute != minute) {
+		log_summary(a, i);
+		l->minute = minute;
+		l->logged = 0;
+	}
+	if (l->logged < REFUSALS_LOGGED) {
+		l->logged++;
+		return true;
+	}
+	l->more[why]++;
+	return false;
+}
+
+/* Records a report received; the refusals of each sender are written at
+ * most ALLIANCE_REFUSALS_PER_MINUTE a minute (they are always counted), so
+ * that one hostile sender's flood cannot hide the others' refusals. */
 static void record(struct daemon *d, const char *member, const struct report *rep, const char *verdict,
 		   const char *reason, int64_t sanction_id)
 {
 	struct alliance *a = d->alliance;
 	int64_t now = daemon_now_us();
 	if (strcmp(verdict, "refused") == 0) {
+		struct refusal_cap *cap = &a->caps[sender_index(a, member)];
 		a->refusals++;
-		if (now / 60000000 != a->refusal_minute) {
-			a->refusal_minute = now / 60000000;
-			a->refusal_rows = 0;
+		if (now / 60000000 != cap->minute) {
+			cap->minute = now / 60000000;
+			cap->rows = 0;
 		}
-		if (a->refusal_rows++ >= ALLIANCE_REFUSALS_PER_MINUTE)
+		if (cap->rows++ >= ALLIANCE_REFUSALS_PER_MINUTE)
 			return;
 	}
 	char err[256];
@@ -469,7 +555,8 @@ static void refuse_message(struct daemon *d, const char *member, enum receipt_re
 	char reason[300];
 	snprintf(reason, sizeof(reason), "%s%s%s", receipt_reason_name(why), detail && *detail ? ": " : "",
 		 detail ? detail : "");
-	log_warnx("alliance: message from %.64s refused: %s", member, reason);
+	if (log_refusal(d->alliance, member, why))
+		log_warnx("alliance: message from %.64s refused: %s", member, reason);
 	record(d, member, NULL, "refused", reason, 0);
 }
 
@@ -616,8 +703,9 @@ static void apply_report(struct daemon *d, const char *member, const struct repo
 	switch (dec.verdict) {
 	case RECEIPT_REFUSED: {
 		char text[ADDR_STRLEN];
-		log_warnx("alliance: report %llu of %s about %s refused: %s", (unsigned long long)rep->seq, member,
-			  addr_format(&rep->addr, text, sizeof(text)), receipt_reason_name(dec.reason));
+		if (log_refusal(d->alliance, member, dec.reason))
+			log_warnx("alliance: report %llu of %s about %s refused: %s", (unsigned long long)rep->seq,
+				  member, addr_format(&rep->addr, text, sizeof(text)), receipt_reason_name(dec.reason));
 		record(d, member, rep, "refused", receipt_reason_name(dec.reason), 0);
 		break;
 	}
@@ -713,8 +801,7 @@ static void undo_round(struct daemon *d, struct alliance *a)
 	receipt_round_undo(a->receipt);
 	a->applied = a->round_applied_before;
 	a->refusals = a->round_refusals_before;
-	a->refusal_minute = a->round_refusal_minute;
-	a->refusal_rows = a->round_refusal_rows;
+	memcpy(a->caps, a->round_caps, sizeof(a->caps));
 	a->ntouched = 0;
 	a->nround_times = 0;
 	for (size_t i = 0; i < a->nround_keys; i++) {
@@ -901,7 +988,12 @@ int alliance_reload(struct daemon *d, const char *treaty_path, char *message, si
 		return -1;
 	}
 	uint64_t old = a->treaty->version;
+	log_summaries(a, true);
 	receipt_set_treaty(a->receipt, t);
+	/* The caps and logs are by member index, which the new treaty may
+	 * change: what the old treaty's indexes counted is said or dropped. */
+	memset(a->caps, 0, sizeof(a->caps));
+	memset(a->logs, 0, sizeof(a->logs));
 	treaty_free(a->treaty);
 	a->treaty = t;
 	unsigned lifted = t->version != old ? lift_unsupported(d) : 0;

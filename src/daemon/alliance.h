@@ -16,8 +16,11 @@
  *    kernel elements it changed back to what the ledger holds) and not
  *    acknowledged, so it is applied when delivered again; anything
  *    refused is counted, recorded (at most ALLIANCE_REFUSALS_PER_MINUTE rows
- *    a minute, so a hostile ally cannot fill the disk) and acknowledged, so
- *    it is not delivered again;
+ *    a minute per member, and as many for all non-members together, so a
+ *    hostile sender slows the ledger's growth without hiding the others'
+ *    refusals), logged (on a line each at most 8 times a minute per
+ *    sender, the rest summed up once the minute is over) and acknowledged,
+ *    so it is not delivered again;
  *  - an ally's report never shortens a sanction in force here, and an ally's
  *    lift never lifts a sanction this host decided itself. */
 #ifndef PACTO_DAEMON_ALLIANCE_H

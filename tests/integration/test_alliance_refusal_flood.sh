@@ -1,0 +1,96 @@
+# test_alliance_refusal_flood.sh: one sender's flood of refused reports
+# neither floods pactod's log nor silences the record of the others'
+# refusals. bravo runs pactod with real nftables in its own network
+# namespace, with a nats-server on its loopback; allyprobe publishes.
+#  - alpha's report 5000 is applied; then its reports 1..700 come (one a
+#    message, as anyone who may publish can replay old signed messages):
+#    each is refused as a replay and counted (pacto allies: 700), but the
+#    log has 8 lines of them and, once the minute is over, a summary with
+#    the counts by reason, not a line each (700 before);
+#  - within the same minute, charlie sends one report of a protected
+#    address: refused, and recorded (`pacto why` says why): the cap of 600
+#    refusal rows a minute is per sender, and alpha's 700 used up alpha's
+#    own (before, the cap was shared and charlie's refusal went unrecorded).
+# Addresses: 10.60.0.0/22, 198.51.100.7, 203.0.113.50 (reports only), in a
+# namespace this script creates.
+. "$PACTO_TOP/tests/integration/lib.sh"
+
+NS="pacto-rflood-$$"
+TREATY="$SCRATCH/treaty.json"
+URL=nats://127.0.0.1:4222
+STATE="$SCRATCH/bravo"
+
+cleanup() {
+	kill_namespace "$NS"
+	finish
+}
+trap cleanup EXIT
+
+in_ns() { ip netns exec "$NS" "$@"; }
+ctl() { in_ns "$BUILD/pacto" --state-dir "$STATE" "$@"; }
+# probe MEMBER [ARGS...]: publish as MEMBER.
+probe() {
+	m=$1
+	shift
+	in_ns "$BUILD/allyprobe" --nats "$URL" --alliance west --member "$m" --key "$SCRATCH/$m.key" \
+		--version "$(jq '.treaty.version' "$TREATY")" "$@"
+}
+refused() { ctl allies --json | jq -e --arg r "$2" --argjson n "$3" \
+	".members[] | select(.id == \"$1\") | (.refused[\$r] // 0) == \$n" >/dev/null; }
+
+make_treaty() {
+	for m in alpha bravo charlie; do
+		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" 2>/dev/null || return 1
+	done
+	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id bravo --key "$(cat "$SCRATCH/bravo.pub")" \
+		--protect 198.51.100.0/24 >/dev/null &&
+	$PACTO treaty add-member --treaty "$TREATY" --id charlie --key "$(cat "$SCRATCH/charlie.pub")" >/dev/null &&
+	$PACTO treaty set --treaty "$TREATY" rate_per_min 100000 >/dev/null &&
+	$PACTO treaty set --treaty "$TREATY" burst 100000 >/dev/null || return 1
+	for m in alpha bravo charlie; do
+		$PACTO treaty sign --treaty "$TREATY" --key "$SCRATCH/$m.key" >/dev/null || return 1
+	done
+}
+
+start() {
+	ip netns add "$NS" && in_ns ip link set lo up || return 1
+	in_ns nats-server -js -sd "$SCRATCH/nats" -a 127.0.0.1 -p 4222 >>"$SCRATCH/nats.log" 2>&1 &
+	in_ns "$BUILD/pactod" --foreground --state-dir "$STATE" --watch "$SCRATCH/auth.log" --treaty "$TREATY" \
+		--key "$SCRATCH/bravo.key" --nats "$URL" >>"$SCRATCH/pactod.log" 2>&1 &
+	for i in $(seq 100); do
+		ctl allies --json 2>/dev/null | jq -e '.link.ready' >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+touch "$SCRATCH/auth.log"
+check "a treaty of alpha, bravo and charlie (bravo protects 198.51.100.0/24)" make_treaty
+if ! check "bravo's pactod and a nats-server start in a namespace" start; then
+	exit 0
+fi
+probe alpha --seq 5000 --address 203.0.113.50 >/dev/null
+check "alpha's report 5000 is applied" wait_sanctioned "$STATE" 203.0.113.50
+# The flood and charlie's report must fall in one minute of pactod's clock
+# (the cap counts a minute's rows): start early in a minute.
+s=$(date +%S)
+[ "${s#0}" -gt 40 ] && sleep $((61 - ${s#0}))
+probe alpha --seq 1 --address 10.60.0.0 --count 700 >/dev/null
+check "alpha's 700 replayed reports are refused and counted" wait_for 20 refused alpha replay 700
+probe charlie --seq 1 --address 198.51.100.7 >/dev/null
+check "charlie's report of a protected address is refused" wait_for 5 refused charlie protected 1
+check "and recorded though alpha's flood passed 600 refusal rows this minute (per-sender cap)" \
+	sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE why 198.51.100.7 | grep -q 'refused, protected'"
+lines=$(grep -c "alliance: report [0-9]* of alpha .* refused: replay" "$SCRATCH/pactod.log")
+check "alpha's replays are not logged one by one ($lines lines for 700, at most 8 a minute)" [ "$lines" -le 16 ]
+# summed: the replays the summary lines count, plus those logged one by one.
+summed() {
+	sed -n 's/.*alliance: [0-9]* more refusals of alpha in the minute from .*replay \([0-9]*\).*/\1/p' \
+		"$SCRATCH/pactod.log" | awk -v l="$lines" '{ s += $1 } END { print s + l }'
+}
+check "the rest are summed up once the minute is over, with their reason" \
+	wait_for 65 grep -q "more refusals of alpha in the minute from" "$SCRATCH/pactod.log"
+check "the lines logged and the summaries' counts add up: $(summed) of 700" [ "$(summed)" = 700 ]
+check "pactod's log holds no sanitizer report" sh -c "! grep -q 'Sanitizer\|runtime error' $SCRATCH/pactod.log"
