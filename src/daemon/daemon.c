@@ -21,8 +21,10 @@
 #include "daemon/alliance.h"
 #include "daemon/web.h"
 #include "ledger/ledger_ally.h"
+#include "ledger/ledger_prune.h"
 
 #define TICK_MS 1000
+#define LEDGER_PRUNE_EVERY_US (3600 * 1000000LL)
 #define CURSOR_SAVE_US (5 * 1000000LL)
 #define TABLE_CHECK_US (5 * 1000000LL)
 #define REPAIR_CHUNK 2048
@@ -822,6 +824,34 @@ static void tick(struct daemon *d)
 	alliance_flush(d, true);
 }
 
+/* The ledger's retention (pacto.conf ledger_retention, ledger_prune.h): a
+ * pass at start and hourly, one short transaction per turn of the loop
+ * (which then polls without waiting). Sanctions are kept at least the
+ * longest escalation memory, which reads them after a restart. */
+static void prune_ledger(struct daemon *d, int64_t now)
+{
+	static int64_t last_pass;
+	static struct ledger_pruned done;
+	char err[256], text[320];
+	if (!ledger_prune_running(d->ledger) && (!last_pass || now - last_pass >= LEDGER_PRUNE_EVERY_US)) {
+		int64_t keep = d->cfg->ledger_retention_us, keep_sanctions = keep;
+		for (size_t i = 0; i < d->rs->nscenarios && keep; i++)
+			if (d->rs->scenarios[i].escalation_memory_us > keep_sanctions)
+				keep_sanctions = d->rs->scenarios[i].escalation_memory_us;
+		last_pass = now;
+		ledger_prune_start(d->ledger, &(struct ledger_retention){.now_us = now,
+			.reports_before_us = keep ? now - keep : 0, .sanctions_before_us = keep ? now - keep_sanctions : 0,
+			.max_refusals = d->cfg->ledger_max_refusals});
+	}
+	int rc = ledger_prune_step(d->ledger, &done, err, sizeof(err));
+	if (rc < 0)
+		log_warnx("ledger: prune: %s (the next pass is in an hour)", err);
+	if (rc != 1 && ledger_pruned_rows(&done))
+		log_info("ledger: %s", ledger_pruned_text(&done, text, sizeof(text)));
+	if (rc != 1)
+		done = (struct ledger_pruned){0};
+}
+
 int daemon_run(struct daemon *d)
 {
 	/* fds: the control socket, each source, the alliance's link, the web
@@ -843,7 +873,7 @@ int daemon_run(struct daemon *d)
 		fds[link] = (struct pollfd){.fd = alliance_fd(d->alliance), .events = POLLIN};
 		fds[web] = (struct pollfd){.fd = web_fd(d->web), .events = POLLIN};
 		int web_wait = web_timeout_ms(d->web, TICK_MS);
-		int n = poll(fds, d->nsources + 3, web_wait);
+		int n = poll(fds, d->nsources + 3, ledger_prune_running(d->ledger) ? 0 : web_wait);
 		if (n < 0 && errno != EINTR)
 			log_warn("poll");
 		/* Every source is also read at start and once a tick whatever else
@@ -868,6 +898,7 @@ int daemon_run(struct daemon *d)
 		tick(d);
 		commit_open(d);
 		alliance_flush(d, false);
+		prune_ledger(d, daemon_now_us());
 	}
 	free(fds);
 	return 0;

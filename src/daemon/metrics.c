@@ -9,6 +9,7 @@
 #include "daemon/alliance.h"
 #include "daemon/daemon.h"
 #include "daemon/web.h"
+#include "ledger/ledger_prune.h"
 
 /* Reaction is expected well under a millisecond; anything past a second
  * is a stall worth seeing. Propagation crosses a broker and two clocks. */
@@ -93,10 +94,12 @@ static void ledger_metrics(struct daemon *d, struct prom_buf *b)
 	if (ledger_counts(d->ledger, daemon_now_us(), &lc, err, sizeof(err)) != 0)
 		log_warnx("metrics: ledger: %s", err);
 	gauge(b, "pacto_sanctions_active", "Sanctions in force (ledger)", (double)lc.active);
-	gauge(b, "pacto_ledger_rows", "Sanctions ever recorded in the ledger", (double)lc.sanctions);
+	gauge(b, "pacto_ledger_rows", "Sanctions in the ledger (ended ones go after ledger_retention)", (double)lc.sanctions);
 	gauge(b, "pacto_ledger_bytes", "Size of the ledger's database and write-ahead log",
 	      file_size(d->ledger_path, "") + file_size(d->ledger_path, "-wal"));
 	counter(b, "pacto_ledger_errors_total", "Ledger writes that failed", d->ledger_errors);
+	counter(b, "pacto_ledger_pruned_rows_total", "Ledger rows the retention deleted (ledger_retention)",
+		ledger_pruned_total(d->ledger));
 }
 
 static void daemon_counters(struct daemon *d, struct prom_buf *b)

@@ -1,9 +1,9 @@
 /* ledger_prune.c: the ledger's retention (see ledger_prune.h; the indexes
  * it walks are schema version 3 in migrate.c).
- * How: a pass is a sequence of phases (the refusal cap's boundary, then
- * refusals past the cap, reports received, the acknowledged outbox,
- * sanctions); each step looks at the next few rows (ledger_prune.h) of one
- * phase in index order, from where the last step stopped (a keyset, so
+ * How: a pass is a sequence of phases (reports received, the acknowledged
+ * outbox, the refusal cap's boundary, refusals past the cap, sanctions);
+ * each step looks at the next few rows (ledger_prune.h) of one phase in
+ * index order, from where the last step stopped (a keyset, so
  * rows kept because something still needs them are stepped over once, not
  * at every step), and deletes those that may go, in one transaction. The
  * rows are chosen inside that transaction, so a sanction extended or a
@@ -114,13 +114,9 @@ static sqlite3_stmt *stmt(struct ledger *l, struct ledger_prune *p, enum prune_s
 /* The phase after ph that this pass has work for. */
 static enum phase next_phase(const struct ledger_retention *r, enum phase ph)
 {
+	/* The cap counts the refusals the retention left. */
 	switch (ph) {
 	case PH_IDLE:
-		if (r->max_refusals)
-			return PH_COUNT;
-		/* fall through */
-	case PH_COUNT:
-	case PH_REFUSALS:
 		if (r->reports_before_us)
 			return PH_REPORTS;
 		/* fall through */
@@ -129,6 +125,11 @@ static enum phase next_phase(const struct ledger_retention *r, enum phase ph)
 			return PH_OUTBOX;
 		/* fall through */
 	case PH_OUTBOX:
+		if (r->max_refusals)
+			return PH_COUNT;
+		/* fall through */
+	case PH_COUNT:
+	case PH_REFUSALS:
 		if (r->sanctions_before_us)
 			return PH_SANCTIONS;
 		/* fall through */
@@ -176,6 +177,17 @@ uint64_t ledger_pruned_rows(const struct ledger_pruned *d)
 static unsigned batch_of(const struct ledger_prune *p)
 {
 	return p->phase == PH_SANCTIONS ? LEDGER_PRUNE_SANCTIONS : LEDGER_PRUNE_BATCH;
+}
+
+const char *ledger_pruned_text(const struct ledger_pruned *d, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "pruned %llu rows: %llu reports received, %llu refusals past the cap, %llu outbox reports, "
+		 "%llu sanctions with %llu evidence lines and %llu supports",
+		 (unsigned long long)ledger_pruned_rows(d), (unsigned long long)d->reports,
+		 (unsigned long long)d->refusals, (unsigned long long)d->outbox, (unsigned long long)d->sanctions,
+		 (unsigned long long)d->evidence, (unsigned long long)d->support);
+	return buf;
 }
 
 /* Binds ?1..?5 as far as the statement has them. */

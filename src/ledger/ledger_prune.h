@@ -17,6 +17,7 @@
 #define PACTO_LEDGER_PRUNE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ledger/ledger.h"
@@ -82,5 +83,8 @@ uint64_t ledger_pruned_total(struct ledger *l);
 
 /* The sum of the kinds. */
 uint64_t ledger_pruned_rows(const struct ledger_pruned *p);
+
+/* "pruned N rows: ..." with each kind, into buf; returns buf. */
+const char *ledger_pruned_text(const struct ledger_pruned *p, char *buf, size_t len);
 
 #endif
