@@ -190,27 +190,6 @@ static void on_line(void *arg, const char *line, size_t len, uint64_t offset)
 
 /* ---- sources ---- */
 
-/* "INODE:OFFSET:HEADLEN:HEADHASH" (src_file.h: the file's first bytes);
- * cursors saved before heads, "INODE:OFFSET", are still read. */
-static void format_cursor(const struct file_cursor *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "%llu:%llu:%u:%016llx", (unsigned long long)c->inode, (unsigned long long)c->offset,
-		 (unsigned)c->head.len, (unsigned long long)c->head.hash);
-}
-
-static struct file_cursor parse_cursor(const char *text)
-{
-	struct file_cursor c = {0};
-	unsigned long long inode, offset, hash;
-	unsigned head_len;
-	char tail;
-	int n = sscanf(text, "%llu:%llu:%u:%llx%c", &inode, &offset, &head_len, &hash, &tail);
-	if (n == 2 || (n == 4 && head_len <= FILE_HEAD_BYTES))
-		c = (struct file_cursor){.inode = inode, .offset = offset, .valid = true,
-					 .head = {.len = n == 4 ? head_len : 0, .hash = n == 4 ? hash : 0}};
-	return c;
-}
-
 static void save_cursor(struct daemon *d, struct source *src)
 {
 	char text[LEDGER_MAX_CURSOR + 1], err[256];
@@ -218,10 +197,12 @@ static void save_cursor(struct daemon *d, struct source *src)
 		if (!journal_source_cursor(src->journal, text, sizeof(text)))
 			return;
 	} else {
+		/* The text form is src_file.h's (with the rotated-away files). */
+		_Static_assert(FILE_CURSOR_TEXT <= sizeof(text), "a file cursor fits the ledger");
 		struct file_cursor c = follower_cursor(src->follower);
 		if (!c.valid)
 			return;
-		format_cursor(&c, text, sizeof(text));
+		follower_cursor_format(&c, text);
 	}
 	if (ledger_set_cursor(d->ledger, src->name, text, err, sizeof(err)) != 0) {
 		d->ledger_errors++;
@@ -280,7 +261,7 @@ static int open_source(struct daemon *d, const char *path, char *err, size_t err
 	if (ledger_get_cursor(d->ledger, src->name, text, sizeof(text), &found, err, errlen) != 0)
 		return -1;
 	struct follower_config fc = {
-		.path = path, .from_start = d->cfg->read_from_start, .cursor = found ? parse_cursor(text) : (struct file_cursor){0},
+		.path = path, .from_start = d->cfg->read_from_start, .cursor = found ? follower_cursor_parse(text) : (struct file_cursor){0},
 		.max_line = ENGINE_MAX_LINE, .on_line = on_line, .arg = d,
 	};
 	if (follower_open(&fc, &src->follower, err, errlen) != 0) {
