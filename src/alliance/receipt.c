@@ -527,11 +527,19 @@ void receipt_restore_vote(struct receipt *r, const char *member, uint64_t seq, i
 	struct member_state *m = current_member(r, member);
 	if (!m || until_us <= now_us)
 		return;
-	struct entry *e = lru_get(r->keys, key, true, NULL);
+	struct entry *e = entry_to_change(r, key, true);
 	put_vote(e, (uint16_t)(m - r->members), seq, time_us, until_us);
 	unsigned weight;
 	int64_t until = supported_until(r, e, now_us, &weight);
 	e->enforced_until_us = until > now_us ? until : 0;
+}
+
+bool receipt_has_vote(struct receipt *r, const char *member, const struct addr *key, int64_t now_us)
+{
+	const struct member_state *m = current_member(r, member);
+	struct entry *e = m ? lru_get(r->keys, key, false, NULL) : NULL;
+	const struct vote *v = e ? find_vote(e, (uint16_t)(m - r->members)) : NULL;
+	return v && v->until_us > now_us;
 }
 
 void receipt_forget(struct receipt *r, const struct addr *key)

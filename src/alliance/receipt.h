@@ -18,8 +18,10 @@
  *    supports it, and is lifted early only by the lift of a reporter
  *    (when the remaining support falls below the quorum);
  *  - memory is bounded: at most max_keys addresses are tracked (least
- *    recently reported forgotten first, counted), at most RECEIPT_MAX_VOTES
- *    reporters per address.
+ *    recently reported forgotten first, counted: receipt_evictions; the
+ *    votes of a sanction in force are in the ledger too, and the daemon
+ *    puts them back before a lift, receipt_restore_vote), at most
+ *    RECEIPT_MAX_VOTES reporters per address.
  * Never: does I/O or reads the clock (now is passed in). */
 #ifndef PACTO_RECEIPT_H
 #define PACTO_RECEIPT_H
@@ -126,7 +128,8 @@ void receipt_apply(struct receipt *r, const char *member, const struct report *r
  * and come again, and must not then be refused as replays);
  * receipt_round_keep() drops the log (the commit succeeded). Outside a
  * round nothing is logged. A round must not span receipt_set_treaty,
- * receipt_restore_* or receipt_forget. The log grows with the round (one
+ * receipt_restore_member or receipt_forget (receipt_restore_vote is
+ * logged). The log grows with the round (one
  * entry per address and member changed) and is kept for the next. */
 void receipt_round_begin(struct receipt *r);
 void receipt_round_keep(struct receipt *r);
@@ -137,10 +140,16 @@ void receipt_round_undo(struct receipt *r);
 bool receipt_member_state(const struct receipt *r, const char *member, uint64_t *last_seq, int64_t *last_time_us);
 void receipt_restore_member(struct receipt *r, const char *member, uint64_t last_seq, int64_t last_time_us);
 
-/* Puts back, at start, the support of a sanction still in force: member's
- * report seq asked for key until until_us. */
+/* Puts back the support of a sanction still in force: member's report seq
+ * asked for key until until_us. At start; and before a lift whose
+ * reporter's vote the receipt no longer holds (receipt_has_vote false: the
+ * address was evicted), from the ledger, so a reporter can always lift
+ * its own report of a sanction in force (in a round: logged for undo). */
 void receipt_restore_vote(struct receipt *r, const char *member, uint64_t seq, int64_t time_us,
 			  const struct addr *key, int64_t until_us, int64_t now_us);
+
+/* Whether member (of the current treaty) has an unexpired vote for key. */
+bool receipt_has_vote(struct receipt *r, const char *member, const struct addr *key, int64_t now_us);
 
 /* Who supports key now: the unexpired reports of current members, at most
  * max of them (RECEIPT_MAX_VOTES is enough). Ids live until the next call

@@ -695,9 +695,42 @@ static void observe_propagation(struct daemon *d, struct alliance *a)
 	a->nround_times = 0;
 }
 
+struct revive {
+	struct receipt *receipt;
+	const struct addr *key;
+	int64_t now;
+};
+
+static int revive_vote(void *arg, const struct ledger_support *s)
+{
+	struct revive *v = arg;
+	if (!receipt_has_vote(v->receipt, s->member, v->key, v->now))
+		receipt_restore_vote(v->receipt, s->member, s->seq, s->time_us, v->key, s->until_us, v->now);
+	return 0;
+}
+
+/* A lift of key by member, whose vote the receipt does not hold: the
+ * receipt may have evicted key (it tracks a bounded number of addresses,
+ * which a member's pending reports can fill). The ledger knows who
+ * supports the ally sanction in force: their votes are put back, so that
+ * a reporter can still lift its own report (it was refused as
+ * not_reporter). */
+static void revive_votes(struct daemon *d, const char *member, const struct addr *key, int64_t now)
+{
+	struct revive v = {d->alliance->receipt, key, now};
+	char err[256];
+	if (receipt_has_vote(v.receipt, member, key, now))
+		return;
+	struct daemon_in_force f = daemon_in_force(d, key, now);
+	if (f.ally_id && ledger_each_support(d->ledger, f.ally_id, revive_vote, &v, err, sizeof(err)) != 0)
+		log_warnx("ledger: %s", err);
+}
+
 static void apply_report(struct daemon *d, const char *member, const struct report *rep, int64_t now)
 {
 	struct receipt_decision dec;
+	if (rep->action == REPORT_LIFT)
+		revive_votes(d, member, &rep->addr, now);
 	receipt_apply(d->alliance->receipt, member, rep, now, &dec);
 	touch(d->alliance, member);
 	switch (dec.verdict) {
@@ -1003,7 +1036,16 @@ int alliance_reload(struct daemon *d, const char *treaty_path, char *message, si
 	return 0;
 }
 
-/* ---- what `pacto allies` and `pacto why` show ---- */
+/* ---- what `pacto allies`, `pacto status` and `pacto why` show ---- */
+
+json_t *alliance_status_json(struct daemon *d)
+{
+	struct alliance *a = d->alliance;
+	if (!a)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I}", "receipt_evictions", (json_int_t)receipt_evictions(a->receipt),
+			 "applied", (json_int_t)a->applied, "refused", (json_int_t)a->refusals);
+}
 
 static json_t *time_or_null(int64_t us)
 {
@@ -1057,12 +1099,14 @@ json_t *alliance_json(struct daemon *d)
 	json_t *members = json_array();
 	for (size_t i = 0; i < a->treaty->nmembers; i++)
 		json_array_append_new(members, member_json(a, i));
-	return json_pack("{s:s, s:I, s:s, s:i, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "alliance",
+	json_t *j = json_pack("{s:s, s:I, s:s, s:i, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "alliance",
 			 a->treaty->alliance, "treaty_version", (json_int_t)a->treaty->version, "self", a->self,
 			 "quorum", (int)a->treaty->quorum, "link", link_json(a), "outbox_pending", (json_int_t)pending,
 			 "reported", (json_int_t)a->reports_out, "messages_received", (json_int_t)a->messages_in,
 			 "applied", (json_int_t)a->applied, "refused", (json_int_t)a->refusals, "unknown_senders",
 			 (json_int_t)receipt_unknown_refusals(a->receipt), "members", members);
+	json_object_set_new(j, "receipt_evictions", json_integer((json_int_t)receipt_evictions(a->receipt)));
+	return j;
 }
 
 static int report_in_json(void *arg, const struct ledger_report_in *r)
@@ -1146,6 +1190,10 @@ void alliance_metrics(struct daemon *d, struct prom_buf *b)
 	append(b, &accepted);
 	prom_family(b, "pacto_ally_refusals_total", "counter", "Reports and messages of each ally refused, by reason");
 	append(b, &refused);
+	prom_family(b, "pacto_alliance_receipt_evictions_total", "counter",
+		    "Reported addresses whose votes were forgotten to make room (a reporter's lift of a sanction in force "
+		    "still works: the ledger has its vote)");
+	prom_u64(b, "pacto_alliance_receipt_evictions_total", NULL, 0, receipt_evictions(a->receipt));
 	prom_family(b, "pacto_alliance_unknown_sender_refusals_total", "counter", "Messages from senders not in the treaty");
 	prom_u64(b, "pacto_alliance_unknown_sender_refusals_total", NULL, 0, receipt_unknown_refusals(a->receipt));
 	prom_family(b, "pacto_alliance_reports_sent_total", "counter", "Reports of this host's sanctions put in the outbox");

@@ -89,6 +89,10 @@ int alliance_reload(struct daemon *d, const char *treaty_path, char *message, si
  * refusals by reason. */
 json_t *alliance_json(struct daemon *d);
 
+/* `pacto status`: the alliance's counters (reports applied, refused, and
+ * addresses the receipt evicted); null without an alliance. */
+json_t *alliance_status_json(struct daemon *d);
+
 /* /metrics: per-ally lag, accepted and refused reports by reason, the
  * outbox and the link. */
 struct prom_buf;

@@ -103,6 +103,7 @@ static json_t *cmd_status(void *ctx, json_t *args, const struct ctl_peer *peer)
 			      "table_present", firewall_present(d->fw), "sources", sources_json(d),
 			      "engine", engine_json(d));
 	json_object_set_new(r, "ledger", ledger_json(d, &lc));
+	json_object_set_new(r, "alliance", alliance_status_json(d));
 	int64_t p50, p99;
 	daemon_reaction_percentiles(d, &p50, &p99);
 	json_object_set_new(r, "reaction_us", json_pack("{s:I, s:I, s:I}", "samples",

@@ -428,6 +428,43 @@ static void test_round_undone(void **state)
 	treaty_free(t);
 }
 
+/* An address evicted from the table loses its votes: its reporter's lift
+ * is refused until the votes are put back from the ledger (what pactod
+ * does, receipt_restore_vote); in a round, that too is undone. */
+static void test_lift_after_eviction(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);
+	assert_int_equal(treaty_set(t, "burst", "100000", NULL, 0), 0);
+	struct receipt *r = receipt_for(t);   /* 64 keys */
+	struct addr key = cidr("203.0.113.9");
+	char address[32];
+	assert_int_equal(apply(r, "alpha", sanction_of("203.0.113.9", 1, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_true(receipt_has_vote(r, "alpha", &key, NOW));
+	assert_false(receipt_has_vote(r, "bravo", &key, NOW));
+	for (int i = 0; i < 64; i++) {
+		snprintf(address, sizeof(address), "10.2.%d.1", i);
+		apply(r, "bravo", sanction_of(address, (uint64_t)i + 1, NOW, 600), NOW);
+	}
+	assert_int_equal(receipt_evictions(r), 1);
+	assert_false(receipt_has_vote(r, "alpha", &key, NOW));
+	assert_refused(apply(r, "alpha", lift_of("203.0.113.9", 2, NOW), NOW), RR_NOT_REPORTER);
+	/* Put back in a round, then undone: gone again. */
+	receipt_round_begin(r);
+	receipt_restore_vote(r, "alpha", 1, NOW, &key, NOW + 600 * SEC, NOW);
+	assert_true(receipt_has_vote(r, "alpha", &key, NOW));
+	receipt_round_undo(r);
+	assert_false(receipt_has_vote(r, "alpha", &key, NOW));
+	/* Put back and kept: alpha's lift lifts the sanction. */
+	receipt_round_begin(r);
+	receipt_restore_vote(r, "alpha", 1, NOW, &key, NOW + 600 * SEC, NOW);
+	assert_int_equal(apply(r, "alpha", lift_of("203.0.113.9", 3, NOW), NOW).verdict, RECEIPT_LIFT);
+	receipt_round_keep(r);
+	assert_false(receipt_has_vote(r, "alpha", &key, NOW));
+	receipt_free(r);
+	treaty_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_restart_state),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_round_undone),
+		cmocka_unit_test(test_lift_after_eviction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
