@@ -41,8 +41,10 @@ static json_t *sources_json(const struct daemon *d)
 		struct follower_stats fs = {0};
 		json_t *path = json_text_cstr(d->sources[i].path);
 		if (d->sources[i].journal) {
-			json_array_append_new(arr, json_pack("{s:o, s:I}", "journal", path, "entries",
-							     (json_int_t)journal_source_entries(d->sources[i].journal)));
+			json_array_append_new(arr, json_pack("{s:o, s:I, s:I}", "journal", path, "entries",
+							     (json_int_t)journal_source_entries(d->sources[i].journal),
+							     "oversized",
+							     (json_int_t)journal_source_oversized(d->sources[i].journal)));
 			continue;
 		}
 		follower_get_stats(d->sources[i].follower, &fs);
