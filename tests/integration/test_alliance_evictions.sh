@@ -13,9 +13,9 @@
 # Addresses: 10.64.0.0/10 and 203.0.113.9 (reports only), in a namespace
 # this script creates.
 . "$PACTO_TOP/tests/integration/lib.sh"
+. "$PACTO_TOP/tests/integration/alliance_lib.sh"
 
 NS="pacto-evict-$$"
-TREATY="$SCRATCH/treaty.json"
 URL=nats://127.0.0.1:4222
 STATE="$SCRATCH/bravo"
 FLOOD=263   # messages of 256 reports: 67,328 addresses
@@ -38,21 +38,6 @@ probe() {
 in_set() { in_ns nft get element inet pacto v4 "{ $1 }" >/dev/null 2>&1; }
 member() { ctl allies --json | jq ".members[] | select(.id == \"$1\") | $2"; }
 
-make_treaty() {
-	for m in alpha bravo charlie; do
-		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" 2>/dev/null || return 1
-	done
-	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" --weight 2 >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id bravo --key "$(cat "$SCRATCH/bravo.pub")" >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id charlie --key "$(cat "$SCRATCH/charlie.pub")" >/dev/null &&
-	$PACTO treaty set --treaty "$TREATY" quorum 2 >/dev/null &&
-	$PACTO treaty set --treaty "$TREATY" rate_per_min 1000000 >/dev/null &&
-	$PACTO treaty set --treaty "$TREATY" burst 1000000 >/dev/null || return 1
-	for m in alpha bravo charlie; do
-		$PACTO treaty sign --treaty "$TREATY" --key "$SCRATCH/$m.key" >/dev/null || return 1
-	done
-}
 
 start() {
 	ip netns add "$NS" && in_ns ip link set lo up || return 1
@@ -76,7 +61,8 @@ flood() {
 all_taken() { [ "$(member charlie .accepted)" -ge $((FLOOD * 256)) ]; }
 
 touch "$SCRATCH/auth.log"
-check "a treaty: alpha weighs 2, bravo and charlie 1, quorum 2" make_treaty
+check "a treaty: alpha weighs 2, bravo and charlie 1, quorum 2" \
+	make_treaty "alpha --weight 2" bravo charlie -- quorum=2 rate_per_min=1000000 burst=1000000
 if ! check "bravo's pactod and a nats-server start in a namespace" start; then
 	exit 0
 fi

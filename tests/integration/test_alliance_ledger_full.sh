@@ -14,9 +14,9 @@ if [ -z "${PACTO_MNTNS:-}" ]; then
 	PACTO_MNTNS=1 exec unshare --mount --propagation private sh "$0" "$@"
 fi
 . "$PACTO_TOP/tests/integration/lib.sh"
+. "$PACTO_TOP/tests/integration/alliance_lib.sh"
 
 NS="pacto-afull-$$"
-TREATY="$SCRATCH/treaty.json"
 URL=nats://127.0.0.1:4222
 STATE="$SCRATCH/bravo"
 
@@ -39,19 +39,6 @@ replays() { ctl allies --json | jq '.members[] | select(.id == "alpha") | .refus
 ledger_errors() { ctl status --json | jq '.ledger.errors'; }
 received() { ctl allies --json | jq '.link.received'; }
 
-make_treaty() {
-	for m in alpha bravo; do
-		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" 2>/dev/null || return 1
-	done
-	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id bravo --key "$(cat "$SCRATCH/bravo.pub")" >/dev/null &&
-	$PACTO treaty set --treaty "$TREATY" rate_per_min 100000 >/dev/null &&
-	$PACTO treaty set --treaty "$TREATY" burst 100000 >/dev/null || return 1
-	for m in alpha bravo; do
-		$PACTO treaty sign --treaty "$TREATY" --key "$SCRATCH/$m.key" >/dev/null || return 1
-	done
-}
 
 start() {
 	mkdir -p "$STATE" && mount -t tmpfs -o size=1m,mode=0750 pacto-test "$STATE" || return 1
@@ -70,7 +57,7 @@ agree() { n=$(in_nft) && l=$(in_ledger) && [ -n "$n" ] && [ "$n" = "$l" ]; }
 all_in() { [ "$(in_ledger)" = 800 ] && [ "$(in_nft)" = 800 ]; }
 
 touch "$SCRATCH/auth.log"
-check "a treaty of alpha and bravo" make_treaty
+check "a treaty of alpha and bravo" make_treaty alpha bravo -- rate_per_min=100000 burst=100000
 if ! check "bravo's pactod (state on a 1 MiB tmpfs) and a nats-server start in a namespace" start; then
 	exit 0
 fi

@@ -7,10 +7,10 @@
 # cannot carry ([A-Za-z0-9_.-], 64 bytes) is named with what the allies
 # will see, at start and at each reload.
 . "$PACTO_TOP/tests/integration/lib.sh"
+. "$PACTO_TOP/tests/integration/alliance_lib.sh"
 
 STATE="$SCRATCH/state"
 CONF="$SCRATCH/pacto.conf"
-TREATY="$SCRATCH/treaty.json"
 PORT=$("$BUILD/natsprobe" ports 1)
 URL="nats://127.0.0.1:$PORT"
 PACTOD_PID= NATS_PID=
@@ -23,12 +23,6 @@ ctl() { "$PACTO" --state-dir "$STATE" "$@"; }
 # link_ready: pactod answers and its link is ready (1: it answers, not ready).
 link_ready() { ctl allies --json >"$SCRATCH/allies.json" && jq -e '.link.ready' "$SCRATCH/allies.json" >/dev/null; }
 
-make_treaty() {
-	$PACTO keygen --out "$SCRATCH/alpha.key" >"$SCRATCH/alpha.pub" 2>/dev/null &&
-	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
-	$PACTO treaty sign --treaty "$TREATY" --key "$SCRATCH/alpha.key" >/dev/null
-}
 lines() { grep -c "$1" "$SCRATCH/pactod.log"; }
 
 # The stock sshd rule three times: as it is, under a name with a space, a
@@ -41,7 +35,7 @@ sed "s|^scenario: sshd\$|scenario: $LONG|" "$TOP/rules/sshd.yaml" >"$SCRATCH/rul
 printf 'journal: no\nrules: [%s]\n' "$SCRATCH/rules" >"$CONF"
 
 : >"$SCRATCH/auth.log"
-check "a treaty of one member" make_treaty
+check "a treaty of one member" make_treaty alpha
 # Nothing listens on PORT yet: every attempt is refused.
 "$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$SCRATCH/auth.log" --treaty "$TREATY" \
 	--key "$SCRATCH/alpha.key" --nats "nats://pacto:s3cret@127.0.0.1:$PORT" >"$SCRATCH/pactod.log" 2>&1 &

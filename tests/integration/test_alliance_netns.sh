@@ -9,6 +9,7 @@
 # on its word is lifted on B. Addresses: 192.0.2.0/24, inside namespaces
 # this script creates and removes.
 . "$PACTO_TOP/tests/integration/lib.sh"
+. "$PACTO_TOP/tests/integration/alliance_lib.sh"
 
 LAN="pacto-lan-$$"
 NATS_NS="$LAN"
@@ -17,7 +18,6 @@ PORT=2222
 NATS_PORT=4222
 NATS_URL="nats://192.0.2.254:$NATS_PORT"
 PROBE="$BUILD/netprobe"
-TREATY="$SCRATCH/treaty.json"
 NATS_DOWN_S=${PACTO_NATS_DOWN_S:-30}
 NATS_PID=
 
@@ -75,19 +75,9 @@ stop_nats() {
 	NATS_PID=
 }
 
-make_treaty() {
-	for m in alpha bravo charlie; do
-		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" 2>/dev/null || return 1
-	done
-	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id bravo --key "$(cat "$SCRATCH/bravo.pub")" >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id charlie --key "$(cat "$SCRATCH/charlie.pub")" \
-		--protect 198.51.100.0/24 >/dev/null || return 1
-	for m in alpha bravo charlie; do
-		$PACTO treaty sign --treaty "$TREATY" --key "$SCRATCH/$m.key" >/dev/null || return 1
-	done
-	$PACTO treaty verify --treaty "$TREATY" >/dev/null
+# signed_treaty: the three members' treaty, charlie protecting 198.51.100.0/24.
+signed_treaty() {
+	make_treaty alpha bravo "charlie --protect 198.51.100.0/24" && $PACTO treaty verify --treaty "$TREATY" >/dev/null
 }
 
 # start_member NAME: pactod in NAME's namespace, with its own copy of the treaty.
@@ -122,7 +112,7 @@ if ! setup_network; then
 	not_ok "network namespaces could not be set up (root and iproute2 are required)"
 	exit 0
 fi
-check "three members sign the treaty" make_treaty
+check "three members sign the treaty" signed_treaty
 check "nats-server with JetStream starts in the LAN namespace" start_nats
 for m in alpha bravo charlie; do
 	in_ns "$(ns_of $m)" "$PROBE" listen "$PORT" 2>/dev/null &
@@ -182,12 +172,11 @@ check "A's outbox is empty again" wait_for 5 sh -c \
 
 # Expulsion: bravo and charlie amend the treaty without alpha; on reload,
 # what rested only on alpha's word is lifted.
-cp "$TREATY" "$SCRATCH/amended.json"
-check "the treaty is amended without alpha and signed by the two left" sh -c "
-	$BUILD/pacto treaty remove-member --treaty $SCRATCH/amended.json --id alpha >/dev/null &&
-	$BUILD/pacto treaty sign --treaty $SCRATCH/amended.json --key $SCRATCH/bravo.key >/dev/null &&
-	$BUILD/pacto treaty sign --treaty $SCRATCH/amended.json --key $SCRATCH/charlie.key >/dev/null &&
-	$BUILD/pacto treaty verify --treaty $SCRATCH/amended.json >/dev/null"
+amended() {
+	treaty_without "$SCRATCH/amended.json" alpha bravo charlie &&
+	$PACTO treaty verify --treaty "$SCRATCH/amended.json" >/dev/null
+}
+check "the treaty is amended without alpha and signed by the two left" amended
 cp "$SCRATCH/amended.json" "$SCRATCH/bravo.treaty"
 check "B reloads the amended treaty" sh -c "ip netns exec $(ns_of bravo) $BUILD/pacto --state-dir $SCRATCH/bravo reload | grep -q 'lifted'"
 check "what only alpha reported is lifted on B: 192.0.2.67 gets through" wait_for 5 reaches bravo 192.0.2.67

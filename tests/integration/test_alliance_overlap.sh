@@ -23,9 +23,9 @@
 #    counts no more; kept, it made charlie's report "unchanged, already in
 #    force" while nothing was dropped).
 . "$PACTO_TOP/tests/integration/lib.sh"
+. "$PACTO_TOP/tests/integration/alliance_lib.sh"
 
 NS="pacto-overlap-$$"
-TREATY="$SCRATCH/treaty.json"
 URL=nats://127.0.0.1:4222
 STATE="$SCRATCH/bravo"
 
@@ -80,19 +80,6 @@ lifted_by_hand() {
 # by_hand ADDRESS SECONDS: bravo's own sanction, not reported.
 by_hand() { ctl sanction "$1" --for "$2" --local-only >/dev/null; }
 
-make_treaty() {
-	for m in alpha bravo charlie; do
-		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" 2>/dev/null || return 1
-	done
-	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id bravo --key "$(cat "$SCRATCH/bravo.pub")" >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id charlie --key "$(cat "$SCRATCH/charlie.pub")" >/dev/null ||
-		return 1
-	for m in alpha bravo charlie; do
-		$PACTO treaty sign --treaty "$TREATY" --key "$SCRATCH/$m.key" >/dev/null || return 1
-	done
-}
 
 start() {
 	ip netns add "$NS" && in_ns ip link set lo up || return 1
@@ -108,10 +95,7 @@ start() {
 
 # expel_alpha: bravo and charlie sign a treaty without alpha; bravo reloads it.
 expel_alpha() {
-	cp "$TREATY" "$SCRATCH/amended.json" &&
-	$PACTO treaty remove-member --treaty "$SCRATCH/amended.json" --id alpha >/dev/null &&
-	$PACTO treaty sign --treaty "$SCRATCH/amended.json" --key "$SCRATCH/bravo.key" >/dev/null &&
-	$PACTO treaty sign --treaty "$SCRATCH/amended.json" --key "$SCRATCH/charlie.key" >/dev/null &&
+	treaty_without "$SCRATCH/amended.json" alpha bravo charlie &&
 	cp "$SCRATCH/amended.json" "$TREATY" && ctl reload | grep -q '2 sanctions lifted'
 }
 
@@ -123,7 +107,7 @@ attack() {
 }
 
 touch "$SCRATCH/auth.log"
-check "a treaty of alpha, bravo and charlie" make_treaty
+check "a treaty of alpha, bravo and charlie" make_treaty alpha bravo charlie
 if ! check "bravo's pactod and a nats-server start in a namespace" start; then
 	exit 0
 fi

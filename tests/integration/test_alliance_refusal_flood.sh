@@ -14,9 +14,9 @@
 # Addresses: 10.60.0.0/22, 198.51.100.7, 203.0.113.50 (reports only), in a
 # namespace this script creates.
 . "$PACTO_TOP/tests/integration/lib.sh"
+. "$PACTO_TOP/tests/integration/alliance_lib.sh"
 
 NS="pacto-rflood-$$"
-TREATY="$SCRATCH/treaty.json"
 URL=nats://127.0.0.1:4222
 STATE="$SCRATCH/bravo"
 
@@ -38,21 +38,6 @@ probe() {
 refused() { ctl allies --json | jq -e --arg r "$2" --argjson n "$3" \
 	".members[] | select(.id == \"$1\") | (.refused[\$r] // 0) == \$n" >/dev/null; }
 
-make_treaty() {
-	for m in alpha bravo charlie; do
-		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" 2>/dev/null || return 1
-	done
-	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id bravo --key "$(cat "$SCRATCH/bravo.pub")" \
-		--protect 198.51.100.0/24 >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id charlie --key "$(cat "$SCRATCH/charlie.pub")" >/dev/null &&
-	$PACTO treaty set --treaty "$TREATY" rate_per_min 100000 >/dev/null &&
-	$PACTO treaty set --treaty "$TREATY" burst 100000 >/dev/null || return 1
-	for m in alpha bravo charlie; do
-		$PACTO treaty sign --treaty "$TREATY" --key "$SCRATCH/$m.key" >/dev/null || return 1
-	done
-}
 
 start() {
 	ip netns add "$NS" && in_ns ip link set lo up || return 1
@@ -67,7 +52,8 @@ start() {
 }
 
 touch "$SCRATCH/auth.log"
-check "a treaty of alpha, bravo and charlie (bravo protects 198.51.100.0/24)" make_treaty
+check "a treaty of alpha, bravo and charlie (bravo protects 198.51.100.0/24)" \
+	make_treaty alpha "bravo --protect 198.51.100.0/24" charlie -- rate_per_min=100000 burst=100000
 if ! check "bravo's pactod and a nats-server start in a namespace" start; then
 	exit 0
 fi

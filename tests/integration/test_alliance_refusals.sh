@@ -12,9 +12,9 @@
 # garbage, reordered and duplicated reports at once): pactod keeps
 # answering and applies only what passes.
 . "$PACTO_TOP/tests/integration/lib.sh"
+. "$PACTO_TOP/tests/integration/alliance_lib.sh"
 
 NS="pacto-refuse-$$"
-TREATY="$SCRATCH/treaty.json"
 URL=nats://127.0.0.1:4222
 STATE="$SCRATCH/bravo"
 
@@ -32,21 +32,6 @@ refused() { ctl allies --json | jq -e --arg r "$2" --argjson n "$3" \
 	".members[] | select(.id == \"$1\") | (.refused[\$r] // 0) >= \$n" >/dev/null; }
 in_set() { in_ns nft get element inet pacto v4 "{ $1 }" >/dev/null 2>&1; }
 
-make_treaty() {
-	for m in alpha bravo charlie mallory; do
-		$PACTO keygen --out "$SCRATCH/$m.key" >"$SCRATCH/$m.pub" 2>/dev/null || return 1
-	done
-	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id bravo --key "$(cat "$SCRATCH/bravo.pub")" >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id charlie --key "$(cat "$SCRATCH/charlie.pub")" \
-		--protect 198.51.100.0/24 >/dev/null &&
-	$PACTO treaty set --treaty "$TREATY" rate_per_min 6 >/dev/null &&
-	$PACTO treaty set --treaty "$TREATY" burst 12 >/dev/null || return 1
-	for m in alpha bravo charlie; do
-		$PACTO treaty sign --treaty "$TREATY" --key "$SCRATCH/$m.key" >/dev/null || return 1
-	done
-}
 
 start() {
 	ip netns add "$NS" && in_ns ip link set lo up || return 1
@@ -70,7 +55,11 @@ refuses_treaty() {
 }
 
 touch "$SCRATCH/auth.log"
-check "a treaty of alpha, bravo and charlie (charlie protects 198.51.100.0/24)" make_treaty
+# treaty: charlie protects 198.51.100.0/24; mallory, no member, has a key.
+treaty() {
+	make_keys mallory && make_treaty alpha bravo "charlie --protect 198.51.100.0/24" -- rate_per_min=6 burst=12
+}
+check "a treaty of alpha, bravo and charlie (charlie protects 198.51.100.0/24)" treaty
 cp "$TREATY" "$SCRATCH/partly.json"
 $PACTO treaty set --treaty "$SCRATCH/partly.json" skew 20 >/dev/null 2>&1
 $PACTO treaty sign --treaty "$SCRATCH/partly.json" --key "$SCRATCH/alpha.key" >/dev/null 2>&1

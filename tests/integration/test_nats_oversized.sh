@@ -9,11 +9,11 @@
 # of its own; natsprobe creates the stream and publishes with nats.c, as an
 # operator with the nats CLI would.
 . "$PACTO_TOP/tests/integration/lib.sh"
+. "$PACTO_TOP/tests/integration/alliance_lib.sh"
 
 N=64          # messages of 1 MB: a power of two, so the last is logged
 STATE="$SCRATCH/state"
 CONF="$SCRATCH/pacto.conf"
-TREATY="$SCRATCH/treaty.json"
 PORT=$("$BUILD/natsprobe" ports 1)
 PACTOD_PID= NATS_PID=
 cleanup() {
@@ -25,12 +25,6 @@ trap cleanup EXIT
 
 ctl() { "$PACTO" --state-dir "$STATE" "$@"; }
 link_ready() { ctl allies --json >"$SCRATCH/allies.json" && jq -e '.link.ready' "$SCRATCH/allies.json" >/dev/null; }
-make_treaty() {
-	$PACTO keygen --out "$SCRATCH/alpha.key" >"$SCRATCH/alpha.pub" 2>/dev/null &&
-	$PACTO treaty init --treaty "$TREATY" --name west >/dev/null &&
-	$PACTO treaty add-member --treaty "$TREATY" --id alpha --key "$(cat "$SCRATCH/alpha.pub")" >/dev/null &&
-	$PACTO treaty sign --treaty "$TREATY" --key "$SCRATCH/alpha.key" >/dev/null
-}
 # peak_kb PID: the process's peak resident memory (VmHWM), in kB.
 peak_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
@@ -39,7 +33,7 @@ NATS_PID=$!
 check "nats-server starts" wait_for 10 grep -q "Server is ready" "$SCRATCH/nats.log"
 check "a stream without size limit, $N messages of 1 MB in it" \
 	"$BUILD/natsprobe" fill -u "nats://127.0.0.1:$PORT" -a west -m mallory -n $N -s 1000000
-check "a treaty of one member" make_treaty
+check "a treaty of one member" make_treaty alpha
 printf 'journal: no\nrules: [%s]\n' "$TOP/rules/sshd.yaml" >"$CONF"
 : >"$SCRATCH/auth.log"
 "$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$SCRATCH/auth.log" \
