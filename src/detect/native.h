@@ -43,6 +43,7 @@
 #define NATIVE_OV_PORT (2 * NATIVE_OVECTOR_PAIRS + 1)
 #define NATIVE_OV_LEN (2 * NATIVE_OVECTOR_PAIRS + 2)
 #define NATIVE_V4_PARSED ((PCRE2_SIZE)1 << 32)
+_Static_assert(sizeof(PCRE2_SIZE) >= 8, "NATIVE_V4_PARSED needs a 64-bit PCRE2_SIZE beside a 32-bit address");
 
 typedef int (*native_fn)(const char *s, size_t len, PCRE2_SIZE ov[NATIVE_OV_LEN]);
 
