@@ -21,6 +21,9 @@
 
 struct member_state {
 	char id[TREATY_MAX_ID + 1];
+	uint8_t key[SIGNER_PUBLIC_BYTES]; /* its key in the latest treaty that listed it */
+	bool has_key;
+	uint16_t gen;                     /* +1 each time a treaty replaces its key */
 	unsigned weight;                  /* 0 when not in the current treaty */
 	size_t treaty_index;              /* valid when weight > 0 */
 	uint64_t last_seq;
@@ -34,6 +37,7 @@ struct member_state {
 
 struct vote {
 	uint16_t slot;                    /* registry slot of the reporter */
+	uint16_t gen;                     /* the reporter's key generation that signed it */
 	uint64_t seq;                     /* of the report that cast it */
 	int64_t time_us;                  /* of that report */
 	int64_t until_us;                 /* the end this reporter asked for */
@@ -175,6 +179,12 @@ void receipt_set_treaty(struct receipt *r, const struct treaty *t)
 			m = add_slot(r, t->members[i].id);
 		if (!m)
 			continue;   /* cannot happen: a treaty has at most TREATY_MAX_MEMBERS < RECEIPT_MAX_IDS */
+		/* A replaced key (set-key after a compromise): what the old one
+		 * signed no longer counts (vote_counts). */
+		if (m->has_key && memcmp(m->key, t->members[i].key, sizeof(m->key)) != 0)
+			m->gen++;
+		memcpy(m->key, t->members[i].key, sizeof(m->key));
+		m->has_key = true;
 		m->weight = t->members[i].weight;
 		m->treaty_index = i;
 		if (m->bucket_time_us == 0)
@@ -360,6 +370,22 @@ static int cmp_until_desc(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/* The end a vote asks for under the current treaty: a shorter
+ * max_duration_s than when it was cast cuts it. */
+static int64_t vote_until(const struct receipt *r, const struct vote *v)
+{
+	int64_t longest = v->time_us + (int64_t)r->treaty->max_duration_s * 1000000;
+	return v->until_us < longest ? v->until_us : longest;
+}
+
+/* Whether v still counts at now_us: unexpired, cast by a current member
+ * with the key the treaty holds for it. */
+static bool vote_counts(const struct receipt *r, const struct vote *v, int64_t now_us)
+{
+	const struct member_state *m = &r->members[v->slot];
+	return m->weight > 0 && v->gen == m->gen && vote_until(r, v) > now_us;
+}
+
 /* The latest time at which the unexpired votes of current members still
  * add up to the quorum (0: they do not reach it now). *weight is the
  * weight of all unexpired votes. */
@@ -368,8 +394,10 @@ static int64_t supported_until(const struct receipt *r, const struct entry *e, i
 	struct vote live[RECEIPT_MAX_VOTES];
 	size_t n = 0;
 	for (size_t i = 0; i < e->nvotes; i++)
-		if (e->votes[i].until_us > now_us && r->members[e->votes[i].slot].weight > 0)
-			live[n++] = e->votes[i];
+		if (vote_counts(r, &e->votes[i], now_us)) {
+			live[n] = e->votes[i];
+			live[n++].until_us = vote_until(r, &e->votes[i]);
+		}
 	qsort(live, n, sizeof(*live), cmp_until_desc);
 	unsigned sum = 0;
 	int64_t until = 0;
@@ -392,7 +420,7 @@ static struct vote *find_vote(struct entry *e, uint16_t slot)
 
 /* Records slot's vote; when the entry is full, the vote that ends first
  * (or has ended) gives way. */
-static void put_vote(struct entry *e, uint16_t slot, uint64_t seq, int64_t time_us, int64_t until_us)
+static void put_vote(struct entry *e, uint16_t slot, uint16_t gen, uint64_t seq, int64_t time_us, int64_t until_us)
 {
 	struct vote *v = find_vote(e, slot);
 	if (!v && e->nvotes < RECEIPT_MAX_VOTES)
@@ -403,7 +431,7 @@ static void put_vote(struct entry *e, uint16_t slot, uint64_t seq, int64_t time_
 			if (e->votes[i].until_us < v->until_us)
 				v = &e->votes[i];
 	}
-	*v = (struct vote){.slot = slot, .seq = seq, .time_us = time_us, .until_us = until_us};
+	*v = (struct vote){.slot = slot, .gen = gen, .seq = seq, .time_us = time_us, .until_us = until_us};
 }
 
 static void drop_vote(struct entry *e, struct vote *v)
@@ -451,7 +479,7 @@ static void apply_sanction(struct receipt *r, struct member_state *m, const stru
 	if (r->allowlisted && r->allowlisted(r->allowlisted_arg, &rep->addr))
 		return refuse(m, out, RR_ALLOWLISTED);
 	struct entry *e = entry_to_change(r, &rep->addr, true);
-	put_vote(e, (uint16_t)(m - r->members), rep->seq, rep->time_us, until);
+	put_vote(e, (uint16_t)(m - r->members), m->gen, rep->seq, rep->time_us, until);
 	m->accepted++;
 	decide(r, e, now_us, out);
 }
@@ -461,7 +489,7 @@ static void apply_lift(struct receipt *r, struct member_state *m, const struct r
 {
 	struct entry *e = lru_get(r->keys, &rep->addr, false, NULL);
 	struct vote *v = e ? find_vote(e, (uint16_t)(m - r->members)) : NULL;
-	if (!v || v->until_us <= now_us)
+	if (!v || !vote_counts(r, v, now_us))
 		return refuse(m, out, RR_NOT_REPORTER);
 	e = entry_to_change(r, &rep->addr, false);
 	v = find_vote(e, (uint16_t)(m - r->members));
@@ -528,7 +556,7 @@ void receipt_restore_vote(struct receipt *r, const char *member, uint64_t seq, i
 	if (!m || until_us <= now_us)
 		return;
 	struct entry *e = entry_to_change(r, key, true);
-	put_vote(e, (uint16_t)(m - r->members), seq, time_us, until_us);
+	put_vote(e, (uint16_t)(m - r->members), m->gen, seq, time_us, until_us);
 	unsigned weight;
 	int64_t until = supported_until(r, e, now_us, &weight);
 	e->enforced_until_us = until > now_us ? until : 0;
@@ -539,7 +567,7 @@ bool receipt_has_vote(struct receipt *r, const char *member, const struct addr *
 	const struct member_state *m = current_member(r, member);
 	struct entry *e = m ? lru_get(r->keys, key, false, NULL) : NULL;
 	const struct vote *v = e ? find_vote(e, (uint16_t)(m - r->members)) : NULL;
-	return v && v->until_us > now_us;
+	return v && vote_counts(r, v, now_us);
 }
 
 void receipt_forget(struct receipt *r, const struct addr *key)
@@ -554,10 +582,10 @@ size_t receipt_supporters(struct receipt *r, const struct addr *key, int64_t now
 	size_t n = 0;
 	for (size_t i = 0; e && i < e->nvotes && n < max; i++) {
 		const struct member_state *m = &r->members[e->votes[i].slot];
-		if (e->votes[i].until_us > now_us && m->weight > 0)
+		if (vote_counts(r, &e->votes[i], now_us))
 			out[n++] = (struct receipt_support){.member = m->id, .seq = e->votes[i].seq,
 							    .time_us = e->votes[i].time_us,
-							    .until_us = e->votes[i].until_us};
+							    .until_us = vote_until(r, &e->votes[i])};
 	}
 	return n;
 }
@@ -601,4 +629,120 @@ uint64_t receipt_unknown_refusals(const struct receipt *r)
 uint64_t receipt_evictions(const struct receipt *r)
 {
 	return r->evictions;
+}
+
+void receipt_set_enforced(struct receipt *r, const struct addr *key, int64_t until_us)
+{
+	if (!lru_get(r->keys, key, false, NULL))
+		return;
+	struct entry *e = entry_to_change(r, key, false);
+	e->enforced_until_us = until_us;
+}
+
+/* ---- a sanction in force under a new treaty ---- */
+
+enum standing_loss {
+	LOST_LEFT = 1,                    /* its member is not in the treaty */
+	LOST_KEY = 2,                     /* its member's key was replaced */
+	LOST_CUT = 4,                     /* max_duration_s cuts it */
+};
+
+/* The end votes[0..n) support for key under treaty t (0: not the quorum),
+ * each member once. signed_under: the treaty the votes were taken under;
+ * a vote of a member whose key t replaced does not count. Records in
+ * *lost, for the votes that counted under signed_under, why they count
+ * less under t, and in revoked[i] which no longer count at all. */
+static int64_t standing_end(const struct treaty *t, const struct treaty *signed_under,
+			    const struct receipt_vote_row *votes, size_t n, int64_t now_us, unsigned *lost, bool *revoked)
+{
+	int64_t ends[TREATY_MAX_MEMBERS];
+	unsigned weights[TREATY_MAX_MEMBERS];
+	size_t live = 0;
+	for (size_t i = 0; i < n && live < TREATY_MAX_MEMBERS; i++) {
+		bool repeated = false;
+		for (size_t j = 0; j < i && !repeated; j++)
+			repeated = strcmp(votes[i].member, votes[j].member) == 0;
+		const struct treaty_member *m = treaty_member_by_id(t, votes[i].member);
+		const struct treaty_member *was = treaty_member_by_id(signed_under, votes[i].member);
+		bool counted = was && votes[i].until_us > now_us;
+		unsigned why = !m ? LOST_LEFT : was && memcmp(was->key, m->key, sizeof(m->key)) != 0 ? LOST_KEY : 0;
+		if (revoked)
+			revoked[i] = why != 0;
+		int64_t longest = votes[i].time_us + (int64_t)t->max_duration_s * 1000000;
+		int64_t until = votes[i].until_us < longest ? votes[i].until_us : longest;
+		if (!why && until < votes[i].until_us)
+			why = LOST_CUT;
+		if (counted && lost)
+			*lost |= why;
+		if (repeated || !m || (why & LOST_KEY) || until <= now_us)
+			continue;
+		ends[live] = until;
+		weights[live++] = m->weight;
+	}
+	/* The latest end that members weighing the quorum reach together:
+	 * the longest first, until the sum reaches it. */
+	unsigned sum = 0;
+	for (size_t k = 0; k < live; k++) {
+		size_t best = k;
+		for (size_t i = k + 1; i < live; i++)
+			if (ends[i] > ends[best])
+				best = i;
+		int64_t e = ends[best];
+		unsigned w = weights[best];
+		ends[best] = ends[k], weights[best] = weights[k];
+		ends[k] = e, weights[k] = w;
+		if ((sum += w) >= t->quorum)
+			return e;
+	}
+	return 0;
+}
+
+/* Why the votes no longer hold key as long: the amendment's rules that
+ * cut them, in words for the ledger (`pacto why`). */
+static void standing_why(const struct treaty *t, unsigned lost, char *out, size_t len)
+{
+	int n = snprintf(out, len, "treaty version %llu:", (unsigned long long)t->version);
+	const char *sep = " ";
+	if (n > 0 && (size_t)n < len && (lost & LOST_LEFT)) {
+		n += snprintf(out + n, len - (size_t)n, "%sits reporters left the alliance", sep);
+		sep = ", ";
+	}
+	if (n > 0 && (size_t)n < len && (lost & LOST_KEY)) {
+		n += snprintf(out + n, len - (size_t)n, "%sa reporter's key was replaced", sep);
+		sep = ", ";
+	}
+	if (n > 0 && (size_t)n < len && (lost & LOST_CUT)) {
+		n += snprintf(out + n, len - (size_t)n, "%smax_duration_s %lu", sep, (unsigned long)t->max_duration_s);
+		sep = ", ";
+	}
+	if (n > 0 && (size_t)n < len && !lost)
+		snprintf(out + n, len - (size_t)n, " its reporters no longer reach the quorum");
+}
+
+void receipt_recheck(const struct treaty *old, const struct treaty *t, const struct addr *key,
+		     const struct receipt_vote_row *votes, size_t n, int64_t expires_us, int64_t now_us,
+		     struct receipt_recheck *out, bool *revoked)
+{
+	char text[ADDR_STRLEN];
+	const struct treaty_member *p = treaty_protector(t, key);
+	unsigned lost = 0;
+	*out = (struct receipt_recheck){.verdict = RECHECK_STANDS, .until_us = expires_us};
+	int64_t was = standing_end(old, old, votes, n, now_us, NULL, NULL);
+	int64_t now_end = standing_end(t, old, votes, n, now_us, &lost, revoked);
+	if (too_wide(t, key)) {
+		out->verdict = RECHECK_FALLS;
+		snprintf(out->why, sizeof(out->why), "treaty version %llu: %s is wider than widest_v%d %u",
+			 (unsigned long long)t->version, addr_format(key, text, sizeof(text)),
+			 key->family == AF_INET ? 4 : 6, key->family == AF_INET ? t->widest_v4 : t->widest_v6);
+	} else if (p) {
+		out->verdict = RECHECK_FALLS;
+		snprintf(out->why, sizeof(out->why), "treaty version %llu: protected by %s",
+			 (unsigned long long)t->version, p->id);
+	} else if (now_end >= was || now_end >= expires_us) {
+		return;   /* the amendment takes nothing from it */
+	} else {
+		out->verdict = now_end > now_us ? RECHECK_CUT : RECHECK_FALLS;
+		out->until_us = now_end;
+		standing_why(t, lost, out->why, sizeof(out->why));
+	}
 }

@@ -103,7 +103,9 @@ struct receipt *receipt_new(const struct receipt_config *cfg);
 void receipt_free(struct receipt *r);  /* accepts NULL */
 
 /* A new treaty (a reload): weights, quorum and rules are taken from it;
- * the reports of members it no longer lists stop counting. */
+ * the reports of members it no longer lists stop counting, and so do those
+ * of a member whose key it replaced (signed by the old key), and a shorter
+ * max_duration_s cuts the votes already cast. */
 void receipt_set_treaty(struct receipt *r, const struct treaty *t);
 
 /* Counts a whole message refused before its reports could be read (not a
@@ -181,6 +183,48 @@ bool receipt_stats(const struct receipt *r, size_t i, struct receipt_member_stat
 uint64_t receipt_unknown_refusals(const struct receipt *r);
 /* Addresses forgotten (least recently reported) to stay within max_keys. */
 uint64_t receipt_evictions(const struct receipt *r);
+
+/* The sanction in force for key on the allies' word ends at until_us now
+ * (0: it was lifted): a later report is then measured against that, not
+ * against what was enforced before (a reload cut or lifted it). In a
+ * round: logged for undo. */
+void receipt_set_enforced(struct receipt *r, const struct addr *key, int64_t until_us);
+
+/* A treaty amendment re-checks the allies' sanctions in force (pacto
+ * reload). One report a sanction rests on, from the ledger's support: */
+struct receipt_vote_row {
+	const char *member;
+	int64_t time_us;                  /* of the report */
+	int64_t until_us;                 /* the end it asked for (cut to the treaty of its time) */
+};
+
+#define RECEIPT_WHY_MAX 128           /* fits the ledger's lifted-by */
+
+enum receipt_recheck_verdict {
+	RECHECK_STANDS,                   /* the amendment takes nothing from it */
+	RECHECK_CUT,                      /* it may run until until_us only */
+	RECHECK_FALLS,                    /* lift it */
+};
+
+struct receipt_recheck {
+	enum receipt_recheck_verdict verdict;
+	int64_t until_us;                 /* RECHECK_CUT: the new end */
+	char why[RECEIPT_WHY_MAX];        /* CUT, FALLS: "treaty version N: ..." */
+};
+
+/* What treaty t (which replaced old) leaves of a sanction of key, in force
+ * until expires_us on votes[0..n): it falls when t protects or forbids key
+ * (protect, widest_v4/widest_v6), or when its votes that t still counts
+ * (members left, a replaced key's votes do not count, max_duration_s cuts
+ * each) reach the quorum no more; it is cut when they reach it for less
+ * time than old allowed and than expires_us. An end old did not hold up
+ * either (a longer end of this host's own, a sanction never shortened by
+ * a later report) is no business of the amendment: it stands. revoked
+ * (n entries, or NULL) says which votes t no longer counts at all (left,
+ * key replaced). Pure: reads the treaties only. */
+void receipt_recheck(const struct treaty *old, const struct treaty *t, const struct addr *key,
+		     const struct receipt_vote_row *votes, size_t n, int64_t expires_us, int64_t now_us,
+		     struct receipt_recheck *out, bool *revoked);
 
 const char *receipt_reason_name(enum receipt_reason why);
 enum receipt_reason receipt_reason_from_report(enum report_error e);

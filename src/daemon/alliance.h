@@ -81,8 +81,12 @@ void alliance_forget(struct daemon *d, const struct addr *a);
 bool alliance_is_ours(struct daemon *d, const struct addr *a);
 
 /* Takes a new version of the treaty (pacto reload): refuses one not in
- * force or without us; lifts the allies' sanctions that no longer have the
- * quorum's support (an expelled member's). message says what happened. */
+ * force or without us; re-checks the allies' sanctions in force against
+ * it (receipt_recheck): lifts what it would refuse (protected, too wide)
+ * or no longer supports up to the quorum (a member removed, a replaced
+ * key's reports), cuts what exceeds a shorter max_duration_s, each with
+ * its reason in the ledger, and brings the kernel to the ledger. Local
+ * sanctions are not touched. message says what happened, with counts. */
 int alliance_reload(struct daemon *d, const char *treaty_path, char *message, size_t len);
 
 /* `pacto allies`: the treaty, the link, each member's last report, lag and

@@ -31,6 +31,7 @@ enum ally_stmt {
 	AS_OUTBOX_RENUMBER,
 	AS_OUTBOX_RAISE,
 	AS_SUPPORT_OF,
+	AS_CUT,
 	AS_N
 };
 
@@ -74,6 +75,9 @@ static const char *const ally_sql[AS_N] = {
 	[AS_SUPPORT_OF] = "SELECT p.sanction_id, s.family, s.prefix, s.net, s.expires_us, p.member, p.seq,"
 			  " p.until_us, p.time_us, s.scenario FROM sanction AS s JOIN support AS p ON p.sanction_id = s.id"
 			  " WHERE s.family = ?1 AND s.prefix = ?2 AND s.net = ?3 ORDER BY p.time_us, p.member",
+	/* The reason keeps what it said and says why the end moved. */
+	[AS_CUT] = "UPDATE sanction SET expires_us = ?2, reason = substr(reason || '; cut short, ' || ?3, 1, ?4)"
+		   " WHERE id = ?1 AND lifted_us IS NULL AND expires_us > ?2",
 };
 
 struct ledger_ally {
@@ -462,6 +466,19 @@ int ledger_set_expiry(struct ledger *l, int64_t sanction_id, int64_t expires_us,
 	int rc = sqlite3_bind_int64(st, 1, sanction_id);
 	rc = rc ? rc : sqlite3_bind_int64(st, 2, expires_us);
 	return run(l, st, rc, "sanction expiry", err, errlen);
+}
+
+int ledger_cut_sanction(struct ledger *l, int64_t sanction_id, int64_t expires_us, const char *why, char *err,
+			size_t errlen)
+{
+	sqlite3_stmt *st = stmt(l, AS_CUT, err, errlen);
+	if (!st)
+		return -1;
+	int rc = sqlite3_bind_int64(st, 1, sanction_id);
+	rc = rc ? rc : sqlite3_bind_int64(st, 2, expires_us);
+	rc = rc ? rc : bind_text(st, 3, why);
+	rc = rc ? rc : sqlite3_bind_int(st, 4, LEDGER_MAX_REASON);
+	return run(l, st, rc, "sanction cut", err, errlen);
 }
 
 int ledger_lift_id(struct ledger *l, int64_t sanction_id, int64_t now_us, const char *by, bool *lifted, char *err,

@@ -109,6 +109,10 @@ int ledger_each_active_support(struct ledger *l, int64_t now_us, ledger_support_
 
 /* Moves an active sanction's end (an ally's sanction extended). */
 int ledger_set_expiry(struct ledger *l, int64_t sanction_id, int64_t expires_us, char *err, size_t errlen) LEDGER_WUR;
+/* Brings an active sanction's end back to expires_us (if later), and adds
+ * "; cut short, WHY" to its reason (a treaty amendment allows less). */
+int ledger_cut_sanction(struct ledger *l, int64_t sanction_id, int64_t expires_us, const char *why, char *err,
+			size_t errlen) LEDGER_WUR;
 /* Lifts one sanction by id, if still active at now_us; *lifted says if it was. */
 int ledger_lift_id(struct ledger *l, int64_t sanction_id, int64_t now_us, const char *by, bool *lifted, char *err,
 		   size_t errlen) LEDGER_WUR;

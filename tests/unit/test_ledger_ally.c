@@ -284,6 +284,47 @@ static void test_support(void **state)
 	assert_string_equal(g.rows[0], "2 203.0.113.2 bravo 10");
 }
 
+/* A sanction read back: its end, whether lifted, its reason. */
+struct kept {
+	int64_t expires_us;
+	bool lifted;
+	char reason[256];
+};
+
+static int keep_sanction(void *arg, const struct ledger_sanction *s)
+{
+	struct kept *k = arg;
+	k->expires_us = s->expires_us;
+	k->lifted = s->lifted;
+	snprintf(k->reason, sizeof(k->reason), "%s", s->reason ? s->reason : "");
+	return 0;
+}
+
+/* A treaty amendment cuts an ally's sanction short: the end moves back
+ * (never forward), the reason says why, a lifted one stays lifted. */
+static void test_cut_sanction(void **state)
+{
+	struct fixture *fx = *state;
+	char err[256];
+	bool lifted;
+	struct kept got;
+	int64_t a = add_sanction(fx->l, "203.0.113.1", "ally:alpha", T0 + 3600 * SEC);
+	assert_int_equal(ledger_cut_sanction(fx->l, a, T0 + 600 * SEC, "treaty version 9: max_duration_s 600", err,
+					     sizeof(err)), 0);
+	struct addr k = v4("203.0.113.1");
+	assert_int_equal(ledger_each_history(fx->l, &k, keep_sanction, &got, err, sizeof(err)), 0);
+	assert_true(got.expires_us == T0 + 600 * SEC);
+	assert_non_null(strstr(got.reason, "; cut short, treaty version 9: max_duration_s 600"));
+	assert_int_equal(ledger_cut_sanction(fx->l, a, T0 + 900 * SEC, "later", err, sizeof(err)), 0);
+	assert_int_equal(ledger_each_history(fx->l, &k, keep_sanction, &got, err, sizeof(err)), 0);
+	assert_true(got.expires_us == T0 + 600 * SEC);
+	assert_null(strstr(got.reason, "later"));
+	assert_int_equal(ledger_lift_id(fx->l, a, T0 + 10 * SEC, "by hand", &lifted, err, sizeof(err)), 0);
+	assert_int_equal(ledger_cut_sanction(fx->l, a, T0 + 300 * SEC, "after", err, sizeof(err)), 0);
+	assert_int_equal(ledger_each_history(fx->l, &k, keep_sanction, &got, err, sizeof(err)), 0);
+	assert_true(got.expires_us == T0 + 600 * SEC && got.lifted);
+}
+
 /* A ledger written by the first schema (without version 3's index on
  * sanction either) gains the alliance's tables and keeps its sanctions. */
 static void test_migration_from_v1(void **state)
@@ -317,6 +358,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ally_state_moves_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_received, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_support, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut_sanction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_from_v1, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,9 @@
  * expiry, rate (on the reports' own clock, so catching up is no burst),
  * protected ranges both ways, the local allowlist, prefix width, the
  * weighted quorum (and how long it holds), lifts only by reporters,
- * expulsion by a new treaty, restart state, bounded memory, and a round
+ * expulsion by a new treaty, a replaced key and a shorter max_duration_s
+ * (in the receipt, and what an amendment leaves of a sanction in force),
+ * restart state, bounded memory, and a round
  * undone when its ledger commit failed. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -465,6 +467,126 @@ static void test_lift_after_eviction(void **state)
 	treaty_free(t);
 }
 
+
+/* A set-key after a compromise: what the old key signed no longer counts,
+ * in the quorum or for a lift; a shorter max_duration_s cuts the votes
+ * already cast. */
+static void test_key_replaced_and_duration_cut(void **state)
+{
+	(void)state;
+	char err[256];
+	uint8_t key[SIGNER_PUBLIC_BYTES];
+	struct treaty *t = alliance(1);
+	struct receipt *r = receipt_for(t);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.5", 1, NOW, 3600), NOW).verdict, RECEIPT_SANCTION);
+	struct addr k = cidr("203.0.113.5");
+	assert_true(receipt_has_vote(r, "bravo", &k, NOW));
+	memset(key, 0x5a, sizeof(key));
+	assert_int_equal(treaty_set_key(t, "bravo", key, err, sizeof(err)), 0);
+	receipt_set_treaty(r, t);
+	struct receipt_support sup[RECEIPT_MAX_VOTES];
+	assert_int_equal(receipt_supporters(r, &k, NOW, sup, RECEIPT_MAX_VOTES), 0);
+	assert_false(receipt_has_vote(r, "bravo", &k, NOW));
+	assert_refused(apply(r, "bravo", lift_of("203.0.113.5", 2, NOW), NOW), RR_NOT_REPORTER);
+	/* bravo's new key counts, alone. */
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.5", 3, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(receipt_supporters(r, &k, NOW, sup, RECEIPT_MAX_VOTES), 1);
+	assert_true(sup[0].until_us == NOW + 600 * SEC);
+	/* max_duration_s 60: the vote of 600 s counts for 60. */
+	assert_int_equal(treaty_set(t, "max_duration_s", "60", err, sizeof(err)), 0);
+	receipt_set_treaty(r, t);
+	assert_int_equal(receipt_supporters(r, &k, NOW, sup, RECEIPT_MAX_VOTES), 1);
+	assert_true(sup[0].until_us == NOW + 60 * SEC);
+	assert_false(receipt_has_vote(r, "bravo", &k, NOW + 61 * SEC));
+	receipt_free(r);
+	treaty_free(t);
+}
+
+static struct receipt_recheck recheck(const struct treaty *old, const struct treaty *t, const char *address,
+				      const struct receipt_vote_row *v, size_t n, int64_t expires)
+{
+	struct receipt_recheck rc;
+	struct addr a = cidr(address);
+	receipt_recheck(old, t, &a, v, n, expires, NOW, &rc, NULL);
+	return rc;
+}
+
+/* What an amendment leaves of a sanction in force on the allies' word. */
+static void test_recheck_after_amendment(void **state)
+{
+	(void)state;
+	char err[256];
+	uint8_t key[SIGNER_PUBLIC_BYTES];
+	struct treaty *old = alliance(1);
+	const struct receipt_vote_row bravo[] = {{"bravo", NOW - 10 * SEC, NOW + 3600 * SEC}};
+	const struct receipt_vote_row two[] = {{"bravo", NOW - 10 * SEC, NOW + 3600 * SEC},
+					       {"charlie", NOW - 10 * SEC, NOW + 600 * SEC}};
+	int64_t end = NOW + 3600 * SEC;
+	/* The same treaty, or another member added: it stands. */
+	struct treaty *t = alliance(1);
+	add_member(t, "delta", 1, NULL);
+	assert_int_equal(recheck(old, t, "203.0.113.5", bravo, 1, end).verdict, RECHECK_STANDS);
+	assert_int_equal(recheck(old, old, "203.0.113.0/24", two, 2, end).verdict, RECHECK_STANDS);
+	/* A range newly protected, the sanction inside it or covering it. */
+	assert_int_equal(treaty_remove_member(t, "delta", err, sizeof(err)), 0);
+	add_member(t, "delta", 1, "203.0.113.64/26");
+	struct receipt_recheck rc = recheck(old, t, "203.0.113.70", bravo, 1, end);
+	assert_int_equal(rc.verdict, RECHECK_FALLS);
+	assert_non_null(strstr(rc.why, "protected by delta"));
+	assert_int_equal(recheck(old, t, "203.0.113.0/24", bravo, 1, end).verdict, RECHECK_FALLS);
+	assert_int_equal(recheck(old, t, "203.0.113.5", bravo, 1, end).verdict, RECHECK_STANDS);
+	treaty_free(t);
+	/* widest_v4 narrower: the /24 falls, an address stands. */
+	t = alliance(1);
+	assert_int_equal(treaty_set(t, "widest_v4", "28", err, sizeof(err)), 0);
+	rc = recheck(old, t, "203.0.113.0/24", bravo, 1, end);
+	assert_int_equal(rc.verdict, RECHECK_FALLS);
+	assert_non_null(strstr(rc.why, "widest_v4 28"));
+	assert_int_equal(recheck(old, t, "203.0.113.16/28", bravo, 1, end).verdict, RECHECK_STANDS);
+	treaty_free(t);
+	/* max_duration_s 600: cut to report time + 600 s; 5 s: over, it falls. */
+	t = alliance(1);
+	assert_int_equal(treaty_set(t, "max_duration_s", "600", err, sizeof(err)), 0);
+	rc = recheck(old, t, "203.0.113.5", bravo, 1, end);
+	assert_int_equal(rc.verdict, RECHECK_CUT);
+	assert_true(rc.until_us == NOW + 590 * SEC);
+	assert_non_null(strstr(rc.why, "max_duration_s 600"));
+	assert_int_equal(treaty_set(t, "max_duration_s", "5", err, sizeof(err)), 0);
+	assert_int_equal(recheck(old, t, "203.0.113.5", bravo, 1, end).verdict, RECHECK_FALLS);
+	treaty_free(t);
+	/* bravo removed: alone, it falls ("its reporters left the alliance");
+	 * with charlie, cut to charlie's end. */
+	t = alliance(1);
+	assert_int_equal(treaty_remove_member(t, "bravo", err, sizeof(err)), 0);
+	rc = recheck(old, t, "203.0.113.5", bravo, 1, end);
+	assert_int_equal(rc.verdict, RECHECK_FALLS);
+	assert_non_null(strstr(rc.why, "its reporters left the alliance"));
+	rc = recheck(old, t, "203.0.113.5", two, 2, end);
+	assert_int_equal(rc.verdict, RECHECK_CUT);
+	assert_true(rc.until_us == NOW + 600 * SEC);
+	treaty_free(t);
+	/* bravo's key replaced: its report no longer holds anything. */
+	t = alliance(1);
+	memset(key, 0x5a, sizeof(key));
+	assert_int_equal(treaty_set_key(t, "bravo", key, err, sizeof(err)), 0);
+	bool revoked[2];
+	struct addr a = cidr("203.0.113.5");
+	receipt_recheck(old, t, &a, two, 2, end, NOW, &rc, revoked);
+	assert_int_equal(rc.verdict, RECHECK_CUT);
+	assert_true(revoked[0] && !revoked[1]);
+	assert_non_null(strstr(rc.why, "key was replaced"));
+	assert_int_equal(recheck(old, t, "203.0.113.5", bravo, 1, end).verdict, RECHECK_FALLS);
+	treaty_free(t);
+	/* An end longer than the votes held under the old treaty (this host's
+	 * own, or never shortened) is not the amendment's: it stands as long
+	 * as the amendment takes nothing the votes held. */
+	t = alliance(1);
+	add_member(t, "delta", 1, NULL);
+	assert_int_equal(recheck(old, t, "203.0.113.5", two, 2, NOW + 7200 * SEC).verdict, RECHECK_STANDS);
+	treaty_free(t);
+	treaty_free(old);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +598,8 @@ int main(void)
 		cmocka_unit_test(test_weighted_quorum),
 		cmocka_unit_test(test_lifts),
 		cmocka_unit_test(test_expulsion),
+		cmocka_unit_test(test_key_replaced_and_duration_cut),
+		cmocka_unit_test(test_recheck_after_amendment),
 		cmocka_unit_test(test_restart_state),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_round_undone),
