@@ -227,6 +227,8 @@ static void print_allies(json_t *r)
 	}
 	if (num(r, "unknown_senders"))
 		printf("messages from non-members refused: %lld\n", num(r, "unknown_senders"));
+	if (num(link, "oversized"))
+		printf("messages over the stream's size limit dropped unread: %lld\n", num(link, "oversized"));
 }
 
 /* ---- commands ---- */

@@ -1127,10 +1127,11 @@ static json_t *link_json(struct alliance *a)
 {
 	struct transport_status ts;
 	transport_status(a->transport, &ts);
-	return json_pack("{s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "connected", ts.connected, "ready",
+	return json_pack("{s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "connected", ts.connected, "ready",
 			 ts.ready, "server", json_text_cstr(ts.server), "published", (json_int_t)ts.published, "acked",
 			 (json_int_t)ts.acked, "failed", (json_int_t)ts.failed, "received", (json_int_t)ts.received,
-			 "redelivered", (json_int_t)ts.redelivered, "reconnects", (json_int_t)ts.reconnects);
+			 "redelivered", (json_int_t)ts.redelivered, "reconnects", (json_int_t)ts.reconnects, "oversized",
+			 (json_int_t)ts.oversized);
 }
 
 json_t *alliance_json(struct daemon *d)
@@ -1246,6 +1247,9 @@ void alliance_metrics(struct daemon *d, struct prom_buf *b)
 	prom_u64(b, "pacto_alliance_reports_sent_total", NULL, 0, a->reports_out);
 	prom_family(b, "pacto_alliance_outbox_pending", "gauge", "Reports not yet acknowledged by the broker");
 	prom_u64(b, "pacto_alliance_outbox_pending", NULL, 0, pending);
+	prom_family(b, "pacto_alliance_oversized_messages_total", "counter",
+		    "Messages over the stream's size limit (66048 bytes) dropped unread when received");
+	prom_u64(b, "pacto_alliance_oversized_messages_total", NULL, 0, ts.oversized);
 	prom_family(b, "pacto_alliance_link_up", "gauge", "1 when the link to the broker is ready");
 	prom_u64(b, "pacto_alliance_link_up", NULL, 0, ts.ready ? 1 : 0);
 }

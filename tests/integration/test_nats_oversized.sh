@@ -34,7 +34,8 @@ check "nats-server starts" wait_for 10 grep -q "Server is ready" "$SCRATCH/nats.
 check "a stream without size limit, $N messages of 1 MB in it" \
 	"$BUILD/natsprobe" fill -u "nats://127.0.0.1:$PORT" -a west -m mallory -n $N -s 1000000
 check "a treaty of one member" make_treaty alpha
-printf 'journal: no\nrules: [%s]\n' "$TOP/rules/sshd.yaml" >"$CONF"
+MPORT=$("$BUILD/natsprobe" ports 1)
+printf 'journal: no\nrules: [%s]\nmetrics_listen: 127.0.0.1:%s\n' "$TOP/rules/sshd.yaml" "$MPORT" >"$CONF"
 : >"$SCRATCH/auth.log"
 "$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$SCRATCH/auth.log" \
 	--treaty "$TREATY" --key "$SCRATCH/alpha.key" --nats "nats://127.0.0.1:$PORT" >"$SCRATCH/pactod.log" 2>&1 &
@@ -55,3 +56,13 @@ case "$BUILD" in
 esac
 check "none of them is left to deliver, nor delivered and awaiting an ack (they were terminated)" \
 	[ "$("$BUILD/natsprobe" pending -u "nats://127.0.0.1:$PORT" -a west -m alpha)" = "0 0" ]
+# The drops are counted where an operator looks: pacto allies (JSON and
+# text) and /metrics.
+oversized_json() { ctl allies --json | jq -e --argjson n "$N" '.link.oversized == $n' >/dev/null; }
+oversized_text() { ctl allies | grep -qx "messages over the stream's size limit dropped unread: $N"; }
+oversized_metric() {
+	curl -s --max-time 5 "http://127.0.0.1:$MPORT/metrics" | grep -qx "pacto_alliance_oversized_messages_total $N"
+}
+check "pacto allies --json counts the $N dropped (link.oversized)" oversized_json
+check "pacto allies says so" oversized_text
+check "/metrics: pacto_alliance_oversized_messages_total $N" oversized_metric
