@@ -16,9 +16,7 @@ fi
 . "$PACTO_TOP/tests/integration/lib.sh"
 . "$PACTO_TOP/tests/integration/alliance_lib.sh"
 
-NS="pacto-afull-$$"
-URL=nats://127.0.0.1:4222
-STATE="$SCRATCH/bravo"
+alliance_host afull
 
 cleanup() {
 	kill_namespace "$NS"
@@ -27,10 +25,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-in_ns() { ip netns exec "$NS" "$@"; }
-ctl() { in_ns "$BUILD/pacto" --state-dir "$STATE" "$@"; }
-probe() { in_ns "$BUILD/allyprobe" --nats "$URL" --alliance west --member alpha --key "$SCRATCH/alpha.key" \
-	--version "$(jq '.treaty.version' "$TREATY")" "$@"; }
 # in_nft / in_ledger: how many addresses of 10.50.0.0/22 the kernel drops,
 # the ledger lists as sanctions in force.
 in_nft() { in_ns nft -j list set inet pacto v4 | jq '[.. | strings | select(startswith("10.50."))] | length'; }
@@ -39,36 +33,26 @@ replays() { ctl allies --json | jq '.members[] | select(.id == "alpha") | .refus
 ledger_errors() { ctl status --json | jq '.ledger.errors'; }
 received() { ctl allies --json | jq '.link.received'; }
 
-
 start() {
 	mkdir -p "$STATE" && mount -t tmpfs -o size=1m,mode=0750 pacto-test "$STATE" || return 1
-	ip netns add "$NS" && in_ns ip link set lo up || return 1
-	in_ns nats-server -js -sd "$SCRATCH/nats" -a 127.0.0.1 -p 4222 >>"$SCRATCH/nats.log" 2>&1 &
-	in_ns "$BUILD/pactod" --foreground --state-dir "$STATE" --watch "$SCRATCH/auth.log" --treaty "$TREATY" \
-		--key "$SCRATCH/bravo.key" --nats "$URL" >>"$SCRATCH/pactod.log" 2>&1 &
-	for i in $(seq 100); do
-		ctl allies --json 2>/dev/null | jq -e '.link.ready' >/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
+	start_alliance_host
 }
 fill() { dd if=/dev/zero of="$STATE/filler" bs=4k >/dev/null 2>&1; sync; }
 agree() { n=$(in_nft) && l=$(in_ledger) && [ -n "$n" ] && [ "$n" = "$l" ]; }
 all_in() { [ "$(in_ledger)" = 800 ] && [ "$(in_nft)" = 800 ]; }
 
-touch "$SCRATCH/auth.log"
 check "a treaty of alpha and bravo" make_treaty alpha bravo -- rate_per_min=100000 burst=100000
 if ! check "bravo's pactod (state on a 1 MiB tmpfs) and a nats-server start in a namespace" start; then
 	exit 0
 fi
-probe --seq 1 --address 203.0.113.1 >/dev/null
+publish_as alpha --seq 1 --address 203.0.113.1 >/dev/null
 check "with room, alpha's report is applied and recorded" wait_sanctioned "$STATE" 203.0.113.1
 sleep 5.5   # the cursor save of the next tick commits before the disk fills
 
 fill
 check "the tmpfs is full" sh -c "[ \$(df --output=avail $STATE | tail -1) -eq 0 ]"
 for k in 0 1 2 3; do
-	probe --seq $((100 + 1000 * k)) --address "10.50.$k.0" --count 200 || echo "# allyprobe failed"
+	publish_as alpha --seq $((100 + 1000 * k)) --address "10.50.$k.0" --count 200 || echo "# allyprobe failed"
 done
 wait_for 20 sh -c "[ \$(ip netns exec $NS $BUILD/pacto --state-dir $STATE allies --json | jq .link.received) -ge 801 ]"
 sleep 1

@@ -13,15 +13,7 @@ STATE="$SCRATCH/state"
 CONF="$SCRATCH/pacto.conf"
 PORT=$("$BUILD/natsprobe" ports 1)
 URL="nats://127.0.0.1:$PORT"
-PACTOD_PID= NATS_PID=
-cleanup() {
-	for pid in $PACTOD_PID $NATS_PID; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-	finish
-}
-trap cleanup EXIT
-ctl() { "$PACTO" --state-dir "$STATE" "$@"; }
-# link_ready: pactod answers and its link is ready (1: it answers, not ready).
-link_ready() { ctl allies --json >"$SCRATCH/allies.json" && jq -e '.link.ready' "$SCRATCH/allies.json" >/dev/null; }
+trap 'stop_dry_member; nats_stop; finish' EXIT
 
 lines() { grep -c "$1" "$SCRATCH/pactod.log"; }
 
@@ -37,9 +29,7 @@ printf 'journal: no\nrules: [%s]\n' "$SCRATCH/rules" >"$CONF"
 : >"$SCRATCH/auth.log"
 check "a treaty of one member" make_treaty alpha
 # Nothing listens on PORT yet: every attempt is refused.
-"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$SCRATCH/auth.log" --treaty "$TREATY" \
-	--key "$SCRATCH/alpha.key" --nats "nats://pacto:s3cret@127.0.0.1:$PORT" >"$SCRATCH/pactod.log" 2>&1 &
-PACTOD_PID=$!
+start_dry_member "nats://pacto:s3cret@127.0.0.1:$PORT"
 check "pactod starts with no NATS server" wait_for 10 test -S "$STATE/pacto.sock"
 link_ready
 check "pacto allies shows the link not ready" [ $? -eq 1 ]
@@ -60,15 +50,13 @@ ctl reload >/dev/null 2>&1
 check "a reload says it again, once" wait_for 5 sh -c "[ \$(grep -c 'ssh_brute_force___' '$SCRATCH/pactod.log') -eq 2 ]"
 
 if command -v nats-server >/dev/null; then
-	nats-server -js -sd "$SCRATCH/nats" -a 127.0.0.1 -p "$PORT" >"$SCRATCH/nats.log" 2>&1 &
-	NATS_PID=$!
+	nats_start "" 127.0.0.1 "$PORT"
 	check "when a server comes up, pactod says it connected, naming it" \
 		wait_for 15 grep -q "alliance west: connected to the NATS server at $URL" "$SCRATCH/pactod.log"
 	check "and the link becomes ready" wait_for 10 link_ready
 	check "still without the password" [ "$(lines s3cret)" -eq 0 ]
-	kill "$NATS_PID" && wait "$NATS_PID" 2>/dev/null
-	nats-server -js -sd "$SCRATCH/nats" -a 127.0.0.1 -p "$PORT" >>"$SCRATCH/nats.log" 2>&1 &
-	NATS_PID=$!
+	nats_stop
+	nats_start "" 127.0.0.1 "$PORT"
 	check "when the server restarts, pactod says it reconnected, naming it" \
 		wait_for 15 grep -q "alliance west: reconnected to the NATS server at $URL\$" "$SCRATCH/pactod.log"
 	check "and the link is ready again" wait_for 10 link_ready

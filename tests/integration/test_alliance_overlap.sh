@@ -25,33 +25,17 @@
 . "$PACTO_TOP/tests/integration/lib.sh"
 . "$PACTO_TOP/tests/integration/alliance_lib.sh"
 
-NS="pacto-overlap-$$"
-URL=nats://127.0.0.1:4222
-STATE="$SCRATCH/bravo"
+alliance_host overlap
 
-cleanup() {
-	kill_namespace "$NS"
-	finish
+# report MEMBER SEQ ADDRESS [ARGS...]: one report of MEMBER's; alpha and
+# charlie SEQ ADDRESS [ARGS...]: one of theirs.
+report() {
+	member=$1 seq=$2 addr=$3
+	shift 3
+	publish_as "$member" --seq "$seq" --address "$addr" "$@"
 }
-trap cleanup EXIT
-
-in_ns() { ip netns exec "$NS" "$@"; }
-ctl() { in_ns "$BUILD/pacto" --state-dir "$STATE" "$@"; }
-# alpha SEQ ADDRESS [ARGS...]: one report of alpha's.
-alpha() {
-	seq=$1 addr=$2
-	shift 2
-	in_ns "$BUILD/allyprobe" --nats "$URL" --alliance west --member alpha --key "$SCRATCH/alpha.key" \
-		--version "$(jq '.treaty.version' "$TREATY")" --seq "$seq" --address "$addr" "$@"
-}
-# charlie SEQ ADDRESS [ARGS...]: one report of charlie's.
-charlie() {
-	seq=$1 addr=$2
-	shift 2
-	in_ns "$BUILD/allyprobe" --nats "$URL" --alliance west --member charlie --key "$SCRATCH/charlie.key" \
-		--version "$(jq '.treaty.version' "$TREATY")" --seq "$seq" --address "$addr" "$@"
-}
-in_set() { in_ns nft get element inet pacto v4 "{ $1 }" >/dev/null 2>&1; }
+alpha() { report alpha "$@"; }
+charlie() { report charlie "$@"; }
 # expires ADDRESS: the seconds left on its element in set v4 (nft writes
 # "expires 59m58s988ms"); nothing when it is not there.
 expires() {
@@ -80,19 +64,6 @@ lifted_by_hand() {
 # by_hand ADDRESS SECONDS: bravo's own sanction, not reported.
 by_hand() { ctl sanction "$1" --for "$2" --local-only >/dev/null; }
 
-
-start() {
-	ip netns add "$NS" && in_ns ip link set lo up || return 1
-	in_ns nats-server -js -sd "$SCRATCH/nats" -a 127.0.0.1 -p 4222 >>"$SCRATCH/nats.log" 2>&1 &
-	in_ns "$BUILD/pactod" --foreground --state-dir "$STATE" --watch "$SCRATCH/auth.log" --treaty "$TREATY" \
-		--key "$SCRATCH/bravo.key" --nats "$URL" >>"$SCRATCH/pactod.log" 2>&1 &
-	for i in $(seq 100); do
-		ctl allies --json 2>/dev/null | jq -e '.link.ready' >/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # expel_alpha: bravo and charlie sign a treaty without alpha; bravo reloads it.
 expel_alpha() {
 	treaty_without "$SCRATCH/amended.json" alpha bravo charlie &&
@@ -100,15 +71,10 @@ expel_alpha() {
 }
 
 # attack ADDRESS: six failed passwords from ADDRESS in bravo's log.
-attack() {
-	for i in 1 2 3 4 5 6; do
-		echo "$(date -u '+%Y-%m-%dT%H:%M:%S.000000+00:00') bravo sshd[$((8000 + i))]: Failed password for root from $1 port $((41000 + i)) ssh2"
-	done >>"$SCRATCH/auth.log"
-}
+attack() { sshd_failures "$SCRATCH/auth.log" bravo "$1" 6; }
 
-touch "$SCRATCH/auth.log"
 check "a treaty of alpha, bravo and charlie" make_treaty alpha bravo charlie
-if ! check "bravo's pactod and a nats-server start in a namespace" start; then
+if ! check "bravo's pactod and a nats-server start in a namespace" start_alliance_host; then
 	exit 0
 fi
 
@@ -193,4 +159,4 @@ check "and the local sanction is still listed" listed 203.0.113.78
 check "203.0.113.80, alpha's alone, is dropped no more" wait_for 5 gone 203.0.113.80
 
 check "pactod still answers" sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE status >/dev/null"
-check "no sanitizer report in pactod's log" sh -c "! grep -q 'AddressSanitizer\|runtime error' $SCRATCH/pactod.log"
+check "no sanitizer report in pactod's log" no_sanitizer_report "$SCRATCH/pactod.log"

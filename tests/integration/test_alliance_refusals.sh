@@ -14,36 +14,10 @@
 . "$PACTO_TOP/tests/integration/lib.sh"
 . "$PACTO_TOP/tests/integration/alliance_lib.sh"
 
-NS="pacto-refuse-$$"
-URL=nats://127.0.0.1:4222
-STATE="$SCRATCH/bravo"
+alliance_host refuse
 
-cleanup() {
-	kill_namespace "$NS"
-	finish
-}
-trap cleanup EXIT
-
-in_ns() { ip netns exec "$NS" "$@"; }
-ctl() { in_ns "$BUILD/pacto" --state-dir "$STATE" "$@"; }
-# probe [ARGS...]: publish as alpha unless told otherwise.
-probe() { in_ns "$BUILD/allyprobe" --nats "$URL" --alliance west "$@"; }
 refused() { ctl allies --json | jq -e --arg r "$2" --argjson n "$3" \
 	".members[] | select(.id == \"$1\") | (.refused[\$r] // 0) >= \$n" >/dev/null; }
-in_set() { in_ns nft get element inet pacto v4 "{ $1 }" >/dev/null 2>&1; }
-
-
-start() {
-	ip netns add "$NS" && in_ns ip link set lo up || return 1
-	in_ns nats-server -js -sd "$SCRATCH/nats" -a 127.0.0.1 -p 4222 >>"$SCRATCH/nats.log" 2>&1 &
-	in_ns "$BUILD/pactod" --foreground --state-dir "$STATE" --watch "$SCRATCH/auth.log" --treaty "$TREATY" \
-		--key "$SCRATCH/bravo.key" --nats "$URL" --metrics 127.0.0.1:9467 >>"$SCRATCH/pactod.log" 2>&1 &
-	for i in $(seq 100); do
-		ctl allies --json 2>/dev/null | jq -e '.link.ready' >/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # refuses_treaty WHAT TREATY KEY PATTERN: pactod will not start with it, and says why.
 refuses_treaty() {
@@ -54,7 +28,6 @@ refuses_treaty() {
 		not_ok "$1 (exit $rc)"; sed 's/^/# /' "$SCRATCH/refused.out"; fi
 }
 
-touch "$SCRATCH/auth.log"
 # treaty: charlie protects 198.51.100.0/24; mallory, no member, has a key.
 treaty() {
 	make_keys mallory && make_treaty alpha bravo "charlie --protect 198.51.100.0/24" -- rate_per_min=6 burst=12
@@ -70,54 +43,50 @@ refuses_treaty "pactod refuses a treaty that does not list its own key" "$TREATY
 echo '{"treaty": ' >"$SCRATCH/broken.json"
 refuses_treaty "pactod refuses a treaty file that is not JSON, with file and line" "$SCRATCH/broken.json" \
 	"$SCRATCH/bravo.key" "broken.json:"
-if ! check "bravo's pactod and a nats-server start in a namespace" start; then
+if ! check "bravo's pactod and a nats-server start in a namespace" start_alliance_host --metrics 127.0.0.1:9467; then
 	exit 0
 fi
 V=$(jq '.treaty.version' "$TREATY")
-check "a valid report of alpha is published" probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 1 --address 203.0.113.1
+check "a valid report of alpha is published" allyprobe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 1 --address 203.0.113.1
 check "and applied: 203.0.113.1 is in bravo's firewall" wait_for 5 in_set 203.0.113.1
 
-probe --member alpha --key "$SCRATCH/mallory.key" --version "$V" --seq 2 --address 203.0.113.2
+allyprobe --member alpha --key "$SCRATCH/mallory.key" --version "$V" --seq 2 --address 203.0.113.2
 check "a forged signature is refused (bad_signature)" wait_for 5 refused alpha bad_signature 1
-probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 1 --address 203.0.113.3
+allyprobe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 1 --address 203.0.113.3
 check "a report with a sequence number already seen is refused (replay)" wait_for 5 refused alpha replay 1
-probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 5 --address 203.0.113.5 --repeat
+allyprobe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 5 --address 203.0.113.5 --repeat
 check "the same message twice: the second copy is refused (replay)" wait_for 5 refused alpha replay 2
 check "and the first was applied" wait_for 5 in_set 203.0.113.5
-probe --member mallory --key "$SCRATCH/mallory.key" --version "$V" --seq 1 --address 203.0.113.6
+allyprobe --member mallory --key "$SCRATCH/mallory.key" --version "$V" --seq 1 --address 203.0.113.6
 check "a non-member is refused" wait_for 5 sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE allies --json | jq -e '.unknown_senders >= 1' >/dev/null"
-probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 10 --address 198.51.100.7
+allyprobe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 10 --address 198.51.100.7
 check "an address in charlie's protected range is refused (protected)" wait_for 5 refused alpha protected 1
-probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 11 --address 203.0.0.0/16
+allyprobe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 11 --address 203.0.0.0/16
 check "a prefix wider than the treaty allows is refused (too_wide)" wait_for 5 refused alpha too_wide 1
-probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 12 --address 203.0.113.12 --claim-alliance east
+allyprobe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 12 --address 203.0.113.12 --claim-alliance east
 check "a report naming another alliance is refused (wrong_alliance)" wait_for 5 refused alpha wrong_alliance 1
-probe --member alpha --key "$SCRATCH/alpha.key" --version $((V + 1)) --seq 13 --address 203.0.113.13
+allyprobe --member alpha --key "$SCRATCH/alpha.key" --version $((V + 1)) --seq 13 --address 203.0.113.13
 check "a report under another treaty version is refused (wrong_treaty)" wait_for 5 refused alpha wrong_treaty 1
-probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 14 --address 203.0.113.14 --time-offset 3600
+allyprobe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 14 --address 203.0.113.14 --time-offset 3600
 check "a report dated an hour ahead is refused (future)" wait_for 5 refused alpha future 1
-probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 15 --address 203.0.113.15 --claim-member charlie
+allyprobe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 15 --address 203.0.113.15 --claim-member charlie
 check "a report of alpha's claiming to be charlie's is refused (wrong_sender)" wait_for 5 refused alpha wrong_sender 1
-probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 16 --address 0.0.0.5
+allyprobe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 16 --address 0.0.0.5
 check "a reserved address passes the trust rules but not the enforcer: refused, recorded" wait_for 5 sh -c \
 	"ip netns exec $NS $BUILD/pacto --state-dir $STATE why 0.0.0.5 | grep -q 'refused, firewall:'"
 # An ally's fe80::/64 would cut bravo's IPv6 neighbour discovery.
-probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 17 --address fe80::/64
+allyprobe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 17 --address fe80::/64
 check "a link-local prefix (fe80::/64) passes the trust rules but not the enforcer: refused, recorded" wait_for 5 sh -c \
 	"ip netns exec $NS $BUILD/pacto --state-dir $STATE why fe80::/64 | grep -q 'refused, firewall:.*reserved network (link-local, fe80::/10)'"
 check "and not enforced: fe80:: is in no set" sh -c "! ip netns exec $NS nft get element inet pacto v6_64 '{ fe80:: }' >/dev/null 2>&1"
-probe --member alpha --key "$SCRATCH/alpha.key" --garbage --address 203.0.113.16
+allyprobe --member alpha --key "$SCRATCH/alpha.key" --garbage --address 203.0.113.16
 check "bytes that are no report are refused" wait_for 5 refused alpha bad_signature 2
-probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 100 --address 10.9.0.1 --count 20
+allyprobe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 100 --address 10.9.0.1 --count 20
 check "an over-rate burst: the reports past the treaty's burst are refused (rate)" wait_for 5 refused alpha rate 1
 
 # bravo's own log: failures from a link-local source reach the threshold;
 # the sanction is refused and counted, not recorded, not reported.
-attack_link_local() {
-	for i in 1 2 3 4 5 6; do
-		echo "$(date -u '+%Y-%m-%dT%H:%M:%S.000000+00:00') bravo sshd[$((8000 + i))]: Failed password for root from fe80::1 port $((41000 + i)) ssh2"
-	done >>"$SCRATCH/auth.log"
-}
+attack_link_local() { sshd_failures "$SCRATCH/auth.log" bravo fe80::1 6; }
 attack_link_local
 check "bravo's own sanction of fe80::/64 (from its log) is refused by the enforcer, logged" wait_for 5 \
 	grep -q "^pactod: firewall: fe80::/64 refused: reserved network (link-local" "$SCRATCH/pactod.log"
@@ -157,11 +126,11 @@ check "/metrics counts the non-member's message" \
 # A hostile flood: truncated, oversized, garbage, reordered and duplicated
 # reports at once; pactod keeps answering and applies only what passes.
 flood() {
-	probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 500 --address 10.30.0.1 --truncate 40 --count 300 &
-	probe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 900 --address 10.31.0.1 --oversize --count 40 &
-	probe --member alpha --key "$SCRATCH/alpha.key" --garbage --address 10.32.0.1 --count 300 &
+	allyprobe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 500 --address 10.30.0.1 --truncate 40 --count 300 &
+	allyprobe --member alpha --key "$SCRATCH/alpha.key" --version "$V" --seq 900 --address 10.31.0.1 --oversize --count 40 &
+	allyprobe --member alpha --key "$SCRATCH/alpha.key" --garbage --address 10.32.0.1 --count 300 &
 	# As charlie, whose rate alpha's reports above have not used up.
-	probe --member charlie --key "$SCRATCH/charlie.key" --version "$V" --seq 1000 --address 10.20.0.1 --count 100 \
+	allyprobe --member charlie --key "$SCRATCH/charlie.key" --version "$V" --seq 1000 --address 10.20.0.1 --count 100 \
 		--reverse --repeat &
 	wait
 }

@@ -15,31 +15,16 @@ N=64          # messages of 1 MB: a power of two, so the last is logged
 STATE="$SCRATCH/state"
 CONF="$SCRATCH/pacto.conf"
 PORT=$("$BUILD/natsprobe" ports 1)
-PACTOD_PID= NATS_PID=
-cleanup() {
-	for pid in $PACTOD_PID $NATS_PID; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-	finish
-}
-trap cleanup EXIT
-
-
-ctl() { "$PACTO" --state-dir "$STATE" "$@"; }
-link_ready() { ctl allies --json >"$SCRATCH/allies.json" && jq -e '.link.ready' "$SCRATCH/allies.json" >/dev/null; }
-# peak_kb PID: the process's peak resident memory (VmHWM), in kB.
-peak_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-
-nats-server -js -sd "$SCRATCH/nats" -a 127.0.0.1 -p "$PORT" >"$SCRATCH/nats.log" 2>&1 &
-NATS_PID=$!
-check "nats-server starts" wait_for 10 grep -q "Server is ready" "$SCRATCH/nats.log"
+trap 'stop_dry_member; nats_stop; finish' EXIT
+nats_start "" 127.0.0.1 "$PORT"
+check "nats-server starts" nats_ready "" 127.0.0.1 "$PORT" 10
 check "a stream without size limit, $N messages of 1 MB in it" \
 	"$BUILD/natsprobe" fill -u "nats://127.0.0.1:$PORT" -a west -m mallory -n $N -s 1000000
 check "a treaty of one member" make_treaty alpha
 MPORT=$("$BUILD/natsprobe" ports 1)
 printf 'journal: no\nrules: [%s]\nmetrics_listen: 127.0.0.1:%s\n' "$TOP/rules/sshd.yaml" "$MPORT" >"$CONF"
 : >"$SCRATCH/auth.log"
-"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$SCRATCH/auth.log" \
-	--treaty "$TREATY" --key "$SCRATCH/alpha.key" --nats "nats://127.0.0.1:$PORT" >"$SCRATCH/pactod.log" 2>&1 &
-PACTOD_PID=$!
+start_dry_member "nats://127.0.0.1:$PORT"
 check "the link becomes ready" wait_for 20 link_ready
 check "pactod warns that the stream takes messages of any size, saying how to limit it" \
 	grep -q "alliance west: stream PACTO_west takes messages of any size.*run: nats stream edit PACTO_west --max-msg-size=66048" \
