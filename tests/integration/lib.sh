@@ -58,6 +58,25 @@ wait_for() {
 	return 1
 }
 
+# A pactod of the script's own, for scripts without namespaces.
+# start_dry_pactod [PACTOD-OPTION...]: pactod in dry run (no firewall
+# touched) on $CONF, $STATE and the log $LOG, its output appended to
+# $SCRATCH/pactod.log; sets PACTOD_PID and waits up to 5 s for its control
+# socket. stop_pactod: stops the pactod of PACTOD_PID (continued first,
+# should the script have stopped it) and empties PACTOD_PID.
+PACTOD_PID=
+start_dry_pactod() {
+	"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$LOG" "$@" \
+		>>"$SCRATCH/pactod.log" 2>&1 &
+	PACTOD_PID=$!
+	wait_for 5 "$BUILD/pacto" --state-dir "$STATE" status >/dev/null
+}
+stop_pactod() {
+	[ -n "$PACTOD_PID" ] && kill -CONT "$PACTOD_PID" 2>/dev/null && kill "$PACTOD_PID" 2>/dev/null &&
+		wait "$PACTOD_PID" 2>/dev/null
+	PACTOD_PID=
+}
+
 # wait_sanctioned STATE_DIR KEY: waits up to 3 s for KEY among the active
 # sanctions of the pactod whose socket is in STATE_DIR (a filesystem socket:
 # reachable from any network namespace).

@@ -13,11 +13,6 @@ STATE="$SCRATCH/st$(printf '\377')te"
 LOG="$SCRATCH/auth.log"
 ODD_LOG="$SCRATCH/odd$(printf '\377').log"
 CONF="$SCRATCH/pacto.conf"
-PACTOD_PID=
-stop_pactod() {
-	[ -n "$PACTOD_PID" ] && kill "$PACTOD_PID" 2>/dev/null && wait "$PACTOD_PID" 2>/dev/null
-	PACTOD_PID=
-}
 trap 'stop_pactod; finish' EXIT
 ctl() { "$PACTO" --state-dir "$STATE" "$@"; }
 

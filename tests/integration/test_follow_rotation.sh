@@ -9,21 +9,7 @@
 STATE="$SCRATCH/state"
 LOG="$SCRATCH/auth.log"
 CONF="$SCRATCH/pacto.conf"
-PACTOD_PID=
-
-stop_pactod() {
-	[ -n "$PACTOD_PID" ] && kill -CONT "$PACTOD_PID" 2>/dev/null && kill "$PACTOD_PID" 2>/dev/null &&
-		wait "$PACTOD_PID" 2>/dev/null
-	PACTOD_PID=
-}
 trap 'stop_pactod; finish' EXIT
-
-start_pactod() {
-	"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$LOG" \
-		>>"$SCRATCH/pactod.log" 2>&1 &
-	PACTOD_PID=$!
-	wait_for 5 sh -c "\"$BUILD/pacto\" --state-dir \"$STATE\" status >/dev/null"
-}
 
 fail_line() {   # fail_line FILE ADDRESS PID
 	echo "$(date -u '+%Y-%m-%dT%H:%M:%S.000000+00:00') h sshd[$3]: Failed password for root from $2 port $((40000 + $3)) ssh2" >>"$1"
@@ -41,7 +27,7 @@ rotate() {
 
 printf 'journal: no\nscenarios:\n  sshd:\n    threshold: 3\n' >"$CONF"
 : >"$LOG"
-check "pactod starts (dry run)" start_pactod
+check "pactod starts (dry run)" start_dry_pactod
 fail_line "$LOG" 203.0.113.60 100
 check "it reads the log" wait_for 5 status_is '.sources[0].lines == 1'
 kill -STOP "$PACTOD_PID"

@@ -14,28 +14,15 @@ STATE="$SCRATCH/state"
 LOG="$SCRATCH/auth.log"
 CONF="$SCRATCH/pacto.conf"
 DB="$STATE/ledger.db"
-PACTOD_PID=
-
-stop_pactod() {
-	[ -n "$PACTOD_PID" ] && kill "$PACTOD_PID" 2>/dev/null && wait "$PACTOD_PID" 2>/dev/null
-	PACTOD_PID=
-}
 trap 'stop_pactod; finish' EXIT
 
 ctl() { "$PACTO" --state-dir "$STATE" "$@"; }
-start_pactod() {
-	"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$LOG" \
-		>>"$SCRATCH/pactod.log" 2>&1 &
-	PACTOD_PID=$!
-	for i in $(seq 50); do ctl status >/dev/null 2>&1 && return 0; sleep 0.1; done
-	return 1
-}
 count() { sqlite3 "$DB" "SELECT count(*) FROM $1"; }
 
 : >"$LOG"
 PORT=$((20000 + $$ % 20000))
 printf 'journal: no\nledger_retention: 7d\nledger_max_refusals: 100\nmetrics_listen: 127.0.0.1:%s\n' "$PORT" >"$CONF"
-check "pactod starts and stops, leaving a new ledger" start_pactod
+check "pactod starts and stops, leaving a new ledger" start_dry_pactod
 stop_pactod
 [ -f "$DB" ] || { not_ok "no ledger at $DB"; exit 0; }
 
@@ -63,7 +50,7 @@ report() {   # report RECEIVED NET_HEX VERDICT
 } >"$SCRATCH/fill.sql"
 check "a month of rows written by hand" sqlite3 "$DB" ".read $SCRATCH/fill.sql"
 
-check "pactod starts on the filled ledger" start_pactod
+check "pactod starts on the filled ledger" start_dry_pactod
 check "one line says what the pass pruned" wait_for 5 grep -q \
 	'ledger: pruned 453 rows: 300 reports received, 150 refusals past the cap, 0 outbox reports, 1 sanctions with 2 evidence lines and 0 supports' \
 	"$SCRATCH/pactod.log"
@@ -83,7 +70,7 @@ check "the metrics count the rows pruned" sh -c "curl -s --max-time 5 http://127
 check "pactod answers after the pass: pacto status" sh -c "'$BUILD/pacto' --state-dir '$STATE' status >/dev/null"
 stop_pactod
 
-check "a second start prunes nothing" start_pactod
+check "a second start prunes nothing" start_dry_pactod
 sleep 1
 stop_pactod
 check "and logs no second 'pruned' line" test "$(grep -c 'ledger: pruned' "$SCRATCH/pactod.log")" = 1

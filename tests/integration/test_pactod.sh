@@ -6,23 +6,9 @@
 STATE="$SCRATCH/state"
 LOG="$SCRATCH/auth.log"
 CONF="$SCRATCH/pacto.conf"
-PACTOD_PID=
-
-stop_pactod() {
-	[ -n "$PACTOD_PID" ] && kill "$PACTOD_PID" 2>/dev/null && wait "$PACTOD_PID" 2>/dev/null
-	PACTOD_PID=
-}
 trap 'stop_pactod; finish' EXIT
 
 ctl() { "$PACTO" --state-dir "$STATE" "$@"; }
-
-start_pactod() {
-	"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$LOG" \
-		>>"$SCRATCH/pactod.log" 2>&1 &
-	PACTOD_PID=$!
-	for i in $(seq 50); do ctl status >/dev/null 2>&1 && return 0; sleep 0.1; done
-	return 1
-}
 
 fail_lines() {   # fail_lines ADDRESS N [FIRST_PID]
 	for i in $(seq "$2"); do
@@ -44,7 +30,7 @@ expect_exit 0 "pactod -n accepts a good configuration" "$BUILD/pactod" -n --conf
 
 # 2. Running: three failures (the configured threshold) sanction.
 : >"$LOG"
-check "pactod starts (dry run)" start_pactod
+check "pactod starts (dry run)" start_dry_pactod
 fail_lines 203.0.113.10 3
 check "the configured threshold of 3 sanctions 203.0.113.10" wait_sanctioned "$STATE" 203.0.113.10
 

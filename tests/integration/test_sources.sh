@@ -11,20 +11,7 @@
 STATE="$SCRATCH/state"
 LOG="$SCRATCH/auth.log"
 CONF="$SCRATCH/pacto.conf"
-PACTOD_PID=
-
-stop_pactod() {
-	[ -n "$PACTOD_PID" ] && kill "$PACTOD_PID" 2>/dev/null && wait "$PACTOD_PID" 2>/dev/null
-	PACTOD_PID=
-}
 trap 'stop_pactod; finish' EXIT
-
-start_pactod() {
-	"$BUILD/pactod" --foreground --dry-run --config "$CONF" --state-dir "$STATE" --watch "$LOG" \
-		>>"$SCRATCH/pactod.log" 2>&1 &
-	PACTOD_PID=$!
-	wait_for 5 sh -c "\"$BUILD/pacto\" --state-dir \"$STATE\" status >/dev/null"
-}
 
 fail_lines() {   # fail_lines FILE ADDRESS N FIRST_PID
 	for i in $(seq "$3"); do
@@ -38,7 +25,7 @@ lines_read() {   # lines_read N: pactod has read N lines of the log
 
 printf 'journal: no\nscenarios:\n  sshd:\n    threshold: 3\n' >"$CONF"
 : >"$LOG"
-check "pactod starts (dry run)" start_pactod
+check "pactod starts (dry run)" start_dry_pactod
 fail_lines "$LOG" 203.0.113.40 1 100
 check "it reads the log" wait_for 5 lines_read 1
 mv "$LOG" "$LOG.1" && : >"$LOG"
@@ -47,7 +34,7 @@ fail_lines "$LOG" 203.0.113.41 1 300
 check "and both files after a rename rotation" wait_for 5 lines_read 3
 stop_pactod
 fail_lines "$LOG.1" 203.0.113.42 3 400   # still written while pactod is down
-check "pactod starts again" start_pactod
+check "pactod starts again" start_dry_pactod
 check "the failures written to PATH.1 while it was down are read (3 sanction)" \
 	wait_sanctioned "$STATE" 203.0.113.42
 check "each once: 3 lines read since the start" wait_for 5 lines_read 3
