@@ -14,8 +14,11 @@
  *                                             store COUNT messages of SIZE bytes
  *   natsprobe pending -u URLS -a ALLIANCE -m MEMBER
  *                                             "NOT_DELIVERED ACK_PENDING" of MEMBER's consumer
+ *   natsprobe limit -u URLS -a ALLIANCE -s SIZE
+ *                                             the stream's largest message: SIZE bytes (created
+ *                                             so if absent): larger publishes are refused
  * URLS is comma-separated. Exit 0 on success, 1 on failure or timeout, 64 on usage.
- * leader, fill and pending use nats.c directly: they do what the module
+ * leader, fill, pending and limit use nats.c directly: they do what the module
  * never does (an operator's or an intruder's view of the stream). */
 #include <getopt.h>
 #include <inttypes.h>
@@ -44,7 +47,7 @@ struct probe {
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: natsprobe ports N | pub|sub|leader|fill|pending -u URLS -a ALLIANCE [-m MEMBER] "
+	fprintf(stderr, "usage: natsprobe ports N | pub|sub|leader|fill|pending|limit -u URLS -a ALLIANCE [-m MEMBER] "
 			"[-n COUNT] [-s SIZE] [-r RATE] [-R REPLICAS] [-t SECONDS] [-p FILE]\n");
 	return 64;
 }
@@ -304,6 +307,39 @@ static int cmd_pending(const struct probe *p)
 	return rc;
 }
 
+/* Sets the stream's message size limit to p->size, creating the stream
+ * (pactod's subjects, file storage) if there is none: a publish over it is
+ * refused by the server, a smaller one stored, which is how a test makes
+ * one of pactod's publishes fail while a later one succeeds. */
+static int cmd_limit(const struct probe *p)
+{
+	struct direct d;
+	jsStreamInfo *si = NULL;
+	jsStreamConfig cfg;
+	jsErrCode jerr = 0;
+	char subjects[160];
+	const char *subject_list[1] = {subjects};
+	snprintf(subjects, sizeof(subjects), "pacto.%s.reports.>", p->alliance);
+	natsStatus s = direct_open(p, &d);
+	if (s == NATS_OK) s = js_GetStreamInfo(&si, d.js, d.stream, NULL, &jerr);
+	if (s == NATS_OK) {
+		si->Config->MaxMsgSize = (int32_t)p->size;
+		s = js_UpdateStream(NULL, d.js, si->Config, NULL, &jerr);
+	} else if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+		s = jsStreamConfig_Init(&cfg);
+		cfg.Name = d.stream;
+		cfg.Subjects = subject_list;
+		cfg.SubjectsLen = 1;
+		cfg.Storage = js_FileStorage;
+		cfg.MaxMsgSize = (int32_t)p->size;
+		if (s == NATS_OK) s = js_AddStream(NULL, d.js, &cfg, NULL, &jerr);
+	}
+	int rc = s == NATS_OK ? 0 : direct_failed("limit of", &d, s, jerr);
+	jsStreamInfo_Destroy(si);
+	direct_close(&d);
+	return rc;
+}
+
 /* Holds every socket until all are bound, so the N ports differ. */
 static int cmd_ports(int n)
 {
@@ -344,5 +380,7 @@ int main(int argc, char **argv)
 		return cmd_fill(&p);
 	if (strcmp(argv[1], "pending") == 0)
 		return cmd_pending(&p);
+	if (strcmp(argv[1], "limit") == 0 && p.size)
+		return cmd_limit(&p);
 	return usage();
 }
