@@ -1,7 +1,9 @@
 /* alliance.c: pactod's side of the alliance (see alliance.h).
  * Out: local sanction -> outbox row (same transaction) -> after commit,
  * batches of up to REPORT_MAX_ITEMS rows signed and published -> ack marks
- * the rows. In: message -> sender in treaty -> signature and strict decode
+ * the rows; a failed publish stops publishing until the rows from it on
+ * are renumbered past every number published (republish_failed). In:
+ * message -> sender in treaty -> signature and strict decode
  * -> receipt (trust rules) -> firewall (one commit per batch of messages)
  * -> ledger (one transaction) -> ack to the broker. A round whose ledger
  * transaction fails (a write or the commit) is undone: the receipt goes
@@ -65,6 +67,7 @@ struct alliance {
 	uint8_t *wire;
 	uint64_t next_publish;        /* lowest outbox seq not handed to the transport */
 	uint64_t published_max;       /* highest seq ever handed to the transport */
+	uint64_t failed_from;         /* first seq of the lowest failed publish, 0: none */
 	struct inflight inflight[MAX_INFLIGHT];
 	size_t ninflight;
 	int64_t retry_at_us;
@@ -368,12 +371,55 @@ static bool publish_batch(struct alliance *a)
 	return true;
 }
 
+static void forget_inflight(struct alliance *a, size_t i)
+{
+	a->inflight[i] = a->inflight[--a->ninflight];
+}
+
+/* A publish failed (a->failed_from) and later ones may have been stored:
+ * allies applied their numbers and would refuse the failed reports under
+ * their old, lower ones as replays. So every report from the failed one
+ * on is renumbered past published_max, in order, the acknowledged ones
+ * too (a sanction going again after its own lift would be in force again
+ * at the allies); what they had of those comes twice, which they answer
+ * as unchanged or refuse. Only outside any transaction, in one of its own:
+ * the rows are all committed, and a rollback cannot undo the renumbering
+ * after it was published. The failed batch's in-flight entries and those
+ * after it go: an ack of theirs comes under a number no longer in use.
+ * Returns true when done (publishing may go on). */
+static bool republish_failed(struct daemon *d, struct alliance *a)
+{
+	char err[256];
+	if (ledger_in_transaction(d->ledger))
+		return false;
+	uint64_t from = a->failed_from, to = a->published_max + 1;
+	if (ledger_begin(d->ledger, err, sizeof(err)) != 0 ||
+	    ledger_outbox_shift(d->ledger, from, to, err, sizeof(err)) != 0 ||
+	    ledger_commit(d->ledger, err, sizeof(err)) != 0) {
+		ledger_rollback(d->ledger);
+		log_warnx("ledger: outbox: %s (reports from %llu on are held until it works)", err,
+			  (unsigned long long)from);
+		a->retry_at_us = daemon_now_us() + RETRY_US;
+		return false;
+	}
+	for (size_t i = a->ninflight; i-- > 0;)
+		if (a->inflight[i].first >= from)
+			forget_inflight(a, i);
+	a->next_publish = to;
+	a->failed_from = 0;
+	log_info("alliance: reports from %llu on published again from %llu (a publish failed)",
+		 (unsigned long long)from, (unsigned long long)to);
+	return true;
+}
+
 void alliance_flush(struct daemon *d, bool tick)
 {
 	struct alliance *a = d->alliance;
 	if (a && tick)
 		log_summaries(a, false);
-	if (!a || (!a->outbox_dirty && !tick) || daemon_now_us() < a->retry_at_us)
+	if (!a || (!a->outbox_dirty && !tick && !a->failed_from) || daemon_now_us() < a->retry_at_us)
+		return;
+	if (a->failed_from && !republish_failed(d, a))
 		return;
 	a->outbox_dirty = false;
 	while (a->ninflight < MAX_INFLIGHT && next_batch(d, a) > 0)
@@ -383,11 +429,9 @@ void alliance_flush(struct daemon *d, bool tick)
 		}
 }
 
-static void forget_inflight(struct alliance *a, size_t i)
-{
-	a->inflight[i] = a->inflight[--a->ninflight];
-}
-
+/* Acks are matched by the last seq of their batch: every seq handed to the
+ * transport is above all before it (republish_failed), so it is one
+ * batch's at most. */
 static void handle_ack(struct daemon *d, struct alliance *a, const struct transport_ack *ack)
 {
 	char err[256];
@@ -397,12 +441,11 @@ static void handle_ack(struct daemon *d, struct alliance *a, const struct transp
 		struct inflight f = a->inflight[i];
 		forget_inflight(a, i);
 		if (!ack->ok) {
-			/* Published again from the first unacknowledged one; later
-			 * batches that do get through are refused by allies as replays
-			 * when they come again, which is harmless. */
+			/* Nothing more is published until republish_failed has
+			 * renumbered it and what came after it. */
 			a->publish_failures++;
-			if (f.first < a->next_publish)
-				a->next_publish = f.first;
+			if (!a->failed_from || f.first < a->failed_from)
+				a->failed_from = f.first;
 			a->retry_at_us = daemon_now_us() + RETRY_US;
 			log_debug("alliance: publish of %llu..%llu failed: %s", (unsigned long long)f.first,
 				  (unsigned long long)f.last, ack->error);

@@ -9,7 +9,8 @@
  *    in the transaction of the sanction itself, published at once (before
  *    that commit: the allies' drop does not wait for our disk; numbers are
  *    never reused, see alliance_report), and published again until the
- *    broker acknowledges it;
+ *    broker acknowledges it: after a failed publish, under a number above
+ *    all published before (allies refuse a lower one as a replay);
  *  - in: a message is acknowledged to the broker only after what it caused
  *    is committed to the ledger (and in force in the firewall); a batch
  *    whose ledger transaction fails is undone (the receipt's state, and the
@@ -64,7 +65,10 @@ void alliance_service(struct daemon *d);
 
 /* Publishes what the outbox holds and is not in flight: after a commit
  * that added reports, and on each tick (tick true: retries, and reports
- * left from before a restart). */
+ * left from before a restart). After a failed publish it publishes
+ * nothing until, called outside any transaction, it has renumbered the
+ * reports from the failed one on past every number published (a
+ * transaction of its own). */
 void alliance_flush(struct daemon *d, bool tick);
 
 /* Writes a report of a local sanction (or of its lift, when lift) to the

@@ -32,6 +32,9 @@ enum ally_stmt {
 	AS_OUTBOX_RAISE,
 	AS_SUPPORT_OF,
 	AS_CUT,
+	AS_OUTBOX_SHIFT_OUT,
+	AS_OUTBOX_SHIFT_IN,
+	AS_OUTBOX_RAISE_MAX,
 	AS_N
 };
 
@@ -78,6 +81,12 @@ static const char *const ally_sql[AS_N] = {
 	/* The reason keeps what it said and says why the end moved. */
 	[AS_CUT] = "UPDATE sanction SET expires_us = ?2, reason = substr(reason || '; cut short, ' || ?3, 1, ?4)"
 		   " WHERE id = ?1 AND lifted_us IS NULL AND expires_us > ?2",
+	/* Two steps through negative numbers: an UPDATE of a primary key row
+	 * by row could meet a row not moved yet (ledger_outbox_shift). */
+	[AS_OUTBOX_SHIFT_OUT] = "UPDATE outbox SET seq = -(seq - ?1 + ?2), acked_us = NULL WHERE seq >= ?1",
+	[AS_OUTBOX_SHIFT_IN] = "UPDATE outbox SET seq = -seq WHERE seq < 0",
+	[AS_OUTBOX_RAISE_MAX] = "UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(seq), 0) FROM outbox))"
+				" WHERE name = 'outbox'",
 };
 
 struct ledger_ally {
@@ -270,6 +279,24 @@ int ledger_outbox_renumber(struct ledger *l, uint64_t seq, uint64_t new_seq, cha
 	if (run(l, st, rc, "outbox renumber", err, errlen) != 0)
 		return -1;
 	return run(l, raise, sqlite3_bind_int64(raise, 1, (int64_t)new_seq), "outbox sequence", err, errlen);
+}
+
+int ledger_outbox_shift(struct ledger *l, uint64_t from_seq, uint64_t new_seq, char *err, size_t errlen)
+{
+	sqlite3_stmt *out = stmt(l, AS_OUTBOX_SHIFT_OUT, err, errlen), *in = stmt(l, AS_OUTBOX_SHIFT_IN, err, errlen),
+		     *raise = stmt(l, AS_OUTBOX_RAISE_MAX, err, errlen);
+	if (!out || !in || !raise)
+		return -1;
+	if (new_seq < from_seq) {
+		snprintf(err, errlen, "outbox shift: %llu below %llu", (unsigned long long)new_seq,
+			 (unsigned long long)from_seq);
+		return -1;
+	}
+	int rc = sqlite3_bind_int64(out, 1, (int64_t)from_seq);
+	rc = rc ? rc : sqlite3_bind_int64(out, 2, (int64_t)new_seq);
+	if (run(l, out, rc, "outbox shift", err, errlen) != 0 || run(l, in, SQLITE_OK, "outbox shift", err, errlen) != 0)
+		return -1;
+	return run(l, raise, SQLITE_OK, "outbox sequence", err, errlen);
 }
 
 int ledger_outbox_ack(struct ledger *l, uint64_t seq, int64_t now_us, char *err, size_t errlen)

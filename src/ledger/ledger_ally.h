@@ -50,6 +50,14 @@ int ledger_outbox_skip(struct ledger *l, uint64_t gap, char *err, size_t errlen)
 /* Gives report seq the number new_seq (greater), and makes sure no later
  * report is numbered below it. */
 int ledger_outbox_renumber(struct ledger *l, uint64_t seq, uint64_t new_seq, char *err, size_t errlen) LEDGER_WUR;
+/* Renumbers every report from from_seq on, acknowledged or not, from
+ * new_seq (not below from_seq) on, keeping their order and the gaps
+ * between them, marks them all unacknowledged, and makes sure no later
+ * report is numbered below them. pactod does it when a publish failed
+ * after later ones may have been stored: allies refuse a number below
+ * one they applied (replay), and the acknowledged ones after it go again
+ * so that a sanction and its lift keep their order. */
+int ledger_outbox_shift(struct ledger *l, uint64_t from_seq, uint64_t new_seq, char *err, size_t errlen) LEDGER_WUR;
 int ledger_outbox_ack(struct ledger *l, uint64_t seq, int64_t now_us, char *err, size_t errlen) LEDGER_WUR;
 int ledger_outbox_pending(struct ledger *l, uint64_t *count, char *err, size_t errlen) LEDGER_WUR;
 

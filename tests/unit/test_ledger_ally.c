@@ -1,6 +1,7 @@
 /* test_ledger_ally.c: the alliance's tables of the ledger on real SQLite
  * files: the outbox numbers reports in order, keeps numbering across a
- * reopen and forgets nothing unacknowledged; the
+ * reopen and forgets nothing unacknowledged, and a shift moves the
+ * reports from a number on past another, in order, owed again; the
  * per-ally state only moves forward; received reports and the support of
  * allies' sanctions read back as written; a version 1 ledger is migrated
  * with its sanctions kept. */
@@ -141,6 +142,57 @@ static void test_outbox(void **state)
 	uint64_t moved = r.seq + 50;
 	assert_int_equal(ledger_outbox_add(fx->l, &r, err, sizeof(err)), 0);
 	assert_int_equal(r.seq, moved + 1);
+}
+
+/* The number and time of each report collected, in order (the shift keeps it). */
+struct order {
+	uint64_t seqs[16];
+	int64_t times[16];
+	size_t n;
+};
+
+static int collect_order(void *arg, const struct ledger_report *r)
+{
+	struct order *o = arg;
+	o->seqs[o->n] = r->seq;
+	o->times[o->n++] = r->time_us;
+	return 0;
+}
+
+static void test_outbox_shift(void **state)
+{
+	struct fixture *fx = *state;
+	char err[256];
+	uint64_t pending;
+	/* 1..6; 1 and 2 acknowledged (before the failed batch), 3 failed, 4
+	 * acknowledged (a later batch stored), 5 and 6 not yet. */
+	for (int i = 1; i <= 6; i++) {
+		struct ledger_report r = report("192.0.2.9", T0 + i);
+		assert_int_equal(ledger_outbox_add(fx->l, &r, err, sizeof(err)), 0);
+	}
+	for (uint64_t s = 1; s <= 4; s += s == 2 ? 2 : 1)
+		assert_int_equal(ledger_outbox_ack(fx->l, s, T0, err, sizeof(err)), 0);
+	/* From 3 on, past 5 (published up to 5): numbers 6.. for 3..6; the
+	 * old 6 is in the way of the new 3's path, which the two steps avoid. */
+	assert_int_equal(ledger_outbox_shift(fx->l, 3, 6, err, sizeof(err)), 0);
+	struct order o = {0};
+	assert_int_equal(ledger_outbox_each_pending(fx->l, 0, 16, collect_order, &o, err, sizeof(err)), 0);
+	assert_int_equal(o.n, 4);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(o.seqs[i], 6 + i);
+		assert_int_equal(o.times[i], T0 + 3 + (int64_t)i);   /* same order, 4 owed again */
+	}
+	assert_int_equal(ledger_outbox_pending(fx->l, &pending, err, sizeof(err)), 0);
+	assert_int_equal(pending, 4);
+	/* The next report comes after them, even after a reopen. */
+	ledger_close(fx->l);
+	assert_int_equal(ledger_open(fx->path, &fx->l, err, sizeof(err)), 0);
+	struct ledger_report r = report("192.0.2.10", T0 + 7);
+	assert_int_equal(ledger_outbox_add(fx->l, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.seq, 10);
+	/* Backwards is refused: numbers are never given twice. */
+	assert_int_equal(ledger_outbox_shift(fx->l, 8, 7, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "outbox shift"));
 }
 
 struct allies {
@@ -355,6 +407,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_shift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ally_state_moves_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_received, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_support, setup, teardown),
