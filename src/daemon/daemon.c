@@ -57,6 +57,16 @@ struct daemon_in_force daemon_in_force(struct daemon *d, const struct addr *key,
 	char err[256];
 	if (ledger_each_active_exact(d->ledger, key, now, note_active, &f, err, sizeof(err)) != 0)
 		log_warnx("ledger: %s", err);
+	/* This host's sanctions enforced but not in the ledger yet (held while
+	 * it refuses writes, or in a transaction that may still roll back):
+	 * left out, a lift or an undone round that follows the ledger would
+	 * let the address through, and the late write would not drop it again. */
+	int64_t pending = recorder_pending_until(d->recorder, key, now);
+	if (pending > now) {
+		f.local = true;
+		if (pending > f.until_us)
+			f.until_us = pending;
+	}
 	return f;
 }
 

@@ -130,10 +130,12 @@ int daemon_reload(struct daemon *d, char *message, size_t len);
 /* The origin of an ally's sanction in the ledger: "ally:MEMBER". */
 #define ALLY_ORIGIN_PREFIX "ally:"
 
-/* What the ledger holds in force for exactly key at now: the latest end of
- * its sanctions (0: none), the allies' one (its id; 0: none), and whether
- * one is this host's own. A ledger that cannot be read is logged and
- * counts as nothing in force. */
+/* What is in force for exactly key at now: the latest end of its
+ * sanctions (0: none), the allies' one in the ledger (its id; 0: none),
+ * and whether one is this host's own. The ledger's sanctions, and this
+ * host's enforced but not recorded yet (the recorder's, held while the
+ * ledger refuses writes: recorder_pending_until). A ledger that cannot be
+ * read is logged and counts as nothing in force. */
 struct daemon_in_force {
 	int64_t until_us;
 	int64_t ally_id;
@@ -142,7 +144,8 @@ struct daemon_in_force {
 struct daemon_in_force daemon_in_force(struct daemon *d, const struct addr *key, int64_t now);
 
 /* Brings the kernel element of exactly key, and the engine's idea of it, to
- * what the ledger holds for key at now, once the ledger was changed (a
+ * what the ledger holds for key at now (with this host's sanctions not
+ * recorded yet: daemon_in_force), once the ledger was changed (a
  * sanction lifted): re-added to the latest end in force (an add sets the
  * timeout anew, shorter too), or removed, and the engine's failures
  * counted again, when nothing is in force. Queues the firewall change: the

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/seed.h"
 #include "common/xalloc.h"
 #include "daemon/alliance.h"
 #include "daemon/daemon.h"
@@ -16,9 +17,13 @@
 /* A scenario's name is kept whole (rules.c refuses a longer one). */
 _Static_assert(RULES_MAX_NAME <= LEDGER_MAX_NAME, "a scenario name fits the ledger");
 
+/* The index's buckets: at RECORDER_MAX_HELD waiting, chains of 16. */
+#define BUCKETS 4096
+
 /* One sanction as given, with its strings and evidence copied. */
 struct entry {
 	struct entry *next;
+	struct entry *same_bucket;       /* the index's chain (recorder_pending_until) */
 	struct sanction s;               /* s.scenario is NULL: see scenario */
 	char scenario[LEDGER_MAX_NAME + 1];
 	char origin[LEDGER_MAX_NAME + 1];
@@ -36,10 +41,36 @@ struct list {
 	size_t n;
 };
 
+/* Every entry of both lists is also in the index, by key: daemon_in_force
+ * asks for a key's pending end on every sanction, and during an outage up
+ * to RECORDER_MAX_HELD wait. */
 struct recorder {
 	struct list txn, held;
+	struct entry *index[BUCKETS];
+	uint64_t seed;                   /* keyed: an attacker cannot make chains long */
 	struct recorder_stats st;
 };
+
+static struct entry **bucket(struct recorder *r, const struct addr *key)
+{
+	return &r->index[addr_hash(key, r->seed) % BUCKETS];
+}
+
+static void index_add(struct recorder *r, struct entry *e)
+{
+	struct entry **b = bucket(r, &e->s.addr);
+	e->same_bucket = *b;
+	*b = e;
+}
+
+static void index_remove(struct recorder *r, struct entry *e)
+{
+	for (struct entry **p = bucket(r, &e->s.addr); *p; p = &(*p)->same_bucket)
+		if (*p == e) {
+			*p = e->same_bucket;
+			return;
+		}
+}
 
 static void list_init(struct list *l)
 {
@@ -67,19 +98,21 @@ static void list_move(struct list *to, struct list *from)
 	list_init(from);
 }
 
-static void entry_free(struct entry *e)
+/* Frees e, which is in the index and in no list any more. */
+static void entry_free(struct recorder *r, struct entry *e)
 {
+	index_remove(r, e);
 	for (size_t i = 0; i < e->ev.n; i++)
 		free(e->owned[i]);
 	free(e->reason);
 	free(e);
 }
 
-static void list_clear(struct list *l)
+static void list_clear(struct recorder *r, struct list *l)
 {
 	for (struct entry *e = l->head, *next; e; e = next) {
 		next = e->next;
-		entry_free(e);
+		entry_free(r, e);
 	}
 	list_init(l);
 }
@@ -89,6 +122,7 @@ struct recorder *recorder_new(void)
 	struct recorder *r = xcalloc(1, sizeof(*r));
 	list_init(&r->txn);
 	list_init(&r->held);
+	r->seed = random_seed();
 	return r;
 }
 
@@ -99,13 +133,14 @@ void recorder_free(struct recorder *r)
 	if (r->held.n || r->txn.n)
 		log_warnx("ledger: stopping with %zu sanctions not recorded (their lines are read again at start)",
 			  r->held.n + r->txn.n);
-	list_clear(&r->txn);
-	list_clear(&r->held);
+	list_clear(r, &r->txn);
+	list_clear(r, &r->held);
 	free(r);
 }
 
-static struct entry *entry_new(const struct sanction *s, const char *origin, const char *reason,
-			       const struct evidence_lines *ev, bool report)
+/* A copy of s, in r's index (the caller puts it in a list). */
+static struct entry *entry_new(struct recorder *r, const struct sanction *s, const char *origin,
+			       const char *reason, const struct evidence_lines *ev, bool report)
 {
 	struct entry *e = xcalloc(1, sizeof(*e));
 	e->s = *s;
@@ -121,6 +156,7 @@ static struct entry *entry_new(const struct sanction *s, const char *origin, con
 		e->ev.len[i] = ev->len[i];
 		e->ev.n++;
 	}
+	index_add(r, e);
 	return e;
 }
 
@@ -190,7 +226,7 @@ static void hold(struct daemon *d, struct entry *e)
 		r->st.lost++;
 		log_warnx("ledger: %s is enforced but will not be recorded: %d sanctions already wait",
 			  addr_format(&e->s.addr, addr, sizeof(addr)), RECORDER_MAX_HELD);
-		entry_free(e);
+		entry_free(r, e);
 		return;
 	}
 	e->late = true;
@@ -236,7 +272,7 @@ int recorder_begin(struct daemon *d)
 int recorder_add(struct daemon *d, const struct sanction *s, const char *origin, const char *reason,
 		 const struct evidence_lines *ev, bool report)
 {
-	struct entry *e = entry_new(s, origin, reason, ev, report);
+	struct entry *e = entry_new(d->recorder, s, origin, reason, ev, report);
 	char err[256];
 	if (recorder_begin(d) != 0) {
 		hold(d, e);
@@ -265,7 +301,7 @@ static void committed(struct recorder *r)
 		log_info("ledger: %llu sanction%s recorded late (enforced since; nothing lost)%s",
 			 (unsigned long long)late, late == 1 ? "" : "s", r->held.n ? "" : "; none waits");
 	}
-	list_clear(&r->txn);
+	list_clear(r, &r->txn);
 }
 
 void recorder_settled(struct daemon *d, bool ok)
@@ -296,6 +332,19 @@ int recorder_commit(struct daemon *d)
 	}
 	committed(r);
 	return 0;
+}
+
+int64_t recorder_pending_until(struct recorder *r, const struct addr *key, int64_t now)
+{
+	int64_t until = 0;
+	if (!r->held.n && !r->txn.n)
+		return 0;   /* the usual case: the ledger takes writes */
+	for (const struct entry *e = *bucket(r, key); e; e = e->same_bucket) {
+		int64_t end = e->s.created_us + e->s.duration_us;
+		if (end > now && end > until && addr_equal(&e->s.addr, key))
+			until = end;
+	}
+	return until;
 }
 
 void recorder_get_stats(const struct recorder *r, struct recorder_stats *out)

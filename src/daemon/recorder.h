@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/addr.h"
 #include "daemon/evidence.h"
 #include "detect/sanction.h"
 
@@ -66,6 +67,14 @@ void recorder_settled(struct daemon *d, bool ok);
 /* Notes a ledger failure met elsewhere (counted with the others, shown by
  * pacto status). */
 void recorder_error(struct recorder *r, int64_t now_us, const char *what);
+
+/* The latest end, past now, among the sanctions of exactly key given to
+ * recorder_add() and not recorded for good yet (held, or written in a
+ * transaction not committed yet, which a failure rolls back): 0 when none.
+ * They are enforced: what is in force for key is these and the ledger's
+ * (daemon_in_force). Cost: nothing while none waits, else a keyed hash
+ * lookup. */
+int64_t recorder_pending_until(struct recorder *r, const struct addr *key, int64_t now);
 
 void recorder_get_stats(const struct recorder *r, struct recorder_stats *out);
 
