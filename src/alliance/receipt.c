@@ -500,7 +500,38 @@ static void apply_lift(struct receipt *r, struct member_state *m, const struct r
 		out->verdict = RECEIPT_UNCHANGED;   /* withdrawn before the quorum: nothing was enforced */
 }
 
-void receipt_apply(struct receipt *r, const char *member, const struct report *rep, int64_t now_us,
+bool receipt_admit(struct receipt *r, const char *member, const struct report *rep, int64_t now_us,
+		   struct receipt_decision *out)
+{
+	*out = (struct receipt_decision){.verdict = RECEIPT_REFUSED, .key = rep->addr};
+	struct member_state *m = current_member(r, member);
+	if (!m) {
+		out->reason = RR_NOT_MEMBER;
+		r->unknown_refusals++;
+		return false;
+	}
+	save_member(r, m);
+	if (rep->seq <= m->last_seq) {
+		refuse(m, out, RR_REPLAY);
+		return false;
+	}
+	m->last_seq = rep->seq;
+	m->last_received_us = now_us;
+	m->lag_us = now_us - rep->time_us;
+	if (rep->time_us > now_us + (int64_t)r->treaty->skew_s * 1000000) {
+		refuse(m, out, RR_FUTURE);
+		return false;
+	}
+	if (rep->time_us > m->last_time_us)
+		m->last_time_us = rep->time_us;
+	if (!within_rate(r->treaty, m, rep->time_us)) {
+		refuse(m, out, RR_RATE);
+		return false;
+	}
+	return true;
+}
+
+void receipt_judge(struct receipt *r, const char *member, const struct report *rep, int64_t now_us,
 		   struct receipt_decision *out)
 {
 	*out = (struct receipt_decision){.verdict = RECEIPT_REFUSED, .key = rep->addr};
@@ -511,21 +542,17 @@ void receipt_apply(struct receipt *r, const char *member, const struct report *r
 		return;
 	}
 	save_member(r, m);
-	if (rep->seq <= m->last_seq)
-		return refuse(m, out, RR_REPLAY);
-	m->last_seq = rep->seq;
-	m->last_received_us = now_us;
-	m->lag_us = now_us - rep->time_us;
-	if (rep->time_us > now_us + (int64_t)r->treaty->skew_s * 1000000)
-		return refuse(m, out, RR_FUTURE);
-	if (rep->time_us > m->last_time_us)
-		m->last_time_us = rep->time_us;
-	if (!within_rate(r->treaty, m, rep->time_us))
-		return refuse(m, out, RR_RATE);
 	if (rep->action == REPORT_LIFT)
 		apply_lift(r, m, rep, now_us, out);
 	else
 		apply_sanction(r, m, rep, now_us, out);
+}
+
+void receipt_apply(struct receipt *r, const char *member, const struct report *rep, int64_t now_us,
+		   struct receipt_decision *out)
+{
+	if (receipt_admit(r, member, rep, now_us, out))
+		receipt_judge(r, member, rep, now_us, out);
 }
 
 /* ---- state across restarts ---- */

@@ -118,8 +118,22 @@ void receipt_refuse_message(struct receipt *r, const char *member, enum receipt_
 enum receipt_reason receipt_check_batch(const struct receipt *r, const char *member, const struct report_batch *b);
 
 /* Applies one report of a batch that passed receipt_check_batch, received
- * at now_us, and says what to do. */
+ * at now_us, and says what to do: receipt_admit, then receipt_judge. */
 void receipt_apply(struct receipt *r, const char *member, const struct report *rep, int64_t now_us,
+		   struct receipt_decision *out);
+
+/* receipt_apply in two steps, for a caller with something to do between
+ * them (the daemon puts back, from its ledger, the votes of a sanction in
+ * force before a lift, and only for a lift that is no replay: anyone can
+ * publish an old signed message again). receipt_admit: the checks every
+ * report passes first (its member, replay, future, rate); the sequence
+ * number is consumed from the replay check on. false: refused (out says
+ * why), and nothing more to do. receipt_judge: the rest (expired, too
+ * wide, protected, allowlisted, the quorum, a lift's reporter), for a
+ * report receipt_admit let through. */
+bool receipt_admit(struct receipt *r, const char *member, const struct report *rep, int64_t now_us,
+		   struct receipt_decision *out);
+void receipt_judge(struct receipt *r, const char *member, const struct report *rep, int64_t now_us,
 		   struct receipt_decision *out);
 
 /* A round: the reports whose outcome is committed to the ledger together.

@@ -740,9 +740,19 @@ static void observe_propagation(struct daemon *d, struct alliance *a)
 
 struct revive {
 	struct receipt *receipt;
+	const char *member;               /* the lifter */
 	const struct addr *key;
 	int64_t now;
+	bool lifter_votes;                /* the ledger holds the lifter's unexpired vote */
 };
+
+static int find_lifter(void *arg, const struct ledger_support *s)
+{
+	struct revive *v = arg;
+	if (strcmp(s->member, v->member) == 0 && s->until_us > v->now)
+		v->lifter_votes = true;
+	return 0;
+}
 
 static int revive_vote(void *arg, const struct ledger_support *s)
 {
@@ -755,26 +765,78 @@ static int revive_vote(void *arg, const struct ledger_support *s)
 /* A lift of key by member, whose vote the receipt does not hold: the
  * receipt may have evicted key (it tracks a bounded number of addresses,
  * which a member's pending reports can fill). The ledger knows who
- * supports the ally sanction in force: their votes are put back, so that
- * a reporter can still lift its own report (it was refused as
- * not_reporter). */
+ * supports the ally sanction in force: when it holds the lifter's vote,
+ * the votes are put back, so that a reporter can still lift its own
+ * report (it was refused as not_reporter). Only for a lift the receipt
+ * admitted (no replay, within the rate: receipt_admit), and only when the
+ * lifter has a vote to withdraw: a lift anyone may send, or send again,
+ * must not bring back what the ledger holds (withdrawn votes end there,
+ * end_support; before, every vote the receipt lacked came back). */
 static void revive_votes(struct daemon *d, const char *member, const struct addr *key, int64_t now)
 {
-	struct revive v = {d->alliance->receipt, key, now};
+	struct revive v = {d->alliance->receipt, member, key, now, false};
 	char err[256];
 	if (receipt_has_vote(v.receipt, member, key, now))
 		return;
 	struct daemon_in_force f = daemon_in_force(d, key, now);
-	if (f.ally_id && ledger_each_support(d->ledger, f.ally_id, revive_vote, &v, err, sizeof(err)) != 0)
+	if (!f.ally_id)
+		return;
+	if (ledger_each_support(d->ledger, f.ally_id, find_lifter, &v, err, sizeof(err)) != 0 ||
+	    (v.lifter_votes && ledger_each_support(d->ledger, f.ally_id, revive_vote, &v, err, sizeof(err)) != 0))
 		log_warnx("ledger: %s", err);
+}
+
+struct lifter_row {
+	const char *member;
+	bool found;
+	uint64_t seq;
+	int64_t time_us, until_us;
+};
+
+static int find_row(void *arg, const struct ledger_support *s)
+{
+	struct lifter_row *w = arg;
+	if (strcmp(s->member, w->member) == 0) {
+		w->found = true;
+		w->seq = s->seq;
+		w->time_us = s->time_us;
+		w->until_us = s->until_us;
+	}
+	return 0;
+}
+
+/* member lifted its report of the ally sanction id, which the others'
+ * votes keep in force: its support row ends now (as end_revoked does), or
+ * a restart (restore_vote), the reload's re-check (recheck_sanctions) and
+ * a later lift that puts the votes back (revive_votes) would count it
+ * again. */
+static void end_support(struct daemon *d, int64_t id, const char *member, int64_t now)
+{
+	struct lifter_row w = {.member = member};
+	char err[256];
+	if (ledger_each_support(d->ledger, id, find_row, &w, err, sizeof(err)) != 0)
+		return write_failed(d, err);
+	if (w.found && w.until_us > now &&
+	    ledger_add_support(d->ledger, id, member, w.seq, w.time_us, now, err, sizeof(err)) != 0)
+		write_failed(d, err);
+}
+
+/* What the receipt says of rep (receipt_admit, then receipt_judge). */
+static void judge_report(struct daemon *d, const char *member, const struct report *rep, int64_t now,
+			 struct receipt_decision *dec)
+{
+	struct receipt *r = d->alliance->receipt;
+	if (!receipt_admit(r, member, rep, now, dec))
+		return;
+	if (rep->action == REPORT_LIFT)
+		revive_votes(d, member, &rep->addr, now);
+	receipt_judge(r, member, rep, now, dec);
 }
 
 static void apply_report(struct daemon *d, const char *member, const struct report *rep, int64_t now)
 {
 	struct receipt_decision dec;
-	if (rep->action == REPORT_LIFT)
-		revive_votes(d, member, &rep->addr, now);
-	receipt_apply(d->alliance->receipt, member, rep, now, &dec);
+	judge_report(d, member, rep, now, &dec);
 	touch(d->alliance, member);
 	switch (dec.verdict) {
 	case RECEIPT_REFUSED: {
@@ -792,7 +854,13 @@ static void apply_report(struct daemon *d, const char *member, const struct repo
 		struct daemon_in_force f = daemon_in_force(d, &rep->addr, now);
 		if (f.ally_id && rep->action == REPORT_SANCTION)
 			add_supports(d, &rep->addr, f.ally_id, now);
-		record(d, member, rep, "unchanged", "already in force", f.ally_id);
+		if (f.ally_id && rep->action == REPORT_LIFT)
+			end_support(d, f.ally_id, member, now);
+		const char *why = "already in force";
+		if (rep->action == REPORT_LIFT)
+			why = f.ally_id ? "vote withdrawn, the others' still reach the quorum"
+					: "vote withdrawn before the quorum";
+		record(d, member, rep, "unchanged", why, f.ally_id);
 		break;
 	}
 	case RECEIPT_SANCTION: {

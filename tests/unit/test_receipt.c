@@ -467,6 +467,43 @@ static void test_lift_after_eviction(void **state)
 	treaty_free(t);
 }
 
+/* receipt_apply in two steps (the daemon revives votes between them, for
+ * an admitted lift only): a replay, a report from the future or over the
+ * rate stops at receipt_admit; what it admits, receipt_judge decides. */
+static void test_admit_then_judge(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);
+	struct receipt *r = receipt_for(t);   /* burst 5 */
+	struct receipt_decision d;
+	struct report rep = sanction_of("203.0.113.9", 1, NOW, 600);
+	assert_true(receipt_admit(r, "alpha", &rep, NOW, &d));
+	receipt_judge(r, "alpha", &rep, NOW, &d);
+	assert_int_equal(d.verdict, RECEIPT_SANCTION);
+	rep = lift_of("203.0.113.9", 1, NOW);
+	assert_false(receipt_admit(r, "alpha", &rep, NOW, &d));
+	assert_refused(d, RR_REPLAY);
+	rep = lift_of("203.0.113.9", 2, NOW + 3600 * SEC);
+	assert_false(receipt_admit(r, "alpha", &rep, NOW, &d));
+	assert_refused(d, RR_FUTURE);
+	for (uint64_t seq = 3; seq < 7; seq++) {
+		rep = sanction_of("203.0.113.10", seq, NOW, 600);
+		assert_true(receipt_admit(r, "alpha", &rep, NOW, &d));
+	}
+	rep = lift_of("203.0.113.9", 7, NOW);
+	assert_false(receipt_admit(r, "alpha", &rep, NOW, &d));
+	assert_refused(d, RR_RATE);
+	/* Nothing was judged: alpha's vote stands, and its lift in time lifts. */
+	struct addr key = cidr("203.0.113.9");
+	assert_true(receipt_has_vote(r, "alpha", &key, NOW));
+	rep = lift_of("203.0.113.9", 8, NOW + 60 * SEC);
+	assert_true(receipt_admit(r, "alpha", &rep, NOW + 60 * SEC, &d));
+	receipt_judge(r, "alpha", &rep, NOW + 60 * SEC, &d);
+	assert_int_equal(d.verdict, RECEIPT_LIFT);
+	receipt_free(r);
+	treaty_free(t);
+}
+
 
 /* A set-key after a compromise: what the old key signed no longer counts,
  * in the quorum or for a lift; a shorter max_duration_s cuts the votes
@@ -604,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_round_undone),
 		cmocka_unit_test(test_lift_after_eviction),
+		cmocka_unit_test(test_admit_then_judge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
