@@ -35,6 +35,7 @@
 #define ROUND_LOGGED 8            /* sanctions logged one by one per round */
 #define REFUSALS_LOGGED 8         /* refusals logged one by one per sender and minute */
 #define ALLY_EVIDENCE_KEPT 2      /* evidence lines of an ally's report kept with its sanction */
+#define UNVERIFIED TREATY_MAX_MEMBERS  /* the refusal cap and log of senders we cannot tell */
 
 struct inflight {
 	uint64_t first, last;         /* outbox sequence numbers in one message */
@@ -72,8 +73,11 @@ struct alliance {
 	size_t ninflight;
 	int64_t retry_at_us;
 	uint64_t reports_out, acked, publish_failures, messages_in, applied, refusals;
-	/* Per member of the treaty (its index), and one for every sender not
-	 * in it (their names are anyone's choice): bounded whatever comes. */
+	/* Per member of the treaty (its index), for what it signed, and one
+	 * (UNVERIFIED) for every sender not in it and every message whose
+	 * signature was not verified (anyone may publish on a member's
+	 * subject): bounded whatever comes, and a forger's flood in alpha's
+	 * name does not use up alpha's own. */
 	struct refusal_cap caps[TREATY_MAX_MEMBERS + 1];
 	struct refusal_log logs[TREATY_MAX_MEMBERS + 1];   /* the same way */
 	bool firewall_dirty;          /* changes queued for one commit */
@@ -503,11 +507,13 @@ static void round_begin(struct alliance *a)
 }
 
 /* The index of sender's refusal cap and log: its own if a member of the
- * treaty, else the one all non-members share (TREATY_MAX_MEMBERS). */
+ * treaty, else the one all non-members share (UNVERIFIED). Only for what
+ * sender signed: a refusal before the signature is checked goes to
+ * UNVERIFIED whatever the name (refuse_message). */
 static size_t sender_index(const struct alliance *a, const char *sender)
 {
 	const struct treaty_member *m = treaty_member_by_id(a->treaty, sender);
-	return m ? (size_t)(m - a->treaty->members) : TREATY_MAX_MEMBERS;
+	return m ? (size_t)(m - a->treaty->members) : UNVERIFIED;
 }
 
 /* Logs what log i did not say line by line in its minute, by reason. */
@@ -528,7 +534,8 @@ static void log_summary(struct alliance *a, size_t i)
 	if (total)
 		log_warnx("alliance: %llu more refusals of %s in the minute from %s, not logged one by one: %s",
 			  (unsigned long long)total,
-			  i < a->treaty->nmembers ? a->treaty->members[i].id : "senders not in the treaty",
+			  i < a->treaty->nmembers ? a->treaty->members[i].id
+						  : "senders not in the treaty or not verified (no valid signature)",
 			  format_time_utc(l->minute * 60000000, when, sizeof(when)), text);
 	memset(l->more, 0, sizeof(l->more));
 }
@@ -543,11 +550,11 @@ static void log_summaries(struct alliance *a, bool force)
 			log_summary(a, i);
 }
 
-/* Whether to log this refusal of sender on a line of its own; if not, it
- * is counted for the summary of the minute (log_summary). */
-static bool log_refusal(struct alliance *a, const char *sender, enum receipt_reason why)
+/* Whether to log this refusal on a line of its own, by log i (a member's,
+ * or UNVERIFIED); if not, it is counted for the summary of the minute
+ * (log_summary). */
+static bool log_refusal(struct alliance *a, size_t i, enum receipt_reason why)
 {
-	size_t i = sender_index(a, sender);
 	struct refusal_log *l = &a->logs[i];
 	int64_t minute = daemon_now_us() / 60000000;
 	if (l->minute != minute) {
@@ -563,16 +570,17 @@ static bool log_refusal(struct alliance *a, const char *sender, enum receipt_rea
 	return false;
 }
 
-/* Records a report received; the refusals of each sender are written at
- * most ALLIANCE_REFUSALS_PER_MINUTE a minute (they are always counted), so
+/* Records a report received, a refusal against cap i (a member's, or
+ * UNVERIFIED): the refusals of each are written at most
+ * ALLIANCE_REFUSALS_PER_MINUTE a minute (they are always counted), so
  * that one hostile sender's flood cannot hide the others' refusals. */
-static void record(struct daemon *d, const char *member, const struct report *rep, const char *verdict,
-		   const char *reason, int64_t sanction_id)
+static void record_in(struct daemon *d, size_t i, const char *member, const struct report *rep, const char *verdict,
+		      const char *reason, int64_t sanction_id)
 {
 	struct alliance *a = d->alliance;
 	int64_t now = daemon_now_us();
 	if (strcmp(verdict, "refused") == 0) {
-		struct refusal_cap *cap = &a->caps[sender_index(a, member)];
+		struct refusal_cap *cap = &a->caps[i];
 		a->refusals++;
 		if (now / 60000000 != cap->minute) {
 			cap->minute = now / 60000000;
@@ -592,15 +600,33 @@ static void record(struct daemon *d, const char *member, const struct report *re
 		write_failed(d, err);
 }
 
-static void refuse_message(struct daemon *d, const char *member, enum receipt_reason why, const char *detail)
+/* record_in, against the cap of member, for what member signed. */
+static void record(struct daemon *d, const char *member, const struct report *rep, const char *verdict,
+		   const char *reason, int64_t sanction_id)
 {
-	receipt_refuse_message(d->alliance->receipt, member, why);
+	record_in(d, sender_index(d->alliance, member), member, rep, verdict, reason, sanction_id);
+}
+
+/* A whole message refused, in the name of member (counted against it in
+ * the receipt: pacto allies). verified: its signature was checked, so
+ * member sent it, and the row and the log line go against member's cap;
+ * if not (not a member, too big, a bad signature: anyone may publish on
+ * any subject), against the one UNVERIFIED cap: 601 forgeries a minute
+ * in alpha's name filled alpha's cap and log, and hid alpha's own
+ * refusals. */
+static void refuse_message(struct daemon *d, const char *member, bool verified, enum receipt_reason why,
+			   const char *detail)
+{
+	struct alliance *a = d->alliance;
+	size_t i = verified ? sender_index(a, member) : UNVERIFIED;
+	receipt_refuse_message(a->receipt, member, why);
 	char reason[300];
 	snprintf(reason, sizeof(reason), "%s%s%s", receipt_reason_name(why), detail && *detail ? ": " : "",
 		 detail ? detail : "");
-	if (log_refusal(d->alliance, member, why))
-		log_warnx("alliance: message from %.64s refused: %s", member, reason);
-	record(d, member, NULL, "refused", reason, 0);
+	if (log_refusal(a, i, why))
+		log_warnx("alliance: message %s %.64s refused: %s", verified ? "from" : "claimed to be from", member,
+			  reason);
+	record_in(d, i, member, NULL, "refused", reason, 0);
 }
 
 void alliance_forget(struct daemon *d, const struct addr *a)
@@ -841,7 +867,7 @@ static void apply_report(struct daemon *d, const char *member, const struct repo
 	switch (dec.verdict) {
 	case RECEIPT_REFUSED: {
 		char text[ADDR_STRLEN];
-		if (log_refusal(d->alliance, member, dec.reason))
+		if (log_refusal(d->alliance, sender_index(d->alliance, member), dec.reason))
 			log_warnx("alliance: report %llu of %s about %s refused: %s", (unsigned long long)rep->seq,
 				  member, addr_format(&rep->addr, text, sizeof(text)), receipt_reason_name(dec.reason));
 		record(d, member, rep, "refused", receipt_reason_name(dec.reason), 0);
@@ -892,13 +918,16 @@ static void handle_message(struct daemon *d, const struct transport_msg *m)
 		return;   /* our own reports come back on the stream */
 	const struct treaty_member *member = treaty_member_by_id(a->treaty, m->sender);
 	if (!member)
-		return refuse_message(d, m->sender, RR_NOT_MEMBER, NULL);
+		return refuse_message(d, m->sender, false, RR_NOT_MEMBER, NULL);
 	enum report_error e = report_decode(m->data, m->len, member->key, a->batch, why, sizeof(why));
+	/* too_big and bad_signature are found before the signature holds:
+	 * anyone may have sent them. */
+	bool verified = e != REPORT_TOO_BIG && e != REPORT_BAD_SIGNATURE;
 	if (e != REPORT_OK)
-		return refuse_message(d, member->id, receipt_reason_from_report(e), why);
+		return refuse_message(d, member->id, verified, receipt_reason_from_report(e), why);
 	enum receipt_reason rr = receipt_check_batch(a->receipt, member->id, a->batch);
 	if (rr != RR_NONE)
-		return refuse_message(d, member->id, rr, NULL);
+		return refuse_message(d, member->id, true, rr, NULL);
 	int64_t now = daemon_now_us();
 	/* Past a failed write the round is undone: the rest would be too. */
 	for (size_t i = 0; i < a->batch->n && !a->round_failed; i++)
