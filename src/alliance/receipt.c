@@ -147,17 +147,25 @@ static struct member_state *current_member(const struct receipt *r, const char *
 	return &r->members[r->slot_of[m - r->treaty->members]];
 }
 
+/* A slot for id, new to the registry (r->treaty lists it). */
 static struct member_state *add_slot(struct receipt *r, const char *id)
 {
 	if (r->nmembers == RECEIPT_MAX_IDS) {
-		/* Reuse the slot of a member no longer in the treaty and with no
-		 * standing: its votes weigh nothing anyway. */
-		for (size_t i = 0; i < r->nmembers; i++)
-			if (r->members[i].weight == 0) {
-				memset(&r->members[i], 0, sizeof(r->members[i]));
-				snprintf(r->members[i].id, sizeof(r->members[i].id), "%s", id);
-				return &r->members[i];
-			}
+		/* Reuse the slot of a member not in the treaty (weights are being
+		 * set: one of the treaty's own may still read 0). The votes in
+		 * the table still name the slot: a generation past the former
+		 * member's keeps them from counting for the new one (they did,
+		 * both at generation 0). */
+		for (size_t i = 0; i < r->nmembers; i++) {
+			struct member_state *m = &r->members[i];
+			if (m->weight != 0 || treaty_member_by_id(r->treaty, m->id))
+				continue;
+			uint16_t gen = (uint16_t)(m->gen + 1);
+			memset(m, 0, sizeof(*m));
+			m->gen = gen;
+			snprintf(m->id, sizeof(m->id), "%s", id);
+			return m;
+		}
 		return NULL;
 	}
 	struct member_state *m = &r->members[r->nmembers++];
@@ -171,17 +179,26 @@ void receipt_set_treaty(struct receipt *r, const struct treaty *t)
 	r->treaty = t;
 	free(r->slot_of);
 	r->slot_of = xcalloc(t->nmembers ? t->nmembers : 1, sizeof(*r->slot_of));
-	for (size_t i = 0; i < r->nmembers; i++)
+	bool *listed = xcalloc(r->nmembers ? r->nmembers : 1, sizeof(*listed));   /* by the treaty before */
+	for (size_t i = 0; i < r->nmembers; i++) {
+		listed[i] = r->members[i].weight > 0;
 		r->members[i].weight = 0;
+	}
+	size_t known = r->nmembers;
 	for (size_t i = 0; i < t->nmembers; i++) {
 		struct member_state *m = find_slot(r, t->members[i].id);
 		if (!m)
 			m = add_slot(r, t->members[i].id);
 		if (!m)
 			continue;   /* cannot happen: a treaty has at most TREATY_MAX_MEMBERS < RECEIPT_MAX_IDS */
+		size_t slot = (size_t)(m - r->members);
 		/* A replaced key (set-key after a compromise): what the old one
-		 * signed no longer counts (vote_counts). */
-		if (m->has_key && memcmp(m->key, t->members[i].key, sizeof(m->key)) != 0)
+		 * signed no longer counts (vote_counts). Nor what a member
+		 * removed before this treaty cast: its support rows ended at
+		 * the removal (pacto reload), and a restart would not count
+		 * them either. */
+		if (m->has_key && (memcmp(m->key, t->members[i].key, sizeof(m->key)) != 0 ||
+				   (slot < known && !listed[slot])))
 			m->gen++;
 		memcpy(m->key, t->members[i].key, sizeof(m->key));
 		m->has_key = true;
@@ -189,8 +206,9 @@ void receipt_set_treaty(struct receipt *r, const struct treaty *t)
 		m->treaty_index = i;
 		if (m->bucket_time_us == 0)
 			m->tokens = t->burst;
-		r->slot_of[i] = (uint16_t)(m - r->members);
+		r->slot_of[i] = (uint16_t)slot;
 	}
+	free(listed);
 }
 
 struct receipt *receipt_new(const struct receipt_config *cfg)

@@ -103,9 +103,12 @@ struct receipt *receipt_new(const struct receipt_config *cfg);
 void receipt_free(struct receipt *r);  /* accepts NULL */
 
 /* A new treaty (a reload): weights, quorum and rules are taken from it;
- * the reports of members it no longer lists stop counting, and so do those
- * of a member whose key it replaced (signed by the old key), and a shorter
- * max_duration_s cuts the votes already cast. */
+ * the reports of members it no longer lists stop counting (for good: a
+ * member listed again later starts with no votes, as the ledger's support
+ * rows say), and so do those of a member whose key it replaced (signed by
+ * the old key), and a shorter max_duration_s cuts the votes already cast.
+ * Past RECEIPT_MAX_IDS ids ever seen, a new member takes the slot of one
+ * no longer listed; that one's votes never count for it. */
 void receipt_set_treaty(struct receipt *r, const struct treaty *t);
 
 /* Counts a whole message refused before its reports could be read (not a

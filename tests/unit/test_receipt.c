@@ -5,8 +5,9 @@
  * weighted quorum (and how long it holds), lifts only by reporters,
  * expulsion by a new treaty, a replaced key and a shorter max_duration_s
  * (in the receipt, and what an amendment leaves of a sanction in force),
- * restart state, bounded memory, and a round
- * undone when its ledger commit failed. */
+ * restart state, bounded memory, a round undone when its ledger commit
+ * failed, a removed member listed again, the registry's slots reused past
+ * RECEIPT_MAX_IDS ids, and receipt_apply's two steps (admit, judge). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -504,6 +505,99 @@ static void test_admit_then_judge(void **state)
 	treaty_free(t);
 }
 
+/* A member removed, then listed again with the same key: what it reported
+ * before the removal does not count again (its support rows ended at the
+ * removal: a restart would not count them either). */
+static void test_member_back(void **state)
+{
+	(void)state;
+	char err[256];
+	struct treaty *t = alliance(1);
+	struct receipt *r = receipt_for(t);
+	struct addr key = cidr("203.0.113.5");
+	struct receipt_support sup[RECEIPT_MAX_VOTES];
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.5", 1, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(treaty_remove_member(t, "bravo", err, sizeof(err)), 0);
+	receipt_set_treaty(r, t);
+	add_member(t, "bravo", 1, NULL);
+	receipt_set_treaty(r, t);
+	assert_false(receipt_has_vote(r, "bravo", &key, NOW));
+	assert_int_equal(receipt_supporters(r, &key, NOW, sup, RECEIPT_MAX_VOTES), 0);
+	assert_refused(apply(r, "bravo", lift_of("203.0.113.5", 2, NOW), NOW), RR_NOT_REPORTER);
+	/* Its sequence numbers are remembered: no replay. */
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.5", 1, NOW, 600), NOW), RR_REPLAY);
+	/* A member that stays keeps its votes over a reload. */
+	assert_int_equal(apply(r, "alpha", sanction_of("203.0.113.6", 1, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	receipt_set_treaty(r, t);
+	key = cidr("203.0.113.6");
+	assert_true(receipt_has_vote(r, "alpha", &key, NOW));
+	receipt_free(r);
+	treaty_free(t);
+}
+
+/* A treaty of keep (and, unless NULL, other), fillers f<first>..
+ * f<first+n-1>, quorum 2. Keys are unique: from the id's number. */
+static struct treaty *treaty_of(const char *other, unsigned first, unsigned n)
+{
+	char err[256], id[16];
+	uint8_t k[SIGNER_PUBLIC_BYTES];
+	struct treaty *t = treaty_new("west", err, sizeof(err));
+	assert_non_null(t);
+	memset(k, 0xaa, sizeof(k));
+	assert_int_equal(treaty_add_member(t, "keep", k, 1, NULL, 0, err, sizeof(err)), 0);
+	if (other) {
+		memset(k, 0xbb, sizeof(k));
+		assert_int_equal(treaty_add_member(t, other, k, 1, NULL, 0, err, sizeof(err)), 0);
+	}
+	for (unsigned i = first; i < first + n; i++) {
+		memset(k, 0, sizeof(k));
+		k[0] = (uint8_t)i;
+		k[1] = (uint8_t)(i >> 8);
+		snprintf(id, sizeof(id), "f%04u", i);
+		assert_int_equal(treaty_add_member(t, id, k, 1, NULL, 0, err, sizeof(err)), 0);
+	}
+	assert_int_equal(treaty_set(t, "quorum", "2", err, sizeof(err)), 0);
+	return t;
+}
+
+/* RECEIPT_MAX_IDS ids seen: a new member takes the slot of one no longer
+ * listed. The former's votes do not count for it (both were generation 0:
+ * they did), and a slot of the new treaty's own is never taken (one whose
+ * id sorts after the newcomer's was: its sequence numbers were lost). */
+static void test_slot_reuse(void **state)
+{
+	(void)state;
+	struct treaty *t = treaty_of("w", 0, 0), *next;
+	struct receipt *r = receipt_for(t);
+	struct addr key = cidr("203.0.113.5");
+	/* w's vote: pending (quorum 2). */
+	assert_int_equal(apply(r, "w", sanction_of("203.0.113.5", 1, NOW, 600), NOW).verdict, RECEIPT_PENDING);
+	assert_int_equal(apply(r, "keep", sanction_of("203.0.113.7", 7, NOW, 600), NOW).verdict, RECEIPT_PENDING);
+	/* 1022 fillers, in treaties of keep and 255 of them (w left): 1024 ids. */
+	for (unsigned first = 0; first < 1022; first += 255) {
+		next = treaty_of(NULL, first, first + 255 <= 1022 ? 255 : 1022 - first);
+		receipt_set_treaty(r, next);
+		treaty_free(t);
+		t = next;
+	}
+	/* newbie takes w's slot (keep's is its own). */
+	next = treaty_of("newbie", 0, 0);
+	receipt_set_treaty(r, next);
+	treaty_free(t);
+	t = next;
+	assert_false(receipt_has_vote(r, "newbie", &key, NOW));
+	assert_int_equal(apply(r, "keep", sanction_of("203.0.113.5", 8, NOW, 600), NOW).verdict, RECEIPT_PENDING);
+	/* "aaa" sorts before keep: it must not take keep's slot. */
+	next = treaty_of("aaa", 0, 0);
+	receipt_set_treaty(r, next);
+	treaty_free(t);
+	t = next;
+	assert_refused(apply(r, "keep", sanction_of("203.0.113.9", 8, NOW, 600), NOW), RR_REPLAY);
+	assert_true(receipt_has_vote(r, "keep", &key, NOW));
+	receipt_free(r);
+	treaty_free(t);
+}
+
 
 /* A set-key after a compromise: what the old key signed no longer counts,
  * in the quorum or for a lift; a shorter max_duration_s cuts the votes
@@ -642,6 +736,8 @@ int main(void)
 		cmocka_unit_test(test_round_undone),
 		cmocka_unit_test(test_lift_after_eviction),
 		cmocka_unit_test(test_admit_then_judge),
+		cmocka_unit_test(test_member_back),
+		cmocka_unit_test(test_slot_reuse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
