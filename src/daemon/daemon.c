@@ -434,6 +434,20 @@ static int repair_one(void *arg, const struct ledger_sanction *s)
 	return r->n == REPAIR_CHUNK ? repair_flush(r) : 0;
 }
 
+/* A sanction enforced but not recorded yet (the recorder's): probed like
+ * the ledger's, and if missing re-added to the latest end in force for
+ * its key (queued after the ledger's, so the later add, the longer end,
+ * is the one the kernel keeps). */
+static void repair_pending(void *arg, const struct addr *key, int64_t until_us)
+{
+	struct repair *r = arg;
+	(void)until_us;
+	if (r->failed)
+		return;
+	struct ledger_sanction s = {.addr = *key, .expires_us = daemon_in_force(r->d, key, r->now_us).until_us};
+	repair_one(r, &s);
+}
+
 /* Someone else changed nftables: every active sanction is looked up (one
  * key lookup each, never a listing: NOTES) and the missing ones, deleted
  * by hand or by "nft flush set", are added again with their remaining
@@ -445,10 +459,14 @@ static void repair_elements(struct daemon *d, int64_t now_us)
 	char err[256];
 	r->d = d;
 	r->now_us = now_us;
-	if (ledger_each_active(d->ledger, now_us, repair_one, r, err, sizeof(err)) != 0)
+	if (ledger_each_active(d->ledger, now_us, repair_one, r, err, sizeof(err)) != 0) {
 		log_warnx("ledger: %s", err);
-	else if (r->failed == 0)
-		repair_flush(r);
+	} else {
+		/* Held while the ledger refuses writes, they are enforced too. */
+		recorder_each_pending(d->recorder, now_us, repair_pending, r);
+		if (r->failed == 0)
+			repair_flush(r);
+	}
 	if (r->failed)
 		log_warnx("firewall: checking the sets: %s", r->err);
 	if (r->missing && firewall_commit(d->fw, err, sizeof(err)) != 0)

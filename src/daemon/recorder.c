@@ -347,6 +347,19 @@ int64_t recorder_pending_until(struct recorder *r, const struct addr *key, int64
 	return until;
 }
 
+static void each_in(const struct list *l, int64_t now, recorder_pending_fn fn, void *arg)
+{
+	for (const struct entry *e = l->head; e; e = e->next)
+		if (e->s.created_us + e->s.duration_us > now)
+			fn(arg, &e->s.addr, e->s.created_us + e->s.duration_us);
+}
+
+void recorder_each_pending(struct recorder *r, int64_t now, recorder_pending_fn fn, void *arg)
+{
+	each_in(&r->txn, now, fn, arg);
+	each_in(&r->held, now, fn, arg);
+}
+
 void recorder_get_stats(const struct recorder *r, struct recorder_stats *out)
 {
 	*out = r->st;

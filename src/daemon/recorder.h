@@ -76,6 +76,13 @@ void recorder_error(struct recorder *r, int64_t now_us, const char *what);
  * lookup. */
 int64_t recorder_pending_until(struct recorder *r, const struct addr *key, int64_t now);
 
+/* Calls fn with the key and end of each of those sanctions (held, or in a
+ * transaction not committed yet) still in force at now; a key may come
+ * more than once. fn may read (recorder_pending_until, daemon_in_force)
+ * but must not add, begin, commit or settle. */
+typedef void (*recorder_pending_fn)(void *arg, const struct addr *key, int64_t until_us);
+void recorder_each_pending(struct recorder *r, int64_t now, recorder_pending_fn fn, void *arg);
+
 void recorder_get_stats(const struct recorder *r, struct recorder_stats *out);
 
 #endif

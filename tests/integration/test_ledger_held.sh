@@ -6,10 +6,12 @@
 # elements follow what the ledger holds plus what waits to be recorded:
 # both addresses stay dropped, to the held sanctions' end. When space
 # returns and they are written late, the elements still end then, and
-# alpha's reports, delivered again, are applied on top. bravo runs
-# pactod with real nftables in its own network namespace (a nats-server on
-# its loopback); its state directory is a 1 MiB tmpfs in a mount namespace
-# of this test's own, which a file fills (as test_alliance_ledger_full).
+# alpha's reports, delivered again, are applied on top. An element of a
+# held sanction deleted by hand is added again, as a recorded one's is.
+# bravo runs pactod with real nftables in its own network namespace (a
+# nats-server on its loopback); its state directory is a 1 MiB tmpfs in a
+# mount namespace of this test's own, which a file fills (as
+# test_alliance_ledger_full).
 # Addresses: 10.50.0.0/22, 10.60.0.1-2 and 203.0.113.1, in namespaces this
 # script creates.
 if [ -z "${PACTO_MNTNS:-}" ]; then
@@ -90,6 +92,13 @@ check "alpha's report of $SHORT for 60 s arrives, its round fails and is undone"
 check "$SHORT is still dropped for about an hour ($(left_s $SHORT) s left)" about_an_hour "$SHORT"
 check "alpha's report of $LONG for 2 h arrives, its round fails and is undone" report "$LONG" 5001 7200
 check "$LONG is dropped for about an hour again, the held sanction's end ($(left_s $LONG) s left)" about_an_hour "$LONG"
+
+# nft's own change, not pactod's: the check every 5 s puts back what is
+# missing, the held sanctions too.
+in_ns nft delete element inet pacto v4 "{ $SHORT }"
+gone() { ! in_set "$1"; }
+check "$SHORT is deleted by hand from the set while held" gone "$SHORT"
+check "$SHORT deleted by hand while held is added again to its end" wait_for 12 about_an_hour "$SHORT"
 
 rm -f "$STATE/filler"
 none_held() { [ "$(held)" = 0 ]; }
