@@ -234,3 +234,20 @@ publish_as() {
 
 # in_set ADDRESS: ADDRESS is an element of bravo's set v4 (dropped).
 in_set() { in_ns nft get element inet pacto v4 "{ $1 }" >/dev/null 2>&1; }
+# expires ADDRESS: the seconds left on its element in set v4 (nft writes
+# "expires 59m58s988ms"); nothing when it is not there.
+expires() {
+	in_ns nft get element inet pacto v4 "{ $1 }" 2>/dev/null | sed -n 's/.* expires \([0-9dhms]*\).*/\1/p' |
+		awk '{ s = 0; t = $0
+			while (match(t, /^[0-9]+(ms|d|h|m|s)/)) {
+				n = substr(t, 1, RLENGTH) + 0; u = substr(t, 1, RLENGTH); sub(/^[0-9]+/, "", u)
+				t = substr(t, RLENGTH + 1)
+				s += u == "d" ? n * 86400 : u == "h" ? n * 3600 : u == "m" ? n * 60 : u == "s" ? n : 0
+			}
+			print s }'
+}
+# expires_within ADDRESS LOW HIGH: its element is there, LOW <= expiry <= HIGH.
+expires_within() {
+	e=$(expires "$1")
+	[ -n "$e" ] && [ "$e" -ge "$2" ] && [ "$e" -le "$3" ]
+}
