@@ -11,7 +11,11 @@
  * one thread, in ledger order; an address the firewall would refuse is
  * skipped for both (checked before it is queued); only the helper touches
  * the firewall, and only until daemon_restore() returns; a failed commit
- * stops the reading too. Memory: NCHUNKS chunks, whatever the ledger. */
+ * stops the reading too. Memory: NCHUNKS chunks, whatever the ledger.
+ * What is in force but not in the ledger yet counts as the ledger's does
+ * (daemon_in_force): this host's sanctions held by the recorder (the
+ * ledger refusing writes) are put back after the ledger's, on the
+ * caller's thread, once the helper is done. At start none is held. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -147,6 +151,43 @@ static bool read_ledger(struct restore *r, pthread_t helper, char *err, size_t e
 	return read;
 }
 
+/* ---- then the sanctions not recorded yet ---- */
+
+struct pending {
+	struct daemon *d;
+	int64_t now_us;
+	size_t restored, refused;
+	char err[256];
+};
+
+/* Each to the latest end in force for its key (the ledger's too: added
+ * after the ledger's, this add is the one the kernel keeps). */
+static void restore_pending(void *arg, const struct addr *key, int64_t until_us)
+{
+	struct pending *p = arg;
+	(void)until_us;
+	struct daemon_in_force f = daemon_in_force(p->d, key, p->now_us);
+	if (firewall_add(p->d->fw, key, (f.until_us - p->now_us + 999999) / 1000000, p->err, sizeof(p->err)) != 0) {
+		log_warnx("firewall: restore: %s (skipped)", p->err);
+		p->refused++;
+		return;
+	}
+	engine_impose(p->d->engine, key, f.until_us);
+	p->restored++;
+}
+
+static int restore_held(struct daemon *d, int64_t now_us, char *err, size_t errlen)
+{
+	struct pending p = {.d = d, .now_us = now_us};
+	recorder_each_pending(d->recorder, now_us, restore_pending, &p);
+	if (p.restored && firewall_commit(d->fw, err, errlen) != 0)
+		return -1;
+	if (p.restored || p.refused)
+		log_info("firewall: %zu sanction%s not recorded yet restored%s", p.restored, p.restored == 1 ? "" : "s",
+			 p.refused ? " (some skipped)" : "");
+	return 0;
+}
+
 int daemon_restore(struct daemon *d, char *err, size_t errlen)
 {
 	if (firewall_reset(d->fw, err, errlen) != 0)
@@ -165,9 +206,11 @@ int daemon_restore(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", r->err);     /* the firewall's error */
 	else if (!r->failed)
 		rc = 0;
-	if (rc == 0)
+	if (rc == 0) {
 		log_info("firewall: %zu sanctions restored from the ledger%s", r->restored - r->refused,
 			 r->skipped + r->refused ? " (some skipped)" : "");
+		rc = restore_held(d, r->now_us, err, errlen);
+	}
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
 	free(r->chunks);

@@ -8,6 +8,7 @@
 # returns and they are written late, the elements still end then, and
 # alpha's reports, delivered again, are applied on top. An element of a
 # held sanction deleted by hand is added again, as a recorded one's is.
+# The table deleted with nft is restored with the held sanctions in it.
 # bravo runs pactod with real nftables in its own network namespace (a
 # nats-server on its loopback); its state directory is a 1 MiB tmpfs in a
 # mount namespace of this test's own, which a file fills (as
@@ -99,6 +100,14 @@ in_ns nft delete element inet pacto v4 "{ $SHORT }"
 gone() { ! in_set "$1"; }
 check "$SHORT is deleted by hand from the set while held" gone "$SHORT"
 check "$SHORT deleted by hand while held is added again to its end" wait_for 12 about_an_hour "$SHORT"
+
+# The table deleted by hand: pactod restores it, the held sanctions in it.
+restores() { ctl status --json | jq '.counters.table_restores'; }
+restores_before=$(restores)
+in_ns nft delete table inet pacto
+restored() { [ "$(restores)" -gt "$restores_before" ] && in_set 203.0.113.1; }
+check "the table deleted with nft is restored from the ledger" wait_for 12 restored
+check "with the held $SHORT and $LONG, to their end ($(left_s $SHORT), $(left_s $LONG) s left)" both_for_hour
 
 rm -f "$STATE/filler"
 none_held() { [ "$(held)" = 0 ]; }
