@@ -167,7 +167,7 @@ static int replay_fd(struct replay *r, int fd, const char *name, struct reader_s
 	engine_set_reference(r->in.engine, reference_us);
 	replay_input_start(&r->in, rs, reference_us);
 	/* A regular file is mapped, not copied by read() (reader_map.h). */
-	int rc = reader_run_file(fd, replay_input_frame, &r->in, rs);
+	int rc = reader_run_file_shared(fd, replay_input_frame, &r->in, rs, &r->in.share);
 	if (r->in.pool)
 		scan_pool_flush(r->in.pool);    /* before the next input sets its own reference time */
 	if (rc == READER_SHRANK) {

@@ -30,7 +30,10 @@ struct line_ref {
 struct batch {
 	enum batch_state state;
 	char *text;
-	size_t text_used;
+	/* What is framed and scanned: text, or for a shared block the
+	 * caller's own bytes (scan_pool_feed_block_shared), read in place. */
+	const char *data;
+	size_t text_used;          /* bytes of data in use */
 	/* Lines fed since the last copy still lie in the caller's memory, one
 	 * after another: [pending, pending + pending_len) goes to text[text_used]
 	 * in one memcpy (scan_pool_hold), instead of one copy per line. */
@@ -40,6 +43,7 @@ struct batch {
 	 * into lines itself, up to the batch's line room; what does not fit,
 	 * from overflow_from on, is framed and fed by the applying thread. */
 	bool block;
+	bool shared;               /* data is the caller's, not text */
 	int64_t block_now_us;
 	size_t overflow_from;
 	uint64_t records, oversized;   /* framed by the scanner */
@@ -122,7 +126,7 @@ static bool add_block_line(void *arg, const char *line, size_t len, size_t offse
 static void frame_block(struct batch *b)
 {
 	b->records = b->oversized = 0;
-	b->overflow_from = frame_text(b->text, 0, b->text_used, &b->records, &b->oversized, add_block_line, b);
+	b->overflow_from = frame_text(b->data, 0, b->text_used, &b->records, &b->oversized, add_block_line, b);
 }
 
 /* Hits are packed one line after another: room for max_hits per line is
@@ -148,7 +152,7 @@ static void scan_batch(struct engine_scanner *sc, struct batch *b)
 			b->active[b->nactive++] = (uint32_t)i;
 			continue;
 		}
-		engine_scan_line(sc, b->text + l->offset, l->len, s, &b->hits[used]);
+		engine_scan_line(sc, b->data + l->offset, l->len, s, &b->hits[used]);
 		used += s->nhits;
 		if (s->nhits)
 			b->active[b->nactive++] = (uint32_t)i;
@@ -203,6 +207,7 @@ static void *worker_main(void *arg)
 static void batch_init(struct batch *b, size_t max_hits)
 {
 	b->text = xmalloc(SCAN_POOL_BATCH_BYTES);
+	b->data = b->text;
 	b->lines = xcalloc(SCAN_POOL_BATCH_LINES, sizeof(*b->lines));
 	b->scanned = xcalloc(SCAN_POOL_BATCH_LINES, sizeof(*b->scanned));
 	b->hits = xcalloc(SCAN_POOL_BATCH_LINES * max_hits, sizeof(*b->hits));
@@ -289,7 +294,7 @@ static void apply_block_rest(struct scan_pool *p, struct batch *b)
 	p->records += b->records;
 	p->oversized += b->oversized;
 	struct overflow o = {p, b->block_now_us};
-	frame_text(b->text, b->overflow_from, b->text_used, &p->records, &p->oversized, feed_overflow_line, &o);
+	frame_text(b->data, b->overflow_from, b->text_used, &p->records, &p->oversized, feed_overflow_line, &o);
 	b->block = false;
 }
 
@@ -302,7 +307,7 @@ static void apply_batch(struct scan_pool *p, struct batch *b)
 		uint32_t i = b->active[k];
 		const struct line_ref *l = &b->lines[i];
 		if (l->direct)
-			feed_direct(p, b->text + l->offset, l->len, l->now_us);
+			feed_direct(p, b->data + l->offset, l->len, l->now_us);
 		else
 			engine_apply_line(p->engine, &b->scanned[k], &b->hits[l->first_hit], l->now_us);
 	}
@@ -310,6 +315,8 @@ static void apply_batch(struct scan_pool *p, struct batch *b)
 		apply_block_rest(p, b);
 	b->nlines = 0;
 	b->text_used = 0;
+	b->shared = false;
+	b->data = b->text;
 }
 
 /* Applies the oldest batch, scanning READY ones meanwhile; false when
@@ -454,7 +461,7 @@ void scan_pool_feed_block(struct scan_pool *p, const char *buf, size_t len, int6
 {
 	while (len > 0) {
 		struct batch *b = batch_of(p, p->next_fill);
-		if ((!b->block && (b->nlines || b->pending_len)) || (b->block && b->block_now_us != now_us)) {
+		if ((!b->block && (b->nlines || b->pending_len)) || (b->block && (b->shared || b->block_now_us != now_us))) {
 			submit(p);
 			continue;
 		}
@@ -475,6 +482,55 @@ void scan_pool_feed_block(struct scan_pool *p, const char *buf, size_t len, int6
 		if (b->text_used == SCAN_POOL_BLOCK_BYTES)
 			submit(p);
 	}
+}
+
+/* Whether buf can extend b's shared block: it goes on from where the block's
+ * bytes end, at the same time. As integers: buf may lie in another buffer,
+ * where comparing pointers is undefined. */
+static bool extends_shared(const struct batch *b, const char *buf, int64_t now_us)
+{
+	return b->shared && b->block_now_us == now_us && (uintptr_t)buf == (uintptr_t)b->data + b->text_used;
+}
+
+void scan_pool_feed_block_shared(struct scan_pool *p, const char *buf, size_t len, int64_t now_us)
+{
+	while (len > 0) {
+		struct batch *b = batch_of(p, p->next_fill);
+		if (b->nlines || b->pending_len || (b->block && !extends_shared(b, buf, now_us))) {
+			submit(p);
+			continue;
+		}
+		size_t take = block_take(b, buf, len);
+		if (take == 0 && b->text_used == 0)
+			take = drop_huge_line(p, buf, len);
+		else if (take == 0) {
+			submit(p);
+			continue;
+		} else {
+			if (!b->block)
+				b->data = buf;
+			b->text_used += take;
+			b->block = b->shared = true;
+			b->block_now_us = now_us;
+		}
+		buf += take;
+		len -= take;
+		if (b->text_used == SCAN_POOL_BLOCK_BYTES)
+			submit(p);
+	}
+}
+
+uint64_t scan_pool_mark(struct scan_pool *p)
+{
+	submit(p);
+	return p->next_fill;
+}
+
+void scan_pool_apply_to(struct scan_pool *p, uint64_t mark)
+{
+	/* next_apply changes only on this thread. */
+	while (p->next_apply < mark && apply_oldest(p))
+		;
 }
 
 void scan_pool_counts(const struct scan_pool *p, uint64_t *records, uint64_t *oversized)

@@ -6,8 +6,8 @@
  * 1M-line log on one CPU that copy was ~6% of the time and the mapping
  * saved ~4% of the wall time (docs/performance.md, "Session 6").
  * Guarantees: at most READER_MAP_SPAN bytes are mapped at a time (the
- * mapping moves along the file), so a replay's resident memory does not
- * grow with the file. The file is read up to the size it had when the
+ * mapping moves along the file; twice that with a reader_share, below),
+ * so a replay's resident memory does not grow with the file. The file is read up to the size it had when the
  * call began; bytes appended later are not read. A file that shrinks
  * (truncated, or rotated by copying) cannot crash the process:
  *  - found smaller before a framing call (the size is checked before
@@ -24,10 +24,11 @@
  * anything but regular files; other descriptors go to reader_run(), and a
  * file that cannot be mapped is read with it (from where the mapping
  * failed, if it fails midway).
- * Threads: the mapping is read only on the calling thread, inside the
+ * Threads: the mapping is read on the calling thread, inside the
  * framing function; bytes handed to it are valid only during the call,
- * as with reader_run(). One call at a time per process (the SIGBUS
- * handler knows one mapping). */
+ * as with reader_run(), unless a reader_share says otherwise (below).
+ * One call at a time per process (the SIGBUS handler knows one mapping;
+ * a fault inside it on any thread is handled alike). */
 #ifndef PACTO_READER_MAP_H
 #define PACTO_READER_MAP_H
 
@@ -46,5 +47,31 @@
  * shrink: the disk failed), or READER_SHRANK. */
 int reader_run_file(int fd, reader_frame_fn frame, void *arg, struct reader_stats *stats)
 	__attribute__((warn_unused_result));
+
+/* For a framing function whose bytes are read after its call returns, on
+ * other threads (scan_pool_feed_block_shared: no copy). While mapped is
+ * true, the bytes handed to it stay readable and unchanged until they are
+ * released: when the mapping moves, the reader calls retire(arg) (the
+ * bytes handed so far are from the old mapping), and at the next move,
+ * or at the end, release(arg) first, which must return only once nothing
+ * reads the bytes handed before the last retire(); then the old mapping
+ * goes. So the sharer's threads need not stop at each move, and at most
+ * two mappings are kept. A shrink met by those threads is seen at the
+ * next call or release: pages past the new end read as zeros there too,
+ * so each batch of bytes in flight may end in one record of NULs
+ * (counted as oversized, or a line no anchored pattern matches), and the
+ * read ends with READER_SHRANK. mapped is false when the bytes come from
+ * read() (a pipe, a file that cannot be mapped, or the rest of one whose
+ * mapping failed): valid only during the call. */
+struct reader_share {
+	void (*retire)(void *arg);
+	void (*release)(void *arg);
+	void *arg;
+	bool mapped;   /* set by the reader */
+};
+
+/* reader_run_file(), telling share (NULL: none) when its bytes outlive a call. */
+int reader_run_file_shared(int fd, reader_frame_fn frame, void *arg, struct reader_stats *stats,
+			   struct reader_share *share) __attribute__((warn_unused_result));
 
 #endif

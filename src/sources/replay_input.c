@@ -68,14 +68,32 @@ long replay_input_frame(void *arg, const char *buf, size_t len, bool at_eof, boo
 	/* With the pool, whole LF lines go in as blocks that the scanning
 	 * threads frame: this thread only reads and applies. */
 	size_t whole = in->pool ? reader_lines_whole(&in->lines, buf, len) : 0;
-	if (whole) {
+	if (whole && in->share.mapped)
+		scan_pool_feed_block_shared(in->pool, buf, whole, in->now_us);
+	else if (whole)
 		scan_pool_feed_block(in->pool, buf, whole, in->now_us);
+	if (whole)
 		return (long)whole;
-	}
 	long used = reader_lines(&in->lines, buf, len, at_eof, full);
 	if (in->pool)
 		scan_pool_hold(in->pool);   /* the reader moves or overwrites buf next */
 	return used;
+}
+
+/* The mapping moves: the lines fed so far are from the old one. */
+static void retire_mapping(void *arg)
+{
+	struct replay_input *in = arg;
+	if (in->pool)
+		in->retired_mark = scan_pool_mark(in->pool);
+}
+
+/* The old mapping goes: the scanners must be done with its lines. */
+static void release_mapping(void *arg)
+{
+	struct replay_input *in = arg;
+	if (in->pool)
+		scan_pool_apply_to(in->pool, in->retired_mark);
 }
 
 void replay_input_init(struct replay_input *in, struct engine *e, struct scan_pool *pool)
@@ -83,6 +101,7 @@ void replay_input_init(struct replay_input *in, struct engine *e, struct scan_po
 	memset(in, 0, sizeof(*in));
 	in->engine = e;
 	in->pool = pool;
+	in->share = (struct reader_share){.retire = retire_mapping, .release = release_mapping, .arg = in};
 	if (pool)
 		scan_pool_set_direct(pool, feed_direct, in);
 }

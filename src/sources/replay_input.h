@@ -18,6 +18,7 @@
 #include "detect/journal_fmt.h"
 #include "detect/scan_pool.h"
 #include "sources/reader.h"
+#include "sources/reader_map.h"
 
 enum replay_form { REPLAY_FORM_UNKNOWN, REPLAY_FORM_LINES, REPLAY_FORM_EXPORT };
 
@@ -27,6 +28,11 @@ struct replay_input {
 	struct journal_store jstore;
 	enum replay_form form;           /* of the input being read, from its first bytes */
 	struct reader_lines lines;
+	/* Pass to reader_run_file_shared(): while the input is a mapping,
+	 * blocks go to the pool unread (scan_pool_feed_block_shared), and
+	 * the pool applies a retired mapping's lines before it goes. */
+	struct reader_share share;
+	uint64_t retired_mark;
 	const char *line;                /* the line being fed on this thread (--explain's traces) */
 	size_t line_len;
 	int64_t now_us;                  /* the time of lines that carry none */

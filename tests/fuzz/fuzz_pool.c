@@ -18,7 +18,9 @@
  *   blocks: the stream read as LF lines (the block path's rule: a CR
  *     before a LF dropped), its whole records cut after LFs into up to
  *     MAX_BLOCKS blocks, some at a later caller time (a new batch each),
- *     each from a copy freed as soon as scan_pool_feed_block returns.
+ *     each from a copy freed as soon as scan_pool_feed_block returns, or
+ *     (half the inputs) read in place, scan_pool_feed_block_shared, the
+ *     buffer overwritten and freed once the pool has applied them.
  * On both sides a line starting with '{' is parsed as journal JSON on the
  * caller's thread (replay's feed_direct, the pool's direct function).
  * Properties: both sides emit the same sanctions (address, scenario,
@@ -55,6 +57,7 @@ struct plan {
 	size_t end[MAX_BLOCKS];
 	int64_t now_us[MAX_BLOCKS];
 	int64_t tail_now_us;
+	bool shared;                /* blocks read in place (scan_pool_feed_block_shared) */
 };
 
 struct trace_rec {
@@ -79,6 +82,7 @@ struct side {
 	struct reader_lines lines;
 	struct reader_stats rs;
 	int64_t now_us;             /* the pool side's time for lines fed one by one */
+	uint64_t mark;              /* shared blocks: applied before their buffer goes */
 	struct journal_store *jstore;
 	uint64_t bad_journal, json_lines, json_hash;
 	struct sanction *sanctions;
@@ -183,7 +187,8 @@ static void on_line_pool(void *arg, const char *line, size_t len, uint64_t offse
 }
 
 /* The whole records of the input, block by block, each from a copy freed
- * at once (the pool must have copied it). */
+ * at once (the pool must have copied it), or shared: read in place until
+ * the reader's buffer goes (release_blocks). */
 static void feed_blocks(struct side *d, const char *buf, size_t whole)
 {
 	const struct plan *p = d->plan;
@@ -192,6 +197,11 @@ static void feed_blocks(struct side *d, const char *buf, size_t whole)
 	size_t at = 0;
 	for (size_t i = 0; i < p->nblocks; i++) {
 		size_t n = p->end[i] - at;
+		if (p->shared) {
+			scan_pool_feed_block_shared(d->pool, buf + at, n, p->now_us[i]);
+			at = p->end[i];
+			continue;
+		}
 		char *copy = fuzz_copy((const uint8_t *)buf + at, n);
 		scan_pool_feed_block(d->pool, copy, n, p->now_us[i]);
 		memset(copy, 'X', n);
@@ -200,6 +210,14 @@ static void feed_blocks(struct side *d, const char *buf, size_t whole)
 	}
 	FUZZ_CHECK(at == whole);
 	d->now_us = p->tail_now_us;
+	d->mark = scan_pool_mark(d->pool);
+}
+
+/* The reader's buffer goes: the shared blocks from it must be applied. */
+static void release_blocks(void *arg)
+{
+	struct side *d = arg;
+	scan_pool_apply_to(d->pool, d->mark);
 }
 
 /* The blocks pass: replay's framing of lines (replay_input_frame), with
@@ -240,11 +258,14 @@ static size_t frame_loop(reader_frame_fn frame, void *arg, const char *buf, size
 /* What reader_run does with an input one read() returns whole: frame
  * with more to come, then move the rest to the start of its buffer and
  * frame it at the end of input. Each buffer is freed when the reader is
- * done with it, so the pool must have copied what it keeps. */
-static void frame_input(reader_frame_fn frame, void *arg, const char *text, size_t len)
+ * done with it, so the pool must have copied what it keeps, or applied
+ * it when release (NULL: none) returns, as reader_map's release. */
+static void frame_input(reader_frame_fn frame, void *arg, const char *text, size_t len, void (*release)(void *arg))
 {
 	char *buf = fuzz_copy((const uint8_t *)text, len);
 	size_t start = frame_loop(frame, arg, buf, len, false);
+	if (release)
+		release(arg);
 	char *rest = fuzz_copy((const uint8_t *)buf + start, len - start);
 	memset(buf, 'X', len);
 	free(buf);
@@ -477,6 +498,7 @@ static void plan_one(struct plan *p, const char *text, size_t len)
 	p->nblocks = p->whole ? 1 : 0;
 	p->end[0] = p->whole;
 	p->now_us[0] = p->tail_now_us = T0_US;
+	p->shared = false;
 }
 
 /* The whole records of text cut after LFs: about one LF in 2^k ends a
@@ -506,6 +528,7 @@ static void plan_cut(struct plan *p, const char *text, size_t len, uint32_t seed
 		at = end;
 	}
 	p->tail_now_us = now;
+	p->shared = xorshift(&x) & 1;
 }
 
 /* replay: the pool side through replay_input_frame (plan: one block). */
@@ -515,11 +538,11 @@ static void run_pass(const char *text, size_t len, const struct plan *plan, bool
 	struct side ref, pool;
 	side_init(&ref, false, false, plan, eol, bare, ipv6_prefix);
 	side_init(&pool, true, replay, plan, eol, bare, ipv6_prefix);
-	frame_input(ref_frame, &ref, text, len);
+	frame_input(ref_frame, &ref, text, len, NULL);
 	if (replay)
-		frame_input(replay_input_frame, pool.in, text, len);
+		frame_input(replay_input_frame, pool.in, text, len, NULL);
 	else
-		frame_input(pool_frame, &pool, text, len);
+		frame_input(pool_frame, &pool, text, len, plan->shared ? release_blocks : NULL);
 	side_finish(&ref);
 	side_finish(&pool);
 	if (!pool.in || pool.in->form == REPLAY_FORM_LINES)

@@ -2,8 +2,10 @@
  * oversized lines, CRLF and a last line without newline (through a real
  * pipe); regular files read through a mapping (the same records as read(),
  * a file that shrinks before, behind and during a call, a mapping that
- * fails midway); and journal entries in JSON and export form (text and
- * binary fields, malformed and truncated entries). */
+ * fails midway; windows kept past the call until the reader releases
+ * them, read on another thread, also after a shrink); and journal entries
+ * in JSON and export form (text and binary fields, malformed and
+ * truncated entries). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -515,6 +518,158 @@ static void test_mapped_file_mapping_fails_midway(void **state)
 	free(data);
 }
 
+/* ---- bytes kept past the call (reader_run_file_shared) ---- */
+
+/* A framing function that keeps each window it is handed, unread, as
+ * scan_pool_feed_block_shared() does, and reads them only when the reader
+ * releases them, on another thread as the scanners would: they must still
+ * hold the file's bytes then, or zeros past a shrink. */
+#define MAX_KEPT 64
+struct kept {
+	const char *p;
+	size_t len;
+	uint64_t offset;
+};
+
+struct sharer {
+	struct reader_share share;
+	const char *data;            /* the file's bytes */
+	int fd;
+	struct kept kept[MAX_KEPT];
+	size_t nkept, nretired;      /* kept[0, nretired): from the retired mapping */
+	uint64_t handed;             /* offset of the next byte handed */
+	uint64_t same, zeros, wrong; /* bytes found when released */
+	unsigned retires, releases, calls_unmapped;
+	off_t shrink_to;             /* > 0: truncated at the first retire */
+};
+
+static long keep_window(void *arg, const char *buf, size_t len, bool at_eof, bool full)
+{
+	struct sharer *s = arg;
+	(void)at_eof, (void)full;
+	if (!s->share.mapped) {
+		s->calls_unmapped++;
+		return (long)len;
+	}
+	assert_true(s->nkept < MAX_KEPT);
+	s->kept[s->nkept++] = (struct kept){buf, len, s->handed};
+	s->handed += len;
+	return (long)len;
+}
+
+/* Reads the retired windows: each byte the file's, or zero past a shrink. */
+static void *read_retired(void *arg)
+{
+	struct sharer *s = arg;
+	for (size_t k = 0; k < s->nretired; k++) {
+		const struct kept *w = &s->kept[k];
+		for (size_t i = 0; i < w->len; i++) {
+			char c = w->p[i];
+			if (c == s->data[w->offset + i])
+				s->same++;
+			else if (c == '\0' && s->shrink_to > 0 && w->offset + i >= (uint64_t)s->shrink_to)
+				s->zeros++;
+			else
+				s->wrong++;
+		}
+	}
+	return NULL;
+}
+
+static void release_kept(void *arg)
+{
+	struct sharer *s = arg;
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, read_retired, s), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	memmove(s->kept, s->kept + s->nretired, (s->nkept - s->nretired) * sizeof(s->kept[0]));
+	s->nkept -= s->nretired;
+	s->nretired = 0;
+	s->releases++;
+}
+
+static void retire_kept(void *arg)
+{
+	struct sharer *s = arg;
+	s->nretired = s->nkept;
+	if (s->shrink_to > 0 && s->retires == 0)
+		assert_int_equal(ftruncate(s->fd, s->shrink_to), 0);
+	s->retires++;
+}
+
+static int read_shared(int fd, struct sharer *s, struct reader_stats *st)
+{
+	s->fd = fd;
+	s->share = (struct reader_share){.retire = retire_kept, .release = release_kept, .arg = s};
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	return reader_run_file_shared(fd, keep_window, s, st, &s->share);
+}
+
+/* Windows kept across several moves of the mapping stay readable and
+ * unchanged until released, each released once, all by the end. */
+static void test_shared_windows_kept_until_released(void **state)
+{
+	(void)state;
+	size_t len = 3 * READER_MAP_SPAN + 5555;
+	char *data = malloc(len);
+	size_t n = fill_lines(data, len, 13);
+	int fd = temp_file(data, n);
+	struct sharer s = {.data = data};
+	struct reader_stats st = {0};
+	assert_int_equal(read_shared(fd, &s, &st), 0);
+	assert_int_equal(s.same, n);
+	assert_int_equal(s.wrong + s.zeros, 0);
+	assert_int_equal(s.nkept, 0);
+	assert_true(s.retires >= 3);
+	assert_int_equal(s.releases, s.retires);
+	assert_int_equal(s.calls_unmapped, 0);
+	assert_false(s.share.mapped);
+	close(fd);
+	free(data);
+}
+
+/* Truncated while windows are kept: read on another thread after the
+ * shrink, the bytes past the new end are zeros (no crash), the bytes
+ * before it the file's, and the read says the file shrank. */
+static void test_shared_windows_after_a_shrink(void **state)
+{
+	(void)state;
+	size_t len = 3 * READER_MAP_SPAN + 5555;
+	char *data = malloc(len);
+	size_t n = fill_lines(data, len, 17);
+	int fd = temp_file(data, n);
+	struct sharer s = {.data = data, .shrink_to = READER_MAP_SPAN / 2 + 99};
+	struct reader_stats st = {0};
+	struct sigaction before, after;
+	assert_int_equal(sigaction(SIGBUS, NULL, &before), 0);
+	assert_int_equal(read_shared(fd, &s, &st), READER_SHRANK);
+	assert_int_equal(sigaction(SIGBUS, NULL, &after), 0);
+	assert_true(after.sa_sigaction == before.sa_sigaction);
+	assert_int_equal(s.wrong, 0);
+	assert_true(s.same >= (uint64_t)s.shrink_to);
+	assert_true(s.zeros > 0);
+	assert_int_equal(s.nkept, 0);
+	close(fd);
+	free(data);
+}
+
+/* A pipe is not mapped: its bytes are never said to outlive a call. */
+static void test_shared_pipe_not_mapped(void **state)
+{
+	(void)state;
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], "one\ntwo\n", 8), 8);
+	close(fds[1]);
+	struct sharer s = {.data = "one\ntwo\n"};
+	s.share = (struct reader_share){.retire = retire_kept, .release = release_kept, .arg = &s, .mapped = true};
+	struct reader_stats st = {0};
+	assert_int_equal(reader_run_file_shared(fds[0], keep_window, &s, &st, &s.share), 0);
+	assert_int_equal(s.calls_unmapped, 1);
+	assert_int_equal(s.retires + s.releases, 0);
+	close(fds[0]);
+}
+
 /* ---- journal JSON ---- */
 
 static void test_journal_json(void **state)
@@ -634,6 +789,8 @@ int main(void)
 		cmocka_unit_test(test_mapped_file_shrinks_ahead), cmocka_unit_test(test_mapped_file_shrinks_behind),
 		cmocka_unit_test(test_mapped_file_shrinks_during_a_call),
 		cmocka_unit_test(test_mapped_file_mapping_fails_midway),
+		cmocka_unit_test(test_shared_windows_kept_until_released),
+		cmocka_unit_test(test_shared_windows_after_a_shrink), cmocka_unit_test(test_shared_pipe_not_mapped),
 		cmocka_unit_test(test_journal_json), cmocka_unit_test(test_journal_export),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

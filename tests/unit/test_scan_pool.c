@@ -6,7 +6,9 @@
  * that fill a batch's text before its line count, oversized, bare and
  * garbage lines, and flushes in the middle; and the same for whole blocks
  * of text that the scanners frame (scan_pool_feed_block): CRs, journal
- * JSON lines left to the caller in order, lines past a batch's room. */
+ * JSON lines left to the caller in order, lines past a batch's room; and
+ * blocks read in place (scan_pool_feed_block_shared), never after the
+ * mark they were fed before is applied. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -304,6 +306,48 @@ static void feed_text_by_block(struct scan_pool *p, const char *text, size_t len
 	}
 }
 
+/* Blocks of pseudo-random sizes fed where they lie in text, which the
+ * scanners read in place (scan_pool_feed_block_shared), as replay feeds a
+ * mapped file; now and then a mark, and the lines before the previous
+ * mark applied and their bytes overwritten, as the mapping they came from
+ * would go (reader_map.h's retire and release): a scanner that read them
+ * later would see the X's. Every 7th block comes from a scratch copy,
+ * copied by the pool (scan_pool_feed_block) among the shared ones. */
+static void feed_text_shared(struct scan_pool *p, char *text, size_t len)
+{
+	static char scratch[4096];
+	uint32_t x = 54321;
+	uint64_t mark = scan_pool_mark(p);
+	size_t released = 0, marked_at = 0, marks = 0, blocks = 0;
+	for (size_t at = 0; at < len;) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		size_t want = 1 + x % (x % 4 == 0 ? 1024 * 1024 : 4096);
+		if (want > len - at)
+			want = len - at;
+		const char *cut = memrchr(text + at, '\n', want);
+		if (!cut)
+			cut = memchr(text + at + want, '\n', len - at - want);
+		size_t n = (size_t)(cut - (text + at)) + 1;
+		if (x % 7 == 0 && n <= sizeof(scratch)) {
+			memcpy(scratch, text + at, n);
+			scan_pool_feed_block(p, scratch, n, T0 * 1000000LL);
+			memset(scratch, 'X', n);
+		} else {
+			scan_pool_feed_block_shared(p, text + at, n, T0 * 1000000LL);
+		}
+		at += n;
+		if (++blocks % 5 == 0) {
+			scan_pool_apply_to(p, mark);
+			memset(text + released, 'X', marked_at - released);
+			released = marked_at;
+			mark = scan_pool_mark(p);
+			marked_at = at;
+			marks++;
+		}
+	}
+	assert_true(marks > 10);
+}
+
 /* The same text framed here and fed one line at a time (as replay does
  * for CR LF streams): journal JSON lines go to the direct function too,
  * in their place, and the pool stays in use. */
@@ -321,9 +365,11 @@ static void feed_text_line_by_line(struct scan_pool *p, const char *text, size_t
 	}
 }
 
+enum feeding { BY_LINE, BLOCKS, SHARED };
+
 /* One thread: framed here, fed one by one (the reference). More: through
- * a pool, in blocks or line by line. */
-static void replay_text(const struct ruleset *rs, const char *text, size_t len, unsigned threads, bool blocks,
+ * a pool, in blocks (copied or shared) or line by line. */
+static void replay_text(const struct ruleset *rs, const char *text, size_t len, unsigned threads, enum feeding how,
 			struct block_outcome *b)
 {
 	memset(b, 0, sizeof(*b));
@@ -335,16 +381,22 @@ static void replay_text(const struct ruleset *rs, const char *text, size_t len, 
 		struct scan_pool *p = scan_pool_new(e, threads);
 		assert_non_null(p);
 		scan_pool_set_direct(p, on_direct, &b->direct);
-		if (blocks)
+		char *copy = how == SHARED ? malloc(len) : NULL;
+		if (how == SHARED) {
+			assert_non_null(copy);
+			feed_text_shared(p, memcpy(copy, text, len), len);
+		} else if (how == BLOCKS) {
 			feed_text_by_block(p, text, len);
-		else
+		} else {
 			feed_text_line_by_line(p, text, len, b);
+		}
 		scan_pool_flush(p);
 		uint64_t records = 0, oversized = 0;
 		scan_pool_counts(p, &records, &oversized);
 		b->records += records;
 		b->oversized += oversized;
 		scan_pool_free(p);
+		free(copy);
 	} else {
 		feed_text_by_line(text, len, b);
 	}
@@ -370,12 +422,15 @@ static void test_blocks_same_as_one_thread(void **state)
 	size_t len;
 	char *text = make_text(&len);
 	struct block_outcome one, many;
-	replay_text(rs, text, len, 1, true, &one);
+	replay_text(rs, text, len, 1, BY_LINE, &one);
 	assert_true(one.o.n > 100);
 	assert_int_equal(one.records, NLINES + 40000);
 	assert_true(one.oversized > 0 && one.direct.calls > 200);
 	for (unsigned threads = 2; threads <= 4; threads += 2) {
-		replay_text(rs, text, len, threads, true, &many);
+		replay_text(rs, text, len, threads, BLOCKS, &many);
+		assert_same_replay(&one, &many);
+		free(many.o.sanctions);
+		replay_text(rs, text, len, threads, SHARED, &many);
 		assert_same_replay(&one, &many);
 		free(many.o.sanctions);
 	}
@@ -391,8 +446,8 @@ static void test_json_lines_direct_when_fed_by_line(void **state)
 	size_t len;
 	char *text = make_text(&len);
 	struct block_outcome one, lines;
-	replay_text(rs, text, len, 1, true, &one);
-	replay_text(rs, text, len, 3, false, &lines);
+	replay_text(rs, text, len, 1, BY_LINE, &one);
+	replay_text(rs, text, len, 3, BY_LINE, &lines);
 	assert_true(one.direct.calls > 200);
 	assert_same_replay(&one, &lines);
 	free(one.o.sanctions);
