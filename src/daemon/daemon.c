@@ -386,11 +386,22 @@ static int reimpose_one(void *arg, const struct ledger_sanction *s)
 	return 0;
 }
 
+static void reimpose_pending(void *arg, const struct addr *key, int64_t until_us)
+{
+	struct daemon *d = arg;
+	engine_impose(d->engine, key, until_us);
+}
+
 /* After a reload the engine is new but the firewall is right: the engine
- * only relearns what is sanctioned (the kernel's sets are not touched). */
+ * only relearns what is sanctioned (the kernel's sets are not touched):
+ * the ledger's sanctions, and this host's not recorded yet (held while
+ * the ledger refuses writes), without which their addresses' failures
+ * would sanction them again. */
 static int reimpose(struct daemon *d, char *err, size_t errlen)
 {
-	return ledger_each_active(d->ledger, daemon_now_us(), reimpose_one, d, err, errlen);
+	int64_t now = daemon_now_us();
+	recorder_each_pending(d->recorder, now, reimpose_pending, d);
+	return ledger_each_active(d->ledger, now, reimpose_one, d, err, errlen);
 }
 
 

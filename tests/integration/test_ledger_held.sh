@@ -8,7 +8,9 @@
 # returns and they are written late, the elements still end then, and
 # alpha's reports, delivered again, are applied on top. An element of a
 # held sanction deleted by hand is added again, as a recorded one's is.
-# The table deleted with nft is restored with the held sanctions in it.
+# The table deleted with nft is restored with the held sanctions in it,
+# and after pacto reload the engine still knows a held sanction (the
+# address's failures do not sanction it again).
 # bravo runs pactod with real nftables in its own network namespace (a
 # nats-server on its loopback); its state directory is a 1 MiB tmpfs in a
 # mount namespace of this test's own, which a file fills (as
@@ -108,6 +110,19 @@ in_ns nft delete table inet pacto
 restored() { [ "$(restores)" -gt "$restores_before" ] && in_set 203.0.113.1; }
 check "the table deleted with nft is restored from the ledger" wait_for 12 restored
 check "with the held $SHORT and $LONG, to their end ($(left_s $SHORT), $(left_s $LONG) s left)" both_for_hour
+
+# pacto reload: the new engine knows the held sanctions, so their
+# address's failures, read after it, do not sanction it again.
+sanctions() { ctl status --json | jq '.counters.sanctions'; }
+lines_read() { ctl status --json | jq '.engine.lines'; }
+check "pacto reload" sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE reload >/dev/null"
+sanctions_before=$(sanctions) lines_before=$(lines_read)
+sshd_failures "$SCRATCH/auth.log" bravo "$SHORT" 6
+read_6() { [ "$(lines_read)" -ge $((lines_before + 6)) ]; }
+check "after the reload, 6 failures of $SHORT are read" wait_for 5 read_6
+sleep 0.5
+check "and sanction it no more: it is in force ($(sanctions) sanctions, $sanctions_before before)" \
+	[ "$(sanctions)" = "$sanctions_before" ]
 
 rm -f "$STATE/filler"
 none_held() { [ "$(held)" = 0 ]; }
