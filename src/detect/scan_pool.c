@@ -457,11 +457,36 @@ static size_t block_take(const struct batch *b, const char *buf, size_t len)
 	return cut ? (size_t)(cut - buf) + 1 : 0;
 }
 
-void scan_pool_feed_block(struct scan_pool *p, const char *buf, size_t len, int64_t now_us)
+/* Whether b can take a block of buf at now_us: an empty batch can; one of
+ * lines cannot; a copied block takes copied bytes of its time; a shared
+ * block, the bytes that follow its own (as integers: buf may lie in
+ * another buffer, where comparing pointers is undefined). */
+static bool block_fits(const struct batch *b, const char *buf, int64_t now_us, bool shared)
+{
+	if (!b->block)
+		return !b->nlines && !b->pending_len;
+	if (b->shared != shared || b->block_now_us != now_us)
+		return false;
+	return !shared || (uintptr_t)buf == (uintptr_t)b->data + b->text_used;
+}
+
+static void block_add(struct batch *b, const char *buf, size_t take, int64_t now_us, bool shared)
+{
+	if (!shared)
+		memcpy(b->text + b->text_used, buf, take);
+	else if (!b->block)
+		b->data = buf;
+	b->text_used += take;
+	b->block = true;
+	b->shared = shared;
+	b->block_now_us = now_us;
+}
+
+static void feed_block(struct scan_pool *p, const char *buf, size_t len, int64_t now_us, bool shared)
 {
 	while (len > 0) {
 		struct batch *b = batch_of(p, p->next_fill);
-		if ((!b->block && (b->nlines || b->pending_len)) || (b->block && (b->shared || b->block_now_us != now_us))) {
+		if (!block_fits(b, buf, now_us, shared)) {
 			submit(p);
 			continue;
 		}
@@ -472,10 +497,7 @@ void scan_pool_feed_block(struct scan_pool *p, const char *buf, size_t len, int6
 			submit(p);
 			continue;
 		} else {
-			memcpy(b->text + b->text_used, buf, take);
-			b->text_used += take;
-			b->block = true;
-			b->block_now_us = now_us;
+			block_add(b, buf, take, now_us, shared);
 		}
 		buf += take;
 		len -= take;
@@ -484,40 +506,14 @@ void scan_pool_feed_block(struct scan_pool *p, const char *buf, size_t len, int6
 	}
 }
 
-/* Whether buf can extend b's shared block: it goes on from where the block's
- * bytes end, at the same time. As integers: buf may lie in another buffer,
- * where comparing pointers is undefined. */
-static bool extends_shared(const struct batch *b, const char *buf, int64_t now_us)
+void scan_pool_feed_block(struct scan_pool *p, const char *buf, size_t len, int64_t now_us)
 {
-	return b->shared && b->block_now_us == now_us && (uintptr_t)buf == (uintptr_t)b->data + b->text_used;
+	feed_block(p, buf, len, now_us, false);
 }
 
 void scan_pool_feed_block_shared(struct scan_pool *p, const char *buf, size_t len, int64_t now_us)
 {
-	while (len > 0) {
-		struct batch *b = batch_of(p, p->next_fill);
-		if (b->nlines || b->pending_len || (b->block && !extends_shared(b, buf, now_us))) {
-			submit(p);
-			continue;
-		}
-		size_t take = block_take(b, buf, len);
-		if (take == 0 && b->text_used == 0)
-			take = drop_huge_line(p, buf, len);
-		else if (take == 0) {
-			submit(p);
-			continue;
-		} else {
-			if (!b->block)
-				b->data = buf;
-			b->text_used += take;
-			b->block = b->shared = true;
-			b->block_now_us = now_us;
-		}
-		buf += take;
-		len -= take;
-		if (b->text_used == SCAN_POOL_BLOCK_BYTES)
-			submit(p);
-	}
+	feed_block(p, buf, len, now_us, true);
 }
 
 uint64_t scan_pool_mark(struct scan_pool *p)

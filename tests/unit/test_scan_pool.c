@@ -283,6 +283,20 @@ static void feed_text_by_line(const char *text, size_t len, struct block_outcome
 	}
 }
 
+/* The length of the next block of text[at, len): a pseudo-random size
+ * (one in four up to big, the others up to 4 KiB) cut after a LF. */
+static size_t next_block(const char *text, size_t at, size_t len, uint32_t *x, size_t big)
+{
+	*x ^= *x << 13, *x ^= *x >> 17, *x ^= *x << 5;
+	size_t want = 1 + *x % (*x % 4 == 0 ? big : 4096);
+	if (want > len - at)
+		want = len - at;
+	const char *cut = memrchr(text + at, '\n', want);
+	if (!cut)
+		cut = memchr(text + at + want, '\n', len - at - want);
+	return (size_t)(cut - (text + at)) + 1;
+}
+
 /* Blocks of pseudo-random sizes, each cut after a LF, from a scratch
  * buffer overwritten after each call (the pool must have copied it). */
 static void feed_text_by_block(struct scan_pool *p, const char *text, size_t len)
@@ -290,14 +304,7 @@ static void feed_text_by_block(struct scan_pool *p, const char *text, size_t len
 	static char scratch[3 * 1024 * 1024];
 	uint32_t x = 12345;
 	for (size_t at = 0; at < len;) {
-		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-		size_t want = 1 + x % (x % 4 == 0 ? sizeof(scratch) - 1 : 4096);
-		if (want > len - at)
-			want = len - at;
-		const char *cut = memrchr(text + at, '\n', want);
-		if (!cut)
-			cut = memchr(text + at + want, '\n', len - at - want);
-		size_t n = (size_t)(cut - (text + at)) + 1;
+		size_t n = next_block(text, at, len, &x, sizeof(scratch) - 1);
 		assert_true(n <= sizeof(scratch));
 		memcpy(scratch, text + at, n);
 		scan_pool_feed_block(p, scratch, n, T0 * 1000000LL);
@@ -320,14 +327,7 @@ static void feed_text_shared(struct scan_pool *p, char *text, size_t len)
 	uint64_t mark = scan_pool_mark(p);
 	size_t released = 0, marked_at = 0, marks = 0, blocks = 0;
 	for (size_t at = 0; at < len;) {
-		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-		size_t want = 1 + x % (x % 4 == 0 ? 1024 * 1024 : 4096);
-		if (want > len - at)
-			want = len - at;
-		const char *cut = memrchr(text + at, '\n', want);
-		if (!cut)
-			cut = memchr(text + at + want, '\n', len - at - want);
-		size_t n = (size_t)(cut - (text + at)) + 1;
+		size_t n = next_block(text, at, len, &x, 1024 * 1024);
 		if (x % 7 == 0 && n <= sizeof(scratch)) {
 			memcpy(scratch, text + at, n);
 			scan_pool_feed_block(p, scratch, n, T0 * 1000000LL);
