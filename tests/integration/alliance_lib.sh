@@ -220,6 +220,25 @@ start_alliance_host() {
 	wait_for 15 link_ready
 }
 
+# host_pactod_pid: the pid of the pactod in bravo's namespace.
+host_pactod_pid() {
+	for pid in $(ip netns pids "$NS"); do
+		[ "$(cat /proc/"$pid"/comm 2>/dev/null)" = pactod ] && echo "$pid"
+	done
+}
+
+# restart_alliance_host [PACTOD-OPTION...]: bravo's pactod stops (the
+# kernel keeps its set), starts again as start_alliance_host starts it,
+# and its link is ready within 15 s.
+restart_alliance_host() {
+	pid=$(host_pactod_pid)
+	[ -n "$pid" ] && kill "$pid" || return 1
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+	in_ns "$BUILD/pactod" --foreground --state-dir "$STATE" --watch "$SCRATCH/auth.log" --treaty "$TREATY" \
+		--key "$SCRATCH/bravo.key" --nats "$URL" "$@" >>"$SCRATCH/pactod.log" 2>&1 &
+	wait_for 15 link_ready
+}
+
 # allyprobe ALLYPROBE-ARGS...: allyprobe on bravo's namespace's server, for
 # alliance west; the caller says as whom, with which key (forgeries too).
 allyprobe() { in_ns "$BUILD/allyprobe" --nats "$URL" --alliance west "$@"; }

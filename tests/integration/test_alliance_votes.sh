@@ -59,20 +59,6 @@ support_ended() {
 withdrawn() {
 	wait_for 5 verdict "$1" alpha "$2" unchanged && in_set "$1" && support_ended "$1" alpha
 }
-pactod_pid() {
-	for pid in $(ip netns pids "$NS"); do
-		[ "$(cat /proc/"$pid"/comm 2>/dev/null)" = pactod ] && echo "$pid"
-	done
-}
-# restart: bravo's pactod stops (the kernel keeps its set) and starts again.
-restart() {
-	pid=$(pactod_pid)
-	[ -n "$pid" ] && kill "$pid" || return 1
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
-	in_ns "$BUILD/pactod" --foreground --state-dir "$STATE" --watch "$SCRATCH/auth.log" --treaty "$TREATY" \
-		--key "$SCRATCH/bravo.key" --nats "$URL" >>"$SCRATCH/pactod.log" 2>&1 &
-	wait_for 15 link_ready
-}
 # expel_delta: alpha, bravo, charlie and echo sign a treaty without delta;
 # bravo reloads it and says one sanction lifted.
 expel_delta() {
@@ -114,7 +100,7 @@ check "203.0.113.50: alpha, charlie and delta report it: dropped" in_force_by_th
 lift echo 2 203.0.113.50
 check "203.0.113.50: echo's lift refused, not_reporter" wait_for 5 verdict 203.0.113.50 echo 2 refused not_reporter
 
-check "bravo's pactod restarts" restart
+check "bravo's pactod restarts" restart_alliance_host
 check "203.0.113.30 and .40 still dropped after the restart" sh -c "$(command -v ip) netns exec $NS nft get element inet pacto v4 '{ 203.0.113.30, 203.0.113.40 }' >/dev/null"
 lift charlie 10 203.0.113.30
 check "203.0.113.30: charlie lifts after the restart: lifted" wait_for 5 gone 203.0.113.30
