@@ -3,10 +3,15 @@
  * vote names its member by registry slot, so a reload does not have to
  * rewrite every vote; a slot whose member left the treaty weighs nothing).
  * Votes live in a bounded LRU keyed by the reported address.
+ * Each member's sequence numbers: a window (below), so that a message
+ * delivered again after later ones were applied (JetStream's ack wait
+ * after a round was undone, or pactod stopped before its ack) is taken
+ * once, not lost as a replay.
  * A round (receipt_round_begin .. _keep or _undo) keeps an undo log: the
- * state of each member and each address as it was before the round first
- * changed it, and every address the table evicted meanwhile, so that a
- * round whose ledger commit failed can be put back whole. */
+ * state of each member (with its window) and each address as it was
+ * before the round first changed it, and every address the table evicted
+ * meanwhile, so that a round whose ledger commit failed can be put back
+ * whole. */
 #include "alliance/receipt.h"
 
 #include <stdio.h>
@@ -19,6 +24,11 @@
 
 #define DEFAULT_MAX_KEYS 65536
 
+/* A window's slot for number seq holds a tag: */
+#define TAG_FREE 0u                       /* not taken */
+#define TAG_UNKNOWN 1u                    /* taken, the address unknown (a ledger of before the window) */
+#define TAG_SEED 0x7061637430726373ULL    /* fixed: tags are kept in the ledger */
+
 struct member_state {
 	char id[TREATY_MAX_ID + 1];
 	uint8_t key[SIGNER_PUBLIC_BYTES]; /* its key in the latest treaty that listed it */
@@ -26,7 +36,12 @@ struct member_state {
 	uint16_t gen;                     /* +1 each time a treaty replaces its key */
 	unsigned weight;                  /* 0 when not in the current treaty */
 	size_t treaty_index;              /* valid when weight > 0 */
-	uint64_t last_seq;
+	uint64_t last_seq;                /* the highest number taken */
+	/* The window, by seq % RECEIPT_WINDOW, for the numbers in
+	 * (last_seq - RECEIPT_WINDOW, last_seq]: the tag of the address of
+	 * the report that took it, TAG_FREE if none did yet. NULL until the
+	 * member's first report (then last_seq is 0: nothing taken). */
+	uint32_t *window;
 	int64_t last_time_us;             /* latest report time seen (for the rate) */
 	double tokens;                    /* rate bucket */
 	int64_t bucket_time_us;
@@ -62,6 +77,7 @@ struct undo_key {
 struct undo_member {
 	uint16_t slot;
 	struct member_state old;
+	bool had_window;                  /* its window is in uwindows, at the same index */
 };
 
 struct receipt {
@@ -83,6 +99,7 @@ struct receipt {
 	size_t nukeys, ukeys_cap;
 	struct undo_member *umembers;
 	size_t numembers, umembers_cap;
+	uint32_t *uwindows;               /* umembers_cap windows */
 	uint64_t round_unknown_refusals, round_evictions;
 };
 
@@ -105,6 +122,7 @@ static const char *const reason_names[RR_COUNT] = {
 	[RR_ALLOWLISTED] = "allowlisted",
 	[RR_TOO_WIDE] = "too_wide",
 	[RR_NOT_REPORTER] = "not_reporter",
+	[RR_SUPERSEDED] = "superseded",
 };
 
 const char *receipt_reason_name(enum receipt_reason why)
@@ -161,6 +179,7 @@ static struct member_state *add_slot(struct receipt *r, const char *id)
 			if (m->weight != 0 || treaty_member_by_id(r->treaty, m->id))
 				continue;
 			uint16_t gen = (uint16_t)(m->gen + 1);
+			free(m->window);
 			memset(m, 0, sizeof(*m));
 			m->gen = gen;
 			snprintf(m->id, sizeof(m->id), "%s", id);
@@ -230,10 +249,13 @@ void receipt_free(struct receipt *r)
 		return;
 	lru_free(r->keys);
 	free(r->slot_of);
+	for (size_t i = 0; i < r->nmembers; i++)
+		free(r->members[i].window);
 	free(r->members);
 	free(r->member_round);
 	free(r->ukeys);
 	free(r->umembers);
+	free(r->uwindows);
 	free(r);
 }
 
@@ -249,8 +271,27 @@ static void save_member(struct receipt *r, struct member_state *m)
 	if (r->numembers == r->umembers_cap) {
 		r->umembers_cap = r->umembers_cap ? 2 * r->umembers_cap : 16;
 		r->umembers = xreallocarray(r->umembers, r->umembers_cap, sizeof(*r->umembers));
+		r->uwindows = xreallocarray(r->uwindows, r->umembers_cap, RECEIPT_WINDOW_BYTES);
 	}
-	r->umembers[r->numembers++] = (struct undo_member){.slot = (uint16_t)slot, .old = *m};
+	if (m->window)
+		memcpy(r->uwindows + r->numembers * RECEIPT_WINDOW, m->window, RECEIPT_WINDOW_BYTES);
+	r->umembers[r->numembers++] = (struct undo_member){.slot = (uint16_t)slot, .old = *m,
+							    .had_window = m->window != NULL};
+}
+
+/* Puts member u->slot back as the log has it. A window allocated in the
+ * round stays allocated, empty (as NULL meant: nothing taken). */
+static void undo_member(struct receipt *r, size_t i)
+{
+	const struct undo_member *u = &r->umembers[i];
+	struct member_state *m = &r->members[u->slot];
+	uint32_t *window = m->window;
+	*m = u->old;
+	m->window = window;
+	if (window && u->had_window)
+		memcpy(window, r->uwindows + i * RECEIPT_WINDOW, RECEIPT_WINDOW_BYTES);
+	else if (window)
+		memset(window, 0, RECEIPT_WINDOW_BYTES);
 }
 
 static void log_key(struct receipt *r, const struct addr *key, bool existed, const struct entry *old)
@@ -323,7 +364,7 @@ void receipt_round_undo(struct receipt *r)
 		*e = u->old;
 	}
 	for (size_t i = r->numembers; i-- > 0;)
-		r->members[r->umembers[i].slot] = r->umembers[i].old;
+		undo_member(r, i);
 	r->unknown_refusals = r->round_unknown_refusals;
 	r->evictions = r->round_evictions;
 	r->nukeys = r->numembers = 0;
@@ -352,6 +393,74 @@ enum receipt_reason receipt_check_batch(const struct receipt *r, const char *mem
 		return RR_WRONG_ALLIANCE;
 	if (b->treaty_version != r->treaty->version)
 		return RR_WRONG_TREATY;
+	return RR_NONE;
+}
+
+/* ---- sequence numbers: each member's window ----
+ * A member numbers its reports in increasing order (gaps allowed: it skips
+ * numbers at each start and after a failed publish), but they may arrive
+ * out of order: JetStream delivers a message again only after its ack
+ * wait (a round undone because the ledger commit failed, pactod stopped
+ * before acking), and later messages of the same member may be applied
+ * meanwhile. As IPsec's and DTLS's anti-replay windows do, the receipt
+ * remembers which of the RECEIPT_WINDOW numbers up to the highest taken
+ * were taken: a number is taken once, if above the highest or within the
+ * window and free; a number below the window is refused whatever it is.
+ * So a signed message replayed, however often and late, is never applied
+ * twice, and the memory is 4 bytes a number of the window, whatever
+ * comes. Each slot keeps a tag of the address its report named, so that
+ * a report taken late can see whether a later one of the same member
+ * about the same address was taken before it (superseded): each member's
+ * word about an address is the report with its highest number, as if
+ * they had come in order. */
+
+/* A 32-bit tag of an address, never TAG_FREE or TAG_UNKNOWN. Two
+ * addresses of one tag: a late report of one is taken as superseded by a
+ * later report of the other from the same member (a chance of about
+ * 1 in 2^32 for each report between them, and only the member's own
+ * reports can collide). */
+static uint32_t addr_tag(const struct addr *a)
+{
+	uint32_t t = (uint32_t)addr_hash(a, TAG_SEED);
+	return t > TAG_UNKNOWN ? t : t + 2;
+}
+
+static uint32_t *window_of(struct member_state *m)
+{
+	if (!m->window)
+		m->window = xcalloc(RECEIPT_WINDOW, sizeof(*m->window));
+	return m->window;
+}
+
+/* Takes seq, for a report of the address of tag: RR_REPLAY if it is
+ * below the window or was taken before (then nothing changes), else it is
+ * taken, and RR_SUPERSEDED if a later number of this member about the
+ * same address was taken before it, RR_NONE if not. */
+static enum receipt_reason take_seq(struct member_state *m, uint64_t seq, uint32_t tag)
+{
+	if (seq == 0)
+		return RR_REPLAY;   /* report_decode refuses it: never taken */
+	uint32_t *w = window_of(m);
+	if (seq > m->last_seq) {
+		if (seq - m->last_seq >= RECEIPT_WINDOW)
+			memset(w, 0, RECEIPT_WINDOW_BYTES);
+		else
+			for (uint64_t s = m->last_seq + 1; s < seq; s++)
+				w[s % RECEIPT_WINDOW] = TAG_FREE;   /* numbers skipped stay free */
+		w[seq % RECEIPT_WINDOW] = tag;
+		m->last_seq = seq;
+		return RR_NONE;
+	}
+	if (m->last_seq - seq >= RECEIPT_WINDOW || w[seq % RECEIPT_WINDOW] != TAG_FREE)
+		return RR_REPLAY;
+	w[seq % RECEIPT_WINDOW] = tag;
+	/* Late: was a later report of this member about it taken first? A
+	 * slot of unknown address may have been: assume it was. */
+	for (uint64_t s = seq + 1; s <= m->last_seq; s++) {
+		uint32_t t = w[s % RECEIPT_WINDOW];
+		if (t == tag || t == TAG_UNKNOWN)
+			return RR_SUPERSEDED;
+	}
 	return RR_NONE;
 }
 
@@ -529,13 +638,17 @@ bool receipt_admit(struct receipt *r, const char *member, const struct report *r
 		return false;
 	}
 	save_member(r, m);
-	if (rep->seq <= m->last_seq) {
+	enum receipt_reason taken = take_seq(m, rep->seq, addr_tag(&rep->addr));
+	if (taken == RR_REPLAY) {
 		refuse(m, out, RR_REPLAY);
 		return false;
 	}
-	m->last_seq = rep->seq;
 	m->last_received_us = now_us;
 	m->lag_us = now_us - rep->time_us;
+	if (taken == RR_SUPERSEDED) {
+		refuse(m, out, RR_SUPERSEDED);
+		return false;
+	}
 	if (rep->time_us > now_us + (int64_t)r->treaty->skew_s * 1000000) {
 		refuse(m, out, RR_FUTURE);
 		return false;
@@ -585,13 +698,62 @@ bool receipt_member_state(const struct receipt *r, const char *member, uint64_t 
 	return true;
 }
 
-void receipt_restore_member(struct receipt *r, const char *member, uint64_t last_seq, int64_t last_time_us)
+/* The numbers of m's window, (last_seq - span, last_seq]. */
+static uint64_t window_span(const struct member_state *m)
+{
+	return m->last_seq < RECEIPT_WINDOW ? m->last_seq : RECEIPT_WINDOW;
+}
+
+size_t receipt_member_window(const struct receipt *r, const char *member, uint8_t *out)
+{
+	const struct member_state *m = find_slot(r, member);
+	if (!m || !m->window || m->last_seq == 0)
+		return 0;
+	/* From the lowest number taken: below it the window is free. */
+	uint64_t first = m->last_seq - window_span(m) + 1;
+	while (first < m->last_seq && m->window[first % RECEIPT_WINDOW] == TAG_FREE)
+		first++;
+	size_t n = 0;
+	for (uint64_t s = first; s <= m->last_seq; s++) {
+		uint32_t t = m->window[s % RECEIPT_WINDOW];
+		out[n++] = (uint8_t)t;
+		out[n++] = (uint8_t)(t >> 8);
+		out[n++] = (uint8_t)(t >> 16);
+		out[n++] = (uint8_t)(t >> 24);
+	}
+	return n;
+}
+
+void receipt_restore_member(struct receipt *r, const char *member, uint64_t last_seq, int64_t last_time_us,
+			    const uint8_t *window, size_t len)
 {
 	struct member_state *m = current_member(r, member);
 	if (!m)
 		return;
 	m->last_seq = last_seq;
 	m->last_time_us = last_time_us;
+	if (!last_seq) {
+		if (m->window)
+			memset(m->window, 0, RECEIPT_WINDOW_BYTES);
+		return;
+	}
+	uint32_t *w = window_of(m);
+	uint64_t span = window_span(m), n = len / 4;
+	memset(w, 0, RECEIPT_WINDOW_BYTES);
+	if (!window || len % 4 != 0 || n == 0 || n > span) {
+		/* Unknown: every number up to last_seq was taken (replays),
+		 * and a later one of any address (superseded). */
+		for (uint64_t s = last_seq - span + 1; s <= last_seq; s++)
+			w[s % RECEIPT_WINDOW] = TAG_UNKNOWN;
+		return;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		const uint8_t *b = window + 4 * i;
+		w[(last_seq - n + 1 + i) % RECEIPT_WINDOW] =
+			(uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	}
+	if (w[last_seq % RECEIPT_WINDOW] == TAG_FREE)
+		w[last_seq % RECEIPT_WINDOW] = TAG_UNKNOWN;   /* last_seq was taken, whatever the bytes say */
 }
 
 void receipt_restore_vote(struct receipt *r, const char *member, uint64_t seq, int64_t time_us,

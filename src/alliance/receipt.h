@@ -3,10 +3,12 @@
  * Why: a report is hostile input until proven otherwise. Whatever reaches
  * pactod from the broker goes through these checks, in this order: sender
  * in the treaty, signature (report_decode), right alliance and treaty
- * version, not a replay (per-member sequence), not from the future (clock
- * skew), within the member's rate, not in a protected range nor the local
- * allowlist, no wider than the treaty allows, and finally the weighted
- * quorum of distinct reporters.
+ * version, not a replay (each member's window of sequence numbers), not
+ * superseded (a later report of the member about the same address was
+ * taken first), not from the future (clock skew), within the member's
+ * rate, not in a protected range nor the local allowlist, no wider than
+ * the treaty allows, and finally the weighted quorum of distinct
+ * reporters.
  * Guarantees:
  *  - every refusal is counted per member and reason (receipt_stats);
  *  - a report's sequence number is consumed once it passes the signature
@@ -14,6 +16,14 @@
  *    ever applied twice and no refused one can be replayed into force
  *    (a round undone, receipt_round_undo, gives its numbers back: what it
  *    decided was not kept either);
+ *  - numbers may come out of order (JetStream delivers a message again
+ *    only after its ack wait, when later ones may have been applied): a
+ *    number above the member's highest taken, or one of the
+ *    RECEIPT_WINDOW - 1 below it not taken yet, is taken; any other is a
+ *    replay. Of one member's reports about one address, the one with the
+ *    highest number taken decides: an older one arriving after it is
+ *    refused (superseded), so a sanction delayed past its own lift is
+ *    never applied;
  *  - an ally's sanction lasts as long as a quorum of unexpired reports
  *    supports it, and is lifted early only by the lift of a reporter
  *    (when the remaining support falls below the quorum);
@@ -21,7 +31,9 @@
  *    recently reported forgotten first, counted: receipt_evictions; the
  *    votes of a sanction in force are in the ledger too, and the daemon
  *    puts them back before a lift, receipt_restore_vote), at most
- *    RECEIPT_MAX_VOTES reporters per address.
+ *    RECEIPT_MAX_VOTES reporters per address, RECEIPT_WINDOW sequence
+ *    numbers per member (what falls below the window is refused, not
+ *    remembered).
  * Never: does I/O or reads the clock (now is passed in). */
 #ifndef PACTO_RECEIPT_H
 #define PACTO_RECEIPT_H
@@ -36,6 +48,11 @@
 
 #define RECEIPT_MAX_VOTES 16
 #define RECEIPT_MAX_IDS 1024       /* distinct member ids remembered over treaty changes */
+/* Sequence numbers below a member's highest taken that may still come
+ * (each once): a member's window costs 4 bytes a number, allocated at its
+ * first report (16 KiB; at most RECEIPT_MAX_IDS of them). */
+#define RECEIPT_WINDOW 4096
+#define RECEIPT_WINDOW_BYTES (RECEIPT_WINDOW * 4)
 
 /* Why a report (or a whole message) was refused. Names: receipt_reason_name. */
 enum receipt_reason {
@@ -57,6 +74,7 @@ enum receipt_reason {
 	RR_ALLOWLISTED,     /* inside (or covering) the local allowlist */
 	RR_TOO_WIDE,        /* prefix wider than the treaty allows */
 	RR_NOT_REPORTER,    /* a lift by a member that does not support the sanction */
+	RR_SUPERSEDED,      /* a later report of that member about that address came first */
 	RR_COUNT
 };
 
@@ -129,8 +147,8 @@ void receipt_apply(struct receipt *r, const char *member, const struct report *r
  * them (the daemon puts back, from its ledger, the votes of a sanction in
  * force before a lift, and only for a lift that is no replay: anyone can
  * publish an old signed message again). receipt_admit: the checks every
- * report passes first (its member, replay, future, rate); the sequence
- * number is consumed from the replay check on. false: refused (out says
+ * report passes first (its member, replay, superseded, future, rate); the
+ * sequence number is consumed from the replay check on. false: refused (out says
  * why), and nothing more to do. receipt_judge: the rest (expired, too
  * wide, protected, allowlisted, the quorum, a lift's reporter), for a
  * report receipt_admit let through. */
@@ -141,7 +159,7 @@ void receipt_judge(struct receipt *r, const char *member, const struct report *r
 
 /* A round: the reports whose outcome is committed to the ledger together.
  * receipt_round_begin() starts an undo log of every change the round makes
- * (members' sequence numbers, rate buckets and counts, votes, addresses
+ * (members' sequence numbers and windows, rate buckets and counts, votes, addresses
  * evicted to make room); receipt_round_undo() puts the receipt back as it
  * was at the begin (the commit failed: the messages are not acknowledged
  * and come again, and must not then be refused as replays);
@@ -154,10 +172,20 @@ void receipt_round_begin(struct receipt *r);
 void receipt_round_keep(struct receipt *r);
 void receipt_round_undo(struct receipt *r);
 
-/* State kept across restarts: a member's last sequence number and report
- * time (the daemon stores them in the ledger with what it applied). */
+/* State kept across restarts: a member's highest sequence number taken,
+ * its latest report time, and its window (the daemon stores them in the
+ * ledger with what it applied). */
 bool receipt_member_state(const struct receipt *r, const char *member, uint64_t *last_seq, int64_t *last_time_us);
-void receipt_restore_member(struct receipt *r, const char *member, uint64_t last_seq, int64_t last_time_us);
+/* The window as bytes, into out (RECEIPT_WINDOW_BYTES): for each number
+ * from the lowest taken in the window up to last_seq, 4 bytes (little
+ * endian): 0 not taken, else a tag of the address its report named.
+ * Returns the length (0: nothing taken). */
+size_t receipt_member_window(const struct receipt *r, const char *member, uint8_t *out);
+/* Puts back what receipt_member_state and receipt_member_window gave.
+ * window NULL (a ledger of before the window) or not of that form: every
+ * number up to last_seq counts as taken, as before the window. */
+void receipt_restore_member(struct receipt *r, const char *member, uint64_t last_seq, int64_t last_time_us,
+			    const uint8_t *window, size_t len);
 
 /* Puts back the support of a sanction still in force: member's report seq
  * asked for key until until_us. At start; and before a lift whose

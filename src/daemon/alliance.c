@@ -8,7 +8,9 @@
  * -> ledger (one transaction) -> ack to the broker. A round whose ledger
  * transaction fails (a write or the commit) is undone: the receipt goes
  * back to its state before the round, the kernel back to what the ledger
- * holds, and the messages are not acked, so they come again. */
+ * holds, and the messages are not acked, so they come again (and are
+ * taken then, whatever came meanwhile: the receipt's window of sequence
+ * numbers, saved with each member's state in the round's transaction). */
 #include "daemon/alliance.h"
 
 #include <stdio.h>
@@ -28,6 +30,8 @@
 #include "daemon/metrics.h"
 #include "detect/logline.h"
 #include "ledger/ledger_ally.h"
+
+_Static_assert(RECEIPT_WINDOW_BYTES <= LEDGER_ALLY_SEEN_MAX, "a member's window fits the ledger's ally row");
 
 #define INBOUND_BATCH 64          /* messages handled per ledger transaction */
 #define MAX_INFLIGHT 64           /* published batches awaiting their ack */
@@ -66,6 +70,7 @@ struct alliance {
 	struct transport *transport;
 	struct report_batch *batch;   /* scratch: too big for the stack */
 	uint8_t *wire;
+	uint8_t *window;              /* scratch: a member's window for the ledger (RECEIPT_WINDOW_BYTES) */
 	uint64_t next_publish;        /* lowest outbox seq not handed to the transport */
 	uint64_t published_max;       /* highest seq ever handed to the transport */
 	uint64_t failed_from;         /* first seq of the lowest failed publish, 0: none */
@@ -136,9 +141,9 @@ static struct treaty *load_treaty(const char *path, const struct signer *s, char
 	return NULL;
 }
 
-static int restore_ally(void *arg, const char *member, uint64_t last_seq, int64_t last_time_us)
+static int restore_ally(void *arg, const struct ledger_ally_state *s)
 {
-	receipt_restore_member(arg, member, last_seq, last_time_us);
+	receipt_restore_member(arg, s->member, s->last_seq, s->last_time_us, s->seen, s->seen_len);
 	return 0;
 }
 
@@ -218,6 +223,7 @@ int alliance_open(struct daemon *d, const char *treaty_path, const char *key_pat
 	a->receipt = receipt_new(&rc);
 	a->batch = xcalloc(1, sizeof(*a->batch));
 	a->wire = xmalloc(REPORT_MAX_MESSAGE);
+	a->window = xmalloc(RECEIPT_WINDOW_BYTES);
 	a->next_publish = 1;
 	if (restore_state(d, a, err, errlen) != 0)
 		return -1;
@@ -243,6 +249,7 @@ void alliance_close(struct alliance *a)
 	signer_free(a->signer);
 	free(a->batch);
 	free(a->wire);
+	free(a->window);
 	free(a->round_keys);
 	free(a);
 }
@@ -934,14 +941,18 @@ static void handle_message(struct daemon *d, const struct transport_msg *m)
 		apply_report(d, member->id, &a->batch->items[i], now);
 }
 
+/* Each member the round heard from: its highest number, latest report
+ * time and window (which numbers below were taken), so that after a
+ * restart a message delivered again is still taken once, and only once. */
 static void save_touched(struct daemon *d, struct alliance *a)
 {
 	char err[256];
 	for (size_t i = 0; i < a->ntouched; i++) {
-		uint64_t seq;
-		int64_t t;
-		if (receipt_member_state(a->receipt, a->touched[i], &seq, &t) &&
-		    ledger_ally_save(d->ledger, a->touched[i], seq, t, err, sizeof(err)) != 0)
+		struct ledger_ally_state s = {.member = a->touched[i], .seen = a->window};
+		if (!receipt_member_state(a->receipt, s.member, &s.last_seq, &s.last_time_us))
+			continue;
+		s.seen_len = receipt_member_window(a->receipt, s.member, a->window);
+		if (ledger_ally_save_state(d->ledger, &s, err, sizeof(err)) != 0)
 			write_failed(d, err);
 	}
 	a->ntouched = 0;

@@ -15,7 +15,8 @@
  *    is committed to the ledger (and in force in the firewall); a batch
  *    whose ledger transaction fails is undone (the receipt's state, and the
  *    kernel elements it changed back to what the ledger holds) and not
- *    acknowledged, so it is applied when delivered again; anything
+ *    acknowledged, so it is applied when delivered again (once, even after
+ *    later messages of the same member: the receipt's window); anything
  *    refused is counted, recorded (at most ALLIANCE_REFUSALS_PER_MINUTE rows
  *    a minute per member, and as many for all non-members together, so a
  *    hostile sender slows the ledger's growth without hiding the others'

@@ -61,10 +61,24 @@ int ledger_outbox_shift(struct ledger *l, uint64_t from_seq, uint64_t new_seq, c
 int ledger_outbox_ack(struct ledger *l, uint64_t seq, int64_t now_us, char *err, size_t errlen) LEDGER_WUR;
 int ledger_outbox_pending(struct ledger *l, uint64_t *count, char *err, size_t errlen) LEDGER_WUR;
 
-/* The last report applied from member. */
+/* What pactod took from an ally: its highest report number and latest
+ * report time, and its window of numbers (receipt_member_window: which of
+ * the numbers below last_seq were taken; seen NULL when unknown, as in a
+ * row of before schema 4). A save with a lower last_seq than the row's
+ * changes neither the number nor the window. */
+struct ledger_ally_state {
+	const char *member;
+	uint64_t last_seq;
+	int64_t last_time_us;
+	const void *seen;                 /* on read, lives until the callback returns */
+	size_t seen_len;                  /* at most LEDGER_ALLY_SEEN_MAX */
+};
+#define LEDGER_ALLY_SEEN_MAX 16384
+int ledger_ally_save_state(struct ledger *l, const struct ledger_ally_state *s, char *err, size_t errlen) LEDGER_WUR;
+/* ledger_ally_save_state without the window (seen unknown). */
 int ledger_ally_save(struct ledger *l, const char *member, uint64_t last_seq, int64_t last_time_us, char *err,
 		     size_t errlen) LEDGER_WUR;
-typedef int (*ledger_ally_fn)(void *arg, const char *member, uint64_t last_seq, int64_t last_time_us);
+typedef int (*ledger_ally_fn)(void *arg, const struct ledger_ally_state *s);
 int ledger_each_ally(struct ledger *l, ledger_ally_fn fn, void *arg, char *err, size_t errlen) LEDGER_WUR;
 
 /* A report received, and its verdict ("applied", "pending", "unchanged",

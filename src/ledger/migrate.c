@@ -150,11 +150,19 @@ static const char schema_v3[] =
 	"CREATE INDEX report_in_refused ON report_in (id) WHERE verdict = 'refused';"
 	"CREATE INDEX outbox_acked ON outbox (time_us) WHERE acked_us IS NOT NULL;";
 
+/* Version 4, the window of each ally's sequence numbers (receipt.c):
+ * which of the numbers below ally.last_seq were taken, and a tag of the
+ * address of each, as receipt_member_window gives them (at most 16 KiB a
+ * member). NULL in a row of before: every number up to last_seq counts as
+ * taken, as it did then. */
+static const char schema_v4[] = "ALTER TABLE ally ADD COLUMN seen BLOB;";
+
 /* In order of version; the last one is the version this code knows. */
 static const struct migration migrations[] = {
 	{1, schema_v1},
 	{2, schema_v2},
 	{3, schema_v3},
+	{4, schema_v4},
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

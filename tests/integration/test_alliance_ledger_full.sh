@@ -6,10 +6,16 @@
 # A round whose ledger transaction fails is undone: the kernel keeps only
 # what the ledger holds (the same addresses in nft as in `pacto
 # sanctions`), the receipt forgets the round, and the messages, not acked,
-# come again (JetStream, after its 30 s ack wait). Once space returns they
-# are applied, none refused as a replay: all 800 in the ledger and in nft,
-# and `pacto why` knows them. Addresses: 10.50.0.0/22 and 203.0.113.1
-# (reports only), in namespaces this script creates.
+# come again (JetStream, after its 30 s ack wait). As space returns, and
+# before they come again, alpha sends newer reports (its highest sequence
+# number moves past theirs): one of a new address, and the lift of
+# 203.0.113.3, whose sanction was in the undone rounds. The undone ones are
+# then applied when they come, none refused as a replay (each member's
+# window of sequence numbers, receipt.c): all 800 in the ledger and in
+# nft, and `pacto why` knows them; but the late sanction of 203.0.113.3
+# does not override alpha's newer lift (superseded). After a restart the
+# window holds (the ledger keeps it). Addresses: 10.50.0.0/22 and
+# 203.0.113.1-5 (reports only), in namespaces this script creates.
 if [ -z "${PACTO_MNTNS:-}" ]; then
 	PACTO_MNTNS=1 exec unshare --mount --propagation private sh "$0" "$@"
 fi
@@ -54,7 +60,8 @@ check "the tmpfs is full" sh -c "[ \$(df --output=avail $STATE | tail -1) -eq 0 
 for k in 0 1 2 3; do
 	publish_as alpha --seq $((100 + 1000 * k)) --address "10.50.$k.0" --count 200 || echo "# allyprobe failed"
 done
-wait_for 20 sh -c "[ \$(ip netns exec $NS $BUILD/pacto --state-dir $STATE allies --json | jq .link.received) -ge 801 ]"
+publish_as alpha --seq 3400 --address 203.0.113.3 >/dev/null || echo "# allyprobe failed"
+wait_for 20 sh -c "[ \$(ip netns exec $NS $BUILD/pacto --state-dir $STATE allies --json | jq .link.received) -ge 802 ]"
 sleep 1
 nft_full=$(in_nft) ledger_full=$(in_ledger)
 check "disk full: ledger writes fail ($(ledger_errors) errors)" [ "$(ledger_errors)" -gt 0 ]
@@ -65,9 +72,39 @@ check "the log says the firewall was set back to the ledger" \
 	grep -q "set back to what the ledger holds" "$SCRATCH/pactod.log"
 
 rm -f "$STATE/filler"
+# At once, well within the 30 s before the undone messages come again.
+publish_as alpha --seq 3500 --address 203.0.113.2 >/dev/null
+publish_as alpha --seq 3501 --address 203.0.113.3 --lift >/dev/null
+check "space back: alpha's newer report is applied first" wait_for 10 in_set 203.0.113.2
 check "space back: the messages come again and all 800 are recorded and dropped" wait_for 60 all_in
 check "none of them was refused as a replay ($(replays))" [ "$(replays)" = 0 ]
+superseded() {
+	ctl why 203.0.113.3 --json | jq -e '[.reports[] | select(.seq == 3400 and .verdict == "refused" and
+		.reason == "superseded")] | length == 1' >/dev/null
+}
+check "the late sanction of 203.0.113.3 is refused: alpha's newer lift stands (superseded)" wait_for 40 superseded
+check "and 203.0.113.3 is not dropped" sh -c "! ip netns exec $NS nft get element inet pacto v4 '{ 203.0.113.3 }' \
+	>/dev/null 2>&1"
 check "pacto why knows the last of them" sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE why 10.50.3.199 |
 	grep -q 'reported by alpha'"
 check "the kernel still agrees with the ledger" agree
+
+# The window is in the ledger: after a restart, a number taken is still a
+# replay, one never taken (between two taken) is taken, and alpha's lift
+# of 203.0.113.3 still supersedes its older sanction.
+check "bravo's pactod restarts" restart_alliance_host
+verdict() {
+	ctl why "$1" --json | jq -e --argjson s "$2" --arg v "$3" --arg r "$4" \
+		'[.reports[] | select(.seq == $s and .verdict == $v and .reason == $r)] | length == 1' >/dev/null
+}
+publish_as alpha --seq 150 --address 203.0.113.5 >/dev/null
+publish_as alpha --seq 3450 --address 203.0.113.4 >/dev/null
+publish_as alpha --seq 3399 --address 203.0.113.3 >/dev/null
+check "after the restart, a number taken before is refused as a replay" wait_for 10 verdict 203.0.113.5 150 refused replay
+check "one never taken, below the highest, is applied" wait_for 10 in_set 203.0.113.4
+check "and alpha's older sanction of 203.0.113.3 is superseded by its lift" \
+	wait_for 10 verdict 203.0.113.3 3399 refused superseded
+check "203.0.113.3 and 203.0.113.5 are not dropped" sh -c "! ip netns exec $NS nft get element inet pacto v4 \
+	'{ 203.0.113.3 }' >/dev/null 2>&1 && ! ip netns exec $NS nft get element inet pacto v4 '{ 203.0.113.5 }' \
+	>/dev/null 2>&1"
 check "pactod's log holds no sanitizer report" sh -c "! grep -q 'Sanitizer\|runtime error' $SCRATCH/pactod.log"

@@ -199,15 +199,20 @@ struct allies {
 	char member[8][32];
 	uint64_t seq[8];
 	int64_t time[8];
+	uint8_t seen[8][16];
+	size_t seen_len[8];
 	size_t n;
 };
 
-static int collect_ally(void *arg, const char *member, uint64_t seq, int64_t t)
+static int collect_ally(void *arg, const struct ledger_ally_state *s)
 {
 	struct allies *a = arg;
-	snprintf(a->member[a->n], sizeof(a->member[0]), "%s", member);
-	a->seq[a->n] = seq;
-	a->time[a->n++] = t;
+	snprintf(a->member[a->n], sizeof(a->member[0]), "%s", s->member);
+	a->seq[a->n] = s->last_seq;
+	a->seen_len[a->n] = s->seen_len;
+	if (s->seen && s->seen_len <= sizeof(a->seen[0]))
+		memcpy(a->seen[a->n], s->seen, s->seen_len);
+	a->time[a->n++] = s->last_time_us;
 	return 0;
 }
 
@@ -227,6 +232,45 @@ static void test_ally_state_moves_forward(void **state)
 	assert_string_equal(a.member[1], "bravo");
 	assert_int_equal(a.seq[1], 12);
 	assert_int_equal(a.time[1], T0 + SEC);
+	assert_int_equal(a.seen_len[1], 0);   /* no window: unknown */
+}
+
+/* The window of numbers goes with the number it was taken up to: a save
+ * of a lower number keeps both; a save without one makes it unknown. */
+static void test_ally_window(void **state)
+{
+	struct fixture *fx = *state;
+	char err[256];
+	uint8_t seen[8] = {1, 2, 3, 4, 5, 6, 7, 8}, other[4] = {9, 9, 9, 9};
+	struct ledger_ally_state s = {.member = "bravo", .last_seq = 20, .last_time_us = T0, .seen = seen,
+				      .seen_len = sizeof(seen)};
+	assert_int_equal(ledger_ally_save_state(fx->l, &s, err, sizeof(err)), 0);
+	s = (struct ledger_ally_state){.member = "bravo", .last_seq = 19, .last_time_us = T0, .seen = other,
+				       .seen_len = sizeof(other)};
+	assert_int_equal(ledger_ally_save_state(fx->l, &s, err, sizeof(err)), 0);
+	struct allies a = {0};
+	assert_int_equal(ledger_each_ally(fx->l, collect_ally, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.seq[0], 20);
+	assert_int_equal(a.seen_len[0], sizeof(seen));
+	assert_memory_equal(a.seen[0], seen, sizeof(seen));
+	/* The same number, a new window (a late number taken). */
+	s = (struct ledger_ally_state){.member = "bravo", .last_seq = 20, .last_time_us = T0, .seen = other,
+				       .seen_len = sizeof(other)};
+	assert_int_equal(ledger_ally_save_state(fx->l, &s, err, sizeof(err)), 0);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(ledger_each_ally(fx->l, collect_ally, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.seen_len[0], sizeof(other));
+	assert_memory_equal(a.seen[0], other, sizeof(other));
+	assert_int_equal(ledger_ally_save(fx->l, "bravo", 21, T0, err, sizeof(err)), 0);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(ledger_each_ally(fx->l, collect_ally, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.seq[0], 21);
+	assert_int_equal(a.seen_len[0], 0);
+	/* Bounded. */
+	static uint8_t big[LEDGER_ALLY_SEEN_MAX + 4];
+	s = (struct ledger_ally_state){.member = "bravo", .last_seq = 30, .seen = big, .seen_len = sizeof(big)};
+	assert_int_not_equal(ledger_ally_save_state(fx->l, &s, err, sizeof(err)), 0);
 }
 
 struct got_in {
@@ -409,6 +453,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_shift, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ally_state_moves_forward, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ally_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_received, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_support, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_sanction, setup, teardown),

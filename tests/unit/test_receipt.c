@@ -5,7 +5,9 @@
  * weighted quorum (and how long it holds), lifts only by reporters,
  * expulsion by a new treaty, a replaced key and a shorter max_duration_s
  * (in the receipt, and what an amendment leaves of a sanction in force),
- * restart state, bounded memory, a round undone when its ledger commit
+ * restart state, the window of sequence numbers (out of order, once,
+ * across a restart, in an undone round) and a late report superseded by
+ * a later one about its address, bounded memory, a round undone when its ledger commit
  * failed, a removed member listed again, the registry's slots reused past
  * RECEIPT_MAX_IDS ids, and receipt_apply's two steps (admit, judge). */
 #include <setjmp.h>
@@ -304,10 +306,12 @@ static void test_restart_state(void **state)
 	struct receipt *r = receipt_for(t);
 	uint64_t seq;
 	int64_t when;
-	receipt_restore_member(r, "bravo", 41, NOW - SEC);
+	/* A ledger of before the window: every number up to 41 was taken. */
+	receipt_restore_member(r, "bravo", 41, NOW - SEC, NULL, 0);
 	assert_true(receipt_member_state(r, "bravo", &seq, &when));
 	assert_int_equal(seq, 41);
 	assert_refused(apply(r, "bravo", sanction_of("203.0.113.5", 41, NOW, 600), NOW), RR_REPLAY);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.5", 1, NOW, 600), NOW), RR_REPLAY);
 	/* The support of a sanction in force is put back: a reporter can lift it. */
 	struct addr key = cidr("203.0.113.9");
 	receipt_restore_vote(r, "alpha", 3, NOW, &key, NOW + 600 * SEC, NOW);
@@ -318,6 +322,193 @@ static void test_restart_state(void **state)
 	assert_int_equal(receipt_supporters(r, &key, NOW, sup, RECEIPT_MAX_VOTES), 1);
 	assert_string_equal(sup[0].member, "alpha");
 	assert_int_equal(sup[0].seq, 3);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+/* The window: a number not taken yet is taken once, in any order; a
+ * number taken, or below the window, is a replay. */
+static void test_window_out_of_order(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);
+	assert_int_equal(treaty_set(t, "burst", "100000", NULL, 0), 0);
+	struct receipt *r = receipt_for(t);
+	uint64_t seq;
+	int64_t when;
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.10", 10, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.12", 12, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	/* 11 and 5 come late (delivered again after 12): taken, once. */
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.11", 11, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.5", 5, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_true(receipt_member_state(r, "bravo", &seq, &when));
+	assert_int_equal(seq, 12);
+	for (uint64_t again = 5; again <= 12; again += 1) {
+		if (again > 5 && again < 10)
+			continue;
+		assert_refused(apply(r, "bravo", sanction_of("203.0.113.99", again, NOW, 600), NOW), RR_REPLAY);
+	}
+	assert_int_equal(refusals(r, "bravo", RR_REPLAY), 4);
+	/* A replay costs nothing: a lift under a taken number lifts nothing. */
+	struct addr key = cidr("203.0.113.11");
+	assert_refused(apply(r, "bravo", lift_of("203.0.113.11", 11, NOW), NOW), RR_REPLAY);
+	assert_true(receipt_has_vote(r, "bravo", &key, NOW));
+	/* The window is RECEIPT_WINDOW numbers up to the highest: past it,
+	 * a number never seen is refused as a replay too. */
+	uint64_t top = 12 + 2 * RECEIPT_WINDOW;
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.20", top, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.21", top - RECEIPT_WINDOW, NOW, 600), NOW), RR_REPLAY);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.21", 11, NOW, 600), NOW), RR_REPLAY);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.21", top - RECEIPT_WINDOW + 1, NOW, 600), NOW).verdict,
+			 RECEIPT_SANCTION);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.22", top - RECEIPT_WINDOW + 1, NOW, 600), NOW),
+		       RR_REPLAY);
+	/* A step of less than the window keeps what it still covers, and the
+	 * numbers skipped are free. */
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.23", top + 100, NOW, 600), NOW).verdict,
+			 RECEIPT_SANCTION);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.24", top, NOW, 600), NOW), RR_REPLAY);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.24", top - RECEIPT_WINDOW + 1, NOW, 600), NOW),
+		       RR_REPLAY);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.24", top + 50, NOW, 600), NOW).verdict,
+			 RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.25", top + 99, NOW, 600), NOW).verdict,
+			 RECEIPT_SANCTION);
+	/* Each member has its own. */
+	assert_int_equal(apply(r, "alpha", sanction_of("203.0.113.26", 11, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+/* Of one member's reports about one address, the highest number decides:
+ * an older one taken late is refused (superseded), whatever it asks, and
+ * a later lift or withdrawal stands. Reports of other addresses, and of
+ * other members, taken late count as usual. */
+static void test_late_report_superseded(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(2);   /* alpha 1, bravo 1, charlie 2 */
+	assert_int_equal(treaty_set(t, "burst", "100000", NULL, 0), 0);
+	struct receipt *r = receipt_for(t);
+	struct receipt_support sup[RECEIPT_MAX_VOTES];
+	struct addr x = cidr("203.0.113.7"), y = cidr("203.0.113.8"), z = cidr("203.0.113.9");
+	/* A lift signed after a sanction it overtook: the sanction, late,
+	 * is not applied. */
+	assert_int_equal(apply(r, "charlie", sanction_of("203.0.113.7", 1, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "charlie", lift_of("203.0.113.7", 3, NOW), NOW).verdict, RECEIPT_LIFT);
+	assert_refused(apply(r, "charlie", sanction_of("203.0.113.7", 2, NOW, 3600), NOW), RR_SUPERSEDED);
+	assert_false(receipt_has_vote(r, "charlie", &x, NOW));
+	assert_int_equal(refusals(r, "charlie", RR_SUPERSEDED), 1);
+	/* Superseded is taken too: not taken again. */
+	assert_refused(apply(r, "charlie", sanction_of("203.0.113.7", 2, NOW, 3600), NOW), RR_REPLAY);
+	/* A lift refused (charlie had no vote: its sanction had not come)
+	 * is still charlie's latest word about y. */
+	assert_refused(apply(r, "charlie", lift_of("203.0.113.8", 11, NOW), NOW), RR_NOT_REPORTER);
+	assert_refused(apply(r, "charlie", sanction_of("203.0.113.8", 10, NOW, 600), NOW), RR_SUPERSEDED);
+	assert_false(receipt_has_vote(r, "charlie", &y, NOW));
+	/* A withdrawal: alpha's lift leaves charlie's sanction in force; its
+	 * older report, late, does not count it again. */
+	assert_int_equal(apply(r, "charlie", sanction_of("203.0.113.9", 20, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "alpha", sanction_of("203.0.113.9", 1, NOW, 600), NOW).verdict, RECEIPT_UNCHANGED);
+	assert_int_equal(apply(r, "alpha", lift_of("203.0.113.9", 3, NOW), NOW).verdict, RECEIPT_UNCHANGED);
+	assert_refused(apply(r, "alpha", sanction_of("203.0.113.9", 2, NOW, 1200), NOW), RR_SUPERSEDED);
+	assert_false(receipt_has_vote(r, "alpha", &z, NOW));
+	assert_int_equal(receipt_supporters(r, &z, NOW, sup, RECEIPT_MAX_VOTES), 1);
+	assert_string_equal(sup[0].member, "charlie");
+	/* A lift late behind a newer sanction: the sanction stands, and an
+	 * older sanction does not shorten the newer one. */
+	assert_int_equal(apply(r, "charlie", sanction_of("203.0.113.7", 32, NOW, 1200), NOW).verdict, RECEIPT_SANCTION);
+	assert_refused(apply(r, "charlie", lift_of("203.0.113.7", 31, NOW), NOW), RR_SUPERSEDED);
+	assert_refused(apply(r, "charlie", sanction_of("203.0.113.7", 30, NOW, 60), NOW), RR_SUPERSEDED);
+	assert_int_equal(receipt_supporters(r, &x, NOW, sup, RECEIPT_MAX_VOTES), 1);
+	assert_int_equal(sup[0].seq, 32);
+	assert_int_equal(sup[0].until_us, NOW + 1200 * SEC);
+	/* Late, but nothing newer about its address: taken as usual. */
+	assert_int_equal(apply(r, "charlie", sanction_of("203.0.113.6", 4, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	/* Another member's report is not superseded by charlie's. */
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.8", 1, NOW, 600), NOW).verdict, RECEIPT_PENDING);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+/* A restart: the window, as the ledger keeps it, gives the same answers;
+ * the numbers taken still are, the late ones are still taken once, and a
+ * later lift still supersedes. */
+static void test_window_across_restart(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);
+	assert_int_equal(treaty_set(t, "burst", "100000", NULL, 0), 0);
+	struct receipt *r = receipt_for(t);
+	static uint8_t window[RECEIPT_WINDOW_BYTES];
+	uint64_t seq;
+	int64_t when;
+	assert_int_equal(receipt_member_window(r, "bravo", window), 0);   /* nothing taken */
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.1", 5000, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.3", 5003, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_refused(apply(r, "bravo", lift_of("203.0.113.4", 5005, NOW), NOW), RR_NOT_REPORTER);
+	assert_true(receipt_member_state(r, "bravo", &seq, &when));
+	size_t len = receipt_member_window(r, "bravo", window);
+	assert_int_equal(len, 6 * 4);   /* 5000..5005: from the lowest taken */
+	receipt_free(r);
+	r = receipt_for(t);
+	receipt_restore_member(r, "bravo", seq, when, window, len);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 5000, NOW, 600), NOW), RR_REPLAY);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 5003, NOW, 600), NOW), RR_REPLAY);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 5005, NOW, 600), NOW), RR_REPLAY);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.2", 5001, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.5", 4000, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.4", 5004, NOW, 600), NOW), RR_SUPERSEDED);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.6", 5005 - RECEIPT_WINDOW, NOW, 600), NOW),
+		       RR_REPLAY);
+	/* Saved again and restored: what the late ones took is kept too. */
+	assert_true(receipt_member_state(r, "bravo", &seq, &when));
+	len = receipt_member_window(r, "bravo", window);
+	assert_int_equal(len, (5005 - 4000 + 1) * 4);
+	receipt_free(r);
+	r = receipt_for(t);
+	receipt_restore_member(r, "bravo", seq, when, window, len);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 4000, NOW, 600), NOW), RR_REPLAY);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 5001, NOW, 600), NOW), RR_REPLAY);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.9", 5002, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	/* Bytes not of the window's form (damaged): every number up to the
+	 * highest counts as taken, as without the window. */
+	receipt_free(r);
+	r = receipt_for(t);
+	receipt_restore_member(r, "bravo", seq, when, window, len - 1);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 5002, NOW, 600), NOW), RR_REPLAY);
+	receipt_restore_member(r, "bravo", 10, when, window, RECEIPT_WINDOW_BYTES);   /* longer than 10 numbers */
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 9, NOW, 600), NOW), RR_REPLAY);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.9", 11, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+/* An undone round gives back the numbers it took, late ones and new ones,
+ * and its window as it was. */
+static void test_window_round_undone(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);
+	assert_int_equal(treaty_set(t, "burst", "100000", NULL, 0), 0);
+	struct receipt *r = receipt_for(t);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.1", 10, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	receipt_round_begin(r);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.2", 8, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.3", 10 + RECEIPT_WINDOW + 5, NOW, 600), NOW).verdict,
+			 RECEIPT_SANCTION);
+	/* A member heard from first in the round: its window is new. */
+	assert_int_equal(apply(r, "alpha", sanction_of("203.0.113.4", 3, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	receipt_round_undo(r);
+	uint64_t seq;
+	int64_t when;
+	assert_true(receipt_member_state(r, "bravo", &seq, &when));
+	assert_int_equal(seq, 10);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 10, NOW, 600), NOW), RR_REPLAY);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.2", 8, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "alpha", sanction_of("203.0.113.4", 3, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.3", 10 + RECEIPT_WINDOW + 5, NOW, 600), NOW).verdict,
+			 RECEIPT_SANCTION);
 	receipt_free(r);
 	treaty_free(t);
 }
@@ -732,6 +923,10 @@ int main(void)
 		cmocka_unit_test(test_key_replaced_and_duration_cut),
 		cmocka_unit_test(test_recheck_after_amendment),
 		cmocka_unit_test(test_restart_state),
+		cmocka_unit_test(test_window_out_of_order),
+		cmocka_unit_test(test_late_report_superseded),
+		cmocka_unit_test(test_window_across_restart),
+		cmocka_unit_test(test_window_round_undone),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_round_undone),
 		cmocka_unit_test(test_lift_after_eviction),
