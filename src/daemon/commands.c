@@ -10,10 +10,12 @@
 #include "common/json_text.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "common/xalloc.h"
 #include "ctl/ctl_proto.h"
 #include "daemon/alliance.h"
 #include "daemon/daemon.h"
 #include "detect/logline.h"
+#include "ledger/ledger_ally.h"
 
 #define DEFAULT_MANUAL_SANCTION_US (3600 * 1000000LL)
 /* Rows in one listing: a reply must stay far under CTL_MAX_REPLY. */
@@ -69,8 +71,9 @@ static json_t *engine_json(const struct daemon *d)
 			 "memory_bytes", (json_int_t)st.memory_bytes, "memory_bound", (json_int_t)st.memory_bound);
 }
 
-/* The ledger's counts and health: errors, the last one's message, and the
- * sanctions enforced but not recorded yet (held), recorded late, or lost. */
+/* The ledger's counts and health: errors, the last one's message, the
+ * sanctions enforced but not recorded yet (held), recorded late, or lost,
+ * and the lifts not recorded yet (lifts_held). */
 static json_t *ledger_json(const struct daemon *d, const struct ledger_counts *lc)
 {
 	struct recorder_stats rs;
@@ -79,6 +82,7 @@ static json_t *ledger_json(const struct daemon *d, const struct ledger_counts *l
 			      (json_int_t)lc->sanctions, "active", (json_int_t)lc->active, "errors",
 			      (json_int_t)d->ledger_errors, "held", (json_int_t)rs.held, "recorded_late",
 			      (json_int_t)rs.recorded_late, "lost", (json_int_t)rs.lost);
+	json_object_set_new(j, "lifts_held", json_integer((json_int_t)rs.lifts_held));
 	json_object_set_new(j, "counted_at", time_json(lc->counted_us));
 	if (rs.last_error_us) {
 		json_object_set_new(j, "last_error", json_string(rs.last_error));
@@ -262,6 +266,60 @@ static json_t *cmd_sanction(void *ctx, json_t *args, const struct ctl_peer *peer
 	return ctl_reply_ok(reply);
 }
 
+/* The ledger's sanctions of exactly key in force, for a held lift. */
+struct lift_rows {
+	struct recorder *recorder;
+	const struct addr *key;
+	int64_t *ids;
+	size_t n, cap;
+};
+
+static int lift_row(void *arg, int64_t id, const char *origin, int64_t expires_us)
+{
+	struct lift_rows *l = arg;
+	(void)origin;
+	(void)expires_us;
+	if (recorder_lifted(l->recorder, l->key, id))
+		return 0;   /* a held lift ends it already */
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 8;
+		l->ids = xreallocarray(l->ids, l->cap, sizeof(*l->ids));
+	}
+	l->ids[l->n++] = id;
+	return 0;
+}
+
+/* Lifts the ledger's sanctions of exactly a at now, at once; or, when the
+ * ledger refuses the write, or a lift of a waits already (lifts of a key
+ * are recorded in the order they were made), holds the lift: the
+ * recorder writes it when the ledger takes writes again, after the
+ * sanctions held before it, and reports it then (report). *lifted: how
+ * many. Returns 0 when done, 1 when held, -1 when neither (err). */
+static int lift_ledger(struct daemon *d, const struct addr *a, int64_t now, const char *by, bool report,
+		       unsigned *lifted, char *err, size_t errlen)
+{
+	bool waits = recorder_lifted(d->recorder, a, -1);
+	if (!waits && ledger_lift(d->ledger, a, now, by, lifted, err, errlen) == 0)
+		return 0;
+	if (!waits) {
+		d->ledger_errors++;
+		recorder_error(d->recorder, now, err);
+	}
+	struct lift_rows l = {.recorder = d->recorder, .key = a};
+	char lerr[256];
+	int rc = 1;
+	if (ledger_each_active_exact(d->ledger, a, now, lift_row, &l, lerr, sizeof(lerr)) != 0) {
+		snprintf(err, errlen, "%s", lerr);
+		rc = -1;
+	} else if (l.n && recorder_hold_lift(d->recorder, a, now, by, l.ids, l.n, report) != 0) {
+		snprintf(err, errlen, "%d changes already wait for the ledger: nothing lifted", RECORDER_MAX_HELD);
+		rc = -1;
+	}
+	*lifted = rc == 1 ? (unsigned)l.n : 0;
+	free(l.ids);
+	return rc;
+}
+
 static json_t *cmd_lift(void *ctx, json_t *args, const struct ctl_peer *peer)
 {
 	struct daemon *d = ctx;
@@ -271,16 +329,28 @@ static json_t *cmd_lift(void *ctx, json_t *args, const struct ctl_peer *peer)
 	if (address_arg(args, &a, err, sizeof(err)) != 0)
 		return ctl_reply_error("%s", err);
 	snprintf(by, sizeof(by), "manual (uid %u)", (unsigned)peer->uid);
+	int64_t now = daemon_now_us();
+	/* What a transaction still open holds (a sanction by hand of the same
+	 * turn) is committed first, or held if that fails: the lift's own
+	 * write below is then a transaction of its own, which no later
+	 * failure takes back, and each of this host's sanctions not recorded
+	 * yet waits where recorder_lift reaches it. */
+	recorder_commit(d);
 	/* Asked before the lift: afterwards nothing is active to tell. */
 	bool ours = d->alliance && alliance_is_ours(d, &a);
+	bool report = ours && d->cfg->report;
 	/* pacto(8): a lift ends every sanction of exactly a in force here,
 	 * this host's own and an ally's alike ("its failures count again"),
 	 * and ledger_lift lifts them all, so the ledger records the ally's
-	 * row as lifted by hand too. */
-	int64_t now = daemon_now_us();
-	if (ledger_lift(d->ledger, &a, now, by, &lifted, err, sizeof(err)) != 0)
+	 * row as lifted by hand too. The ledger's first, then this host's
+	 * not recorded yet (held while the ledger refuses writes): those are
+	 * written late, each lifted at now in the same transaction, so the
+	 * ledger ends the same with or without the outage. */
+	int held = lift_ledger(d, &a, now, by, report, &lifted, err, sizeof(err));
+	if (held < 0)
 		return ctl_reply_error("ledger: %s", err);
-	if (ours && lifted && d->cfg->report) {
+	lifted += recorder_lift(d->recorder, &a, now, by);
+	if (held == 0 && report && lifted) {
 		struct sanction s = {.addr = a};
 		if (alliance_report(d, &s, true, NULL, err, sizeof(err)) != 0)
 			log_warnx("alliance: lift not reported: %s", err);
@@ -297,8 +367,10 @@ static json_t *cmd_lift(void *ctx, json_t *args, const struct ctl_peer *peer)
 	if (daemon_follow_ledger(d, &a, now, err, sizeof(err)) != 0 || firewall_commit(d->fw, err, sizeof(err)) != 0)
 		return ctl_reply_error("firewall: %s (the ledger records the lift)", err);
 	char text[ADDR_STRLEN];
-	log_info("lift %s (%s)", addr_format(&a, text, sizeof(text)), by);
-	return ctl_reply_ok(json_pack("{s:o, s:i}", "address", addr_json(&a), "lifted", (int)lifted));
+	log_info("lift %s (%s)%s", addr_format(&a, text, sizeof(text)), by,
+		 held ? "; the ledger refuses writes: recorded when it takes them again" : "");
+	return ctl_reply_ok(json_pack("{s:o, s:i, s:b}", "address", addr_json(&a), "lifted", (int)lifted, "held",
+				      held == 1));
 }
 
 static json_t *cmd_allies(void *ctx, json_t *args, const struct ctl_peer *peer)

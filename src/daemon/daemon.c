@@ -39,9 +39,19 @@ int64_t daemon_now_us(void)
 
 /* ---- the sanction path ---- */
 
+struct in_force_read {
+	struct daemon_in_force f;
+	struct recorder *recorder;
+	const struct addr *key;
+};
+
 static int note_active(void *arg, int64_t id, const char *origin, int64_t expires_us)
 {
-	struct daemon_in_force *f = arg;
+	struct in_force_read *r = arg;
+	struct daemon_in_force *f = &r->f;
+	/* Lifted by hand, the ledger refusing to record it yet. */
+	if (recorder_lifted(r->recorder, r->key, id))
+		return 0;
 	if (expires_us > f->until_us)
 		f->until_us = expires_us;
 	if (strncmp(origin, ALLY_ORIGIN_PREFIX, strlen(ALLY_ORIGIN_PREFIX)) == 0)
@@ -53,10 +63,11 @@ static int note_active(void *arg, int64_t id, const char *origin, int64_t expire
 
 struct daemon_in_force daemon_in_force(struct daemon *d, const struct addr *key, int64_t now)
 {
-	struct daemon_in_force f = {0};
+	struct in_force_read r = {.recorder = d->recorder, .key = key};
 	char err[256];
-	if (ledger_each_active_exact(d->ledger, key, now, note_active, &f, err, sizeof(err)) != 0)
+	if (ledger_each_active_exact(d->ledger, key, now, note_active, &r, err, sizeof(err)) != 0)
 		log_warnx("ledger: %s", err);
+	struct daemon_in_force f = r.f;
 	/* This host's sanctions enforced but not in the ledger yet (held while
 	 * it refuses writes, or in a transaction that may still roll back):
 	 * left out, a lift or an undone round that follows the ledger would
@@ -382,7 +393,8 @@ static int open_sources(struct daemon *d, char *err, size_t errlen)
 static int reimpose_one(void *arg, const struct ledger_sanction *s)
 {
 	struct daemon *d = arg;
-	engine_impose(d->engine, &s->addr, s->expires_us);
+	if (!recorder_lifted(d->recorder, &s->addr, s->id))
+		engine_impose(d->engine, &s->addr, s->expires_us);
 	return 0;
 }
 
@@ -394,9 +406,9 @@ static void reimpose_pending(void *arg, const struct addr *key, int64_t until_us
 
 /* After a reload the engine is new but the firewall is right: the engine
  * only relearns what is sanctioned (the kernel's sets are not touched):
- * the ledger's sanctions, and this host's not recorded yet (held while
- * the ledger refuses writes), without which their addresses' failures
- * would sanction them again. */
+ * the ledger's sanctions but those of a lift not recorded yet, and this
+ * host's not recorded yet (held while the ledger refuses writes), without
+ * which their addresses' failures would sanction them again. */
 static int reimpose(struct daemon *d, char *err, size_t errlen)
 {
 	int64_t now = daemon_now_us();
@@ -440,6 +452,9 @@ static int repair_flush(struct repair *r)
 static int repair_one(void *arg, const struct ledger_sanction *s)
 {
 	struct repair *r = arg;
+	/* Lifted by hand, the ledger refusing to record it yet: not put back. */
+	if (s->id && recorder_lifted(r->d->recorder, &s->addr, s->id))
+		return 0;
 	r->keys[r->n] = s->addr;
 	r->expires_us[r->n++] = s->expires_us;
 	return r->n == REPAIR_CHUNK ? repair_flush(r) : 0;

@@ -13,6 +13,7 @@
 #include "daemon/daemon.h"
 #include "detect/rules.h"
 #include "ledger/ledger.h"
+#include "ledger/ledger_ally.h"
 
 /* A scenario's name is kept whole (rules.c refuses a longer one). */
 _Static_assert(RULES_MAX_NAME <= LEDGER_MAX_NAME, "a scenario name fits the ledger");
@@ -20,10 +21,14 @@ _Static_assert(RULES_MAX_NAME <= LEDGER_MAX_NAME, "a scenario name fits the ledg
 /* The index's buckets: at RECORDER_MAX_HELD waiting, chains of 16. */
 #define BUCKETS 4096
 
-/* One sanction as given, with its strings and evidence copied. */
+/* One sanction as given, with its strings and evidence copied; or one
+ * lift the ledger refused (recorder_hold_lift): s.addr is its key,
+ * s.created_us its time, origin who lifted, rows the ledger's sanctions it
+ * lifts, report whether the allies hear of it. */
 struct entry {
 	struct entry *next;
 	struct entry *same_bucket;       /* the index's chain (recorder_pending_until) */
+	bool is_lift;
 	struct sanction s;               /* s.scenario is NULL: see scenario */
 	char scenario[LEDGER_MAX_NAME + 1];
 	char origin[LEDGER_MAX_NAME + 1];
@@ -32,6 +37,12 @@ struct entry {
 	bool late;                       /* was held at least once */
 	struct evidence_lines ev;        /* its text is owned[] */
 	char *owned[EVIDENCE_LINES];
+	/* A sanction lifted before it was recorded (recorder_lift): written,
+	 * then lifted at lifted_us by lifted_by, in the same transaction. */
+	int64_t lifted_us;               /* 0: not lifted */
+	char lifted_by[LEDGER_MAX_NAME + 1];
+	int64_t *rows;                   /* a lift's */
+	size_t nrows;
 };
 
 /* Two lists, oldest first: txn holds what the open transaction wrote
@@ -43,10 +54,12 @@ struct list {
 
 /* Every entry of both lists is also in the index, by key: daemon_in_force
  * asks for a key's pending end on every sanction, and during an outage up
- * to RECORDER_MAX_HELD wait. */
+ * to RECORDER_MAX_HELD wait. The lists keep the order the sanctions and
+ * lifts were decided in, which is the order they are written in. */
 struct recorder {
 	struct list txn, held;
 	struct entry *index[BUCKETS];
+	size_t lifts;                    /* lift entries in both lists: 0 makes recorder_lifted free */
 	uint64_t seed;                   /* keyed: an attacker cannot make chains long */
 	struct recorder_stats st;
 };
@@ -102,6 +115,9 @@ static void list_move(struct list *to, struct list *from)
 static void entry_free(struct recorder *r, struct entry *e)
 {
 	index_remove(r, e);
+	if (e->is_lift)
+		r->lifts--;
+	free(e->rows);
 	for (size_t i = 0; i < e->ev.n; i++)
 		free(e->owned[i]);
 	free(e->reason);
@@ -130,9 +146,12 @@ void recorder_free(struct recorder *r)
 {
 	if (!r)
 		return;
-	if (r->held.n || r->txn.n)
+	if (r->held.n + r->txn.n > r->lifts)
 		log_warnx("ledger: stopping with %zu sanctions not recorded (their lines are read again at start)",
-			  r->held.n + r->txn.n);
+			  r->held.n + r->txn.n - r->lifts);
+	if (r->lifts)
+		log_warnx("ledger: stopping with %zu lift%s not recorded (the sanctions they end are restored at start)",
+			  r->lifts, r->lifts == 1 ? "" : "s");
 	list_clear(r, &r->txn);
 	list_clear(r, &r->held);
 	free(r);
@@ -183,13 +202,52 @@ static void txn_lost(struct recorder *r)
 		e->late = true;
 	list_move(&r->txn, &r->held);
 	list_move(&r->held, &r->txn);
-	log_warnx("ledger: %zu sanction%s enforced but not recorded yet; retrying", r->held.n,
-		  r->held.n == 1 ? "" : "s");
+	size_t n = r->held.n - r->lifts;
+	log_warnx("ledger: %zu sanction%s enforced but not recorded yet%s; retrying", n, n == 1 ? "" : "s",
+		  r->lifts ? ", and lifts" : "");
 }
 
-/* Writes e (sanction, then its report) into the open transaction. */
+/* Reports e (a sanction, or a lift) to the allies, when they are to hear
+ * of it; a failure of the report alone is logged, one of the database
+ * (the transaction is gone) returns -1. */
+static int report_entry(struct daemon *d, struct entry *e, char *err, size_t errlen)
+{
+	if (!e->report || !d->alliance || !d->cfg->report)
+		return 0;
+	struct scenario sc = {.name = e->scenario};
+	struct sanction s = e->s;
+	s.scenario = &sc;
+	char rerr[256];
+	if (alliance_report(d, &s, e->is_lift, e->is_lift ? NULL : &e->ev, rerr, sizeof(rerr)) != 0) {
+		log_warnx("alliance: %snot reported: %s", e->is_lift ? "lift " : "", rerr);
+		/* A database failure took the transaction with it. */
+		if (!ledger_in_transaction(d->ledger)) {
+			snprintf(err, errlen, "%s", rerr);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Writes a held lift: each of the ledger's sanctions it ends is lifted at
+ * the lift's time (one an ally's lift or the clock ended since is left
+ * as it is), then its report. */
+static int write_lift(struct daemon *d, struct entry *e, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < e->nrows; i++) {
+		bool lifted;
+		if (ledger_lift_id(d->ledger, e->rows[i], e->s.created_us, e->origin, &lifted, err, errlen) != 0)
+			return -1;
+	}
+	return report_entry(d, e, err, errlen);
+}
+
+/* Writes e (sanction, then its lift or its report; or a lift) into the
+ * open transaction. */
 static int write_entry(struct daemon *d, struct entry *e, char *err, size_t errlen)
 {
+	if (e->is_lift)
+		return write_lift(d, e, err, errlen);
 	struct ledger_line lines[EVIDENCE_LINES];
 	for (size_t i = 0; i < e->ev.n; i++)
 		lines[i] = (struct ledger_line){.text = e->ev.text[i], .len = e->ev.len[i]};
@@ -199,23 +257,16 @@ static int write_entry(struct daemon *d, struct entry *e, char *err, size_t errl
 		.created_us = e->s.created_us, .expires_us = e->s.created_us + e->s.duration_us,
 		.offence = e->s.offence ? e->s.offence : 1, .evidence = lines, .nevidence = e->ev.n,
 	};
-	if (ledger_add_sanction(d->ledger, &ls, NULL, err, errlen) != 0)
+	int64_t id;
+	if (ledger_add_sanction(d->ledger, &ls, &id, err, errlen) != 0)
 		return -1;
-	if (!e->report || !d->alliance || !d->cfg->report)
-		return 0;
-	struct scenario sc = {.name = e->scenario};
-	struct sanction s = e->s;
-	s.scenario = &sc;
-	char rerr[256];
-	if (alliance_report(d, &s, false, &e->ev, rerr, sizeof(rerr)) != 0) {
-		log_warnx("alliance: not reported: %s", rerr);
-		/* A database failure took the transaction with it. */
-		if (!ledger_in_transaction(d->ledger)) {
-			snprintf(err, errlen, "%s", rerr);
-			return -1;
-		}
+	/* Lifted before it was recorded: its lift follows it in the same
+	 * transaction, so the ledger never holds it in force (recorder_lift). */
+	if (e->lifted_us) {
+		bool lifted;
+		return ledger_lift_id(d->ledger, id, e->lifted_us, e->lifted_by, &lifted, err, errlen);
 	}
-	return 0;
+	return report_entry(d, e, err, errlen);
 }
 
 static void hold(struct daemon *d, struct entry *e)
@@ -293,14 +344,18 @@ int recorder_add(struct daemon *d, const struct sanction *s, const char *origin,
 /* The transaction is committed: what it wrote is recorded for good. */
 static void committed(struct recorder *r)
 {
-	uint64_t late = 0;
-	for (struct entry *e = r->txn.head; e; e = e->next)
-		late += e->late;
+	uint64_t late = 0, lifts = 0;
+	for (struct entry *e = r->txn.head; e; e = e->next) {
+		late += e->late && !e->is_lift;
+		lifts += e->is_lift;
+	}
 	if (late) {
 		r->st.recorded_late += late;
 		log_info("ledger: %llu sanction%s recorded late (enforced since; nothing lost)%s",
 			 (unsigned long long)late, late == 1 ? "" : "s", r->held.n ? "" : "; none waits");
 	}
+	if (lifts)
+		log_info("ledger: %llu lift%s recorded late", (unsigned long long)lifts, lifts == 1 ? "" : "s");
 	list_clear(r, &r->txn);
 }
 
@@ -334,6 +389,12 @@ int recorder_commit(struct daemon *d)
 	return 0;
 }
 
+/* Whether e is a sanction in force at now (not a lift, not lifted). */
+static bool in_force(const struct entry *e, int64_t now)
+{
+	return !e->is_lift && !e->lifted_us && e->s.created_us + e->s.duration_us > now;
+}
+
 int64_t recorder_pending_until(struct recorder *r, const struct addr *key, int64_t now)
 {
 	int64_t until = 0;
@@ -341,16 +402,73 @@ int64_t recorder_pending_until(struct recorder *r, const struct addr *key, int64
 		return 0;   /* the usual case: the ledger takes writes */
 	for (const struct entry *e = *bucket(r, key); e; e = e->same_bucket) {
 		int64_t end = e->s.created_us + e->s.duration_us;
-		if (end > now && end > until && addr_equal(&e->s.addr, key))
+		if (in_force(e, now) && end > until && addr_equal(&e->s.addr, key))
 			until = end;
 	}
 	return until;
 }
 
+unsigned recorder_lift(struct recorder *r, const struct addr *key, int64_t now, const char *by)
+{
+	unsigned n = 0;
+	if (!r->held.n && !r->txn.n)
+		return 0;
+	for (struct entry *e = *bucket(r, key); e; e = e->same_bucket) {
+		if (!in_force(e, now) || !addr_equal(&e->s.addr, key))
+			continue;
+		e->lifted_us = now;
+		snprintf(e->lifted_by, sizeof(e->lifted_by), "%s", by);
+		/* The allies never heard of it (a report is written with its
+		 * sanction): they hear of neither, rather than of a sanction
+		 * after its lift. */
+		e->report = false;
+		n++;
+	}
+	return n;
+}
+
+int recorder_hold_lift(struct recorder *r, const struct addr *key, int64_t now, const char *by, const int64_t *rows,
+		       size_t nrows, bool report)
+{
+	if (r->held.n >= RECORDER_MAX_HELD)
+		return -1;
+	struct entry *e = xcalloc(1, sizeof(*e));
+	e->is_lift = true;
+	e->s.addr = *key;
+	e->s.created_us = now;
+	snprintf(e->scenario, sizeof(e->scenario), "manual");
+	snprintf(e->origin, sizeof(e->origin), "%s", by);
+	e->report = report;
+	e->late = true;
+	e->rows = xmalloc((nrows ? nrows : 1) * sizeof(*e->rows));
+	memcpy(e->rows, rows, nrows * sizeof(*rows));
+	e->nrows = nrows;
+	index_add(r, e);
+	r->lifts++;
+	list_push(&r->held, e);
+	return 0;
+}
+
+bool recorder_lifted(struct recorder *r, const struct addr *key, int64_t id)
+{
+	if (!r->lifts)
+		return false;   /* the usual case */
+	for (const struct entry *e = *bucket(r, key); e; e = e->same_bucket) {
+		if (!e->is_lift || !addr_equal(&e->s.addr, key))
+			continue;
+		if (id < 0)
+			return true;
+		for (size_t i = 0; i < e->nrows; i++)
+			if (e->rows[i] == id)
+				return true;
+	}
+	return false;
+}
+
 static void each_in(const struct list *l, int64_t now, recorder_pending_fn fn, void *arg)
 {
 	for (const struct entry *e = l->head; e; e = e->next)
-		if (e->s.created_us + e->s.duration_us > now)
+		if (in_force(e, now))
 			fn(arg, &e->s.addr, e->s.created_us + e->s.duration_us);
 }
 
@@ -363,5 +481,6 @@ void recorder_each_pending(struct recorder *r, int64_t now, recorder_pending_fn 
 void recorder_get_stats(const struct recorder *r, struct recorder_stats *out)
 {
 	*out = r->st;
-	out->held = r->held.n + r->txn.n;
+	out->held = r->held.n + r->txn.n - r->lifts;
+	out->lifts_held = r->lifts;
 }

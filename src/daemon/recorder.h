@@ -14,6 +14,14 @@
  * again and derives them anew (manual and allies' sanctions held then are
  * lost with the process: an ally's message is delivered again, a manual
  * sanction was answered with an error... see recorder_add).
+ * A lift by hand (pacto lift) reaches what waits too: the held sanctions
+ * of its key are marked lifted (recorder_lift), and when the ledger also
+ * refuses the lift of its own sanctions, that lift waits in the same
+ * queue (recorder_hold_lift). One queue, in the order things were
+ * decided, written in that order: a sanction decided before a lift is
+ * written before it, then lifted; one decided after is not touched by
+ * it. A held lift is lost with the process: the sanctions it ended are
+ * in force again after a restart (logged at stop).
  * Ownership: the recorder is the daemon's (d->recorder); it copies what it
  * holds (reason, evidence lines). */
 #ifndef PACTO_RECORDER_H
@@ -38,6 +46,7 @@ struct recorder_stats {
 	uint64_t held;            /* sanctions enforced, waiting to be recorded */
 	uint64_t recorded_late;   /* held ones written since */
 	uint64_t lost;            /* not held: RECORDER_MAX_HELD were waiting */
+	uint64_t lifts_held;      /* lifts the ledger refused, waiting to be recorded */
 	int64_t last_error_us;    /* 0: none yet */
 	char last_error[RECORDER_ERRLEN];
 };
@@ -82,6 +91,30 @@ int64_t recorder_pending_until(struct recorder *r, const struct addr *key, int64
  * but must not add, begin, commit or settle. */
 typedef void (*recorder_pending_fn)(void *arg, const struct addr *key, int64_t until_us);
 void recorder_each_pending(struct recorder *r, int64_t now, recorder_pending_fn fn, void *arg);
+
+/* A lift by hand of exactly key at now, of the sanctions above (those in
+ * force at now): none of them is in force any more (for
+ * recorder_pending_until and recorder_each_pending), each is written late
+ * as it was and lifted at now by `by` in the same transaction, and none
+ * is reported to the allies (they would hear of the sanction after its
+ * lift). Call with no transaction open (recorder_commit first): a
+ * sanction already written into an open one would commit unlifted.
+ * Returns how many it lifted. */
+unsigned recorder_lift(struct recorder *r, const struct addr *key, int64_t now, const char *by);
+
+/* Holds a lift the ledger refused: the ledger's sanctions rows[0..nrows)
+ * (of exactly key, in force at now) are lifted at now by `by` when the
+ * ledger takes writes again, after what was held before it; with report,
+ * the allies are told of the lift then. Until it is recorded those rows
+ * are not in force (recorder_lifted). Copies rows. Returns 0, or -1 when
+ * RECORDER_MAX_HELD wait (nothing held). */
+int recorder_hold_lift(struct recorder *r, const struct addr *key, int64_t now, const char *by, const int64_t *rows,
+		       size_t nrows, bool report) __attribute__((warn_unused_result));
+
+/* Whether the ledger's sanction id, of exactly key, is lifted by a held
+ * lift (id < 0: whether a lift of key is held at all). Cost: nothing
+ * while no lift waits, else a keyed hash lookup. */
+bool recorder_lifted(struct recorder *r, const struct addr *key, int64_t id);
 
 void recorder_get_stats(const struct recorder *r, struct recorder_stats *out);
 

@@ -13,7 +13,8 @@
  * the firewall, and only until daemon_restore() returns; a failed commit
  * stops the reading too. Memory: NCHUNKS chunks, whatever the ledger.
  * What is in force but not in the ledger yet counts as the ledger's does
- * (daemon_in_force): this host's sanctions held by the recorder (the
+ * (daemon_in_force): a sanction lifted by hand whose lift the ledger
+ * refused is left out, and this host's sanctions held by the recorder (the
  * ledger refusing writes) are put back after the ledger's, on the
  * caller's thread, once the helper is done. At start none is held. */
 #include <pthread.h>
@@ -119,7 +120,7 @@ static int restore_one(void *arg, const struct ledger_sanction *s)
 {
 	struct restore *r = arg;
 	int64_t seconds = (s->expires_us - r->now_us + 999999) / 1000000;
-	if (seconds <= 0)
+	if (seconds <= 0 || recorder_lifted(r->d->recorder, &s->addr, s->id))
 		return 0;
 	const char *why = firewall_check(r->d->fw, &s->addr);
 	if (why) {

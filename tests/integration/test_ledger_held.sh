@@ -8,9 +8,13 @@
 # returns and they are written late, the elements still end then, and
 # alpha's reports, delivered again, are applied on top. An element of a
 # held sanction deleted by hand is added again, as a recorded one's is.
-# The table deleted with nft is restored with the held sanctions in it,
-# and after pacto reload the engine still knows a held sanction (the
-# address's failures do not sanction it again).
+# pacto lift ends a held sanction (and a recorded one of the same address,
+# the ledger refusing the lift's write too): the element is removed and
+# neither the element repair nor the table's restore brings it back; when
+# space returns the ledger records the sanctions as lifted by hand. The
+# table deleted with nft is restored with the held sanctions in it, and
+# after pacto reload the engine still knows a held sanction (the address's
+# failures do not sanction it again).
 # bravo runs pactod with real nftables in its own network namespace (a
 # nats-server on its loopback); its state directory is a 1 MiB tmpfs in a
 # mount namespace of this test's own, which a file fills (as
@@ -34,6 +38,8 @@ trap cleanup EXIT
 
 SHORT=10.60.0.1   # alpha reports it for 60 s
 LONG=10.60.0.2    # alpha reports it for 2 h
+BOTH=10.60.0.4    # sanctioned by hand with room, and again while the ledger is full; lifted
+LIFTED=10.60.0.5  # sanctioned by hand while the ledger is full; lifted
 HOUR=3600
 
 start() {
@@ -74,6 +80,8 @@ if ! check "bravo's pactod (state on a 1 MiB tmpfs) and a nats-server start in a
 fi
 publish_as alpha --seq 1 --address 203.0.113.1 >/dev/null
 check "with room, alpha's report is applied and recorded" wait_sanctioned "$STATE" 203.0.113.1
+ctl sanction "$BOTH" --for 1h >/dev/null
+check "with room, pacto sanction $BOTH is recorded" wait_sanctioned "$STATE" "$BOTH"
 sleep 5.5   # the cursor save of the next tick commits before the disk fills
 
 # Reports fill the ledger's free pages until its writes fail.
@@ -103,6 +111,29 @@ gone() { ! in_set "$1"; }
 check "$SHORT is deleted by hand from the set while held" gone "$SHORT"
 check "$SHORT deleted by hand while held is added again to its end" wait_for 12 about_an_hour "$SHORT"
 
+# pacto lift of a held sanction (the ledger has nothing to lift), and of
+# an address with a recorded and a held one while another process holds
+# the ledger's write lock (pactod waits 250 ms for it): the lift's own
+# write fails, and the lift is held too. Both lifts hold all the same.
+ctl sanction "$LIFTED" --for 1h >/dev/null
+ctl sanction "$BOTH" --for 2h >/dev/null
+held_lifted() { about_an_hour "$LIFTED" && dropped_for "$BOTH" $((2 * HOUR - 300)) $((2 * HOUR)); }
+check "pacto sanction $LIFTED --for 1h and $BOTH --for 2h are held and dropped" held_lifted
+lift() { ctl lift "$1" >>"$SCRATCH/lift.out" 2>&1; }
+check "pacto lift $LIFTED (held) succeeds" lift "$LIFTED"
+(echo "BEGIN EXCLUSIVE;"; sleep 3; echo "ROLLBACK;") | sqlite3 "$STATE/ledger.db" >/dev/null 2>&1 &
+lock_pid=$!
+sleep 0.5
+check "pacto lift $BOTH (recorded and held) succeeds, the ledger locked by another process" lift "$BOTH"
+check "the lift is held (ledger.lifts_held $(ctl status --json | jq .ledger.lifts_held))" \
+	[ "$(ctl status --json | jq .ledger.lifts_held)" = 1 ]
+wait "$lock_pid"
+lifted_gone() { ! in_set "$LIFTED" && ! in_set "$BOTH"; }
+check "$LIFTED and $BOTH are not dropped any more" lifted_gone
+in_ns nft delete element inet pacto v4 "{ $SHORT }"
+check "a change by hand: the element repair runs again (puts $SHORT back)" wait_for 12 about_an_hour "$SHORT"
+check "and does not put back the lifted $LIFTED and $BOTH" lifted_gone
+
 # The table deleted by hand: pactod restores it, the held sanctions in it.
 restores() { ctl status --json | jq '.counters.table_restores'; }
 restores_before=$(restores)
@@ -110,19 +141,23 @@ in_ns nft delete table inet pacto
 restored() { [ "$(restores)" -gt "$restores_before" ] && in_set 203.0.113.1; }
 check "the table deleted with nft is restored from the ledger" wait_for 12 restored
 check "with the held $SHORT and $LONG, to their end ($(left_s $SHORT), $(left_s $LONG) s left)" both_for_hour
+check "without the lifted $LIFTED and $BOTH" lifted_gone
 
 # pacto reload: the new engine knows the held sanctions, so their
-# address's failures, read after it, do not sanction it again.
+# address's failures, read after it, do not sanction it again; and not
+# the lifted ones, whose failures count again.
 sanctions() { ctl status --json | jq '.counters.sanctions'; }
 lines_read() { ctl status --json | jq '.engine.lines'; }
+sanctioned_times() { grep -c "sanction $1 for" "$SCRATCH/pactod.log"; }
 check "pacto reload" sh -c "ip netns exec $NS $BUILD/pacto --state-dir $STATE reload >/dev/null"
-sanctions_before=$(sanctions) lines_before=$(lines_read)
+sanctions_before=$(sanctions) lines_before=$(lines_read) short_before=$(sanctioned_times "$SHORT")
 sshd_failures "$SCRATCH/auth.log" bravo "$SHORT" 6
-read_6() { [ "$(lines_read)" -ge $((lines_before + 6)) ]; }
-check "after the reload, 6 failures of $SHORT are read" wait_for 5 read_6
-sleep 0.5
-check "and sanction it no more: it is in force ($(sanctions) sanctions, $sanctions_before before)" \
-	[ "$(sanctions)" = "$sanctions_before" ]
+sshd_failures "$SCRATCH/auth.log" bravo "$BOTH" 6
+read_12() { [ "$(lines_read)" -ge $((lines_before + 12)) ]; }
+check "after the reload, 6 failures of $SHORT and 6 of the lifted $BOTH are read" wait_for 5 read_12
+check "the lifted $BOTH's failures count again: dropped anew" wait_for 5 in_set "$BOTH"
+check "$SHORT is not sanctioned again: it is in force ($(sanctions) sanctions, $sanctions_before before)" \
+	[ "$(sanctions)" = $((sanctions_before + 1)) -a "$(sanctioned_times "$SHORT")" = "$short_before" ]
 
 rm -f "$STATE/filler"
 none_held() { [ "$(held)" = 0 ]; }
@@ -134,4 +169,17 @@ ally_recorded() { in_ledger "$SHORT" ally:alpha && in_ledger "$LONG" ally:alpha;
 check "alpha's reports, delivered again, are recorded" wait_for 60 ally_recorded
 check "$SHORT's drop is not cut ($(left_s $SHORT) s left)" about_an_hour "$SHORT"
 check "$LONG is dropped for alpha's 2 h ($(left_s $LONG) s left)" dropped_for "$LONG" $((2 * HOUR - 300)) $((2 * HOUR))
+# The lifts as the ledger records them once it takes writes: every
+# sanction of $LIFTED and $BOTH lifted by hand, none in force.
+lifted_by_hand() {
+	ctl why "$1" --json | jq -e --argjson n "$2" \
+		'[.history[] | select(.lifted.by // "" | startswith("manual"))] | length == $n' >/dev/null
+}
+lifts_recorded() { lifted_by_hand "$LIFTED" 1 && lifted_by_hand "$BOTH" 2; }
+check "the ledger records $LIFTED's held sanction and $BOTH's two as lifted by hand" wait_for 10 lifts_recorded
+check "no lift waits" [ "$(ctl status --json | jq .ledger.lifts_held)" = 0 ]
+only_anew() { ! in_ledger "$LIFTED" "" && in_ledger "$BOTH" local && [ "$(in_force_count "$BOTH")" = 1 ]; }
+in_force_count() { ctl sanctions --json | jq --arg a "$1" '[.sanctions[] | select(.address == $a)] | length'; }
+check "in force in the ledger: none of $LIFTED's, only $BOTH's new local one" only_anew
+check "$LIFTED is not dropped" sh -c "! ip netns exec $NS nft get element inet pacto v4 '{ $LIFTED }' >/dev/null 2>&1"
 check "pactod's log holds no sanitizer report" no_sanitizer_report "$SCRATCH/pactod.log"
