@@ -27,8 +27,10 @@
  * were written as far as the files tell. */
 #include "sources/src_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +69,11 @@ struct open_file {
 
 struct follower {
 	char *path;
-	char *name;                   /* room for PATH.k (rotated_name) */
+	/* The names of the followed file's rotated copies, newest first
+	 * (list_rotated): rotated[0..nrotated); the last one is room for the
+	 * name being looked at. */
+	char *rotated[FOLLOW_MAX_ROTATED + 1];
+	unsigned nrotated;
 	int inotify_fd;
 	struct open_file cur;
 	/* The rotated-away files still read, oldest first: old[0..nold);
@@ -266,11 +272,83 @@ static void note_open(struct follower *f, const char *why)
 
 /* ---- rotated-away files ---- */
 
-/* PATH.k, in f->name (k <= FOLLOW_MAX_ROTATED). */
+/* Room for a name in PATH's directory. */
+static size_t rotated_room(const char *path)
+{
+	return strlen(path) + NAME_MAX + 2;
+}
+
+/* logrotate's dateext suffix (its default -%Y%m%d, or a dateformat of
+ * digits and separators: -2026112913, -20261129-1764410400): not empty,
+ * no letter, so compressed copies (.gz, .xz) are left out. */
+static bool dated_suffix(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!(*s >= '0' && *s <= '9') && *s != '-' && *s != '_' && *s != '.')
+			return false;
+	return true;
+}
+
+/* Keeps name among the FOLLOW_MAX_ROTATED greatest of f->rotated, which
+ * stays sorted, greatest first (the newest date). */
+static void keep_dated(struct follower *f, const char *dir, const char *name)
+{
+	unsigned at = f->nrotated;
+	char *full = f->rotated[FOLLOW_MAX_ROTATED];   /* the spare room */
+	snprintf(full, rotated_room(f->path), "%s/%s", dir, name);
+	while (at > 0 && strcmp(f->rotated[at - 1], full) < 0)
+		at--;
+	if (at == FOLLOW_MAX_ROTATED)
+		return;   /* older than all those kept */
+	/* The names from at on move down one; the last one's room is spare. */
+	memmove(&f->rotated[at + 1], &f->rotated[at], (FOLLOW_MAX_ROTATED - at) * sizeof(f->rotated[0]));
+	f->rotated[at] = full;
+	if (f->nrotated < FOLLOW_MAX_ROTATED)
+		f->nrotated++;
+}
+
+/* PATH-DATE files in PATH's directory, the newest FOLLOW_MAX_ROTATED. */
+static void list_dated(struct follower *f)
+{
+	char *dir = xstrdup(f->path);
+	char *slash = strrchr(dir, '/');
+	const char *base = slash ? slash + 1 : f->path;
+	size_t base_len = strlen(base);
+	if (slash)
+		*slash = '\0';
+	DIR *d = opendir(slash ? (*dir ? dir : "/") : ".");
+	for (struct dirent *e; d && (e = readdir(d));)
+		if (strncmp(e->d_name, base, base_len) == 0 && e->d_name[base_len] == '-' &&
+		    dated_suffix(e->d_name + base_len + 1))
+			keep_dated(f, slash ? (*dir ? dir : "") : ".", e->d_name);
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
+/* The names the followed file's rotated copies have, newest first:
+ * logrotate's default PATH.1 ... PATH.FOLLOW_MAX_ROTATED when any of them
+ * exists, else its dateext names (PATH-DATE, newest first). Listed anew
+ * before each search, since rotation renames them all. */
+static void list_rotated(struct follower *f)
+{
+	struct stat st;
+	bool numbered = false;
+	for (unsigned k = 1; k <= FOLLOW_MAX_ROTATED; k++) {
+		snprintf(f->rotated[k - 1], rotated_room(f->path), "%s.%u", f->path, k);
+		numbered = numbered || lstat(f->rotated[k - 1], &st) == 0;
+	}
+	f->nrotated = numbered ? FOLLOW_MAX_ROTATED : 0;
+	if (!numbered)
+		list_dated(f);
+}
+
+/* The k-th newest rotated name (1 ... f->nrotated) of the last listing. */
 static const char *rotated_name(struct follower *f, unsigned k)
 {
-	sprintf(f->name, "%s.%u", f->path, k);
-	return f->name;
+	return f->rotated[k - 1];
 }
 
 /* Whether the file with this inode is already read (current or old). */
@@ -324,21 +402,23 @@ static void demote_current(struct follower *f)
 	f->cur = closed;
 }
 
-/* Under which PATH.k (1 ... FOLLOW_MAX_ROTATED) the open file with this
- * inode is now; 0: none (deleted, compressed, another name). The inode is
- * enough: it cannot be reused while the file is open. */
+/* Under which rotated name (k, 1 ... f->nrotated, listed anew) the open
+ * file with this inode is now; 0: none (deleted, compressed, another
+ * name). The inode is enough: it cannot be reused while the file is open. */
 static unsigned rotated_index(struct follower *f, uint64_t inode)
 {
 	struct stat st;
-	for (unsigned k = 1; k <= FOLLOW_MAX_ROTATED; k++)
+	list_rotated(f);
+	for (unsigned k = 1; k <= f->nrotated; k++)
 		if (lstat(rotated_name(f, k), &st) == 0 && (uint64_t)st.st_ino == inode)
 			return k;
 	return 0;
 }
 
-/* The files rotated after the one now under PATH.k and before the path's
- * current one (not_inode): PATH.k-1 ... PATH.1, oldest first, each read
- * from its start unless already read. Returns how many were added. */
+/* The files rotated after the one now under the k-th rotated name (of the
+ * last listing) and before the path's current one (not_inode): the k-1th
+ * ... 1st (PATH.k-1 ... PATH.1), oldest first, each read from its start
+ * unless already read. Returns how many were added. */
 static unsigned add_between(struct follower *f, unsigned k, uint64_t not_inode)
 {
 	unsigned added = 0;
@@ -532,8 +612,9 @@ static bool mark_names(const struct file_mark *m, int fd, uint64_t inode, uint64
 static int find_rotated(struct follower *f, const struct file_mark *m, bool copies, uint64_t not_inode,
 			unsigned *k, uint64_t *inode)
 {
+	list_rotated(f);
 	for (int pass = 0; pass < (copies ? 2 : 1); pass++) {
-		for (*k = 1; *k <= FOLLOW_MAX_ROTATED; (*k)++) {
+		for (*k = 1; *k <= f->nrotated; (*k)++) {
 			uint64_t size;
 			const char *why;
 			int fd = open_path(rotated_name(f, *k), inode, &size, &why);
@@ -608,7 +689,8 @@ int follower_open(const struct follower_config *cfg, struct follower **out, char
 {
 	struct follower *f = xcalloc(1, sizeof(*f));
 	f->path = xstrdup(cfg->path);
-	f->name = xmalloc(strlen(cfg->path) + sizeof(".4294967295"));
+	for (unsigned k = 0; k <= FOLLOW_MAX_ROTATED; k++)
+		f->rotated[k] = xmalloc(rotated_room(cfg->path));
 	f->grace_s = cfg->grace_s ? (time_t)cfg->grace_s : OLD_GRACE_S;
 	f->max_line = cfg->max_line;
 	f->on_line = cfg->on_line;
@@ -644,7 +726,8 @@ void follower_close(struct follower *f)
 	if (f->inotify_fd >= 0)
 		close(f->inotify_fd);
 	free(f->path);
-	free(f->name);
+	for (unsigned k = 0; k <= FOLLOW_MAX_ROTATED; k++)
+		free(f->rotated[k]);
 	free(f);
 }
 

@@ -12,18 +12,22 @@
  * after it last grew, and never before the new file was written to (a
  * writer that has not reopened the path still writes to the old one). When
  * the path names another file, the followed one is looked for under
- * PATH.1 ... PATH.FOLLOW_MAX_ROTATED: found under PATH.k, the files
- * PATH.k-1 ... PATH.1 were rotated in between, and are read whole, oldest
- * first, before the new one. The cursor (inode and offset just past the
+ * PATH.1 ... PATH.FOLLOW_MAX_ROTATED (logrotate's default), or when none
+ * of those exists under logrotate's dated names (dateext: PATH- then
+ * digits and separators), the FOLLOW_MAX_ROTATED newest: found under the
+ * k-th newest (PATH.k), the files under the k-1th ... 1st newest names
+ * (PATH.k-1 ... PATH.1) were rotated in between, and are read whole,
+ * oldest first, before the new one. The cursor (inode and offset just past the
  * last delivered line, of the current file and of each rotated-away file
- * still read) lets a restart resume exactly, also from PATH.1 ... when the
+ * still read) lets a restart resume exactly, also from PATH.1 ... (or the
+ * dated names) when the
  * file was rotated while pactod was down, and (with the head) from a copy
  * there when it was copied and truncated.
  * Limits: copytruncate itself loses what is written between the copy and
  * the truncation (logrotate documents this); nothing here can recover it.
- * A followed file rotated to a name other than PATH.N (dateext, or
- * compressed) is still finished through its descriptor, but files rotated
- * in between are then not found.
+ * A followed file rotated to another name (compressed at once, or a
+ * dateformat with letters) is still finished through its descriptor, but
+ * files rotated in between are then not found.
  * Never: follows a symlink swapped in for the file (O_NOFOLLOW). */
 #ifndef PACTO_SRC_FILE_H
 #define PACTO_SRC_FILE_H
@@ -52,7 +56,8 @@ struct file_head {
  * named in the cursor); past them, the oldest are read to their end and
  * left. */
 #define FOLLOW_MAX_OLD 3
-/* How far the followed file is looked for after a rotation: PATH.1 ... */
+/* How far the followed file is looked for after a rotation: PATH.1 ...,
+ * or the newest dated names. */
 #define FOLLOW_MAX_ROTATED 9
 
 /* Where reading stood in one file: offset just past its last delivered line. */

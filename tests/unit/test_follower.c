@@ -6,7 +6,8 @@
  * by its head: rewritten past where it was read, cut inside what was read,
  * the same lines under a new inode, and each of those while pactod was
  * down; a restart while the rotated file is still written; several
- * rotations between two wake-ups (and while pactod was down); a writer
+ * rotations between two wake-ups (and while pactod was down), also under
+ * logrotate's dated names (dateext); a writer
  * that never reopens the path; the cursor's text. Each line must arrive
  * exactly once, in order. */
 #include <dirent.h>
@@ -95,12 +96,15 @@ static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 	follower_close(fx->f);
-	unlink(fx->path);
-	for (int k = 1; k <= 12; k++) {
-		char name[160];
-		snprintf(name, sizeof(name), "%s.%d", fx->path, k);
-		unlink(name);
+	DIR *d = opendir(fx->dir);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char name[400];
+		snprintf(name, sizeof(name), "%s/%s", fx->dir, e->d_name);
+		if (e->d_name[0] != '.')
+			unlink(name);
 	}
+	if (d)
+		closedir(d);
 	rmdir(fx->dir);
 	free(fx);
 	return 0;
@@ -212,9 +216,9 @@ static void test_resume_from_cursor(void **state)
 	assert_string_equal(fx->got.text, "1|2|partial|3|");
 }
 
-static void test_resume_after_rotation_while_down(void **state)
+/* pactod reads the line "1" of a new file, then stops: its cursor. */
+static struct file_cursor read_one_then_stop(struct fixture *fx)
 {
-	struct fixture *fx = *state;
 	append(fx->path, "");
 	start(fx, false, (struct file_cursor){0});
 	append(fx->path, "1\n");
@@ -222,6 +226,13 @@ static void test_resume_after_rotation_while_down(void **state)
 	struct file_cursor c = follower_cursor(fx->f);
 	follower_close(fx->f);
 	fx->f = NULL;
+	return c;
+}
+
+static void test_resume_after_rotation_while_down(void **state)
+{
+	struct fixture *fx = *state;
+	struct file_cursor c = read_one_then_stop(fx);
 	append(fx->path, "2 before the rotation\n");
 	assert_int_equal(rename(fx->path, fx->rotated), 0);
 	append(fx->path, "3 after\n");
@@ -398,13 +409,7 @@ static void test_resume_rewritten_while_down(void **state)
 static void test_resume_copytruncate_while_down(void **state)
 {
 	struct fixture *fx = *state;
-	append(fx->path, "");
-	start(fx, false, (struct file_cursor){0});
-	append(fx->path, "1\n");
-	process(fx);
-	struct file_cursor c = follower_cursor(fx->f);
-	follower_close(fx->f);
-	fx->f = NULL;
+	struct file_cursor c = read_one_then_stop(fx);
 	append(fx->path, "2\n3\n");
 	append(fx->rotated, "1\n2\n3\n");   /* the copy */
 	assert_int_equal(truncate(fx->path, 0), 0);
@@ -522,20 +527,21 @@ static void test_resume_rotated_still_written(void **state)
 			    "6 to the old file, pactod up again|");
 }
 
-/* PATH -> PATH.1 while PATH.1 -> PATH.2, twice between two wake-ups (a
- * stopped pactod): the followed file was finished but the one in between,
- * now PATH.1, was never read. */
-static void test_two_rotations_between_wakeups(void **state)
+/* Two rotations (rotate(fx, 1, ...), then 2) between two wake-ups (a
+ * stopped pactod), a line appended to the followed file afterwards under
+ * its rotated name `first`: the followed file is finished, then the one
+ * in between, then the new one. */
+typedef void rotate_fn(const struct fixture *fx, int nth, const char *first_line);
+
+static void two_rotations_between_wakeups(struct fixture *fx, rotate_fn *rotate, const char *first)
 {
-	struct fixture *fx = *state;
 	append(fx->path, "");
 	start(fx, false, (struct file_cursor){0});
 	append(fx->path, "1\n");
 	process(fx);
-	rotate_numbered(fx, 4, "2 in the middle file\n");
-	rotate_numbered(fx, 4, "3 in the newest\n");
-	char p2[160];
-	append(numbered(fx, 2, p2, sizeof(p2)), "1b late to the first\n");
+	rotate(fx, 1, "2 in the middle file\n");
+	rotate(fx, 2, "3 in the newest\n");
+	append(first, "1b late to the first\n");
 	process(fx);
 	assert_string_equal(fx->got.text, "1|1b late to the first|2 in the middle file|3 in the newest|");
 	struct follower_stats st;
@@ -544,6 +550,35 @@ static void test_two_rotations_between_wakeups(void **state)
 	append(fx->path, "4\n");
 	process(fx);
 	assert_int_equal(fx->got.n, 5);
+}
+
+/* Two rotations while pactod was down: the cursor's file is found under
+ * its rotated name and read on, then the one rotated after it, then the
+ * new one. */
+static void resume_two_rotations_while_down(struct fixture *fx, rotate_fn *rotate)
+{
+	struct file_cursor c = read_one_then_stop(fx);
+	append(fx->path, "1b\n");
+	rotate(fx, 1, "2\n");
+	rotate(fx, 2, "3\n");
+	start(fx, false, c);
+	process(fx);
+	assert_string_equal(fx->got.text, "1|1b|2|3|");
+}
+
+static void rotate_numbered_4(const struct fixture *fx, int nth, const char *first_line)
+{
+	(void)nth;
+	rotate_numbered(fx, 4, first_line);
+}
+
+/* PATH -> PATH.1 while PATH.1 -> PATH.2, twice between two wake-ups: the
+ * one in between, now PATH.1, was never read. */
+static void test_two_rotations_between_wakeups(void **state)
+{
+	struct fixture *fx = *state;
+	char p2[160];
+	two_rotations_between_wakeups(fx, rotate_numbered_4, numbered(fx, 2, p2, sizeof(p2)));
 }
 
 /* More rotations between two wake-ups than rotated files are read at once
@@ -569,20 +604,62 @@ static void test_many_rotations_between_wakeups(void **state)
  * only PATH.1 was looked at, so the rest of it and all of PATH.1 were lost. */
 static void test_resume_two_rotations_while_down(void **state)
 {
+	resume_two_rotations_while_down(*state, rotate_numbered_4);
+}
+
+/* PATH-suffix */
+static const char *dated(const struct fixture *fx, const char *suffix, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-%s", fx->path, suffix);
+	return buf;
+}
+
+/* logrotate's dateext rotation: PATH -> PATH-DATE, then first_line
+ * written to a new PATH. */
+static void rotate_dated(const struct fixture *fx, const char *date, const char *first_line)
+{
+	char to[160];
+	assert_int_equal(rename(fx->path, dated(fx, date, to, sizeof(to))), 0);
+	append(fx->path, first_line);
+}
+
+/* Files that look rotated but are not the followed file's newer copies:
+ * an older dated one, compressed ones, a name with letters. None may be read. */
+static void dated_decoys(const struct fixture *fx)
+{
+	char name[160];
+	append(dated(fx, "20261101", name, sizeof(name)), "old 1\nold 2\n");
+	append(dated(fx, "20261129.gz", name, sizeof(name)), "gz junk\n");
+	append(dated(fx, "20261130.xz", name, sizeof(name)), "xz junk\n");
+	append(dated(fx, "backup", name, sizeof(name)), "backup\n");
+}
+
+/* dateext's daily names, and (another dateformat) with an hour. */
+static void rotate_daily(const struct fixture *fx, int nth, const char *first_line)
+{
+	rotate_dated(fx, nth == 1 ? "20261127" : "20261128", first_line);
+}
+
+static void rotate_hourly(const struct fixture *fx, int nth, const char *first_line)
+{
+	rotate_dated(fx, nth == 1 ? "2026112723" : "2026112800", first_line);
+}
+
+/* logrotate's dateext (PATH-YYYYMMDD): the file in between is found by
+ * name, newest date first; the decoys are left. */
+static void test_two_dated_rotations_between_wakeups(void **state)
+{
 	struct fixture *fx = *state;
-	append(fx->path, "");
-	start(fx, false, (struct file_cursor){0});
-	append(fx->path, "1\n");
-	process(fx);
-	struct file_cursor c = follower_cursor(fx->f);
-	follower_close(fx->f);
-	fx->f = NULL;
-	append(fx->path, "1b\n");
-	rotate_numbered(fx, 4, "2\n");
-	rotate_numbered(fx, 4, "3\n");
-	start(fx, false, c);
-	process(fx);
-	assert_string_equal(fx->got.text, "1|1b|2|3|");
+	dated_decoys(fx);
+	char first[160];
+	two_rotations_between_wakeups(fx, rotate_daily, dated(fx, "20261127", first, sizeof(first)));
+}
+
+static void test_resume_two_dated_rotations_while_down(void **state)
+{
+	struct fixture *fx = *state;
+	dated_decoys(fx);
+	resume_two_rotations_while_down(fx, rotate_hourly);
 }
 
 /* Whether this process holds a descriptor on path. */
@@ -678,7 +755,8 @@ int main(void)
 		T(test_same_lines_new_inode), T(test_resume_rewritten_while_down),
 		T(test_resume_copytruncate_while_down), T(test_resume_rotated_still_written),
 		T(test_two_rotations_between_wakeups), T(test_many_rotations_between_wakeups),
-		T(test_resume_two_rotations_while_down), T(test_writer_never_reopens), T(test_cursor_text),
+		T(test_resume_two_rotations_while_down),
+		T(test_two_dated_rotations_between_wakeups), T(test_resume_two_dated_rotations_while_down), T(test_writer_never_reopens), T(test_cursor_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
