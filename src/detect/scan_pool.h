@@ -13,8 +13,9 @@
  * unchanged until scan_pool_hold() or scan_pool_flush(). Or whole blocks
  * of text go in (scan_pool_feed_block), framed on the scanning threads:
  * the caller then does little more than read and apply. The engine's
- * callbacks (on_sanction...) run on the caller's thread,
- * during scan_pool_feed(), scan_pool_feed_block() or scan_pool_flush().
+ * callbacks (on_sanction...) run on the caller's thread, during
+ * scan_pool_feed(), scan_pool_feed_block(), scan_pool_feed_block_shared(),
+ * scan_pool_mark(), scan_pool_apply_to() or scan_pool_flush().
  * Never: touches the engine from another thread. */
 #ifndef PACTO_SCAN_POOL_H
 #define PACTO_SCAN_POOL_H

@@ -37,8 +37,8 @@ struct file_map {
  * file; a fault is delivered to the thread that meets it, the sharer's
  * included, while the range it lies in is guarded. */
 enum { GUARD_CUR, GUARD_RETIRED, GUARDS };
-static volatile uintptr_t guarded_base[GUARDS];
-static volatile size_t guarded_len[GUARDS];
+static _Atomic uintptr_t guarded_base[GUARDS];   /* lock-free: read in the handler */
+static _Atomic size_t guarded_len[GUARDS];
 static volatile sig_atomic_t shrank;
 static size_t page_size;
 static struct sigaction previous_sigbus;

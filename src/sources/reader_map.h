@@ -27,8 +27,8 @@
  * Threads: the mapping is read on the calling thread, inside the
  * framing function; bytes handed to it are valid only during the call,
  * as with reader_run(), unless a reader_share says otherwise (below).
- * One call at a time per process (the SIGBUS handler knows one mapping;
- * a fault inside it on any thread is handled alike). */
+ * One call at a time per process (the SIGBUS handler knows one call's
+ * mappings; a fault inside them on any thread is handled alike). */
 #ifndef PACTO_READER_MAP_H
 #define PACTO_READER_MAP_H
 
@@ -60,7 +60,12 @@ int reader_run_file(int fd, reader_frame_fn frame, void *arg, struct reader_stat
  * next call or release: pages past the new end read as zeros there too,
  * so each batch of bytes in flight may end in one record of NULs
  * (counted as oversized, or a line no anchored pattern matches), and the
- * read ends with READER_SHRANK. mapped is false when the bytes come from
+ * read ends with READER_SHRANK. The bytes are read more than once (the
+ * scan pool matches a line, then reads its time and host when it applies
+ * it): lines in flight when the file shrinks, or is written over in
+ * place, may be applied with their time gone (counted as bad times, read
+ * at the latest time), though what they matched, address included, is
+ * what the file held when they were scanned. mapped is false when the bytes come from
  * read() (a pipe, a file that cannot be mapped, or the rest of one whose
  * mapping failed): valid only during the call. */
 struct reader_share {

@@ -278,17 +278,35 @@ static size_t rotated_room(const char *path)
 	return strlen(path) + NAME_MAX + 2;
 }
 
-/* logrotate's dateext suffix (its default -%Y%m%d, or a dateformat of
- * digits and separators: -2026112913, -20261129-1764410400): not empty,
- * no letter, so compressed copies (.gz, .xz) are left out. */
-static bool dated_suffix(const char *s)
+/* Today's date plus one day (time zones), as YYYYMMDD. */
+static long newest_date(void)
 {
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!(*s >= '0' && *s <= '9') && *s != '-' && *s != '_' && *s != '.')
+	time_t t = time(NULL) + 86400;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	return (tm.tm_year + 1900L) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+}
+
+/* logrotate's dateext suffix: digits and separators only (so compressed
+ * copies, .gz or .xz, are left out) whose first eight digits are a date
+ * not after newest (YYYYMMDD): its default -%Y%m%d, or a dateformat that
+ * starts with the date (-%Y-%m-%d, -%Y%m%d%H, -%Y%m%d-%s). Anything else
+ * (another log named PATH-8080, a copy named PATH-3, a date to come) is
+ * not a rotated copy: the file in between would be read whole. */
+static bool dated_suffix(const char *s, long newest)
+{
+	long ymd = 0;
+	int digits = 0;
+	for (; *s; s++) {
+		if (*s >= '0' && *s <= '9') {
+			if (digits++ < 8)
+				ymd = ymd * 10 + (*s - '0');
+		} else if (*s != '-' && *s != '_' && *s != '.') {
 			return false;
-	return true;
+		}
+	}
+	int month = (int)(ymd / 100 % 100), day = (int)(ymd % 100);
+	return digits >= 8 && ymd >= 19700101 && ymd <= newest && month >= 1 && month <= 12 && day >= 1 && day <= 31;
 }
 
 /* Keeps name among the FOLLOW_MAX_ROTATED greatest of f->rotated, which
@@ -318,31 +336,35 @@ static void list_dated(struct follower *f)
 	size_t base_len = strlen(base);
 	if (slash)
 		*slash = '\0';
+	long newest = newest_date();
+	f->nrotated = 0;
 	DIR *d = opendir(slash ? (*dir ? dir : "/") : ".");
 	for (struct dirent *e; d && (e = readdir(d));)
 		if (strncmp(e->d_name, base, base_len) == 0 && e->d_name[base_len] == '-' &&
-		    dated_suffix(e->d_name + base_len + 1))
+		    dated_suffix(e->d_name + base_len + 1, newest))
 			keep_dated(f, slash ? (*dir ? dir : "") : ".", e->d_name);
 	if (d)
 		closedir(d);
 	free(dir);
 }
 
-/* The names the followed file's rotated copies have, newest first:
- * logrotate's default PATH.1 ... PATH.FOLLOW_MAX_ROTATED when any of them
- * exists, else its dateext names (PATH-DATE, newest first). Listed anew
- * before each search, since rotation renames them all. */
-static void list_rotated(struct follower *f)
+/* The two ways logrotate names rotated copies: PATH.1 ... (its default)
+ * and PATH-DATE (dateext). Both are searched, numbered first: a switch to
+ * dateext leaves the old PATH.N behind for good. */
+enum rotated_scheme { ROTATED_NUMBERED, ROTATED_DATED, ROTATED_SCHEMES };
+
+/* Lists the names the followed file's rotated copies have under scheme,
+ * newest first: PATH.1 ... PATH.FOLLOW_MAX_ROTATED, or the newest
+ * PATH-DATE. Listed anew before each search, since rotation renames them. */
+static void list_rotated(struct follower *f, enum rotated_scheme scheme)
 {
-	struct stat st;
-	bool numbered = false;
-	for (unsigned k = 1; k <= FOLLOW_MAX_ROTATED; k++) {
-		snprintf(f->rotated[k - 1], rotated_room(f->path), "%s.%u", f->path, k);
-		numbered = numbered || lstat(f->rotated[k - 1], &st) == 0;
-	}
-	f->nrotated = numbered ? FOLLOW_MAX_ROTATED : 0;
-	if (!numbered)
+	if (scheme == ROTATED_DATED) {
 		list_dated(f);
+		return;
+	}
+	for (unsigned k = 1; k <= FOLLOW_MAX_ROTATED; k++)
+		snprintf(f->rotated[k - 1], rotated_room(f->path), "%s.%u", f->path, k);
+	f->nrotated = FOLLOW_MAX_ROTATED;
 }
 
 /* The k-th newest rotated name (1 ... f->nrotated) of the last listing. */
@@ -402,16 +424,19 @@ static void demote_current(struct follower *f)
 	f->cur = closed;
 }
 
-/* Under which rotated name (k, 1 ... f->nrotated, listed anew) the open
- * file with this inode is now; 0: none (deleted, compressed, another
- * name). The inode is enough: it cannot be reused while the file is open. */
+/* Under which rotated name (k, 1 ... f->nrotated of the listing left in
+ * f) the open file with this inode is now; 0: none (deleted, compressed,
+ * another name). The inode is enough: it cannot be reused while the file
+ * is open. */
 static unsigned rotated_index(struct follower *f, uint64_t inode)
 {
 	struct stat st;
-	list_rotated(f);
-	for (unsigned k = 1; k <= f->nrotated; k++)
-		if (lstat(rotated_name(f, k), &st) == 0 && (uint64_t)st.st_ino == inode)
-			return k;
+	for (int scheme = 0; scheme < ROTATED_SCHEMES; scheme++) {
+		list_rotated(f, (enum rotated_scheme)scheme);
+		for (unsigned k = 1; k <= f->nrotated; k++)
+			if (lstat(rotated_name(f, k), &st) == 0 && (uint64_t)st.st_ino == inode)
+				return k;
+	}
 	return 0;
 }
 
@@ -605,14 +630,14 @@ static bool mark_names(const struct file_mark *m, int fd, uint64_t inode, uint64
 	return inode == m->inode || (copies && m->head.len > 0 && size >= m->offset);
 }
 
-/* Opens the first PATH.k that mark names and that holds all that was read
- * of it, the same inode first, then (copies) a copy; *k says which. Files
- * already read, and the path's own (not_inode), are not taken. Returns its
- * descriptor, or -1. */
-static int find_rotated(struct follower *f, const struct file_mark *m, bool copies, uint64_t not_inode,
-			unsigned *k, uint64_t *inode)
+/* Opens the first rotated name of scheme that mark names and that holds
+ * all that was read of it, the same inode first, then (copies) a copy; *k
+ * says which. Files already read, and the path's own (not_inode), are not
+ * taken. Returns its descriptor, or -1. */
+static int find_rotated_as(struct follower *f, enum rotated_scheme scheme, const struct file_mark *m, bool copies,
+			   uint64_t not_inode, unsigned *k, uint64_t *inode)
 {
-	list_rotated(f);
+	list_rotated(f, scheme);
 	for (int pass = 0; pass < (copies ? 2 : 1); pass++) {
 		for (*k = 1; *k <= f->nrotated; (*k)++) {
 			uint64_t size;
@@ -627,6 +652,17 @@ static int find_rotated(struct follower *f, const struct file_mark *m, bool copi
 		}
 	}
 	return -1;
+}
+
+/* find_rotated_as() under PATH.1 ..., then under the dated names; the
+ * listing where it was found is left in f (add_between). */
+static int find_rotated(struct follower *f, const struct file_mark *m, bool copies, uint64_t not_inode,
+			unsigned *k, uint64_t *inode)
+{
+	int fd = -1;
+	for (int scheme = 0; fd < 0 && scheme < ROTATED_SCHEMES; scheme++)
+		fd = find_rotated_as(f, (enum rotated_scheme)scheme, m, copies, not_inode, k, inode);
+	return fd;
 }
 
 /* The rotated-away files the cursor says were still read: found under

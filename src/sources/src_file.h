@@ -12,9 +12,10 @@
  * after it last grew, and never before the new file was written to (a
  * writer that has not reopened the path still writes to the old one). When
  * the path names another file, the followed one is looked for under
- * PATH.1 ... PATH.FOLLOW_MAX_ROTATED (logrotate's default), or when none
- * of those exists under logrotate's dated names (dateext: PATH- then
- * digits and separators), the FOLLOW_MAX_ROTATED newest: found under the
+ * PATH.1 ... PATH.FOLLOW_MAX_ROTATED (logrotate's default), then under
+ * logrotate's dated names (dateext: PATH- then digits and separators,
+ * starting with a date not after tomorrow), the FOLLOW_MAX_ROTATED
+ * newest: found under the
  * k-th newest (PATH.k), the files under the k-1th ... 1st newest names
  * (PATH.k-1 ... PATH.1) were rotated in between, and are read whole,
  * oldest first, before the new one. The cursor (inode and offset just past the
@@ -26,7 +27,7 @@
  * Limits: copytruncate itself loses what is written between the copy and
  * the truncation (logrotate documents this); nothing here can recover it.
  * A followed file rotated to another name (compressed at once, or a
- * dateformat with letters) is still finished through its descriptor, but
+ * dateformat with letters or not starting with the date) is still finished through its descriptor, but
  * files rotated in between are then not found.
  * Never: follows a symlink swapped in for the file (O_NOFOLLOW). */
 #ifndef PACTO_SRC_FILE_H

@@ -624,14 +624,18 @@ static void rotate_dated(const struct fixture *fx, const char *date, const char 
 }
 
 /* Files that look rotated but are not the followed file's newer copies:
- * an older dated one, compressed ones, a name with letters. None may be read. */
+ * an older dated one, compressed ones, a name with letters, names of
+ * digits that are no date (another log's PATH-8080, a copy PATH-3, a
+ * month 99) or a date to come, all sorting above the real ones. None may
+ * be read. */
 static void dated_decoys(const struct fixture *fx)
 {
 	char name[160];
+	static const char *const decoys[] = {"20261129.gz", "20261130.xz", "backup", "8080", "3", "99999999",
+					     "20991231"};
 	append(dated(fx, "20261101", name, sizeof(name)), "old 1\nold 2\n");
-	append(dated(fx, "20261129.gz", name, sizeof(name)), "gz junk\n");
-	append(dated(fx, "20261130.xz", name, sizeof(name)), "xz junk\n");
-	append(dated(fx, "backup", name, sizeof(name)), "backup\n");
+	for (size_t i = 0; i < sizeof(decoys) / sizeof(decoys[0]); i++)
+		append(dated(fx, decoys[i], name, sizeof(name)), "decoy\n");
 }
 
 /* dateext's daily names, and (another dateformat) with an hour. */
@@ -651,6 +655,16 @@ static void test_two_dated_rotations_between_wakeups(void **state)
 {
 	struct fixture *fx = *state;
 	dated_decoys(fx);
+	char first[160];
+	two_rotations_between_wakeups(fx, rotate_daily, dated(fx, "20261127", first, sizeof(first)));
+}
+
+/* A PATH.1 left from before logrotate used dateext: the dated names are
+ * still searched. */
+static void test_dated_rotations_beside_a_stale_numbered_file(void **state)
+{
+	struct fixture *fx = *state;
+	append(fx->rotated, "stale\n");
 	char first[160];
 	two_rotations_between_wakeups(fx, rotate_daily, dated(fx, "20261127", first, sizeof(first)));
 }
@@ -756,7 +770,8 @@ int main(void)
 		T(test_resume_copytruncate_while_down), T(test_resume_rotated_still_written),
 		T(test_two_rotations_between_wakeups), T(test_many_rotations_between_wakeups),
 		T(test_resume_two_rotations_while_down),
-		T(test_two_dated_rotations_between_wakeups), T(test_resume_two_dated_rotations_while_down), T(test_writer_never_reopens), T(test_cursor_text),
+		T(test_two_dated_rotations_between_wakeups), T(test_resume_two_dated_rotations_while_down),
+		T(test_dated_rotations_beside_a_stale_numbered_file), T(test_writer_never_reopens), T(test_cursor_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
