@@ -120,7 +120,9 @@ void daemon_close(struct daemon *d);
 /* Wall clock in microseconds: the engine's time when live. */
 int64_t daemon_now_us(void);
 
-/* Rebuilds the firewall from the ledger's active sanctions. */
+/* Rebuilds the firewall from the ledger's active sanctions and this
+ * host's not recorded yet (the recorder's), less those a lift not recorded
+ * yet ended (restore.c). */
 int daemon_restore(struct daemon *d, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Reads the configuration and rules again; keeps the running ones if either
@@ -132,10 +134,11 @@ int daemon_reload(struct daemon *d, char *message, size_t len);
 
 /* What is in force for exactly key at now: the latest end of its
  * sanctions (0: none), the allies' one in the ledger (its id; 0: none),
- * and whether one is this host's own. The ledger's sanctions, and this
- * host's enforced but not recorded yet (the recorder's, held while the
- * ledger refuses writes: recorder_pending_until). A ledger that cannot be
- * read is logged and counts as nothing in force. */
+ * and whether one is this host's own. The ledger's sanctions (less those
+ * a lift the ledger refused ended: recorder_lifted), and this host's
+ * enforced but not recorded yet (the recorder's, held while the ledger
+ * refuses writes: recorder_pending_until). A ledger that cannot be read is
+ * logged and counts as nothing in force. */
 struct daemon_in_force {
 	int64_t until_us;
 	int64_t ally_id;
