@@ -9,17 +9,18 @@
 # alpha's reports, delivered again, are applied on top. An element of a
 # held sanction deleted by hand is added again, as a recorded one's is.
 # pacto lift ends a held sanction (and a recorded one of the same address,
-# the ledger refusing the lift's write too): the element is removed and
-# neither the element repair nor the table's restore brings it back; when
-# space returns the ledger records the sanctions as lifted by hand. The
-# table deleted with nft is restored with the held sanctions in it, and
-# after pacto reload the engine still knows a held sanction (the address's
-# failures do not sanction it again).
+# another process holding the ledger's write lock so that the lift itself
+# is held): the element is removed and neither the element repair nor the
+# table's restore brings it back; when space returns the ledger records
+# the sanctions as lifted by hand. The table deleted with nft is restored
+# with the held sanctions in it, and after pacto reload the engine still
+# knows a held sanction (the address's failures do not sanction it again)
+# and not a lifted one (its failures sanction it anew).
 # bravo runs pactod with real nftables in its own network namespace (a
 # nats-server on its loopback); its state directory is a 1 MiB tmpfs in a
 # mount namespace of this test's own, which a file fills (as
 # test_alliance_ledger_full).
-# Addresses: 10.50.0.0/22, 10.60.0.1-2 and 203.0.113.1, in namespaces this
+# Addresses: 10.50.0.0/22, 10.60.0.1-5 and 203.0.113.1, in namespaces this
 # script creates.
 if [ -z "${PACTO_MNTNS:-}" ]; then
 	PACTO_MNTNS=1 exec unshare --mount --propagation private sh "$0" "$@"
