@@ -137,6 +137,8 @@ static void print_status(json_t *r)
 	if (num(l, "held") || num(l, "recorded_late") || num(l, "lost"))
 		printf("ledger: %lld sanctions enforced but not recorded yet (retried), %lld recorded late, %lld lost\n",
 		       num(l, "held"), num(l, "recorded_late"), num(l, "lost"));
+	if (num(l, "lifts_held"))
+		printf("ledger: %lld lifts done but not recorded yet (retried)\n", num(l, "lifts_held"));
 	size_t i;
 	json_t *s;
 	json_array_foreach(json_object_get(r, "sources"), i, s)

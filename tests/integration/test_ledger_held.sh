@@ -128,6 +128,8 @@ sleep 0.5
 check "pacto lift $BOTH (recorded and held) succeeds, the ledger locked by another process" lift "$BOTH"
 check "the lift is held (ledger.lifts_held $(ctl status --json | jq .ledger.lifts_held))" \
 	[ "$(ctl status --json | jq .ledger.lifts_held)" = 1 ]
+status_says_lift_held() { ctl status | grep -q '^ledger: 1 lifts done but not recorded yet'; }
+check "pacto status says so" status_says_lift_held
 wait "$lock_pid"
 lifted_gone() { ! in_set "$LIFTED" && ! in_set "$BOTH"; }
 check "$LIFTED and $BOTH are not dropped any more" lifted_gone
