@@ -849,14 +849,24 @@ int daemon_reload(struct daemon *d, char *message, size_t len)
 static void tick(struct daemon *d)
 {
 	int64_t now = daemon_now_us();
-	static int64_t last_cursor_save;
+	d->last_tick_us = now;
 	engine_advance(d->engine, now);
 	check_table(d, now);
-	if (now - last_cursor_save >= CURSOR_SAVE_US) {
-		last_cursor_save = now;
+	if (now - d->last_cursor_save_us >= CURSOR_SAVE_US) {
+		d->last_cursor_save_us = now;
 		save_all_cursors(d);
 	}
 	alliance_flush(d, true);
+}
+
+/* Each turn of the loop, as ever; but while a prune pass turns the loop
+ * without waiting, once a tick: a forced outbox flush (a ledger read) at
+ * each of its steps doubled what the pass cost. */
+static void tick_when_due(struct daemon *d)
+{
+	int64_t now = daemon_now_us();
+	if (!ledger_prune_running(d->ledger) || now - d->last_tick_us >= TICK_MS * 1000LL || now < d->last_tick_us)
+		tick(d);
 }
 
 /* The ledger's retention (pacto.conf ledger_retention, ledger_prune.h): a
@@ -865,26 +875,24 @@ static void tick(struct daemon *d)
  * longest escalation memory, which reads them after a restart. */
 static void prune_ledger(struct daemon *d, int64_t now)
 {
-	static int64_t last_pass;
-	static struct ledger_pruned done;
 	char err[256], text[320];
-	if (!ledger_prune_running(d->ledger) && (!last_pass || now - last_pass >= LEDGER_PRUNE_EVERY_US)) {
+	if (!ledger_prune_running(d->ledger) && (!d->last_prune_us || now - d->last_prune_us >= LEDGER_PRUNE_EVERY_US)) {
 		int64_t keep = d->cfg->ledger_retention_us, keep_sanctions = keep;
 		for (size_t i = 0; i < d->rs->nscenarios && keep; i++)
 			if (d->rs->scenarios[i].escalation_memory_us > keep_sanctions)
 				keep_sanctions = d->rs->scenarios[i].escalation_memory_us;
-		last_pass = now;
+		d->last_prune_us = now;
 		ledger_prune_start(d->ledger, &(struct ledger_retention){.now_us = now,
 			.reports_before_us = keep ? now - keep : 0, .sanctions_before_us = keep ? now - keep_sanctions : 0,
 			.max_refusals = d->cfg->ledger_max_refusals});
 	}
-	int rc = ledger_prune_step(d->ledger, &done, err, sizeof(err));
+	int rc = ledger_prune_step(d->ledger, &d->pruning, err, sizeof(err));
 	if (rc < 0)
 		log_warnx("ledger: prune: %s (the next pass is in an hour)", err);
-	if (rc != 1 && ledger_pruned_rows(&done))
-		log_info("ledger: %s", ledger_pruned_text(&done, text, sizeof(text)));
+	if (rc != 1 && ledger_pruned_rows(&d->pruning))
+		log_info("ledger: %s", ledger_pruned_text(&d->pruning, text, sizeof(text)));
 	if (rc != 1)
-		done = (struct ledger_pruned){0};
+		d->pruning = (struct ledger_pruned){0};
 }
 
 int daemon_run(struct daemon *d)
@@ -930,7 +938,7 @@ int daemon_run(struct daemon *d)
 		 * said so through web_wait), and once a tick in any case. */
 		if ((n > 0 && (fds[web].revents & POLLIN)) || n == 0 || web_wait == 0 || full)
 			web_service(d->web);
-		tick(d);
+		tick_when_due(d);
 		commit_open(d);
 		alliance_flush(d, false);
 		prune_ledger(d, daemon_now_us());

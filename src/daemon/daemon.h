@@ -25,6 +25,7 @@
 #include "daemon/metrics.h"
 #include "detect/engine.h"
 #include "ledger/ledger.h"
+#include "ledger/ledger_prune.h"
 #include "sources/src_file.h"
 #include "sources/src_journal.h"
 
@@ -78,6 +79,11 @@ struct daemon {
 	int lock_fd;                    /* flock on STATE/pactod.lock: one pactod per state directory */
 	int64_t started_us;
 	int64_t last_table_check_us;
+	int64_t last_tick_us, last_cursor_save_us;
+	/* The ledger's retention: when the last pass started, and what the
+	 * pass under way has deleted so far (logged when it ends). */
+	int64_t last_prune_us;
+	struct ledger_pruned pruning;
 	uint64_t sanctions, firewall_errors, ledger_errors, table_restores, element_repairs, reloads;
 	/* Reaction: from a sanctioning line's own timestamp to the firewall
 	 * commit's return, in µs; the last REACTION_SAMPLES local sanctions. */
