@@ -35,6 +35,7 @@ _Static_assert(RECEIPT_WINDOW_BYTES <= LEDGER_ALLY_SEEN_MAX, "a member's window 
 
 #define INBOUND_BATCH 64          /* messages handled per ledger transaction */
 #define MAX_INFLIGHT 64           /* published batches awaiting their ack */
+#define MAX_ACKS_DUE 1024         /* acknowledged batches awaiting their ledger commit */
 #define RETRY_US (1000000LL)      /* after a failed publish */
 #define ROUND_LOGGED 8            /* sanctions logged one by one per round */
 #define REFUSALS_LOGGED 8         /* refusals logged one by one per sender and minute */
@@ -76,6 +77,15 @@ struct alliance {
 	uint64_t failed_from;         /* first seq of the lowest failed publish, 0: none */
 	struct inflight inflight[MAX_INFLIGHT];
 	size_t ninflight;
+	/* Batches the broker acknowledged, oldest first, whose rows the
+	 * ledger has not marked yet: written in each round (and on the tick,
+	 * outside any transaction) until a commit keeps them. Written only
+	 * once, in a round that was then rolled back, the rows stayed pending
+	 * until a restart published them again. acks_written: how many of
+	 * them the open transaction marks. */
+	struct inflight acks_due[MAX_ACKS_DUE];
+	size_t nacks_due, acks_written;
+	bool acks_failing;            /* logged: marking them failed, not since */
 	int64_t retry_at_us;
 	uint64_t reports_out, acked, publish_failures, messages_in, applied, refusals;
 	/* Per member of the treaty (its index), for what it signed, and one
@@ -104,6 +114,7 @@ struct alliance {
 };
 
 static void log_summaries(struct alliance *a, bool force);
+static void mark_due_acks(struct daemon *d, struct alliance *a);
 
 /* ---- opening ---- */
 
@@ -163,10 +174,34 @@ static int restore_vote(void *arg, const struct ledger_support *s)
  * than a member can report between a commit and its sync to disk. */
 #define SEQ_GAP_AT_START 100000
 
+/* A report not acknowledged below one acknowledged: its publish failed
+ * (or its ack was not recorded) and pactod stopped before it published it
+ * again (republish_failed: what failed_from said is not kept). Allies may
+ * have taken numbers above it, and refuse one below their window or, of a
+ * pacto of before the window, below their highest: from it on, every
+ * report goes again above every number given, in order, as
+ * republish_failed does. */
+static int republish_hole(struct daemon *d, char *err, size_t errlen)
+{
+	uint64_t from, last;
+	if (ledger_outbox_hole(d->ledger, &from, &last, err, errlen) != 0)
+		return -1;
+	if (!from)
+		return 0;
+	if (ledger_begin(d->ledger, err, errlen) != 0 || ledger_outbox_shift(d->ledger, from, last + 1, err, errlen) != 0 ||
+	    ledger_commit(d->ledger, err, errlen) != 0) {
+		ledger_rollback(d->ledger);
+		return -1;
+	}
+	log_info("alliance: reports from %llu on published again from %llu (not all were acknowledged before the stop)",
+		 (unsigned long long)from, (unsigned long long)last + 1);
+	return 0;
+}
+
 static int restore_state(struct daemon *d, struct alliance *a, char *err, size_t errlen)
 {
 	struct restore_votes rv = {a->receipt, daemon_now_us()};
-	if (ledger_outbox_skip(d->ledger, SEQ_GAP_AT_START, err, errlen) != 0 ||
+	if (ledger_outbox_skip(d->ledger, SEQ_GAP_AT_START, err, errlen) != 0 || republish_hole(d, err, errlen) != 0 ||
 	    ledger_each_ally(d->ledger, restore_ally, a->receipt, err, errlen) != 0 ||
 	    ledger_each_active_support(d->ledger, rv.now_us, restore_vote, &rv, err, errlen) != 0)
 		return -1;
@@ -426,8 +461,10 @@ static bool republish_failed(struct daemon *d, struct alliance *a)
 void alliance_flush(struct daemon *d, bool tick)
 {
 	struct alliance *a = d->alliance;
-	if (a && tick)
+	if (a && tick) {
 		log_summaries(a, false);
+		mark_due_acks(d, a);
+	}
 	if (!a || (!a->outbox_dirty && !tick && !a->failed_from) || daemon_now_us() < a->retry_at_us)
 		return;
 	if (a->failed_from && !republish_failed(d, a))
@@ -443,9 +480,8 @@ void alliance_flush(struct daemon *d, bool tick)
 /* Acks are matched by the last seq of their batch: every seq handed to the
  * transport is above all before it (republish_failed), so it is one
  * batch's at most. */
-static void handle_ack(struct daemon *d, struct alliance *a, const struct transport_ack *ack)
+static void handle_ack(struct alliance *a, const struct transport_ack *ack)
 {
-	char err[256];
 	for (size_t i = 0; i < a->ninflight; i++) {
 		if (a->inflight[i].last != ack->seq)
 			continue;
@@ -462,12 +498,69 @@ static void handle_ack(struct daemon *d, struct alliance *a, const struct transp
 				  (unsigned long long)f.last, ack->error);
 			return;
 		}
-		for (uint64_t s = f.first; s <= f.last; s++)
-			if (ledger_outbox_ack(d->ledger, s, daemon_now_us(), err, sizeof(err)) != 0)
-				log_warnx("ledger: outbox: %s", err);
+		if (a->nacks_due == MAX_ACKS_DUE) {
+			/* The ledger has refused writes for that long: the oldest
+			 * stays pending, published again at the next start. */
+			log_warnx("alliance: reports %llu..%llu acknowledged, not marked in the ledger (%d batches wait)",
+				  (unsigned long long)a->acks_due[0].first, (unsigned long long)a->acks_due[0].last,
+				  MAX_ACKS_DUE);
+			memmove(a->acks_due, a->acks_due + 1, (MAX_ACKS_DUE - 1) * sizeof(*a->acks_due));
+			a->nacks_due--;
+		}
+		a->acks_due[a->nacks_due++] = f;
 		a->acked += f.last - f.first + 1;
 		return;
 	}
+}
+
+/* Marks the acknowledged rows in the open transaction. A failed write
+ * stops there: what is not marked stays due. */
+static void write_acks(struct daemon *d, struct alliance *a)
+{
+	char err[256];
+	int64_t now = daemon_now_us();
+	a->acks_written = 0;
+	for (size_t i = 0; i < a->nacks_due; i++) {
+		for (uint64_t s = a->acks_due[i].first; s <= a->acks_due[i].last; s++)
+			if (ledger_outbox_ack(d->ledger, s, now, err, sizeof(err)) != 0) {
+				if (!a->acks_failing)
+					log_warnx("ledger: outbox: %s (acknowledged reports marked later)", err);
+				a->acks_failing = true;
+				return;
+			}
+		a->acks_written = i + 1;
+	}
+}
+
+/* The transaction that marked them committed (kept true) or was rolled
+ * back: the marked ones are done, or due still. */
+static void acks_settled(struct alliance *a, bool kept)
+{
+	if (kept && a->acks_written) {
+		a->nacks_due -= a->acks_written;
+		memmove(a->acks_due, a->acks_due + a->acks_written, a->nacks_due * sizeof(*a->acks_due));
+		a->acks_failing = false;
+	}
+	a->acks_written = 0;
+}
+
+/* On the tick, outside any transaction: the acks a rolled-back round left
+ * due are marked in a transaction of their own, not only when the next
+ * message or ack comes. */
+static void mark_due_acks(struct daemon *d, struct alliance *a)
+{
+	char err[256];
+	if (!a->nacks_due || ledger_in_transaction(d->ledger) || ledger_begin(d->ledger, err, sizeof(err)) != 0)
+		return;
+	write_acks(d, a);
+	if (ledger_commit(d->ledger, err, sizeof(err)) == 0) {
+		acks_settled(a, true);
+		return;
+	}
+	if (!a->acks_failing)
+		log_warnx("ledger: %s (acknowledged reports marked later)", err);
+	a->acks_failing = true;
+	acks_settled(a, false);
 }
 
 /* ---- in: allies' reports ---- */
@@ -983,6 +1076,7 @@ static void undo_round(struct daemon *d, struct alliance *a)
 	char err[256];
 	int64_t now = daemon_now_us();
 	receipt_round_undo(a->receipt);
+	acks_settled(a, false);
 	a->applied = a->round_applied_before;
 	a->refusals = a->round_refusals_before;
 	memcpy(a->caps, a->round_caps, sizeof(a->caps));
@@ -1032,19 +1126,20 @@ static bool finish_batch(struct daemon *d, struct alliance *a)
 		return false;
 	}
 	observe_propagation(d, a);
+	acks_settled(a, true);
 	receipt_round_keep(a->receipt);
 	a->nround_keys = 0;
 	recorder_settled(d, true);
 	return true;
 }
 
-static void take_acks(struct daemon *d, struct alliance *a)
+static void take_acks(struct alliance *a)
 {
 	struct transport_ack acks[64];
 	size_t n;
 	while ((n = transport_take_acks(a->transport, acks, 64)) > 0)
 		for (size_t i = 0; i < n; i++)
-			handle_ack(d, a, &acks[i]);
+			handle_ack(a, &acks[i]);
 }
 
 void alliance_service(struct daemon *d)
@@ -1058,7 +1153,8 @@ void alliance_service(struct daemon *d)
 		log_warnx("ledger: %s", err);
 		return;
 	}
-	take_acks(d, a);
+	take_acks(a);
+	write_acks(d, a);
 	size_t n = transport_take_messages(a->transport, msgs, INBOUND_BATCH);
 	a->round_applied = 0;
 	round_begin(a);

@@ -10,7 +10,11 @@
  *    that commit: the allies' drop does not wait for our disk; numbers are
  *    never reused, see alliance_report), and published again until the
  *    broker acknowledges it: after a failed publish, under a number above
- *    all published before (allies refuse a lower one as a replay);
+ *    all published before (allies refuse a lower one as a replay), also
+ *    when pactod stopped in between (at start, what is not acknowledged
+ *    below an acknowledged report goes again above every number given);
+ *    an ack is marked in the ledger, once a commit keeps it (an ack taken
+ *    in a round rolled back is marked in a later one);
  *  - in: a message is acknowledged to the broker only after what it caused
  *    is committed to the ledger (and in force in the firewall); a batch
  *    whose ledger transaction fails is undone (the receipt's state, and the
@@ -66,7 +70,8 @@ void alliance_service(struct daemon *d);
 
 /* Publishes what the outbox holds and is not in flight: after a commit
  * that added reports, and on each tick (tick true: retries, and reports
- * left from before a restart). After a failed publish it publishes
+ * left from before a restart; and, outside any transaction, the acks a
+ * rolled-back round could not mark). After a failed publish it publishes
  * nothing until, called outside any transaction, it has renumbered the
  * reports from the failed one on past every number published (a
  * transaction of its own). */

@@ -35,6 +35,8 @@ enum ally_stmt {
 	AS_OUTBOX_SHIFT_OUT,
 	AS_OUTBOX_SHIFT_IN,
 	AS_OUTBOX_RAISE_MAX,
+	AS_OUTBOX_HOLE,
+	AS_OUTBOX_LAST,
 	AS_N
 };
 
@@ -90,6 +92,13 @@ static const char *const ally_sql[AS_N] = {
 	[AS_OUTBOX_SHIFT_IN] = "UPDATE outbox SET seq = -seq WHERE seq < 0",
 	[AS_OUTBOX_RAISE_MAX] = "UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(seq), 0) FROM outbox))"
 				" WHERE name = 'outbox'",
+	/* The highest acknowledged: the table backwards by seq (the rowid)
+	 * to the first acknowledged row; the pending ones below it by the
+	 * partial index outbox_pending. */
+	[AS_OUTBOX_HOLE] = "SELECT coalesce(min(seq), 0) FROM outbox WHERE acked_us IS NULL"
+			   " AND seq < (SELECT coalesce(max(seq), 0) FROM outbox WHERE acked_us IS NOT NULL)",
+	[AS_OUTBOX_LAST] = "SELECT coalesce(max(seq), 0) FROM"
+			   " (SELECT seq FROM sqlite_sequence WHERE name = 'outbox' UNION ALL SELECT max(seq) FROM outbox)",
 };
 
 struct ledger_ally {
@@ -300,6 +309,28 @@ int ledger_outbox_shift(struct ledger *l, uint64_t from_seq, uint64_t new_seq, c
 	if (run(l, out, rc, "outbox shift", err, errlen) != 0 || run(l, in, SQLITE_OK, "outbox shift", err, errlen) != 0)
 		return -1;
 	return run(l, raise, SQLITE_OK, "outbox sequence", err, errlen);
+}
+
+/* The one integer a query gives (0 when NULL). */
+static int query_u64(struct ledger *l, enum ally_stmt id, const char *what, uint64_t *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = stmt(l, id, err, errlen);
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		ledger_fail_db(ledger_sqlite(l), err, errlen, what);
+	ledger_finish(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int ledger_outbox_hole(struct ledger *l, uint64_t *first_pending, uint64_t *last_given, char *err, size_t errlen)
+{
+	if (query_u64(l, AS_OUTBOX_HOLE, "outbox hole", first_pending, err, errlen) != 0)
+		return -1;
+	return query_u64(l, AS_OUTBOX_LAST, "outbox sequence", last_given, err, errlen);
 }
 
 int ledger_outbox_ack(struct ledger *l, uint64_t seq, int64_t now_us, char *err, size_t errlen)

@@ -58,6 +58,13 @@ int ledger_outbox_renumber(struct ledger *l, uint64_t seq, uint64_t new_seq, cha
  * one they applied (replay), and the acknowledged ones after it go again
  * so that a sanction and its lift keep their order. */
 int ledger_outbox_shift(struct ledger *l, uint64_t from_seq, uint64_t new_seq, char *err, size_t errlen) LEDGER_WUR;
+/* The lowest unacknowledged report below an acknowledged one (0: none)
+ * and the highest number ever given. pactod asks at start: such a report
+ * failed to publish, or its ack was not recorded, while later ones were
+ * stored, and allies may have taken numbers above it (ledger_outbox_shift
+ * then sends it again above them all). */
+int ledger_outbox_hole(struct ledger *l, uint64_t *first_pending, uint64_t *last_given, char *err,
+		       size_t errlen) LEDGER_WUR;
 int ledger_outbox_ack(struct ledger *l, uint64_t seq, int64_t now_us, char *err, size_t errlen) LEDGER_WUR;
 int ledger_outbox_pending(struct ledger *l, uint64_t *count, char *err, size_t errlen) LEDGER_WUR;
 

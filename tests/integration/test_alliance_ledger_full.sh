@@ -14,8 +14,11 @@
 # window of sequence numbers, receipt.c): all 800 in the ledger and in
 # nft, and `pacto why` knows them; but the late sanction of 203.0.113.3
 # does not override alpha's newer lift (superseded). After a restart the
-# window holds (the ledger keeps it). Addresses: 10.50.0.0/22 and
-# 203.0.113.1-5 (reports only), in namespaces this script creates.
+# window holds (the ledger keeps it). Last, bravo's own report is
+# acknowledged by the broker in a round whose commit fails: it is marked in
+# the ledger once space is back. Addresses: 10.50.0.0/22, 203.0.113.1-5
+# (reports only) and 192.0.2.77 (bravo's own), in namespaces this script
+# creates.
 if [ -z "${PACTO_MNTNS:-}" ]; then
 	PACTO_MNTNS=1 exec unshare --mount --propagation private sh "$0" "$@"
 fi
@@ -107,4 +110,41 @@ check "and alpha's older sanction of 203.0.113.3 is superseded by its lift" \
 check "203.0.113.3 and 203.0.113.5 are not dropped" sh -c "! ip netns exec $NS nft get element inet pacto v4 \
 	'{ 203.0.113.3 }' >/dev/null 2>&1 && ! ip netns exec $NS nft get element inet pacto v4 '{ 203.0.113.5 }' \
 	>/dev/null 2>&1"
+
+# bravo's own report, published while its ledger refuses every commit: the
+# broker's ack is taken in a round that is rolled back. It must still be
+# marked once the ledger takes writes again (before, the row stayed pending
+# until a restart published it again). pactod's checkpoints follow each
+# of its commits, so SQLite starts its WAL over at the next write, into
+# the space the file has already, and small commits succeed on a full
+# disk; writes of the script's own (no checkpoint follows them), then a
+# read transaction left open, keep the WAL from starting over: every
+# commit then grows it, and fails.
+outbox_pending() { ctl allies --json | jq '.outbox_pending'; }
+link_acked() { ctl allies --json | jq '.link.acked'; }
+acked_before=$(link_acked)
+nats_stop
+ctl sanction 192.0.2.77 --for 1h >/dev/null
+check "bravo's own sanction is recorded, its report waits in the outbox (link down)" \
+	[ "$(outbox_pending)" = 1 ]
+# 60 commits of the script's own (each undone by the next) grow the WAL
+# past what pactod's commits reuse; the read transaction then holds it.
+(i=0; while [ $i -lt 30 ]; do
+	echo "UPDATE ally SET last_time_us = last_time_us + 1; UPDATE ally SET last_time_us = last_time_us - 1;"
+	i=$((i + 1))
+done
+echo "BEGIN; SELECT count(*) FROM sanction;"; sleep 20; echo "COMMIT;") | sqlite3 "$STATE/ledger.db" >/dev/null 2>&1 &
+reader=$!   # for 20 s
+sleep 1
+fill
+nats_start "$NS" 127.0.0.1 4222
+acked_more() { [ "$(link_acked)" -gt "$acked_before" ]; }
+check "the link back, the broker acknowledges bravo's report" wait_for 20 acked_more
+sleep 2
+check "the ledger could not mark it ($(outbox_pending) pending)" [ "$(outbox_pending)" = 1 ]
+wait "$reader"
+rm -f "$STATE/filler"
+none_pending() { [ "$(outbox_pending)" = 0 ]; }
+wait_for 10 none_pending
+check "space back: the acknowledged report is marked, the outbox is empty ($(outbox_pending) pending)" none_pending
 check "pactod's log holds no sanitizer report" sh -c "! grep -q 'Sanitizer\|runtime error' $SCRATCH/pactod.log"

@@ -9,7 +9,8 @@
 # stored and bravo applies it. The limit is then lifted: the first report,
 # published again, must be applied by bravo too. Before, it went again
 # under its old sequence number, below the second's, and bravo refused it
-# as a replay: lost for the alliance.
+# as a replay: lost for the alliance. Then the same with a restart of alpha
+# between the failed publish and its retry.
 . "$PACTO_TOP/tests/integration/lib.sh"
 . "$PACTO_TOP/tests/integration/alliance_lib.sh"
 
@@ -78,4 +79,38 @@ check "the stream takes messages of 66048 bytes again" "$BUILD/natsprobe" limit 
 check "bravo applies $BIG too (it was refused as a replay)" wait_for 20 applied $BIG
 check "alpha's outbox is empty" wait_for 10 alpha_stat '.outbox_pending == 0'
 check "bravo refused nothing of alpha's as a replay" from_alpha '(.refused.replay // 0) == 0'
-check "no sanitizer report" no_sanitizer_report "$SCRATCH/alpha.pactod.log" "$SCRATCH/bravo.pactod.log"
+
+# Again, but alpha stops before its retry succeeds (what it knew of the
+# failed publish went with it), and starts again once the stream takes the
+# message. At start, a report not acknowledged below an acknowledged one
+# goes again above every number given: bravo takes it under a number above
+# SMALL2's. Before, it went under its old number, below SMALL2's, which an
+# ally refuses as a replay when that is more than its window below, or
+# when it runs a pacto of before the window.
+BIG2=192.0.2.11 SMALL2=192.0.2.21
+highest() { as bravo; ctl why "$1" --json | jq '[.reports[] | select(.member == "alpha") | .seq] | max // 0'; }
+failed_before=$(as alpha; ctl allies --json | jq '.link.failed')
+check "the stream takes messages of at most $LIMIT bytes again" "$BUILD/natsprobe" limit -u "$URL" -a west -s $LIMIT
+: >"$SCRATCH/burst"
+failures "$SCRATCH/burst" $BIG2 "$LONGUSER"
+failures "$SCRATCH/burst" $SMALL2 root
+cat "$SCRATCH/burst" >>"$SCRATCH/alpha.log"
+check "alpha's publish of $BIG2 is refused by the stream" wait_for 15 alpha_stat ".link.failed > $failed_before"
+check "bravo applies $SMALL2, stored" wait_for 15 applied $SMALL2
+kill "$ALPHA_PID" && wait "$ALPHA_PID"
+ALPHA_PID=
+mv "$SCRATCH/alpha.pactod.log" "$SCRATCH/alpha.pactod.log.1"
+sleep 1   # bravo takes what alpha published last
+small2=$(highest $SMALL2)
+check "alpha stops with $BIG2 not published (bravo took $SMALL2 up to number $small2)" not applied $BIG2
+check "the stream takes messages of 66048 bytes again" "$BUILD/natsprobe" limit -u "$URL" -a west -s 66048
+member alpha
+ALPHA_PID=$!
+as alpha
+check "alpha's link is ready again" wait_for 20 link_ready
+check "bravo applies $BIG2" wait_for 20 applied $BIG2
+check "under a number above $SMALL2's ($(highest $BIG2) > $small2)" [ "$(highest $BIG2)" -gt "$small2" ]
+check "alpha's outbox is empty again" wait_for 10 alpha_stat '.outbox_pending == 0'
+check "bravo refused nothing of alpha's as a replay" from_alpha '(.refused.replay // 0) == 0'
+check "no sanitizer report" no_sanitizer_report "$SCRATCH/alpha.pactod.log.1" "$SCRATCH/alpha.pactod.log" \
+	"$SCRATCH/bravo.pactod.log"

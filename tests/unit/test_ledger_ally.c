@@ -195,6 +195,40 @@ static void test_outbox_shift(void **state)
 	assert_non_null(strstr(err, "outbox shift"));
 }
 
+/* The hole pactod looks for at start: the lowest report not acknowledged
+ * below an acknowledged one, with the highest number ever given. */
+static void test_outbox_hole(void **state)
+{
+	struct fixture *fx = *state;
+	char err[256];
+	uint64_t from = 99, last = 99;
+	assert_int_equal(ledger_outbox_hole(fx->l, &from, &last, err, sizeof(err)), 0);
+	assert_int_equal(from, 0);
+	assert_int_equal(last, 0);
+	for (int i = 1; i <= 6; i++) {
+		struct ledger_report r = report("192.0.2.9", T0 + i);
+		assert_int_equal(ledger_outbox_add(fx->l, &r, err, sizeof(err)), 0);
+	}
+	/* Pending at the end only (in flight): no hole. */
+	for (uint64_t s = 1; s <= 3; s++)
+		assert_int_equal(ledger_outbox_ack(fx->l, s, T0, err, sizeof(err)), 0);
+	assert_int_equal(ledger_outbox_hole(fx->l, &from, &last, err, sizeof(err)), 0);
+	assert_int_equal(from, 0);
+	assert_int_equal(last, 6);
+	/* 4 failed, 5 stored: a hole from 4; the sequence skipped at start
+	 * counts in the highest given. */
+	assert_int_equal(ledger_outbox_ack(fx->l, 5, T0, err, sizeof(err)), 0);
+	assert_int_equal(ledger_outbox_skip(fx->l, 100, err, sizeof(err)), 0);
+	assert_int_equal(ledger_outbox_hole(fx->l, &from, &last, err, sizeof(err)), 0);
+	assert_int_equal(from, 4);
+	assert_int_equal(last, 106);
+	/* Sent again from 107 on: no hole left. */
+	assert_int_equal(ledger_outbox_shift(fx->l, from, last + 1, err, sizeof(err)), 0);
+	assert_int_equal(ledger_outbox_hole(fx->l, &from, &last, err, sizeof(err)), 0);
+	assert_int_equal(from, 0);
+	assert_int_equal(last, 109);
+}
+
 struct allies {
 	char member[8][32];
 	uint64_t seq[8];
@@ -452,6 +486,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_shift, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_hole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ally_state_moves_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ally_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_received, setup, teardown),
