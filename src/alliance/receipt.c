@@ -730,6 +730,13 @@ void receipt_restore_member(struct receipt *r, const char *member, uint64_t last
 	struct member_state *m = current_member(r, member);
 	if (!m)
 		return;
+	/* A number no report carries (a damaged ledger: reports' numbers are
+	 * at most INT64_MAX) would never end the loops below: every number a
+	 * report can carry is then taken. */
+	if (last_seq > INT64_MAX) {
+		last_seq = INT64_MAX;
+		window = NULL;
+	}
 	m->last_seq = last_seq;
 	m->last_time_us = last_time_us;
 	if (!last_seq) {

@@ -188,7 +188,7 @@ static int republish_hole(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	if (!from)
 		return 0;
-	if (ledger_begin(d->ledger, err, errlen) != 0 || ledger_outbox_shift(d->ledger, from, last + 1, err, errlen) != 0 ||
+	if (ledger_begin(d->ledger, err, errlen) != 0 || ledger_outbox_shift(d->ledger, from, last + 1, daemon_now_us(), err, errlen) != 0 ||
 	    ledger_commit(d->ledger, err, errlen) != 0) {
 		ledger_rollback(d->ledger);
 		return -1;
@@ -440,7 +440,7 @@ static bool republish_failed(struct daemon *d, struct alliance *a)
 		return false;
 	uint64_t from = a->failed_from, to = a->published_max + 1;
 	if (ledger_begin(d->ledger, err, sizeof(err)) != 0 ||
-	    ledger_outbox_shift(d->ledger, from, to, err, sizeof(err)) != 0 ||
+	    ledger_outbox_shift(d->ledger, from, to, daemon_now_us(), err, sizeof(err)) != 0 ||
 	    ledger_commit(d->ledger, err, sizeof(err)) != 0) {
 		ledger_rollback(d->ledger);
 		log_warnx("ledger: outbox: %s (reports from %llu on are held until it works)", err,
@@ -963,7 +963,11 @@ static void apply_report(struct daemon *d, const char *member, const struct repo
 {
 	struct receipt_decision dec;
 	judge_report(d, member, rep, now, &dec);
-	touch(d->alliance, member);
+	/* A replay changes nothing of its member (nor does one of a member
+	 * unknown): copies of captured messages must not cost a window write
+	 * (16 KiB) each round. */
+	if (dec.verdict != RECEIPT_REFUSED || (dec.reason != RR_REPLAY && dec.reason != RR_NOT_MEMBER))
+		touch(d->alliance, member);
 	switch (dec.verdict) {
 	case RECEIPT_REFUSED: {
 		char text[ADDR_STRLEN];

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
 #include "ledger/ledger_int.h"
 
 enum ally_stmt {
@@ -37,6 +38,7 @@ enum ally_stmt {
 	AS_OUTBOX_RAISE_MAX,
 	AS_OUTBOX_HOLE,
 	AS_OUTBOX_LAST,
+	AS_OUTBOX_FROM,
 	AS_N
 };
 
@@ -88,7 +90,7 @@ static const char *const ally_sql[AS_N] = {
 		   " WHERE id = ?1 AND lifted_us IS NULL AND expires_us > ?2",
 	/* Two steps through negative numbers: an UPDATE of a primary key row
 	 * by row could meet a row not moved yet (ledger_outbox_shift). */
-	[AS_OUTBOX_SHIFT_OUT] = "UPDATE outbox SET seq = -(seq - ?1 + ?2), acked_us = NULL WHERE seq >= ?1",
+	[AS_OUTBOX_SHIFT_OUT] = "UPDATE outbox SET seq = -(seq - ?1 + ?2) WHERE seq >= ?1 AND acked_us IS NULL",
 	[AS_OUTBOX_SHIFT_IN] = "UPDATE outbox SET seq = -seq WHERE seq < 0",
 	[AS_OUTBOX_RAISE_MAX] = "UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(seq), 0) FROM outbox))"
 				" WHERE name = 'outbox'",
@@ -99,6 +101,7 @@ static const char *const ally_sql[AS_N] = {
 			   " AND seq < (SELECT coalesce(max(seq), 0) FROM outbox WHERE acked_us IS NOT NULL)",
 	[AS_OUTBOX_LAST] = "SELECT coalesce(max(seq), 0) FROM"
 			   " (SELECT seq FROM sqlite_sequence WHERE name = 'outbox' UNION ALL SELECT max(seq) FROM outbox)",
+	[AS_OUTBOX_FROM] = "SELECT seq, family, prefix, net, acked_us IS NULL FROM outbox WHERE seq >= ?1",
 };
 
 struct ledger_ally {
@@ -293,7 +296,78 @@ int ledger_outbox_renumber(struct ledger *l, uint64_t seq, uint64_t new_seq, cha
 	return run(l, raise, sqlite3_bind_int64(raise, 1, (int64_t)new_seq), "outbox sequence", err, errlen);
 }
 
-int ledger_outbox_shift(struct ledger *l, uint64_t from_seq, uint64_t new_seq, char *err, size_t errlen)
+/* An outbox report from the one a shift starts at: its number, address
+ * and whether it is still owed. */
+struct outbox_key {
+	uint64_t seq;
+	struct addr addr;
+	bool pending;
+};
+
+/* By address (family, prefix, bytes), then number. */
+static int by_address_then_seq(const void *x, const void *y)
+{
+	const struct outbox_key *a = x, *b = y;
+	if (a->addr.family != b->addr.family)
+		return a->addr.family < b->addr.family ? -1 : 1;
+	if (a->addr.prefix != b->addr.prefix)
+		return a->addr.prefix < b->addr.prefix ? -1 : 1;
+	int c = memcmp(a->addr.bytes, b->addr.bytes, sizeof(a->addr.bytes));
+	if (c)
+		return c;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* The reports from from_seq on, into *out (*n of them; freed by the caller). */
+static int outbox_from(struct ledger *l, uint64_t from_seq, struct outbox_key **out, size_t *n, char *err,
+		       size_t errlen)
+{
+	sqlite3_stmt *st = stmt(l, AS_OUTBOX_FROM, err, errlen);
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	size_t cap = 0;
+	int rc = sqlite3_bind_int64(st, 1, (int64_t)from_seq);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 256;
+			*out = xreallocarray(*out, cap, sizeof(**out));
+		}
+		struct outbox_key *k = &(*out)[(*n)++];
+		k->seq = (uint64_t)sqlite3_column_int64(st, 0);
+		ledger_read_addr(st, 1, &k->addr);
+		k->pending = sqlite3_column_int(st, 4) != 0;
+		rc = SQLITE_OK;
+	}
+	int ret = rc == SQLITE_DONE ? 0 : ledger_fail_db(ledger_sqlite(l), err, errlen, "outbox");
+	ledger_finish(st);
+	return ret;
+}
+
+/* Reports still owed from from_seq on that a later report of the same
+ * address follows are marked done (acknowledged at now_us) instead of
+ * being sent again: sent above that later one, as a shift would, an old
+ * sanction would arrive after its own lift, or an old lift after a new
+ * sanction. The allies' receipt refuses such a report (superseded) when
+ * it keeps its number; renumbered, only the sender can tell. */
+static int drop_superseded(struct ledger *l, uint64_t from_seq, int64_t now_us, char *err, size_t errlen)
+{
+	struct outbox_key *keys;
+	size_t n;
+	if (outbox_from(l, from_seq, &keys, &n, err, errlen) != 0)
+		return -1;
+	qsort(keys, n, sizeof(*keys), by_address_then_seq);
+	int ret = 0;
+	for (size_t i = 0; i + 1 < n && ret == 0; i++)
+		if (keys[i].pending && addr_equal(&keys[i].addr, &keys[i + 1].addr))
+			ret = ledger_outbox_ack(l, keys[i].seq, now_us, err, errlen);
+	free(keys);
+	return ret;
+}
+
+int ledger_outbox_shift(struct ledger *l, uint64_t from_seq, uint64_t new_seq, int64_t now_us, char *err,
+			size_t errlen)
 {
 	sqlite3_stmt *out = stmt(l, AS_OUTBOX_SHIFT_OUT, err, errlen), *in = stmt(l, AS_OUTBOX_SHIFT_IN, err, errlen),
 		     *raise = stmt(l, AS_OUTBOX_RAISE_MAX, err, errlen);
@@ -304,6 +378,8 @@ int ledger_outbox_shift(struct ledger *l, uint64_t from_seq, uint64_t new_seq, c
 			 (unsigned long long)from_seq);
 		return -1;
 	}
+	if (drop_superseded(l, from_seq, now_us, err, errlen) != 0)
+		return -1;
 	int rc = sqlite3_bind_int64(out, 1, (int64_t)from_seq);
 	rc = rc ? rc : sqlite3_bind_int64(out, 2, (int64_t)new_seq);
 	if (run(l, out, rc, "outbox shift", err, errlen) != 0 || run(l, in, SQLITE_OK, "outbox shift", err, errlen) != 0)

@@ -50,14 +50,20 @@ int ledger_outbox_skip(struct ledger *l, uint64_t gap, char *err, size_t errlen)
 /* Gives report seq the number new_seq (greater), and makes sure no later
  * report is numbered below it. */
 int ledger_outbox_renumber(struct ledger *l, uint64_t seq, uint64_t new_seq, char *err, size_t errlen) LEDGER_WUR;
-/* Renumbers every report from from_seq on, acknowledged or not, from
- * new_seq (not below from_seq) on, keeping their order and the gaps
- * between them, marks them all unacknowledged, and makes sure no later
- * report is numbered below them. pactod does it when a publish failed
- * after later ones may have been stored: allies refuse a number below
- * one they applied (replay), and the acknowledged ones after it go again
- * so that a sanction and its lift keep their order. */
-int ledger_outbox_shift(struct ledger *l, uint64_t from_seq, uint64_t new_seq, char *err, size_t errlen) LEDGER_WUR;
+/* Renumbers every report still owed from from_seq on from new_seq (not
+ * below from_seq) on, keeping their order and the gaps between them, and
+ * makes sure no later report is numbered below them; acknowledged ones
+ * keep their numbers. First, an owed report that a later report of the
+ * same address follows is marked done (acknowledged at now_us), not sent
+ * again: above that later one it would undo it (a sanction after its own
+ * lift). pactod does it when a publish failed after later ones may have
+ * been stored: allies refuse a number below their window, or of a pacto
+ * of before the window, below one they applied (replay). Sending the
+ * acknowledged ones again too, as before, let their old copies spend the
+ * allies' rate: a lift among them could be refused (rate) after its
+ * sanction was taken. */
+int ledger_outbox_shift(struct ledger *l, uint64_t from_seq, uint64_t new_seq, int64_t now_us, char *err,
+			size_t errlen) LEDGER_WUR;
 /* The lowest unacknowledged report below an acknowledged one (0: none)
  * and the highest number ever given. pactod asks at start: such a report
  * failed to publish, or its ack was not recorded, while later ones were

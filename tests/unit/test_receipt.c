@@ -480,6 +480,14 @@ static void test_window_across_restart(void **state)
 	receipt_restore_member(r, "bravo", 10, when, window, RECEIPT_WINDOW_BYTES);   /* longer than 10 numbers */
 	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 9, NOW, 600), NOW), RR_REPLAY);
 	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.9", 11, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	/* A number above any a report carries (a damaged ledger: -1 read back
+	 * as a number) is taken as the highest a report can carry: no endless
+	 * loop, no window written past its end, every number a replay. */
+	receipt_restore_member(r, "bravo", UINT64_MAX, when, window, 8);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 12, NOW, 600), NOW), RR_REPLAY);
+	assert_true(receipt_member_state(r, "bravo", &seq, &when));
+	assert_int_equal(seq, INT64_MAX);
+	assert_int_equal(receipt_member_window(r, "bravo", window), RECEIPT_WINDOW_BYTES);
 	receipt_free(r);
 	treaty_free(t);
 }
