@@ -504,6 +504,17 @@ void engine_scan_line(struct engine_scanner *sc, const char *line, size_t len, s
 	out->bare_unread = ev->ts_format == TS_NONE && !sc->trust_bare && !any_matched(hits, out->nhits);
 }
 
+/* One fixed-size copy: the line holds at least ENGINE_TS_COPY bytes
+ * from its time on when it is that long. */
+void engine_scanned_keep_time(struct engine_scanned *s, const char *line, size_t len)
+{
+	struct log_event *ev = &s->ev;
+	if (s->nhits && ev->ts && ev->ts_len <= ENGINE_TS_COPY && (size_t)(line + len - ev->ts) >= ENGINE_TS_COPY) {
+		memcpy(s->ts_copy, ev->ts, ENGINE_TS_COPY);
+		ev->ts = s->ts_copy;
+	}
+}
+
 /* ---- applying: the stateful half, in line order ---- */
 
 static void apply_hit(struct engine *e, const struct engine_hit *h, struct engine_scanned *line, int64_t now_us)

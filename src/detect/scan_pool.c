@@ -154,8 +154,10 @@ static void scan_batch(struct engine_scanner *sc, struct batch *b)
 		}
 		engine_scan_line(sc, b->data + l->offset, l->len, s, &b->hits[used]);
 		used += s->nhits;
-		if (s->nhits)
+		if (s->nhits) {
+			engine_scanned_keep_time(s, b->data + l->offset, l->len);
 			b->active[b->nactive++] = (uint32_t)i;
+		}
 		else
 			engine_count_unmatched(&b->unmatched, s);
 	}
