@@ -6,8 +6,9 @@ generator's ground truth.
 Why: the design brief claims pacto replaces these three; this puts numbers
 on it (speed, memory, and whether each one sanctions the right addresses).
 Guarantees: every tool reads the same file, pinned to one core
-(taskset -c 0; pacto also once on every core, its default), timed by
-/usr/bin/time (user, sys, peak RSS) and a monotonic clock (wall: see Run). pacto on one core and SSHGuard's
+(CPU 0; pacto also once on every core, its default), timed by wait4()'s
+rusage (user, sys), /usr/bin/time (peak RSS) and a monotonic clock (wall:
+see Run). pacto on one core and SSHGuard's
 parser, the pair the speed target is about, are timed --rounds times in
 turns (pacto, SSHGuard, pacto, ...), and each one's fastest run is shown,
 with every round's ratio beside: this machine's speed moves by up to 1.7x
@@ -41,8 +42,10 @@ import os
 import re
 import shutil
 import socket
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,12 +73,21 @@ def sh(cmd, **kw):
 
 class Run:
     """One timed run: wall, user, sys (s), peak RSS (KB), exit status;
-    stdout and stderr go to OUT, STDIN (a file name) to its input. CPU
-    and peak RSS come from /usr/bin/time; the wall time from a monotonic
-    clock around it, since its own has 10 ms steps (6% of pacto's run at
-    1M lines). That wall time includes starting /usr/bin/time, taskset and
-    timeout (3-6 ms more than `true` alone), which weighs on the fastest
-    tool most."""
+    stdout and stderr go to OUT, STDIN (a file name) to its input. This
+    process starts `/usr/bin/time -f %M COMMAND` directly (posix_spawn, in
+    its own process group), pinned beforehand to the run's CPUs so that
+    both inherit them. CPU seconds come from wait4()'s rusage here
+    (microseconds, where /usr/bin/time prints 10 ms steps; they include
+    /usr/bin/time's own few hundred microseconds), the wall time from a
+    monotonic clock around spawn and wait4, and peak RSS from
+    /usr/bin/time: a child of this Python process would report Python's
+    own RSS as its peak (the kernel keeps the parent's at exec), a child
+    of /usr/bin/time starts small. Until session 15 the chain was
+    /usr/bin/time taskset timeout COMMAND: taskset's and timeout's own
+    starts cost 3-6 ms more than `true` alone, 15-30% of pacto's run at
+    100k lines, and belong to no tool. What is left is measured: see
+    floor(). Past TIMEOUT the tool gets SIGTERM (its group SIGKILL 5 s
+    later), as under timeout(1), and the run counts as not finished."""
 
     cpu = "0"	# the core every tool is pinned to (--cpu)
 
@@ -83,19 +95,59 @@ class Run:
         self.name, self.cmd, self.out, self.timeout = name, cmd, out, timeout
         self.stdin = stdin
         self.cpus = cpus or Run.cpu
+        self.timed_out = False
         tfile = out + ".time"
-        argv = ["/usr/bin/time", "-f", "%U %S %M", "-o", tfile,
-                "taskset", "-c", self.cpus, "timeout", str(timeout)] + cmd
+        argv = ["/usr/bin/time", "-f", "%M", "-o", tfile] + cmd
         with open(out, "wb") as f, open(stdin or "/dev/null", "rb") as fin:
+            status, ru = self._spawn_and_wait(argv, fin, f, env or dict(os.environ), timeout)
+        self.rc = os.waitstatus_to_exitcode(status)
+        self.user, self.sys = ru.ru_utime, ru.ru_stime
+        self.rss_kb = peak_rss_kb(tfile)
+        self.finished = not self.timed_out
+
+    def _spawn_and_wait(self, cmd, fin, fout, env, timeout):
+        exe = shutil.which(cmd[0]) or cmd[0]
+        actions = [(os.POSIX_SPAWN_DUP2, fin.fileno(), 0), (os.POSIX_SPAWN_DUP2, fout.fileno(), 1),
+                   (os.POSIX_SPAWN_DUP2, fout.fileno(), 2)]
+        mine = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, cpu_set(self.cpus))
+        try:
             start = time.perf_counter()
-            self.rc = subprocess.run(argv, stdin=fin, stdout=f, stderr=subprocess.STDOUT,
-                                     env=env).returncode
-            self.wall = time.perf_counter() - start
-        with open(tfile) as f:
-            last = f.read().strip().splitlines()[-1].split()
-        self.user, self.sys = map(float, last[:2])
-        self.rss_kb = int(last[2])
-        self.finished = self.rc != 124
+            pid = os.posix_spawn(exe, cmd, env, file_actions=actions, setpgroup=0)
+        finally:
+            os.sched_setaffinity(0, mine)
+        self._lock, self._exited = threading.Lock(), threading.Event()
+        stop = threading.Timer(timeout, self._stop, (pid,))
+        stop.start()
+        # Waited for without reaping first: until _exited is set, pid is
+        # still this child's, so _stop can never signal a reused one.
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        self.wall = time.perf_counter() - start
+        with self._lock:
+            self._exited.set()
+        stop.cancel()
+        _, status, ru = os.wait4(pid, 0)
+        return status, ru
+
+    def _stop(self, pid):
+        """SIGTERM to the tool (/usr/bin/time's child), so that
+        /usr/bin/time still reports its peak RSS; SIGKILL to the whole
+        group 5 s later if it is still there."""
+        with self._lock:
+            if self._exited.is_set():
+                return
+            self.timed_out = True
+            try:
+                with open(f"/proc/{pid}/task/{pid}/children") as f:
+                    for child in f.read().split():
+                        os.kill(int(child), signal.SIGTERM)
+            except (OSError, ValueError):
+                pass
+        if self._exited.wait(5):
+            return
+        with self._lock:
+            if not self._exited.is_set():
+                os.killpg(pid, signal.SIGKILL)
 
     def ok(self):
         return self.finished and self.rc == 0
@@ -103,6 +155,32 @@ class Run:
     def line(self):
         pin = f"taskset -c {self.cpus} " if self.cpus != Run.cpu else ""
         return pin + " ".join(self.cmd) + (" < " + self.stdin if self.stdin else "")
+
+
+def peak_rss_kb(tfile):
+    """/usr/bin/time's %M; 0 when it wrote none (killed before it could)."""
+    try:
+        with open(tfile) as f:
+            return int(f.read().strip().splitlines()[-1].split()[-1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def cpu_set(spec):
+    """taskset -c's list form ("0", "0-1", "0,2") as a set of CPUs."""
+    cpus = set()
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def floor(work, runs=7):
+    """What the harness itself costs a run: the fastest of RUNS runs of
+    `true` (wall s, CPU s), measured exactly as the tools are."""
+    rs = [Run("true", ["true"], f"{work}/true.out", 10) for _ in range(runs)]
+    best = min(rs, key=lambda r: r.wall)
+    return best.wall, best.user + best.sys
 
 
 # ---- addresses -----------------------------------------------------------------
@@ -371,6 +449,7 @@ def measure(size, work, args, pacto, gen):
     sh(f"cat {log} > /dev/null")	# all read from the page cache
     t = Truth(truth, classes)
     load = "\n".join(l[:160] for l in sh("ps aux --sort=-%cpu | head -6").splitlines())
+    floor_wall, floor_cpu = floor(work)
     res = []
 
     # One CPU for every tool: pacto's matching threads would only take turns on it.
@@ -410,6 +489,7 @@ def measure(size, work, args, pacto, gen):
     if not args.keep:
         os.unlink(log)
     return {"size": size, "lines": lines, "want": len(t.want), "load": load,
+            "floor": (floor_wall, floor_cpu),
             "rounds": list(zip(pacto_runs, sshg_runs)),
             "results": [(r, t.score(s) if s is not None else None) for r, s in res]}
 
@@ -461,8 +541,14 @@ def all_cpus_note(m):
     if not (allc and sshg and allc.ok() and sshg.ok() and allc.wall > 0):
         return ""
     return (f"pacto on every CPU (its default), wall clock: {sshg.wall / allc.wall:.1f}x SSHGuard's"
-            f" parser; its CPU seconds: {allc.user + allc.sys:.2f}. The ratios in the table are"
+            f" parser; its CPU seconds: {allc.user + allc.sys:.3f}. The ratios in the table are"
             " those of pacto pinned to one CPU, as every other tool.")
+
+
+def floor_note(m):
+    wall, cpu = m["floor"]
+    return (f"The harness's floor for this size (`true`, fastest of 7, measured as the tools):"
+            f" {wall * 1000:.2f} ms wall, {cpu * 1000:.2f} ms CPU.")
 
 
 def rounds_note(m):
@@ -478,7 +564,7 @@ def rounds_note(m):
     return (f"pacto on one CPU against SSHGuard's parser, round by round (SSHGuard / pacto, wall):"
             f" {each}. The table shows the fastest run of each; the ratios against the tools"
             f" that ran once use pacto's slowest round ({slow.wall:.3f} s wall,"
-            f" {slow.user + slow.sys:.2f} s CPU).")
+            f" {slow.user + slow.sys:.3f} s CPU).")
 
 
 def slowest_pacto(m):
@@ -496,7 +582,7 @@ def rows(m):
         p = fastest_p if r.name in rounds else slowest_p
         cpu = r.user + r.sys
         per_cpu = f"{m['lines'] / cpu:,.0f}" if r.finished and r.rc == 0 and cpu > 0 else "-"
-        out.append([r.name, fmt_rate(r, m["lines"]), f"{r.wall:.3f}", f"{cpu:.2f}", per_cpu,
+        out.append([r.name, fmt_rate(r, m["lines"]), f"{r.wall:.3f}", f"{cpu:.3f}", per_cpu,
                     f"{r.rss_kb / 1024:.1f}", ratio(r, p, p.wall, r.wall),
                     ratio(r, p, p.user + p.sys, cpu)] + fmt_acc(s, m["want"]))
     return out
@@ -555,15 +641,17 @@ def doc_section(ms, args, vers, started):
          f"- corpora: `build/gen_authlog --lines N --seed {SEED} --start {START} --out LOG"
          " --truth TRUTH --classes CLASSES` (classic syslog stamps; a start in June keeps the"
          " year out of the picture, since such stamps carry none).",
-         f"- every command ran as `/usr/bin/time -f '%U %S %M' taskset -c {Run.cpu} timeout"
-         f" {args.timeout} COMMAND` with the log in the page cache; its wall time is read from a"
-         " monotonic clock around that (`/usr/bin/time`'s own has 10 ms steps), so it includes"
-         " starting `/usr/bin/time`, `taskset` and `timeout` (3-6 ms more than `true` alone,"
-         " which weighs on pacto most: 15-30% of its run at 100k lines). CPU seconds keep the"
-         " 10 ms steps: at 100k lines pacto's are one or two steps, so its CPU ratios there are"
-         " coarse.", ""]
+         f"- every command ran pinned to CPU {Run.cpu} as `/usr/bin/time -f %M COMMAND`, started"
+         " by the script itself (posix_spawn) with the log in the page cache; wall time from a"
+         " monotonic clock around the start and wait4(), CPU seconds from wait4()'s rusage"
+         " (microseconds), peak RSS from `/usr/bin/time`. A process that does nothing (`true`),"
+         " measured the same way before each size, gives the harness's floor, in every tool's"
+         " wall time (under each table). Until session 15 each command ran under"
+         " `/usr/bin/time taskset timeout`, whose starts added 3-6 ms to every run (15-30% of"
+         " pacto's at 100k lines), and CPU seconds had 10 ms steps.", ""]
     for m in ms:
         L += [f"### {m['lines']:,} lines ({m['want']} expected aggressors)", "", md_table(m), "",
+              floor_note(m), "",
               rounds_note(m), "", all_cpus_note(m), "", "Commands:", "", "```"]
         L += [r.line() for r, _ in m["results"]]
         L += ["```", "", "Busiest processes just before (`ps aux --sort=-%cpu | head -6`):", "",
@@ -610,7 +698,7 @@ def main():
         m = measure(size, args.work, args, pacto, gen)
         ms.append(m)
         print(f"\n{m['lines']:,} lines, {m['want']} expected aggressors\n" + text_table(m)
-              + "\n" + rounds_note(m) + "\n" + all_cpus_note(m), flush=True)
+              + "\n" + floor_note(m) + "\n" + rounds_note(m) + "\n" + all_cpus_note(m), flush=True)
         if args.doc != "-":	# after each size, so a long run leaves what it has
             write_doc(args.doc, doc_section(ms, args, vers, started))
 
