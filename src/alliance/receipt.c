@@ -8,10 +8,10 @@
  * after a round was undone, or pactod stopped before its ack) is taken
  * once, not lost as a replay.
  * A round (receipt_round_begin .. _keep or _undo) keeps an undo log: the
- * state of each member (with its window) and each address as it was
- * before the round first changed it, and every address the table evicted
- * meanwhile, so that a round whose ledger commit failed can be put back
- * whole. */
+ * state of each member and each address as it was before the round first
+ * changed it, each slot of a window the round wrote with what it held,
+ * and every address the table evicted meanwhile, so that a round whose
+ * ledger commit failed can be put back whole. */
 #include "alliance/receipt.h"
 
 #include <stdio.h>
@@ -77,7 +77,16 @@ struct undo_key {
 struct undo_member {
 	uint16_t slot;
 	struct member_state old;
-	bool had_window;                  /* its window is in uwindows, at the same index */
+};
+
+/* A slot of a member's window as it was before the round wrote it: a
+ * round of in-order reports writes one slot a report, so the log holds
+ * that much (a whole 16 KiB copy of the window, the first time a round
+ * touched its member, cost a sixth of the reports applied per second). */
+struct undo_slot {
+	uint16_t member;                  /* registry slot */
+	uint16_t index;                   /* in its window */
+	uint32_t old;                     /* the tag it held */
 };
 
 struct receipt {
@@ -99,7 +108,8 @@ struct receipt {
 	size_t nukeys, ukeys_cap;
 	struct undo_member *umembers;
 	size_t numembers, umembers_cap;
-	uint32_t *uwindows;               /* umembers_cap windows */
+	struct undo_slot *uslots;
+	size_t nuslots, uslots_cap;
 	uint64_t round_unknown_refusals, round_evictions;
 };
 
@@ -255,13 +265,14 @@ void receipt_free(struct receipt *r)
 	free(r->member_round);
 	free(r->ukeys);
 	free(r->umembers);
-	free(r->uwindows);
+	free(r->uslots);
 	free(r);
 }
 
 /* ---- the round's undo log ---- */
 
-/* Before the round first changes m: its state goes to the log. */
+/* Before the round first changes m: its state goes to the log (not its
+ * window: set_slot logs what the round writes there). */
 static void save_member(struct receipt *r, struct member_state *m)
 {
 	size_t slot = (size_t)(m - r->members);
@@ -271,16 +282,13 @@ static void save_member(struct receipt *r, struct member_state *m)
 	if (r->numembers == r->umembers_cap) {
 		r->umembers_cap = r->umembers_cap ? 2 * r->umembers_cap : 16;
 		r->umembers = xreallocarray(r->umembers, r->umembers_cap, sizeof(*r->umembers));
-		r->uwindows = xreallocarray(r->uwindows, r->umembers_cap, RECEIPT_WINDOW_BYTES);
 	}
-	if (m->window)
-		memcpy(r->uwindows + r->numembers * RECEIPT_WINDOW, m->window, RECEIPT_WINDOW_BYTES);
-	r->umembers[r->numembers++] = (struct undo_member){.slot = (uint16_t)slot, .old = *m,
-							    .had_window = m->window != NULL};
+	r->umembers[r->numembers++] = (struct undo_member){.slot = (uint16_t)slot, .old = *m};
 }
 
-/* Puts member u->slot back as the log has it. A window allocated in the
- * round stays allocated, empty (as NULL meant: nothing taken). */
+/* Puts member u->slot back as the log has it, but for its window (its
+ * slots are put back by undo_slot; a window allocated in the round stays
+ * allocated, and its slots free, as NULL meant: nothing taken). */
 static void undo_member(struct receipt *r, size_t i)
 {
 	const struct undo_member *u = &r->umembers[i];
@@ -288,10 +296,21 @@ static void undo_member(struct receipt *r, size_t i)
 	uint32_t *window = m->window;
 	*m = u->old;
 	m->window = window;
-	if (window && u->had_window)
-		memcpy(window, r->uwindows + i * RECEIPT_WINDOW, RECEIPT_WINDOW_BYTES);
-	else if (window)
-		memset(window, 0, RECEIPT_WINDOW_BYTES);
+}
+
+/* Writes tag into slot i of m's window; in a round, what it held goes to
+ * the log first. */
+static void set_slot(struct receipt *r, struct member_state *m, size_t i, uint32_t tag)
+{
+	if (r->in_round && m->window[i] != tag) {
+		if (r->nuslots == r->uslots_cap) {
+			r->uslots_cap = r->uslots_cap ? 2 * r->uslots_cap : 256;
+			r->uslots = xreallocarray(r->uslots, r->uslots_cap, sizeof(*r->uslots));
+		}
+		r->uslots[r->nuslots++] = (struct undo_slot){.member = (uint16_t)(m - r->members), .index = (uint16_t)i,
+							     .old = m->window[i]};
+	}
+	m->window[i] = tag;
 }
 
 static void log_key(struct receipt *r, const struct addr *key, bool existed, const struct entry *old)
@@ -335,7 +354,7 @@ void receipt_round_begin(struct receipt *r)
 	r->in_round = true;
 	if (++r->round == 0)   /* wrapped: stamps of 0 would look saved */
 		r->round = 1;
-	r->nukeys = r->numembers = 0;
+	r->nukeys = r->numembers = r->nuslots = 0;
 	r->round_unknown_refusals = r->unknown_refusals;
 	r->round_evictions = r->evictions;
 }
@@ -343,7 +362,7 @@ void receipt_round_begin(struct receipt *r)
 void receipt_round_keep(struct receipt *r)
 {
 	r->in_round = false;
-	r->nukeys = r->numembers = 0;
+	r->nukeys = r->numembers = r->nuslots = 0;
 }
 
 void receipt_round_undo(struct receipt *r)
@@ -365,9 +384,12 @@ void receipt_round_undo(struct receipt *r)
 	}
 	for (size_t i = r->numembers; i-- > 0;)
 		undo_member(r, i);
+	/* Newest first: a slot written twice ends as before the first. */
+	for (size_t i = r->nuslots; i-- > 0;)
+		r->members[r->uslots[i].member].window[r->uslots[i].index] = r->uslots[i].old;
 	r->unknown_refusals = r->round_unknown_refusals;
 	r->evictions = r->round_evictions;
-	r->nukeys = r->numembers = 0;
+	r->nukeys = r->numembers = r->nuslots = 0;
 }
 
 /* ---- refusals and checks ---- */
@@ -436,24 +458,27 @@ static uint32_t *window_of(struct member_state *m)
  * below the window or was taken before (then nothing changes), else it is
  * taken, and RR_SUPERSEDED if a later number of this member about the
  * same address was taken before it, RR_NONE if not. */
-static enum receipt_reason take_seq(struct member_state *m, uint64_t seq, uint32_t tag)
+static enum receipt_reason take_seq(struct receipt *r, struct member_state *m, uint64_t seq, uint32_t tag)
 {
 	if (seq == 0)
 		return RR_REPLAY;   /* report_decode refuses it: never taken */
 	uint32_t *w = window_of(m);
 	if (seq > m->last_seq) {
-		if (seq - m->last_seq >= RECEIPT_WINDOW)
-			memset(w, 0, RECEIPT_WINDOW_BYTES);
-		else
+		if (seq - m->last_seq >= RECEIPT_WINDOW) {
+			for (size_t i = 0; i < RECEIPT_WINDOW; i++)
+				if (w[i] != TAG_FREE)
+					set_slot(r, m, i, TAG_FREE);
+		} else {
 			for (uint64_t s = m->last_seq + 1; s < seq; s++)
-				w[s % RECEIPT_WINDOW] = TAG_FREE;   /* numbers skipped stay free */
-		w[seq % RECEIPT_WINDOW] = tag;
+				set_slot(r, m, s % RECEIPT_WINDOW, TAG_FREE);   /* numbers skipped stay free */
+		}
+		set_slot(r, m, seq % RECEIPT_WINDOW, tag);
 		m->last_seq = seq;
 		return RR_NONE;
 	}
 	if (m->last_seq - seq >= RECEIPT_WINDOW || w[seq % RECEIPT_WINDOW] != TAG_FREE)
 		return RR_REPLAY;
-	w[seq % RECEIPT_WINDOW] = tag;
+	set_slot(r, m, seq % RECEIPT_WINDOW, tag);
 	/* Late: was a later report of this member about it taken first? A
 	 * slot of unknown address may have been: assume it was. */
 	for (uint64_t s = seq + 1; s <= m->last_seq; s++) {
@@ -638,7 +663,7 @@ bool receipt_admit(struct receipt *r, const char *member, const struct report *r
 		return false;
 	}
 	save_member(r, m);
-	enum receipt_reason taken = take_seq(m, rep->seq, addr_tag(&rep->addr));
+	enum receipt_reason taken = take_seq(r, m, rep->seq, addr_tag(&rep->addr));
 	if (taken == RR_REPLAY) {
 		refuse(m, out, RR_REPLAY);
 		return false;

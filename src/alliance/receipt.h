@@ -167,7 +167,9 @@ void receipt_judge(struct receipt *r, const char *member, const struct report *r
  * round nothing is logged. A round must not span receipt_set_treaty,
  * receipt_restore_member or receipt_forget (receipt_restore_vote is
  * logged). The log grows with the round (one
- * entry per address and member changed) and is kept for the next. */
+ * entry per address and member changed, and per slot of a member's
+ * window written: one a report in order, the whole window when a member
+ * skips past it) and is kept for the next. */
 void receipt_round_begin(struct receipt *r);
 void receipt_round_keep(struct receipt *r);
 void receipt_round_undo(struct receipt *r);

@@ -503,6 +503,8 @@ static void test_window_round_undone(void **state)
 	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.1", 10, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
 	receipt_round_begin(r);
 	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.2", 8, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.5", 9, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	/* Past the window: every slot written again (9's twice in the round). */
 	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.3", 10 + RECEIPT_WINDOW + 5, NOW, 600), NOW).verdict,
 			 RECEIPT_SANCTION);
 	/* A member heard from first in the round: its window is new. */
@@ -513,7 +515,10 @@ static void test_window_round_undone(void **state)
 	assert_true(receipt_member_state(r, "bravo", &seq, &when));
 	assert_int_equal(seq, 10);
 	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 10, NOW, 600), NOW), RR_REPLAY);
+	/* 10's address is back with it: an older report of it is superseded. */
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.1", 5, NOW, 600), NOW), RR_SUPERSEDED);
 	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.2", 8, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.5", 9, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
 	assert_int_equal(apply(r, "alpha", sanction_of("203.0.113.4", 3, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
 	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.3", 10 + RECEIPT_WINDOW + 5, NOW, 600), NOW).verdict,
 			 RECEIPT_SANCTION);
