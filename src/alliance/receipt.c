@@ -43,6 +43,7 @@ struct member_state {
 	 * member's first report (then last_seq is 0: nothing taken). */
 	uint32_t *window;
 	int64_t last_time_us;             /* latest report time seen (for the rate) */
+	bool dirty;                       /* last_seq, last_time_us or the window changed since saved */
 	double tokens;                    /* rate bucket */
 	int64_t bucket_time_us;
 	int64_t last_received_us, lag_us;
@@ -474,11 +475,13 @@ static enum receipt_reason take_seq(struct receipt *r, struct member_state *m, u
 		}
 		set_slot(r, m, seq % RECEIPT_WINDOW, tag);
 		m->last_seq = seq;
+		m->dirty = true;
 		return RR_NONE;
 	}
 	if (m->last_seq - seq >= RECEIPT_WINDOW || w[seq % RECEIPT_WINDOW] != TAG_FREE)
 		return RR_REPLAY;
 	set_slot(r, m, seq % RECEIPT_WINDOW, tag);
+	m->dirty = true;
 	/* Late: was a later report of this member about it taken first? A
 	 * slot of unknown address may have been: assume it was. */
 	for (uint64_t s = seq + 1; s <= m->last_seq; s++) {
@@ -723,6 +726,21 @@ bool receipt_member_state(const struct receipt *r, const char *member, uint64_t 
 	return true;
 }
 
+bool receipt_member_dirty(const struct receipt *r, const char *member)
+{
+	const struct member_state *m = find_slot(r, member);
+	return m && m->dirty;
+}
+
+void receipt_member_saved(struct receipt *r, const char *member)
+{
+	struct member_state *m = find_slot(r, member);
+	if (!m)
+		return;
+	save_member(r, m);
+	m->dirty = false;
+}
+
 /* The numbers of m's window, (last_seq - span, last_seq]. */
 static uint64_t window_span(const struct member_state *m)
 {
@@ -764,6 +782,7 @@ void receipt_restore_member(struct receipt *r, const char *member, uint64_t last
 	}
 	m->last_seq = last_seq;
 	m->last_time_us = last_time_us;
+	m->dirty = false;   /* as the ledger has it */
 	if (!last_seq) {
 		if (m->window)
 			memset(m->window, 0, RECEIPT_WINDOW_BYTES);

@@ -178,6 +178,15 @@ void receipt_round_undo(struct receipt *r);
  * its latest report time, and its window (the daemon stores them in the
  * ledger with what it applied). */
 bool receipt_member_state(const struct receipt *r, const char *member, uint64_t *last_seq, int64_t *last_time_us);
+/* Whether member's state kept across restarts (receipt_member_state,
+ * receipt_member_window) changed since receipt_member_saved (or its
+ * restore): it changes where a sequence number is taken, and only there
+ * (a replay, or a message refused before its reports were read, takes
+ * none), so the daemon writes what changed whatever a verdict's reason. */
+bool receipt_member_dirty(const struct receipt *r, const char *member);
+/* The daemon wrote member's state (in a round: an undo makes it dirty
+ * again if the round had changed it, as the write is rolled back too). */
+void receipt_member_saved(struct receipt *r, const char *member);
 /* The window as bytes, into out (RECEIPT_WINDOW_BYTES): for each number
  * from the lowest taken in the window up to last_seq, 4 bytes (little
  * endian): 0 not taken, else a tag of the address its report named.

@@ -963,10 +963,10 @@ static void apply_report(struct daemon *d, const char *member, const struct repo
 {
 	struct receipt_decision dec;
 	judge_report(d, member, rep, now, &dec);
-	/* A replay changes nothing of its member (nor does one of a member
-	 * unknown): copies of captured messages must not cost a window write
-	 * (16 KiB) each round. */
-	if (dec.verdict != RECEIPT_REFUSED || (dec.reason != RR_REPLAY && dec.reason != RR_NOT_MEMBER))
+	/* The receipt says whether the report changed what the ledger keeps
+	 * of its member (it took a number): a replay does not, so copies of
+	 * captured messages cost no write. */
+	if (receipt_member_dirty(d->alliance->receipt, member))
 		touch(d->alliance, member);
 	switch (dec.verdict) {
 	case RECEIPT_REFUSED: {
@@ -1051,6 +1051,8 @@ static void save_touched(struct daemon *d, struct alliance *a)
 		s.seen_len = receipt_member_window(a->receipt, s.member, a->window);
 		if (ledger_ally_save_state(d->ledger, &s, err, sizeof(err)) != 0)
 			write_failed(d, err);
+		else
+			receipt_member_saved(a->receipt, s.member);
 	}
 	a->ntouched = 0;
 }

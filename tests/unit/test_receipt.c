@@ -526,6 +526,49 @@ static void test_window_round_undone(void **state)
 	treaty_free(t);
 }
 
+/* The receipt says when a member's state kept in the ledger changed: a
+ * number taken does it, whatever the verdict (future, superseded, rate,
+ * not_reporter take theirs); a replay does not, nor a message refused
+ * before its reports were read. An undone round makes it as before. */
+static void test_member_dirty(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);
+	struct receipt *r = receipt_for(t);
+	assert_false(receipt_member_dirty(r, "bravo"));
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.1", 10, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_true(receipt_member_dirty(r, "bravo"));
+	assert_false(receipt_member_dirty(r, "alpha"));
+	receipt_member_saved(r, "bravo");
+	assert_false(receipt_member_dirty(r, "bravo"));
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.1", 10, NOW, 600), NOW), RR_REPLAY);
+	receipt_refuse_message(r, "bravo", RR_BAD_SIGNATURE);
+	assert_false(receipt_member_dirty(r, "bravo"));
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.2", 11, NOW + 3600 * SEC, 600), NOW), RR_FUTURE);
+	assert_true(receipt_member_dirty(r, "bravo"));
+	receipt_member_saved(r, "bravo");
+	assert_refused(apply(r, "bravo", lift_of("203.0.113.3", 12, NOW), NOW), RR_NOT_REPORTER);
+	assert_true(receipt_member_dirty(r, "bravo"));
+	receipt_member_saved(r, "bravo");
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.3", 9, NOW, 600), NOW), RR_SUPERSEDED);
+	assert_true(receipt_member_dirty(r, "bravo"));
+	receipt_member_saved(r, "bravo");
+	/* In a round: saved, then the round undone: clean, as before it. */
+	receipt_round_begin(r);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.4", 13, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	receipt_member_saved(r, "bravo");
+	receipt_round_undo(r);
+	assert_false(receipt_member_dirty(r, "bravo"));
+	/* Changed before the round and not saved: dirty again after the undo. */
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.4", 13, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	receipt_round_begin(r);
+	receipt_member_saved(r, "bravo");
+	receipt_round_undo(r);
+	assert_true(receipt_member_dirty(r, "bravo"));
+	receipt_free(r);
+	treaty_free(t);
+}
+
 static void test_bounded(void **state)
 {
 	(void)state;
@@ -940,6 +983,7 @@ int main(void)
 		cmocka_unit_test(test_late_report_superseded),
 		cmocka_unit_test(test_window_across_restart),
 		cmocka_unit_test(test_window_round_undone),
+		cmocka_unit_test(test_member_dirty),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_round_undone),
 		cmocka_unit_test(test_lift_after_eviction),
