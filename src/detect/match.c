@@ -221,7 +221,8 @@ enum match_result matcher_run(struct matcher *m, const char *msg, size_t len, st
 		if (native) {
 			rc = native(msg, len, own);
 		} else {
-			rc = pcre2_jit_match(p->code, (PCRE2_SPTR)msg, len, 0, 0, m->md, m->mctx);
+			rc = pattern_jit_ready(p) ? pcre2_jit_match(p->code, (PCRE2_SPTR)msg, len, 0, 0, m->md, m->mctx)
+						  : pcre2_match(p->code, (PCRE2_SPTR)msg, len, 0, 0, m->md, m->mctx);
 			ov = pcre2_get_ovector_pointer(m->md);
 		}
 		if (rc == PCRE2_ERROR_NOMATCH)

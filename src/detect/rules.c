@@ -10,6 +10,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "common/yaml_util.h"
 
@@ -121,7 +124,8 @@ static int flag_index(struct scenario *s, const char *name, bool add)
 	return (int)s->nflags++;
 }
 
-/* Compiles one pattern alone, to report its errors precisely and learn its groups. */
+/* Compiles one pattern alone, to report its errors precisely and learn
+ * its groups; its JIT code comes at its first match (pattern_jit_ready). */
 static pcre2_code *compile_alone(struct yaml_ctx *c, struct pattern_text *pt)
 {
 	int err;
@@ -137,11 +141,6 @@ static pcre2_code *compile_alone(struct yaml_ctx *c, struct pattern_text *pt)
 		pcre2_get_error_message(err, msg, sizeof(msg));
 		yml_error(c, pt->regex_node, "regex", "%s at offset %zu in '%s'", (char *)msg,
 			   (size_t)off, pt->p.regex);
-		return NULL;
-	}
-	if (pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) != 0) {
-		yml_error(c, pt->regex_node, "regex", "PCRE2 JIT cannot compile '%s'", pt->p.regex);
-		pcre2_code_free(code);
 		return NULL;
 	}
 	return code;
@@ -265,6 +264,7 @@ static void load_patterns(struct yaml_ctx *c, struct scenario *s, yaml_node_t *s
 	for (size_t i = 0; i < n; i++) {
 		resolve_when(c, s, &pts[i]);
 		s->patterns[i] = pts[i].p;
+		s->patterns[i].jit = xcalloc(1, sizeof(*s->patterns[i].jit));
 		pattern_text_free(&pts[i]);
 	}
 	free(pts);
@@ -383,6 +383,7 @@ static void scenario_free(struct scenario *s)
 		free(s->patterns[i].name);
 		free(s->patterns[i].regex);
 		pcre2_code_free(s->patterns[i].code);
+		free(s->patterns[i].jit);
 	}
 	free(s->patterns);
 }
@@ -554,4 +555,28 @@ void ruleset_free(struct ruleset *rs)
 		scenario_free(&rs->scenarios[i]);
 	free(rs->scenarios);
 	free(rs);
+}
+
+/* ---- JIT code, at first use ---- */
+
+/* One lock for every pattern: taken only the first time each pattern
+ * matches, by whichever thread gets there first. */
+static pthread_mutex_t jit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool pattern_jit_ready(const struct pattern *p)
+{
+	int state = atomic_load_explicit(p->jit, memory_order_acquire);
+	if (state != PATTERN_JIT_NOT_YET)
+		return state == PATTERN_JIT_READY;
+	pthread_mutex_lock(&jit_lock);
+	state = atomic_load_explicit(p->jit, memory_order_relaxed);
+	if (state == PATTERN_JIT_NOT_YET) {
+		state = pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE) == 0 ? PATTERN_JIT_READY : PATTERN_JIT_FAILED;
+		if (state == PATTERN_JIT_FAILED)
+			log_warnx("pattern '%s' (rule file line %u): PCRE2 JIT cannot compile it: matched without JIT",
+				  p->name, p->line);
+		atomic_store_explicit(p->jit, state, memory_order_release);
+	}
+	pthread_mutex_unlock(&jit_lock);
+	return state == PATTERN_JIT_READY;
 }

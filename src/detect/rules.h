@@ -2,8 +2,9 @@
  * Why: what counts as an aggression is data, not code; users add services
  * by writing a file, and the stock sshd rule is one such file.
  * Guarantees: a loaded ruleset is fully validated and every pattern is
- * JIT-compiled; a file with any error is rejected whole, and every error is
- * reported as "file:line: key: message".
+ * compiled (JIT-compiled at its first match: pattern_jit_ready()); a file
+ * with any error is rejected whole, and every error is reported as
+ * "file:line: key: message".
  * Ownership: ruleset_free() frees everything, including compiled patterns. */
 #ifndef PACTO_RULES_H
 #define PACTO_RULES_H
@@ -47,7 +48,15 @@ struct pattern {
 	uint32_t port_group;    /* 0 when the regex has no (?<port>...) */
 	uint32_t time_group;    /* 0 when the regex has no (?<time>...): headerless lines' time */
 	uint32_t nofail_group;  /* 0 when the regex has no (?<nofail>...) */
-	pcre2_code *code;       /* compiled and JIT-compiled */
+	pcre2_code *code;       /* compiled; JIT-compiled by pattern_jit_ready() */
+	_Atomic int *jit;       /* enum pattern_jit: shared by every thread matching code */
+};
+
+/* Whether a pattern's JIT code exists (pattern.jit). */
+enum pattern_jit {
+	PATTERN_JIT_NOT_YET,    /* nothing matched with it yet */
+	PATTERN_JIT_READY,
+	PATTERN_JIT_FAILED,     /* PCRE2 could not (memory): its interpreter matches instead */
 };
 
 struct scenario {
@@ -99,6 +108,15 @@ int ruleset_load_texts(const struct rule_text *texts, size_t n, struct ruleset *
 		       struct errors *errs) __attribute__((warn_unused_result));
 
 void ruleset_free(struct ruleset *rs);
+
+/* JIT-compiles p's regex the first time it is asked, once for every
+ * thread (the others wait for it); true when its JIT code can be used,
+ * false when PCRE2 could not make it (then pcre2_match() must match, and
+ * a warning was logged once). Why at first use: JIT-compiling every
+ * pattern at load was half of `pacto replay`'s start-up (~0.5 ms), most
+ * of it for patterns a log never reaches or that a hand-written matcher
+ * (native.h) answers. */
+bool pattern_jit_ready(const struct pattern *p);
 
 const char *effect_name(enum effect e);
 

@@ -234,6 +234,7 @@ static long naive_match(const struct scenario *s, const char *msg, size_t len, p
 	for (size_t i = 0; i < s->npatterns; i++) {
 		pcre2_match_data *md = pcre2_match_data_create_from_pattern(s->patterns[i].code, NULL);
 		FUZZ_CHECK(md != NULL);
+		FUZZ_CHECK(pattern_jit_ready(&s->patterns[i]));
 		int rc = pcre2_jit_match(s->patterns[i].code, (PCRE2_SPTR)msg, len, 0, 0, md, mctx);
 		pcre2_match_data_free(md);
 		if (rc >= 0)

@@ -12,7 +12,11 @@
 
 #include "ctl/cli.h"
 #include "common/yaml_util.h"
+#include "detect/match.h"
 #include "detect/rules.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
 
 static const char good_head[] =
 	"scenario: test\n"
@@ -262,6 +266,121 @@ static void test_durations(void **state)
 	assert_int_equal(parse_duration("", &us), -1);
 }
 
+/* Bytes of JIT code PCRE2 holds for p (0: none yet). */
+static size_t jit_size(const struct pattern *p)
+{
+	size_t size = 0;
+	assert_int_equal(pcre2_pattern_info(p->code, PCRE2_INFO_JITSIZE, &size), 0);
+	return size;
+}
+
+static const char two_patterns[] =
+	"scenario: t\nthreshold: 3\nwindow: 90s\npatterns:\n"
+	"  - {name: bad, effect: attempt, regex: '^Bad (?:thing|deed) from (?<addr>\\S+)$'}\n"
+	"  - {name: odd, effect: attempt, regex: '^Odd (?:thing|deed) from (?<addr>\\S+)$'}\n";
+
+/* Matches msg with a fresh matcher of s; asserts which pattern and address. */
+static void assert_matches(const struct scenario *s, const char *msg, size_t index, const char *addr)
+{
+	struct matcher *m = matcher_new(s);
+	struct match out;
+	assert_int_equal(matcher_run(m, msg, strlen(msg), &out), MATCH_OK);
+	assert_int_equal(out.index, index);
+	assert_true(out.has_addr);
+	char text[64];
+	addr_format(&out.addr, text, sizeof(text));
+	assert_string_equal(text, addr);
+	matcher_free(m);
+}
+
+/* JIT code is made at a pattern's first match, for it alone. */
+static void test_jit_at_first_match(void **state)
+{
+	(void)state;
+	struct ruleset *rs;
+	struct errors errs = {0};
+	assert_int_equal(load(two_patterns, &rs, &errs), 0);
+	const struct scenario *s = &rs->scenarios[0];
+	for (size_t i = 0; i < s->npatterns; i++) {
+		assert_int_equal(*s->patterns[i].jit, PATTERN_JIT_NOT_YET);
+		assert_int_equal(jit_size(&s->patterns[i]), 0);
+	}
+	assert_matches(s, "Odd deed from 192.0.2.7", 1, "192.0.2.7");
+	assert_int_equal(*s->patterns[1].jit, PATTERN_JIT_READY);
+	assert_true(jit_size(&s->patterns[1]) > 0);
+	/* "Bad" was never a candidate for a line starting with 'O'. */
+	assert_int_equal(*s->patterns[0].jit, PATTERN_JIT_NOT_YET);
+	assert_int_equal(jit_size(&s->patterns[0]), 0);
+	assert_matches(s, "Odd thing from 192.0.2.8", 1, "192.0.2.8");
+	ruleset_free(rs);
+}
+
+/* A pattern PCRE2 could not JIT-compile still matches, through its
+ * interpreter, with the same groups. */
+static void test_jit_failed_interprets(void **state)
+{
+	(void)state;
+	struct ruleset *rs;
+	struct errors errs = {0};
+	assert_int_equal(load(two_patterns, &rs, &errs), 0);
+	const struct scenario *s = &rs->scenarios[0];
+	atomic_store(s->patterns[0].jit, PATTERN_JIT_FAILED);
+	assert_false(pattern_jit_ready(&s->patterns[0]));
+	assert_matches(s, "Bad deed from 2001:db8::5", 0, "2001:db8::5");
+	assert_int_equal(jit_size(&s->patterns[0]), 0);
+	struct matcher *m = matcher_new(s);
+	struct match out;
+	assert_int_equal(matcher_run(m, "Bad deed from", 13, &out), MATCH_NONE);
+	matcher_free(m);
+	ruleset_free(rs);
+}
+
+#define JIT_THREADS 8
+
+struct jit_race {
+	const struct scenario *s;
+	pthread_barrier_t *start;
+	int matched;
+};
+
+static void *match_after_barrier(void *arg)
+{
+	struct jit_race *r = arg;
+	struct matcher *m = matcher_new(r->s);
+	pthread_barrier_wait(r->start);
+	struct match out;
+	for (int i = 0; i < 100; i++)
+		r->matched += matcher_run(m, "Bad thing from 198.51.100.9", 27, &out) == MATCH_OK &&
+			      out.index == 0;
+	matcher_free(m);
+	return NULL;
+}
+
+/* Threads that meet a pattern's first match together all match with it
+ * (the sanitizer build checks that none ran half-made code). */
+static void test_jit_first_match_on_threads(void **state)
+{
+	(void)state;
+	struct ruleset *rs;
+	struct errors errs = {0};
+	assert_int_equal(load(two_patterns, &rs, &errs), 0);
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, JIT_THREADS);
+	pthread_t t[JIT_THREADS];
+	struct jit_race r[JIT_THREADS];
+	for (int i = 0; i < JIT_THREADS; i++) {
+		r[i] = (struct jit_race){.s = &rs->scenarios[0], .start = &start};
+		assert_int_equal(pthread_create(&t[i], NULL, match_after_barrier, &r[i]), 0);
+	}
+	for (int i = 0; i < JIT_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(r[i].matched, 100);
+	}
+	pthread_barrier_destroy(&start);
+	assert_int_equal(*rs->scenarios[0].patterns[0].jit, PATTERN_JIT_READY);
+	ruleset_free(rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +390,8 @@ int main(void)
 		cmocka_unit_test(test_scenario_name_bounded), cmocka_unit_test(test_pattern_checks), cmocka_unit_test(test_duplicates_and_documents),
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_directory_and_duplicates), cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_jit_at_first_match), cmocka_unit_test(test_jit_failed_interprets),
+		cmocka_unit_test(test_jit_first_match_on_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
