@@ -747,36 +747,154 @@ static uint64_t window_span(const struct member_state *m)
 	return m->last_seq < RECEIPT_WINDOW ? m->last_seq : RECEIPT_WINDOW;
 }
 
+/* ---- the window in the ledger ----
+ * Saved form (little endian; the ledger's ally.taken, schema 5):
+ *   u8   SAVED_FORM
+ *   u16  ntags
+ *   RECEIPT_WINDOW / 8 bytes: bit i (byte i / 8, bit i % 8) set when
+ *        number last_seq - i was taken
+ *   ntags x u32: the tags of the numbers taken above the lowest free
+ *        number of the window, lowest first
+ *   u32  FNV-1a of last_seq (8 bytes, not stored: it is in the row) and
+ *        of every byte before it
+ * Only those tags are kept: a number can be taken late only where it is
+ * free, and the superseded check reads only the numbers above it; a free
+ * number never appears below a taken one (numbers skipped are above the
+ * highest), so the taken numbers below the lowest free are read back as
+ * taken, address unknown, and never asked. A member whose window holds no
+ * free number costs 519 bytes, not the 16 KiB of a tag a number (schema
+ * 4, below); one with free numbers low in it (for RECEIPT_WINDOW reports
+ * after it skipped numbers) 4 bytes more a number taken above them. The
+ * count, the length and the checksum make a truncated or damaged blob
+ * known as such: then every number up to last_seq counts as taken. */
+#define SAVED_FORM 2
+#define SAVED_HEAD 3                      /* form, ntags */
+#define SAVED_BITS (RECEIPT_WINDOW / 8)
+#define SAVED_FIXED (SAVED_HEAD + SAVED_BITS + 4)
+_Static_assert(RECEIPT_WINDOW_SAVED_MAX == SAVED_FIXED + 4 * (RECEIPT_WINDOW - 1), "receipt.h says the size");
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The checksum of a saved window: of its bytes, and of the number it was
+ * saved with, so that the window of another number is found out too. */
+static uint32_t checksum(uint64_t last_seq, const uint8_t *p, size_t n)
+{
+	uint32_t h = 2166136261u;   /* FNV-1a */
+	for (size_t i = 0; i < 8; i++)
+		h = (h ^ (uint8_t)(last_seq >> (8 * i))) * 16777619u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+/* The slot of number last_seq - i. */
+static uint32_t *slot_at(const struct member_state *m, uint64_t i)
+{
+	return &m->window[(m->last_seq - i) % RECEIPT_WINDOW];
+}
+
+/* How many numbers from the top of m's window keep their tags: those
+ * above its lowest free number (0 when none is free). */
+static uint64_t tags_kept(const struct member_state *m, uint64_t span)
+{
+	for (uint64_t i = span; i-- > 0;)
+		if (*slot_at(m, i) == TAG_FREE)
+			return i;
+	return 0;
+}
+
 size_t receipt_member_window(const struct receipt *r, const char *member, uint8_t *out)
 {
 	const struct member_state *m = find_slot(r, member);
 	if (!m || !m->window || m->last_seq == 0)
 		return 0;
-	/* From the lowest number taken: below it the window is free. */
-	uint64_t first = m->last_seq - window_span(m) + 1;
-	while (first < m->last_seq && m->window[first % RECEIPT_WINDOW] == TAG_FREE)
-		first++;
-	size_t n = 0;
-	for (uint64_t s = first; s <= m->last_seq; s++) {
-		uint32_t t = m->window[s % RECEIPT_WINDOW];
-		out[n++] = (uint8_t)t;
-		out[n++] = (uint8_t)(t >> 8);
-		out[n++] = (uint8_t)(t >> 16);
-		out[n++] = (uint8_t)(t >> 24);
-	}
-	return n;
+	uint64_t span = window_span(m), kept = tags_kept(m, span);
+	uint8_t *bits = out + SAVED_HEAD, *tags = bits + SAVED_BITS;
+	size_t ntags = 0;
+	memset(bits, 0, SAVED_BITS);
+	for (uint64_t i = 0; i < span; i++)
+		if (*slot_at(m, i) != TAG_FREE)
+			bits[i / 8] |= (uint8_t)(1u << (i % 8));
+	for (uint64_t i = kept; i-- > 0;)   /* the lowest number first */
+		if (*slot_at(m, i) != TAG_FREE)
+			put32(tags + 4 * ntags++, *slot_at(m, i));
+	out[0] = SAVED_FORM;
+	out[1] = (uint8_t)ntags;
+	out[2] = (uint8_t)(ntags >> 8);
+	size_t len = SAVED_HEAD + SAVED_BITS + 4 * ntags;
+	put32(out + len, checksum(m->last_seq, out, len));
+	return len + 4;
 }
 
-void receipt_restore_member(struct receipt *r, const char *member, uint64_t last_seq, int64_t last_time_us,
-			    const uint8_t *window, size_t len)
+/* Reads the saved form into m's window (all free). false: the bytes are
+ * not of it (truncated, damaged, or not of last_seq's window). */
+static bool read_saved(struct member_state *m, const uint8_t *b, size_t len)
+{
+	uint64_t span = window_span(m);
+	if (len < SAVED_FIXED || (len - SAVED_FIXED) % 4 != 0 || b[0] != SAVED_FORM)
+		return false;
+	size_t ntags = (size_t)b[1] | (size_t)b[2] << 8;
+	if (len != SAVED_FIXED + 4 * ntags || get32(b + len - 4) != checksum(m->last_seq, b, len - 4))
+		return false;
+	const uint8_t *bits = b + SAVED_HEAD, *tags = bits + SAVED_BITS;
+	for (uint64_t i = 0; i < RECEIPT_WINDOW; i++) {
+		bool taken = bits[i / 8] >> (i % 8) & 1;
+		if (i >= span ? taken : i == 0 && !taken)
+			return false;   /* past the window, or last_seq not taken */
+		if (i < span)
+			*slot_at(m, i) = taken ? TAG_UNKNOWN : TAG_FREE;
+	}
+	uint64_t kept = tags_kept(m, span);
+	for (uint64_t i = 0; i < kept; i++) {   /* the highest number first: the last tag */
+		if (*slot_at(m, i) == TAG_FREE)
+			continue;
+		if (ntags == 0 || get32(tags + 4 * (ntags - 1)) == TAG_FREE)
+			return false;
+		*slot_at(m, i) = get32(tags + 4 * --ntags);
+	}
+	return ntags == 0;
+}
+
+/* Reads schema 4's form: for each number from the lowest taken in the
+ * window up to last_seq, its tag (TAG_FREE: not taken). Its length is all
+ * it says of itself: a blob cut short at a multiple of 4 bytes is not
+ * found out (it is read once, after an upgrade, then saved in the form
+ * above). false: not of that form. */
+static bool read_schema4(struct member_state *m, const uint8_t *b, size_t len)
+{
+	uint64_t span = window_span(m), n = len / 4;
+	if (len % 4 != 0 || n == 0 || n > span)
+		return false;
+	for (uint64_t i = 0; i < n; i++)
+		*slot_at(m, i) = get32(b + 4 * (n - 1 - i));
+	if (*slot_at(m, 0) == TAG_FREE)
+		*slot_at(m, 0) = TAG_UNKNOWN;   /* last_seq was taken, whatever the bytes say */
+	return true;
+}
+
+/* Puts back m's number, time and window: window of form read (read_saved
+ * or read_schema4), NULL when none was saved. -1 when last_seq or the
+ * bytes are damaged: then, as for NULL, every number up to last_seq counts
+ * as taken (replays), and as a later one of any address (superseded). */
+static int restore(struct receipt *r, const char *member, uint64_t last_seq, int64_t last_time_us,
+		   const uint8_t *window, size_t len, bool (*read)(struct member_state *, const uint8_t *, size_t))
 {
 	struct member_state *m = current_member(r, member);
 	if (!m)
-		return;
-	/* A number no report carries (a damaged ledger: reports' numbers are
-	 * at most INT64_MAX) would never end the loops below: every number a
-	 * report can carry is then taken. */
-	if (last_seq > INT64_MAX) {
+		return 0;
+	/* A number no report carries (reports' numbers are at most
+	 * INT64_MAX) would never end the loops: every number a report can
+	 * carry is then taken. */
+	bool damaged = last_seq > INT64_MAX;
+	if (damaged) {
 		last_seq = INT64_MAX;
 		window = NULL;
 	}
@@ -785,26 +903,29 @@ void receipt_restore_member(struct receipt *r, const char *member, uint64_t last
 	m->dirty = false;   /* as the ledger has it */
 	if (!last_seq) {
 		if (m->window)
-			memset(m->window, 0, RECEIPT_WINDOW_BYTES);
-		return;
+			memset(m->window, 0, RECEIPT_WINDOW * sizeof(*m->window));
+		return 0;
 	}
 	uint32_t *w = window_of(m);
-	uint64_t span = window_span(m), n = len / 4;
-	memset(w, 0, RECEIPT_WINDOW_BYTES);
-	if (!window || len % 4 != 0 || n == 0 || n > span) {
-		/* Unknown: every number up to last_seq was taken (replays),
-		 * and a later one of any address (superseded). */
-		for (uint64_t s = last_seq - span + 1; s <= last_seq; s++)
-			w[s % RECEIPT_WINDOW] = TAG_UNKNOWN;
-		return;
-	}
-	for (uint64_t i = 0; i < n; i++) {
-		const uint8_t *b = window + 4 * i;
-		w[(last_seq - n + 1 + i) % RECEIPT_WINDOW] =
-			(uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-	}
-	if (w[last_seq % RECEIPT_WINDOW] == TAG_FREE)
-		w[last_seq % RECEIPT_WINDOW] = TAG_UNKNOWN;   /* last_seq was taken, whatever the bytes say */
+	memset(w, 0, RECEIPT_WINDOW * sizeof(*w));
+	if (window && !read(m, window, len))
+		damaged = true;
+	if (!window || damaged)
+		for (uint64_t i = 0; i < window_span(m); i++)
+			*slot_at(m, i) = TAG_UNKNOWN;
+	return damaged ? -1 : 0;
+}
+
+int receipt_restore_member(struct receipt *r, const char *member, uint64_t last_seq, int64_t last_time_us,
+			   const uint8_t *window, size_t len)
+{
+	return restore(r, member, last_seq, last_time_us, window, len, read_saved);
+}
+
+int receipt_restore_member_schema4(struct receipt *r, const char *member, uint64_t last_seq, int64_t last_time_us,
+				   const uint8_t *tags, size_t len)
+{
+	return restore(r, member, last_seq, last_time_us, tags, len, read_schema4);
 }
 
 void receipt_restore_vote(struct receipt *r, const char *member, uint64_t seq, int64_t time_us,

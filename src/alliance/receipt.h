@@ -52,7 +52,9 @@
  * (each once): a member's window costs 4 bytes a number, allocated at its
  * first report (16 KiB; at most RECEIPT_MAX_IDS of them). */
 #define RECEIPT_WINDOW 4096
-#define RECEIPT_WINDOW_BYTES (RECEIPT_WINDOW * 4)
+/* receipt_member_window's bytes, at most: a bit a number, a tag for each
+ * number taken above the lowest free one, a count and a checksum. */
+#define RECEIPT_WINDOW_SAVED_MAX (3 + RECEIPT_WINDOW / 8 + 4 * (RECEIPT_WINDOW - 1) + 4)
 
 /* Why a report (or a whole message) was refused. Names: receipt_reason_name. */
 enum receipt_reason {
@@ -187,16 +189,26 @@ bool receipt_member_dirty(const struct receipt *r, const char *member);
 /* The daemon wrote member's state (in a round: an undo makes it dirty
  * again if the round had changed it, as the write is rolled back too). */
 void receipt_member_saved(struct receipt *r, const char *member);
-/* The window as bytes, into out (RECEIPT_WINDOW_BYTES): for each number
- * from the lowest taken in the window up to last_seq, 4 bytes (little
- * endian): 0 not taken, else a tag of the address its report named.
- * Returns the length (0: nothing taken). */
+/* The window as bytes, into out (RECEIPT_WINDOW_SAVED_MAX): which of the
+ * RECEIPT_WINDOW numbers up to last_seq were taken (a bit each), the tags
+ * of the addresses of those taken above the lowest free one (the only
+ * ones a late report is checked against), a count and a checksum: 519
+ * bytes when none is free. Returns the length (0: nothing taken). */
 size_t receipt_member_window(const struct receipt *r, const char *member, uint8_t *out);
 /* Puts back what receipt_member_state and receipt_member_window gave.
- * window NULL (a ledger of before the window) or not of that form: every
- * number up to last_seq counts as taken, as before the window. */
-void receipt_restore_member(struct receipt *r, const char *member, uint64_t last_seq, int64_t last_time_us,
-			    const uint8_t *window, size_t len);
+ * window NULL (a ledger of before the window): every number up to
+ * last_seq counts as taken, as before the window. Returns -1 when the
+ * bytes are not of that form (truncated, damaged) or last_seq is above
+ * any a report carries: then too every number up to it counts as taken
+ * (the caller says so in its log). */
+int receipt_restore_member(struct receipt *r, const char *member, uint64_t last_seq, int64_t last_time_us,
+			   const uint8_t *window, size_t len);
+/* The same from the form a ledger of schema 4 kept (ally.seen): 4 bytes a
+ * number from the lowest taken up to last_seq, the address's tag or 0
+ * (free). A cut at a multiple of 4 bytes cannot be told from a shorter
+ * window: that form is read once, after an upgrade. */
+int receipt_restore_member_schema4(struct receipt *r, const char *member, uint64_t last_seq, int64_t last_time_us,
+				   const uint8_t *tags, size_t len);
 
 /* Puts back the support of a sanction still in force: member's report seq
  * asked for key until until_us. At start; and before a lift whose

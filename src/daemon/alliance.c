@@ -31,7 +31,7 @@
 #include "detect/logline.h"
 #include "ledger/ledger_ally.h"
 
-_Static_assert(RECEIPT_WINDOW_BYTES <= LEDGER_ALLY_SEEN_MAX, "a member's window fits the ledger's ally row");
+_Static_assert(RECEIPT_WINDOW_SAVED_MAX <= LEDGER_ALLY_TAKEN_MAX, "a member's window fits the ledger's ally row");
 
 #define INBOUND_BATCH 64          /* messages handled per ledger transaction */
 #define MAX_INFLIGHT 64           /* published batches awaiting their ack */
@@ -71,7 +71,7 @@ struct alliance {
 	struct transport *transport;
 	struct report_batch *batch;   /* scratch: too big for the stack */
 	uint8_t *wire;
-	uint8_t *window;              /* scratch: a member's window for the ledger (RECEIPT_WINDOW_BYTES) */
+	uint8_t *window;              /* scratch: a member's window for the ledger (RECEIPT_WINDOW_SAVED_MAX) */
 	uint64_t next_publish;        /* lowest outbox seq not handed to the transport */
 	uint64_t published_max;       /* highest seq ever handed to the transport */
 	uint64_t failed_from;         /* first seq of the lowest failed publish, 0: none */
@@ -152,9 +152,21 @@ static struct treaty *load_treaty(const char *path, const struct signer *s, char
 	return NULL;
 }
 
+/* A member's number and window as the ledger has them (a row of schema 4
+ * not saved since: its form of the window). A damaged window costs what
+ * it says nothing about: every number up to the highest counts as taken,
+ * so a message of the member delivered again late is refused, not taken
+ * twice; said once, as the ledger needs looking at. */
 static int restore_ally(void *arg, const struct ledger_ally_state *s)
 {
-	receipt_restore_member(arg, s->member, s->last_seq, s->last_time_us, s->seen, s->seen_len);
+	int rc = s->taken || !s->seen
+			 ? receipt_restore_member(arg, s->member, s->last_seq, s->last_time_us, s->taken, s->taken_len)
+			 : receipt_restore_member_schema4(arg, s->member, s->last_seq, s->last_time_us, s->seen,
+							  s->seen_len);
+	if (rc != 0)
+		log_warnx("ledger: the window of %s's sequence numbers (up to %llu, %zu bytes) is damaged: every number "
+			  "up to it counts as taken (its messages delivered again late are refused as replays)",
+			  s->member, (unsigned long long)s->last_seq, s->taken ? s->taken_len : s->seen_len);
 	return 0;
 }
 
@@ -258,7 +270,7 @@ int alliance_open(struct daemon *d, const char *treaty_path, const char *key_pat
 	a->receipt = receipt_new(&rc);
 	a->batch = xcalloc(1, sizeof(*a->batch));
 	a->wire = xmalloc(REPORT_MAX_MESSAGE);
-	a->window = xmalloc(RECEIPT_WINDOW_BYTES);
+	a->window = xmalloc(RECEIPT_WINDOW_SAVED_MAX);
 	a->next_publish = 1;
 	if (restore_state(d, a, err, errlen) != 0)
 		return -1;
@@ -1045,10 +1057,10 @@ static void save_touched(struct daemon *d, struct alliance *a)
 {
 	char err[256];
 	for (size_t i = 0; i < a->ntouched; i++) {
-		struct ledger_ally_state s = {.member = a->touched[i], .seen = a->window};
+		struct ledger_ally_state s = {.member = a->touched[i], .taken = a->window};
 		if (!receipt_member_state(a->receipt, s.member, &s.last_seq, &s.last_time_us))
 			continue;
-		s.seen_len = receipt_member_window(a->receipt, s.member, a->window);
+		s.taken_len = receipt_member_window(a->receipt, s.member, a->window);
 		if (ledger_ally_save_state(d->ledger, &s, err, sizeof(err)) != 0)
 			write_failed(d, err);
 		else

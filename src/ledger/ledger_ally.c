@@ -52,12 +52,13 @@ static const char *const ally_sql[AS_N] = {
 	[AS_OUTBOX_ACK] = "UPDATE outbox SET acked_us = ?2 WHERE seq = ?1 AND acked_us IS NULL",
 	[AS_OUTBOX_COUNT] = "SELECT count(*) FROM outbox WHERE acked_us IS NULL",
 	/* The window goes with the number it was taken up to (SET reads the
-	 * row as it was). */
-	[AS_ALLY_SAVE] = "INSERT INTO ally (member, last_seq, last_time_us, seen) VALUES (?1, ?2, ?3, ?4)"
+	 * row as it was); schema 4's form of it (seen) is replaced too. */
+	[AS_ALLY_SAVE] = "INSERT INTO ally (member, last_seq, last_time_us, taken) VALUES (?1, ?2, ?3, ?4)"
 			 " ON CONFLICT (member) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq),"
 			 " last_time_us = max(last_time_us, excluded.last_time_us),"
-			 " seen = CASE WHEN excluded.last_seq >= last_seq THEN excluded.seen ELSE seen END",
-	[AS_ALLY_EACH] = "SELECT member, last_seq, last_time_us, seen FROM ally ORDER BY member",
+			 " seen = CASE WHEN excluded.last_seq >= last_seq THEN NULL ELSE seen END,"
+			 " taken = CASE WHEN excluded.last_seq >= last_seq THEN excluded.taken ELSE taken END",
+	[AS_ALLY_EACH] = "SELECT member, last_seq, last_time_us, taken, seen FROM ally ORDER BY member",
 	[AS_REPORT_IN_ADD] = "INSERT INTO report_in (received_us, member, seq, time_us, action, family, prefix, net,"
 			     " scenario, duration_s, verdict, reason, sanction_id)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -443,16 +444,16 @@ int ledger_ally_save_state(struct ledger *l, const struct ledger_ally_state *s, 
 	sqlite3_stmt *st = stmt(l, AS_ALLY_SAVE, err, errlen);
 	if (!st || check_member(s->member, err, errlen) != 0)
 		return -1;
-	if (s->seen_len > LEDGER_ALLY_SEEN_MAX) {
-		snprintf(err, errlen, "ally state: window of %zu bytes (at most %d)", s->seen_len, LEDGER_ALLY_SEEN_MAX);
+	if (s->taken_len > LEDGER_ALLY_TAKEN_MAX) {
+		snprintf(err, errlen, "ally state: window of %zu bytes (at most %d)", s->taken_len, LEDGER_ALLY_TAKEN_MAX);
 		return -1;
 	}
 	int rc = bind_text(st, 1, s->member);
 	rc = rc ? rc : sqlite3_bind_int64(st, 2, (int64_t)s->last_seq);
 	rc = rc ? rc : sqlite3_bind_int64(st, 3, s->last_time_us);
 	rc = rc ? rc
-		: s->seen && s->seen_len ? sqlite3_bind_blob(st, 4, s->seen, (int)s->seen_len, SQLITE_STATIC)
-					 : sqlite3_bind_null(st, 4);
+		: s->taken && s->taken_len ? sqlite3_bind_blob(st, 4, s->taken, (int)s->taken_len, SQLITE_STATIC)
+					   : sqlite3_bind_null(st, 4);
 	return run(l, st, rc, "ally state", err, errlen);
 }
 
@@ -473,9 +474,11 @@ int ledger_each_ally(struct ledger *l, ledger_ally_fn fn, void *arg, char *err, 
 		const char *member = (const char *)sqlite3_column_text(st, 0);
 		struct ledger_ally_state s = {
 			.member = member ? member : "", .last_seq = (uint64_t)sqlite3_column_int64(st, 1),
-			.last_time_us = sqlite3_column_int64(st, 2), .seen = sqlite3_column_blob(st, 3),
+			.last_time_us = sqlite3_column_int64(st, 2), .taken = sqlite3_column_blob(st, 3),
 		};
-		s.seen_len = s.seen ? (size_t)sqlite3_column_bytes(st, 3) : 0;
+		s.taken_len = s.taken ? (size_t)sqlite3_column_bytes(st, 3) : 0;
+		s.seen = sqlite3_column_blob(st, 4);
+		s.seen_len = s.seen ? (size_t)sqlite3_column_bytes(st, 4) : 0;
 		if (fn(arg, &s)) {
 			rc = SQLITE_DONE;
 			break;

@@ -76,19 +76,23 @@ int ledger_outbox_pending(struct ledger *l, uint64_t *count, char *err, size_t e
 
 /* What pactod took from an ally: its highest report number and latest
  * report time, and its window of numbers (receipt_member_window: which of
- * the numbers below last_seq were taken; seen NULL when unknown, as in a
- * row of before schema 4). A save with a lower last_seq than the row's
+ * the numbers below last_seq were taken; taken NULL when unknown, as in a
+ * row of before schema 4; seen: a row of schema 4 not saved since, its
+ * window in that version's form, receipt_restore_member_schema4). A save
+ * writes taken and clears seen; one with a lower last_seq than the row's
  * changes neither the number nor the window. */
 struct ledger_ally_state {
 	const char *member;
 	uint64_t last_seq;
 	int64_t last_time_us;
-	const void *seen;                 /* on read, lives until the callback returns */
-	size_t seen_len;                  /* at most LEDGER_ALLY_SEEN_MAX */
+	const void *taken;                /* on read, lives until the callback returns */
+	size_t taken_len;                 /* at most LEDGER_ALLY_TAKEN_MAX */
+	const void *seen;                 /* read only: schema 4's form, NULL once saved */
+	size_t seen_len;
 };
-#define LEDGER_ALLY_SEEN_MAX 16384
+#define LEDGER_ALLY_TAKEN_MAX 17408
 int ledger_ally_save_state(struct ledger *l, const struct ledger_ally_state *s, char *err, size_t errlen) LEDGER_WUR;
-/* ledger_ally_save_state without the window (seen unknown). */
+/* ledger_ally_save_state without the window (unknown). */
 int ledger_ally_save(struct ledger *l, const char *member, uint64_t last_seq, int64_t last_time_us, char *err,
 		     size_t errlen) LEDGER_WUR;
 typedef int (*ledger_ally_fn)(void *arg, const struct ledger_ally_state *s);

@@ -2,7 +2,8 @@
  * files: the outbox numbers reports in order, keeps numbering across a
  * reopen and forgets nothing unacknowledged, and a shift moves the
  * reports from a number on past another, in order, owed again; the
- * per-ally state only moves forward; received reports and the support of
+ * per-ally state only moves forward, and a window kept by schema 4 is
+ * read back until replaced; received reports and the support of
  * allies' sanctions read back as written; a version 1 ledger is migrated
  * with its sanctions kept. */
 #include <setjmp.h>
@@ -239,8 +240,8 @@ struct allies {
 	char member[8][32];
 	uint64_t seq[8];
 	int64_t time[8];
-	uint8_t seen[8][16];
-	size_t seen_len[8];
+	uint8_t taken[8][16], seen[8][16];
+	size_t taken_len[8], seen_len[8];
 	size_t n;
 };
 
@@ -249,6 +250,9 @@ static int collect_ally(void *arg, const struct ledger_ally_state *s)
 	struct allies *a = arg;
 	snprintf(a->member[a->n], sizeof(a->member[0]), "%s", s->member);
 	a->seq[a->n] = s->last_seq;
+	a->taken_len[a->n] = s->taken_len;
+	if (s->taken && s->taken_len <= sizeof(a->taken[0]))
+		memcpy(a->taken[a->n], s->taken, s->taken_len);
 	a->seen_len[a->n] = s->seen_len;
 	if (s->seen && s->seen_len <= sizeof(a->seen[0]))
 		memcpy(a->seen[a->n], s->seen, s->seen_len);
@@ -272,7 +276,7 @@ static void test_ally_state_moves_forward(void **state)
 	assert_string_equal(a.member[1], "bravo");
 	assert_int_equal(a.seq[1], 12);
 	assert_int_equal(a.time[1], T0 + SEC);
-	assert_int_equal(a.seen_len[1], 0);   /* no window: unknown */
+	assert_int_equal(a.taken_len[1], 0);   /* no window: unknown */
 }
 
 /* The window of numbers goes with the number it was taken up to: a save
@@ -281,36 +285,71 @@ static void test_ally_window(void **state)
 {
 	struct fixture *fx = *state;
 	char err[256];
-	uint8_t seen[8] = {1, 2, 3, 4, 5, 6, 7, 8}, other[4] = {9, 9, 9, 9};
-	struct ledger_ally_state s = {.member = "bravo", .last_seq = 20, .last_time_us = T0, .seen = seen,
-				      .seen_len = sizeof(seen)};
+	uint8_t taken[8] = {1, 2, 3, 4, 5, 6, 7, 8}, other[3] = {9, 9, 9};
+	struct ledger_ally_state s = {.member = "bravo", .last_seq = 20, .last_time_us = T0, .taken = taken,
+				      .taken_len = sizeof(taken)};
 	assert_int_equal(ledger_ally_save_state(fx->l, &s, err, sizeof(err)), 0);
-	s = (struct ledger_ally_state){.member = "bravo", .last_seq = 19, .last_time_us = T0, .seen = other,
-				       .seen_len = sizeof(other)};
+	s = (struct ledger_ally_state){.member = "bravo", .last_seq = 19, .last_time_us = T0, .taken = other,
+				       .taken_len = sizeof(other)};
 	assert_int_equal(ledger_ally_save_state(fx->l, &s, err, sizeof(err)), 0);
 	struct allies a = {0};
 	assert_int_equal(ledger_each_ally(fx->l, collect_ally, &a, err, sizeof(err)), 0);
 	assert_int_equal(a.n, 1);
 	assert_int_equal(a.seq[0], 20);
-	assert_int_equal(a.seen_len[0], sizeof(seen));
-	assert_memory_equal(a.seen[0], seen, sizeof(seen));
+	assert_int_equal(a.taken_len[0], sizeof(taken));
+	assert_memory_equal(a.taken[0], taken, sizeof(taken));
 	/* The same number, a new window (a late number taken). */
-	s = (struct ledger_ally_state){.member = "bravo", .last_seq = 20, .last_time_us = T0, .seen = other,
-				       .seen_len = sizeof(other)};
+	s = (struct ledger_ally_state){.member = "bravo", .last_seq = 20, .last_time_us = T0, .taken = other,
+				       .taken_len = sizeof(other)};
 	assert_int_equal(ledger_ally_save_state(fx->l, &s, err, sizeof(err)), 0);
 	memset(&a, 0, sizeof(a));
 	assert_int_equal(ledger_each_ally(fx->l, collect_ally, &a, err, sizeof(err)), 0);
-	assert_int_equal(a.seen_len[0], sizeof(other));
-	assert_memory_equal(a.seen[0], other, sizeof(other));
+	assert_int_equal(a.taken_len[0], sizeof(other));
+	assert_memory_equal(a.taken[0], other, sizeof(other));
 	assert_int_equal(ledger_ally_save(fx->l, "bravo", 21, T0, err, sizeof(err)), 0);
 	memset(&a, 0, sizeof(a));
 	assert_int_equal(ledger_each_ally(fx->l, collect_ally, &a, err, sizeof(err)), 0);
 	assert_int_equal(a.seq[0], 21);
-	assert_int_equal(a.seen_len[0], 0);
+	assert_int_equal(a.taken_len[0], 0);
 	/* Bounded. */
-	static uint8_t big[LEDGER_ALLY_SEEN_MAX + 4];
-	s = (struct ledger_ally_state){.member = "bravo", .last_seq = 30, .seen = big, .seen_len = sizeof(big)};
+	static uint8_t big[LEDGER_ALLY_TAKEN_MAX + 4];
+	s = (struct ledger_ally_state){.member = "bravo", .last_seq = 30, .taken = big, .taken_len = sizeof(big)};
 	assert_int_not_equal(ledger_ally_save_state(fx->l, &s, err, sizeof(err)), 0);
+}
+
+/* A ledger of schema 4 kept the window in its own form (ally.seen): read
+ * back as such, and replaced by the member's next save in the form of
+ * schema 5 (ally.taken). */
+static void test_ally_window_schema4(void **state)
+{
+	struct fixture *fx = *state;
+	char err[256];
+	assert_int_equal(ledger_ally_save(fx->l, "bravo", 20, T0, err, sizeof(err)), 0);
+	ledger_close(fx->l);
+	fx->l = NULL;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "ALTER TABLE ally DROP COLUMN taken; PRAGMA user_version = 4;"
+				      " UPDATE ally SET seen = x'0102030405060708'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(ledger_open(fx->path, &fx->l, err, sizeof(err)), 0);
+	struct allies a = {0};
+	assert_int_equal(ledger_each_ally(fx->l, collect_ally, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.taken_len[0], 0);
+	assert_int_equal(a.seen_len[0], 8);
+	assert_int_equal(a.seen[0][7], 8);
+	uint8_t taken[3] = {7, 7, 7};
+	struct ledger_ally_state s = {.member = "bravo", .last_seq = 21, .last_time_us = T0, .taken = taken,
+				      .taken_len = sizeof(taken)};
+	assert_int_equal(ledger_ally_save_state(fx->l, &s, err, sizeof(err)), 0);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(ledger_each_ally(fx->l, collect_ally, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.seen_len[0], 0);
+	assert_int_equal(a.taken_len[0], 3);
 }
 
 struct got_in {
@@ -495,6 +534,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_outbox_hole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ally_state_moves_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ally_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ally_window_schema4, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_received, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_support, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut_sanction, setup, teardown),

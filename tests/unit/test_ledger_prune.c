@@ -586,14 +586,15 @@ static void test_migration_from_v2(void **state)
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 				      "DROP INDEX sanction_end; DROP INDEX report_in_received; DROP INDEX report_in_refused;"
-				      " DROP INDEX outbox_acked; ALTER TABLE ally DROP COLUMN seen; PRAGMA user_version = 2",
+				      " DROP INDEX outbox_acked; ALTER TABLE ally DROP COLUMN seen;"
+				      " ALTER TABLE ally DROP COLUMN taken; PRAGMA user_version = 2",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(rows(fx->path, "SELECT count(*) FROM sqlite_schema WHERE name IN ('sanction_end',"
 				       " 'report_in_received', 'report_in_refused', 'outbox_acked')"), 0);
 	assert_int_equal(ledger_open(fx->path, &fx->l, err, sizeof(err)), 0);
-	assert_int_equal(rows(fx->path, "PRAGMA user_version"), 4);
+	assert_int_equal(rows(fx->path, "PRAGMA user_version"), 5);
 	assert_int_equal(rows(fx->path, "SELECT count(*) FROM sqlite_schema WHERE name IN ('sanction_end',"
 				       " 'report_in_received', 'report_in_refused', 'outbox_acked')"), 4);
 	assert_int_equal(rows(fx->path, "SELECT count(*) FROM sanction"), 2);

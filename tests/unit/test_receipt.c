@@ -440,7 +440,7 @@ static void test_window_across_restart(void **state)
 	struct treaty *t = alliance(1);
 	assert_int_equal(treaty_set(t, "burst", "100000", NULL, 0), 0);
 	struct receipt *r = receipt_for(t);
-	static uint8_t window[RECEIPT_WINDOW_BYTES];
+	static uint8_t window[RECEIPT_WINDOW_SAVED_MAX];
 	uint64_t seq;
 	int64_t when;
 	assert_int_equal(receipt_member_window(r, "bravo", window), 0);   /* nothing taken */
@@ -449,10 +449,10 @@ static void test_window_across_restart(void **state)
 	assert_refused(apply(r, "bravo", lift_of("203.0.113.4", 5005, NOW), NOW), RR_NOT_REPORTER);
 	assert_true(receipt_member_state(r, "bravo", &seq, &when));
 	size_t len = receipt_member_window(r, "bravo", window);
-	assert_int_equal(len, 6 * 4);   /* 5000..5005: from the lowest taken */
+	assert_int_equal(len, 519 + 3 * 4);   /* the bits, and the tags of 5000, 5003, 5005 */
 	receipt_free(r);
 	r = receipt_for(t);
-	receipt_restore_member(r, "bravo", seq, when, window, len);
+	assert_int_equal(receipt_restore_member(r, "bravo", seq, when, window, len), 0);
 	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 5000, NOW, 600), NOW), RR_REPLAY);
 	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 5003, NOW, 600), NOW), RR_REPLAY);
 	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 5005, NOW, 600), NOW), RR_REPLAY);
@@ -464,30 +464,133 @@ static void test_window_across_restart(void **state)
 	/* Saved again and restored: what the late ones took is kept too. */
 	assert_true(receipt_member_state(r, "bravo", &seq, &when));
 	len = receipt_member_window(r, "bravo", window);
-	assert_int_equal(len, (5005 - 4000 + 1) * 4);
+	assert_int_equal(len, 519 + 6 * 4);
 	receipt_free(r);
 	r = receipt_for(t);
-	receipt_restore_member(r, "bravo", seq, when, window, len);
+	assert_int_equal(receipt_restore_member(r, "bravo", seq, when, window, len), 0);
 	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 4000, NOW, 600), NOW), RR_REPLAY);
 	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 5001, NOW, 600), NOW), RR_REPLAY);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.3", 4500, NOW, 600), NOW), RR_SUPERSEDED);
 	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.9", 5002, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
-	/* Bytes not of the window's form (damaged): every number up to the
-	 * highest counts as taken, as without the window. */
+	receipt_free(r);
+	treaty_free(t);
+}
+
+/* A member reporting in order: its window is all taken, and saved as a
+ * bit a number (519 bytes, not a 16 KiB tag a number); numbers skipped
+ * keep the tags of the numbers above them, and only those, so a late
+ * report is still checked against every later one. */
+static void test_window_saved_compact(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);
+	assert_int_equal(treaty_set(t, "burst", "1000000", NULL, 0), 0);
+	struct receipt *r = receipt_for(t);
+	static uint8_t window[RECEIPT_WINDOW_SAVED_MAX];
+	char address[32];
+	uint64_t seq;
+	int64_t when;
+	for (uint64_t s = 1; s <= 2 * RECEIPT_WINDOW; s++) {
+		snprintf(address, sizeof(address), "10.0.%u.%u", (unsigned)(s / 256 % 256), (unsigned)(s % 256));
+		assert_int_not_equal(apply(r, "bravo", sanction_of(address, s, NOW, 600), NOW).verdict, RECEIPT_REFUSED);
+	}
+	assert_true(receipt_member_state(r, "bravo", &seq, &when));
+	assert_int_equal(receipt_member_window(r, "bravo", window), 519);
+	/* Ten numbers skipped: the tags above them are kept. */
+	uint64_t top = seq + 20;
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.7", seq + 11, NOW, 600), NOW).verdict,
+			 RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "bravo", lift_of("203.0.113.7", top, NOW), NOW).verdict, RECEIPT_LIFT);
+	assert_true(receipt_member_state(r, "bravo", &seq, &when));
+	size_t len = receipt_member_window(r, "bravo", window);
+	assert_int_equal(len, 519 + 2 * 4);   /* seq + 11 and seq + 20, above the numbers skipped */
 	receipt_free(r);
 	r = receipt_for(t);
-	receipt_restore_member(r, "bravo", seq, when, window, len - 1);
-	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 5002, NOW, 600), NOW), RR_REPLAY);
-	receipt_restore_member(r, "bravo", 10, when, window, RECEIPT_WINDOW_BYTES);   /* longer than 10 numbers */
-	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 9, NOW, 600), NOW), RR_REPLAY);
-	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.9", 11, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
-	/* A number above any a report carries (a damaged ledger: -1 read back
-	 * as a number) is taken as the highest a report can carry: no endless
-	 * loop, no window written past its end, every number a replay. */
-	receipt_restore_member(r, "bravo", UINT64_MAX, when, window, 8);
+	assert_int_equal(receipt_restore_member(r, "bravo", seq, when, window, len), 0);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", top - 9, NOW, 600), NOW), RR_REPLAY);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", top - 20, NOW, 600), NOW), RR_REPLAY);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", top - RECEIPT_WINDOW + 1, NOW, 600), NOW),
+		       RR_REPLAY);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.7", top - 11, NOW, 600), NOW), RR_SUPERSEDED);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.8", top - 12, NOW, 600), NOW).verdict,
+			 RECEIPT_SANCTION);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+/* Bytes of a damaged ledger: cut short (at any length, a multiple of 4
+ * too), a bit or a tag changed, or of another window than last_seq's:
+ * found out (-1), and every number up to the highest counts as taken, as
+ * without the window. */
+static void test_window_damaged(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);
+	assert_int_equal(treaty_set(t, "burst", "100000", NULL, 0), 0);
+	struct receipt *r = receipt_for(t);
+	static uint8_t window[RECEIPT_WINDOW_SAVED_MAX], bad[RECEIPT_WINDOW_SAVED_MAX];
+	uint64_t seq;
+	int64_t when;
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.1", 5000, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.3", 5003, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_true(receipt_member_state(r, "bravo", &seq, &when));
+	size_t len = receipt_member_window(r, "bravo", window);
+	struct {
+		size_t len, flip;             /* flip: a byte changed (0: none) */
+		uint64_t last_seq;
+	} cases[] = {
+		{len - 1, 0, seq}, {len - 3, 0, seq}, {len - 7, 0, seq}, {len - 4, 0, seq}, {100, 0, seq},
+		{len, 3 + 1, seq}, {len, len - 6, seq}, {len, 1, seq}, {len, 0, seq + 1}, {len, 0, 10},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(bad, window, len);
+		if (cases[i].flip)
+			bad[cases[i].flip] ^= 0x10;
+		receipt_free(r);
+		r = receipt_for(t);
+		assert_int_equal(receipt_restore_member(r, "bravo", cases[i].last_seq, when, bad, cases[i].len), -1);
+		assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", cases[i].last_seq - 2, NOW, 600), NOW),
+			       RR_REPLAY);
+		assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", cases[i].last_seq - 1, NOW, 600), NOW),
+			       RR_REPLAY);
+	}
+	/* A number above any a report carries (-1 read back as a number) is
+	 * taken as the highest a report can carry: no endless loop, no window
+	 * written past its end, every number a replay. */
+	assert_int_equal(receipt_restore_member(r, "bravo", UINT64_MAX, when, window, len), -1);
 	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 12, NOW, 600), NOW), RR_REPLAY);
 	assert_true(receipt_member_state(r, "bravo", &seq, &when));
 	assert_int_equal(seq, INT64_MAX);
-	assert_int_equal(receipt_member_window(r, "bravo", window), RECEIPT_WINDOW_BYTES);
+	assert_int_equal(receipt_member_window(r, "bravo", window), 519);
+	receipt_free(r);
+	treaty_free(t);
+}
+
+/* A ledger of schema 4 kept a tag a number from the lowest taken up: read
+ * as it was, until the member's next save. */
+static void test_window_schema4(void **state)
+{
+	(void)state;
+	struct treaty *t = alliance(1);
+	assert_int_equal(treaty_set(t, "burst", "100000", NULL, 0), 0);
+	struct receipt *r = receipt_for(t);
+	struct addr x = cidr("203.0.113.1");
+	uint32_t tag = 0x12345678u;   /* not x's: a report of x below 5003 is not superseded */
+	uint8_t tags[4 * 4] = {0};    /* 5000..5003: 5000 and 5003 taken */
+	tags[0] = tags[12] = (uint8_t)tag, tags[1] = tags[13] = (uint8_t)(tag >> 8);
+	tags[2] = tags[14] = (uint8_t)(tag >> 16), tags[3] = tags[15] = (uint8_t)(tag >> 24);
+	assert_int_equal(receipt_restore_member_schema4(r, "bravo", 5003, NOW, tags, sizeof(tags)), 0);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 5000, NOW, 600), NOW), RR_REPLAY);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 5003, NOW, 600), NOW), RR_REPLAY);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.1", 5001, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	assert_true(receipt_has_vote(r, "bravo", &x, NOW));
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.2", 4000, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
+	/* Not of that form: every number up to the highest taken. */
+	assert_int_equal(receipt_restore_member_schema4(r, "bravo", 5003, NOW, tags, sizeof(tags) - 1), -1);
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 5002, NOW, 600), NOW), RR_REPLAY);
+	assert_int_equal(receipt_restore_member_schema4(r, "bravo", 3, NOW, tags, sizeof(tags)), -1);   /* > 3 numbers */
+	assert_refused(apply(r, "bravo", sanction_of("203.0.113.9", 2, NOW, 600), NOW), RR_REPLAY);
+	assert_int_equal(apply(r, "bravo", sanction_of("203.0.113.9", 4, NOW, 600), NOW).verdict, RECEIPT_SANCTION);
 	receipt_free(r);
 	treaty_free(t);
 }
@@ -982,6 +1085,9 @@ int main(void)
 		cmocka_unit_test(test_window_out_of_order),
 		cmocka_unit_test(test_late_report_superseded),
 		cmocka_unit_test(test_window_across_restart),
+		cmocka_unit_test(test_window_saved_compact),
+		cmocka_unit_test(test_window_damaged),
+		cmocka_unit_test(test_window_schema4),
 		cmocka_unit_test(test_window_round_undone),
 		cmocka_unit_test(test_member_dirty),
 		cmocka_unit_test(test_bounded),
