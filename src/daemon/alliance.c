@@ -24,6 +24,7 @@
 #include "alliance/treaty.h"
 #include "common/json_text.h"
 #include "common/log.h"
+#include "common/ranges.h"
 #include "common/seed.h"
 #include "common/xalloc.h"
 #include "daemon/daemon.h"
@@ -35,7 +36,6 @@ _Static_assert(RECEIPT_WINDOW_SAVED_MAX <= LEDGER_ALLY_TAKEN_MAX, "a member's wi
 
 #define INBOUND_BATCH 64          /* messages handled per ledger transaction */
 #define MAX_INFLIGHT 64           /* published batches awaiting their ack */
-#define MAX_ACKS_DUE 1024         /* acknowledged batches awaiting their ledger commit */
 #define RETRY_US (1000000LL)      /* after a failed publish */
 #define ROUND_LOGGED 8            /* sanctions logged one by one per round */
 #define REFUSALS_LOGGED 8         /* refusals logged one by one per sender and minute */
@@ -77,14 +77,21 @@ struct alliance {
 	uint64_t failed_from;         /* first seq of the lowest failed publish, 0: none */
 	struct inflight inflight[MAX_INFLIGHT];
 	size_t ninflight;
-	/* Batches the broker acknowledged, oldest first, whose rows the
-	 * ledger has not marked yet: written in each round (and on the tick,
-	 * outside any transaction) until a commit keeps them. Written only
-	 * once, in a round that was then rolled back, the rows stayed pending
-	 * until a restart published them again. acks_written: how many of
-	 * them the open transaction marks. */
-	struct inflight acks_due[MAX_ACKS_DUE];
-	size_t nacks_due, acks_written;
+	/* The numbers the broker acknowledged whose rows the ledger has not
+	 * marked yet: written in each round (and on the tick, outside any
+	 * transaction) until a commit keeps them. Written only once, in a
+	 * round that was then rolled back, the rows stayed pending until a
+	 * restart published them again. acks_written: those the open
+	 * transaction marks, back to acks_due if it is rolled back. Merged
+	 * ranges, never dropped (a fixed array of 1,024 batches dropped the
+	 * oldest: needless resends at the next start). They stay few: every
+	 * number handed to the transport is above all before it, so batches
+	 * acknowledged in a row merge; a range starts above a gap of numbers
+	 * not acknowledged: batches in flight (at most MAX_INFLIGHT), or a
+	 * failed publish, which nothing is published after until
+	 * republish_failed has renumbered it, and whose numbers, holding no
+	 * report owed then, it adds to acks_due to close the gap. */
+	struct ranges acks_due, acks_written;
 	bool acks_failing;            /* logged: marking them failed, not since */
 	int64_t retry_at_us;
 	uint64_t reports_out, acked, publish_failures, messages_in, applied, refusals;
@@ -298,6 +305,8 @@ void alliance_close(struct alliance *a)
 	free(a->wire);
 	free(a->window);
 	free(a->round_keys);
+	ranges_free(&a->acks_due);
+	ranges_free(&a->acks_written);
 	free(a);
 }
 
@@ -463,6 +472,11 @@ static bool republish_failed(struct daemon *d, struct alliance *a)
 	for (size_t i = a->ninflight; i-- > 0;)
 		if (a->inflight[i].first >= from)
 			forget_inflight(a, i);
+	/* from..to - 1 hold no report owed now (each moved past to), so
+	 * acknowledged batches on both sides of it merge: marking it marks
+	 * nothing more. */
+	if (a->acks_due.n)
+		ranges_add(&a->acks_due, from, to - 1);
 	a->next_publish = to;
 	a->failed_from = 0;
 	log_info("alliance: reports from %llu on published again from %llu (a publish failed)",
@@ -510,50 +524,42 @@ static void handle_ack(struct alliance *a, const struct transport_ack *ack)
 				  (unsigned long long)f.last, ack->error);
 			return;
 		}
-		if (a->nacks_due == MAX_ACKS_DUE) {
-			/* The ledger has refused writes for that long: the oldest
-			 * stays pending, published again at the next start. */
-			log_warnx("alliance: reports %llu..%llu acknowledged, not marked in the ledger (%d batches wait)",
-				  (unsigned long long)a->acks_due[0].first, (unsigned long long)a->acks_due[0].last,
-				  MAX_ACKS_DUE);
-			memmove(a->acks_due, a->acks_due + 1, (MAX_ACKS_DUE - 1) * sizeof(*a->acks_due));
-			a->nacks_due--;
-		}
-		a->acks_due[a->nacks_due++] = f;
+		ranges_add(&a->acks_due, f.first, f.last);
 		a->acked += f.last - f.first + 1;
 		return;
 	}
 }
 
-/* Marks the acknowledged rows in the open transaction. A failed write
- * stops there: what is not marked stays due. */
+/* Marks the acknowledged rows in the open transaction, a range at a time;
+ * what is written moves to acks_written. A failed write stops there: what
+ * is not marked stays due. */
 static void write_acks(struct daemon *d, struct alliance *a)
 {
 	char err[256];
 	int64_t now = daemon_now_us();
-	a->acks_written = 0;
-	for (size_t i = 0; i < a->nacks_due; i++) {
-		for (uint64_t s = a->acks_due[i].first; s <= a->acks_due[i].last; s++)
-			if (ledger_outbox_ack(d->ledger, s, now, err, sizeof(err)) != 0) {
-				if (!a->acks_failing)
-					log_warnx("ledger: outbox: %s (acknowledged reports marked later)", err);
-				a->acks_failing = true;
-				return;
-			}
-		a->acks_written = i + 1;
+	size_t k = 0;
+	for (; k < a->acks_due.n; k++) {
+		const struct range *r = &a->acks_due.r[k];
+		if (ledger_outbox_ack_range(d->ledger, r->first, r->last, now, err, sizeof(err)) != 0) {
+			if (!a->acks_failing)
+				log_warnx("ledger: outbox: %s (acknowledged reports marked later)", err);
+			a->acks_failing = true;
+			break;
+		}
 	}
+	ranges_take_front(&a->acks_written, &a->acks_due, k);
 }
 
 /* The transaction that marked them committed (kept true) or was rolled
- * back: the marked ones are done, or due still. */
+ * back: the marked ones are done, or due again. */
 static void acks_settled(struct alliance *a, bool kept)
 {
-	if (kept && a->acks_written) {
-		a->nacks_due -= a->acks_written;
-		memmove(a->acks_due, a->acks_due + a->acks_written, a->nacks_due * sizeof(*a->acks_due));
+	if (kept && a->acks_written.n)
 		a->acks_failing = false;
-	}
-	a->acks_written = 0;
+	if (kept)
+		ranges_clear(&a->acks_written);
+	else
+		ranges_take_front(&a->acks_due, &a->acks_written, a->acks_written.n);
 }
 
 /* On the tick, outside any transaction: the acks a rolled-back round left
@@ -562,7 +568,7 @@ static void acks_settled(struct alliance *a, bool kept)
 static void mark_due_acks(struct daemon *d, struct alliance *a)
 {
 	char err[256];
-	if (!a->nacks_due || ledger_in_transaction(d->ledger) || ledger_begin(d->ledger, err, sizeof(err)) != 0)
+	if (!a->acks_due.n || ledger_in_transaction(d->ledger) || ledger_begin(d->ledger, err, sizeof(err)) != 0)
 		return;
 	write_acks(d, a);
 	if (ledger_commit(d->ledger, err, sizeof(err)) == 0) {

@@ -49,7 +49,8 @@ static const char *const ally_sql[AS_N] = {
 	[AS_OUTBOX_PENDING] = "SELECT seq, time_us, action, family, prefix, net, scenario, duration_s, attempts,"
 			      " first_seen_us, last_seen_us, lines FROM outbox"
 			      " WHERE acked_us IS NULL AND seq > ?1 ORDER BY seq LIMIT ?2",
-	[AS_OUTBOX_ACK] = "UPDATE outbox SET acked_us = ?2 WHERE seq = ?1 AND acked_us IS NULL",
+	/* By the rowid: a range costs the rows in it, not a scan. */
+	[AS_OUTBOX_ACK] = "UPDATE outbox SET acked_us = ?2 WHERE seq BETWEEN ?1 AND ?3 AND acked_us IS NULL",
 	[AS_OUTBOX_COUNT] = "SELECT count(*) FROM outbox WHERE acked_us IS NULL",
 	/* The window goes with the number it was taken up to (SET reads the
 	 * row as it was); schema 4's form of it (seen) is replaced too. */
@@ -410,14 +411,22 @@ int ledger_outbox_hole(struct ledger *l, uint64_t *first_pending, uint64_t *last
 	return query_u64(l, AS_OUTBOX_LAST, "outbox sequence", last_given, err, errlen);
 }
 
-int ledger_outbox_ack(struct ledger *l, uint64_t seq, int64_t now_us, char *err, size_t errlen)
+int ledger_outbox_ack_range(struct ledger *l, uint64_t first, uint64_t last, int64_t now_us, char *err,
+			    size_t errlen)
 {
 	sqlite3_stmt *st = stmt(l, AS_OUTBOX_ACK, err, errlen);
 	if (!st)
 		return -1;
-	int rc = sqlite3_bind_int64(st, 1, (int64_t)seq);
+	/* Numbers are rowids: none is above INT64_MAX. */
+	int rc = sqlite3_bind_int64(st, 1, first > INT64_MAX ? INT64_MAX : (int64_t)first);
 	rc = rc ? rc : sqlite3_bind_int64(st, 2, now_us);
+	rc = rc ? rc : sqlite3_bind_int64(st, 3, last > INT64_MAX ? INT64_MAX : (int64_t)last);
 	return run(l, st, rc, "outbox ack", err, errlen);
+}
+
+int ledger_outbox_ack(struct ledger *l, uint64_t seq, int64_t now_us, char *err, size_t errlen)
+{
+	return ledger_outbox_ack_range(l, seq, seq, now_us, err, errlen);
 }
 
 static int count(struct ledger *l, enum ally_stmt id, uint64_t *out, char *err, size_t errlen)

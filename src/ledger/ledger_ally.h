@@ -72,6 +72,10 @@ int ledger_outbox_shift(struct ledger *l, uint64_t from_seq, uint64_t new_seq, i
 int ledger_outbox_hole(struct ledger *l, uint64_t *first_pending, uint64_t *last_given, char *err,
 		       size_t errlen) LEDGER_WUR;
 int ledger_outbox_ack(struct ledger *l, uint64_t seq, int64_t now_us, char *err, size_t errlen) LEDGER_WUR;
+/* Marks every report owed numbered first..last as acknowledged (numbers
+ * with no report, or one acknowledged already, are left as they are). */
+int ledger_outbox_ack_range(struct ledger *l, uint64_t first, uint64_t last, int64_t now_us, char *err,
+			    size_t errlen) LEDGER_WUR;
 int ledger_outbox_pending(struct ledger *l, uint64_t *count, char *err, size_t errlen) LEDGER_WUR;
 
 /* What pactod took from an ally: its highest report number and latest

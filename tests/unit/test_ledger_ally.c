@@ -133,6 +133,13 @@ static void test_outbox(void **state)
 	r = report("192.0.2.11", T0);
 	assert_int_equal(ledger_outbox_add(fx->l, &r, err, sizeof(err)), 0);
 	assert_true(r.seq >= 4);
+	/* A range marks what it holds, across numbers with no report. */
+	assert_int_equal(ledger_outbox_ack_range(fx->l, 3, r.seq - 1, T0, err, sizeof(err)), 0);
+	assert_int_equal(ledger_outbox_pending(fx->l, &pending, err, sizeof(err)), 0);
+	assert_int_equal(pending, 2);   /* 1 and the new one */
+	assert_int_equal(ledger_outbox_ack_range(fx->l, 1, r.seq, T0, err, sizeof(err)), 0);
+	assert_int_equal(ledger_outbox_pending(fx->l, &pending, err, sizeof(err)), 0);
+	assert_int_equal(pending, 0);
 	/* A skip leaves a gap before the next number. */
 	uint64_t last = r.seq;
 	assert_int_equal(ledger_outbox_skip(fx->l, 1000, err, sizeof(err)), 0);
