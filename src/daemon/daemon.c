@@ -869,6 +869,18 @@ static void tick_when_due(struct daemon *d)
 		tick(d);
 }
 
+/* The time a retention pass judges by: the wall clock, unless it ran ahead
+ * of the boot clock since the last pass (clock_steady_us), which is said. */
+static int64_t prune_time(struct daemon *d, int64_t now)
+{
+	int64_t at = clock_steady_us(&d->prune_clock, now, clock_boottime_us());
+	if (at < now)
+		log_warnx("ledger: the wall clock ran %lld s ahead of the boot clock since the last prune: "
+			  "this pass keeps what was not old at the boot clock's time",
+			  (long long)((now - at) / 1000000));
+	return at;
+}
+
 /* The ledger's retention (pacto.conf ledger_retention, ledger_prune.h): a
  * pass at start and hourly, one short transaction per turn of the loop
  * (which then polls without waiting). Sanctions are kept at least the
@@ -882,8 +894,9 @@ static void prune_ledger(struct daemon *d, int64_t now)
 			if (d->rs->scenarios[i].escalation_memory_us > keep_sanctions)
 				keep_sanctions = d->rs->scenarios[i].escalation_memory_us;
 		d->last_prune_us = now;
-		ledger_prune_start(d->ledger, &(struct ledger_retention){.now_us = now,
-			.reports_before_us = keep ? now - keep : 0, .sanctions_before_us = keep ? now - keep_sanctions : 0,
+		int64_t at = prune_time(d, now);
+		ledger_prune_start(d->ledger, &(struct ledger_retention){.now_us = at,
+			.reports_before_us = keep ? at - keep : 0, .sanctions_before_us = keep ? at - keep_sanctions : 0,
 			.max_refusals = d->cfg->ledger_max_refusals});
 	}
 	int rc = ledger_prune_step(d->ledger, &d->pruning, err, sizeof(err));

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/clock.h"
 #include "config/config.h"
 #include "ctl/ctl_server.h"
 #include "daemon/evidence.h"
@@ -81,9 +82,11 @@ struct daemon {
 	int64_t last_table_check_us;
 	int64_t last_tick_us, last_cursor_save_us;
 	/* The ledger's retention: when the last pass started, and what the
-	 * pass under way has deleted so far (logged when it ends). */
+	 * pass under way has deleted so far (logged when it ends); the time
+	 * passes judge by (clock.h: a wall clock set ahead is not followed). */
 	int64_t last_prune_us;
 	struct ledger_pruned pruning;
+	struct clock_steady prune_clock;
 	uint64_t sanctions, firewall_errors, ledger_errors, table_restores, element_repairs, reloads;
 	/* Reaction: from a sanctioning line's own timestamp to the firewall
 	 * commit's return, in µs; the last REACTION_SAMPLES local sanctions. */

@@ -3,13 +3,16 @@
  * clock stepped back or forward by hours or days must neither add up
  * failures from both sides of the jump, nor sanction anyone who did not
  * reach the threshold within one window of one clock, nor make a sanction
- * last longer than its length plus the size of the jump back. */
+ * last longer than its length plus the size of the jump back. And the
+ * time the ledger's retention judges by (clock_steady_us) does not follow
+ * a wall clock set ahead. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/clock.h"
 #include "harness.h"
 
 #define A "203.0.113.66"
@@ -112,6 +115,35 @@ static void test_future_line_does_not_stick(void **state)
 	h_stop(&h);
 }
 
+/* The wall clock jumps a year ahead between two passes, then is put
+ * right: the retention's time goes on at the boot clock's pace meanwhile,
+ * follows the wall clock again once it is right, and follows it back at
+ * once; NTP's slewing (within the slack) is followed as it is. */
+static void test_retention_time_ignores_forward_jump(void **state)
+{
+	(void)state;
+	const int64_t W = 1800000000LL * SEC, B0 = 1000 * SEC, YEAR = 365 * DAY * SEC;
+	struct clock_steady c = {0};
+	assert_int_equal(clock_steady_us(&c, W, B0), W);
+	/* An hour later, both clocks agree. */
+	assert_int_equal(clock_steady_us(&c, W + HOUR * SEC, B0 + HOUR * SEC), W + HOUR * SEC);
+	/* The wall clock a year ahead, an hour later: judged at two hours. */
+	assert_int_equal(clock_steady_us(&c, W + YEAR + 2 * HOUR * SEC, B0 + 2 * HOUR * SEC), W + 2 * HOUR * SEC);
+	assert_int_equal(clock_steady_us(&c, W + YEAR + 3 * HOUR * SEC, B0 + 3 * HOUR * SEC), W + 3 * HOUR * SEC);
+	/* Put right: followed again. */
+	assert_int_equal(clock_steady_us(&c, W + 4 * HOUR * SEC, B0 + 4 * HOUR * SEC), W + 4 * HOUR * SEC);
+	/* Set back a day: followed back at once. */
+	assert_int_equal(clock_steady_us(&c, W - DAY * SEC, B0 + 5 * HOUR * SEC), W - DAY * SEC);
+	/* Slewed 30 s fast over an hour: within the slack, followed. */
+	int64_t w = W - DAY * SEC + HOUR * SEC + 30 * SEC;
+	assert_int_equal(clock_steady_us(&c, w, B0 + 6 * HOUR * SEC), w);
+	/* A suspend: both clocks move a day; followed. */
+	assert_int_equal(clock_steady_us(&c, w + DAY * SEC, B0 + 6 * HOUR * SEC + DAY * SEC), w + DAY * SEC);
+	/* Two minutes ahead in one step (past the slack): not followed. */
+	assert_int_equal(clock_steady_us(&c, w + DAY * SEC + 120 * SEC, B0 + 6 * HOUR * SEC + DAY * SEC),
+			 w + DAY * SEC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -119,6 +151,7 @@ int main(void)
 		cmocka_unit_test(test_forward_jump_forgets),
 		cmocka_unit_test(test_sanction_across_back_jump),
 		cmocka_unit_test(test_future_line_does_not_stick),
+		cmocka_unit_test(test_retention_time_ignores_forward_jump),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
