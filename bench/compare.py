@@ -118,14 +118,25 @@ class Run:
             os.sched_setaffinity(0, mine)
         self._lock, self._exited = threading.Lock(), threading.Event()
         stop = threading.Timer(timeout, self._stop, (pid,))
+        stop.daemon = True
         stop.start()
-        # Waited for without reaping first: until _exited is set, pid is
-        # still this child's, so _stop can never signal a reused one.
-        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-        self.wall = time.perf_counter() - start
-        with self._lock:
-            self._exited.set()
-        stop.cancel()
+        try:
+            # Waited for without reaping first: until _exited is set, pid
+            # is still this child's, so _stop can never signal a reused one.
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+            self.wall = time.perf_counter() - start
+        finally:
+            with self._lock:
+                self._exited.set()
+            stop.cancel()
+            # Whatever the tool left running (its group outlives it while
+            # the leader is not reaped) would take the CPU from the next
+            # run; and on ^C (the tool is not in the terminal's group),
+            # the tool itself.
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         _, status, ru = os.wait4(pid, 0)
         return status, ru
 
