@@ -1,5 +1,5 @@
-/* match.c: first-byte dispatch over a scenario's JIT-compiled patterns
- * (see match.h).
+/* match.c: first-byte dispatch over a scenario's patterns, JIT-compiled at
+ * their first match (see match.h).
  * Why: a PCRE2 call costs ~20 ns even when it fails at once, and one
  * alternation of all patterns cost ~360 ns per sshd line (measured in
  * bench/replay); most lines can only be one or two of the patterns.
@@ -100,6 +100,9 @@ struct matcher *matcher_new(const struct scenario *s)
 	if (!m->md || !m->mctx)
 		fatalx("out of memory creating PCRE2 match data");
 	pcre2_set_match_limit(m->mctx, MATCH_LIMIT);
+	/* For PCRE2's interpreter (a pattern the JIT could not compile): its
+	 * backtracking memory, which the JIT's 32 KiB stack bounds for it. */
+	pcre2_set_heap_limit(m->mctx, MATCH_HEAP_LIMIT_KIB);
 	build_table(m);
 	m->prefixes = xcalloc(s->npatterns ? s->npatterns : 1, sizeof(*m->prefixes));
 	m->natives = xcalloc(s->npatterns ? s->npatterns : 1, sizeof(*m->natives));
@@ -221,8 +224,9 @@ enum match_result matcher_run(struct matcher *m, const char *msg, size_t len, st
 		if (native) {
 			rc = native(msg, len, own);
 		} else {
-			rc = pattern_jit_ready(p) ? pcre2_jit_match(p->code, (PCRE2_SPTR)msg, len, 0, 0, m->md, m->mctx)
-						  : pcre2_match(p->code, (PCRE2_SPTR)msg, len, 0, 0, m->md, m->mctx);
+			const pcre2_code *jit = pattern_jit_code(p);
+			rc = jit ? pcre2_jit_match(jit, (PCRE2_SPTR)msg, len, 0, 0, m->md, m->mctx)
+				 : pcre2_match(p->code, (PCRE2_SPTR)msg, len, 0, 0, m->md, m->mctx);
 			ov = pcre2_get_ovector_pointer(m->md);
 		}
 		if (rc == PCRE2_ERROR_NOMATCH)

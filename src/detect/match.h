@@ -35,6 +35,11 @@ struct match {
  * an 8 KiB line (~12,200 at most, measured on crafted lines), far below
  * what a hostile line could make a careless pattern cost. */
 #define MATCH_LIMIT 200000
+/* The backtracking memory PCRE2's interpreter may take per call, in KiB
+ * (only for a pattern PCRE2 could not JIT-compile): PCRE2's default is
+ * 20 GB, and the JIT's own stack is 32 KiB, which a hostile line reaches
+ * long before the match limit. */
+#define MATCH_HEAP_LIMIT_KIB 256
 
 struct matcher;
 

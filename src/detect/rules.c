@@ -264,6 +264,7 @@ static void load_patterns(struct yaml_ctx *c, struct scenario *s, yaml_node_t *s
 	for (size_t i = 0; i < n; i++) {
 		resolve_when(c, s, &pts[i]);
 		s->patterns[i] = pts[i].p;
+		s->patterns[i].file = s->file;
 		s->patterns[i].jit = xcalloc(1, sizeof(*s->patterns[i].jit));
 		pattern_text_free(&pts[i]);
 	}
@@ -383,6 +384,8 @@ static void scenario_free(struct scenario *s)
 		free(s->patterns[i].name);
 		free(s->patterns[i].regex);
 		pcre2_code_free(s->patterns[i].code);
+		if (s->patterns[i].jit)
+			pcre2_code_free(s->patterns[i].jit->code);
 		free(s->patterns[i].jit);
 	}
 	free(s->patterns);
@@ -503,6 +506,7 @@ static int add_dir(struct ruleset *rs, const char *dir, struct errors *errs)
 
 static int finish_load(struct ruleset *rs, struct ruleset **out, struct errors *errs, size_t nerrs)
 {
+	rules_jit_available();   /* said now, at start or reload, if it cannot run */
 	if (errs->n != nerrs) {
 		ruleset_free(rs);
 		*out = NULL;
@@ -559,24 +563,58 @@ void ruleset_free(struct ruleset *rs)
 
 /* ---- JIT code, at first use ---- */
 
+static pthread_once_t jit_tried = PTHREAD_ONCE_INIT;
+static bool jit_runs;
+
+static void try_jit(void)
+{
+	int err;
+	PCRE2_SIZE off;
+	pcre2_code *code = pcre2_compile((PCRE2_SPTR) "a", 1, 0, &err, &off, NULL);
+	jit_runs = code && pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+	pcre2_code_free(code);
+	if (!jit_runs)
+		log_warnx("PCRE2's JIT cannot run in this process (executable memory refused, e.g. "
+			  "MemoryDenyWriteExecute=yes): every pattern is matched by PCRE2's interpreter, slower");
+}
+
+bool rules_jit_available(void)
+{
+	pthread_once(&jit_tried, try_jit);
+	return jit_runs;
+}
+
+/* p's code copied and JIT-compiled; NULL (said) when that fails. */
+static pcre2_code *jit_copy(const struct pattern *p)
+{
+	if (!rules_jit_available())
+		return NULL;
+	pcre2_code *copy = pcre2_code_copy(p->code);
+	if (copy && pcre2_jit_compile(copy, PCRE2_JIT_COMPLETE) == 0)
+		return copy;
+	pcre2_code_free(copy);
+	log_warnx("%s:%u: pattern '%s': PCRE2 JIT cannot compile it (out of memory?): matched by PCRE2's "
+		  "interpreter from now on", p->file ? p->file : "?", p->line, p->name ? p->name : "?");
+	return NULL;
+}
+
 /* One lock for every pattern: taken only the first time each pattern
  * matches, by whichever thread gets there first. */
 static pthread_mutex_t jit_lock = PTHREAD_MUTEX_INITIALIZER;
 
-bool pattern_jit_ready(const struct pattern *p)
+const pcre2_code *pattern_jit_code(const struct pattern *p)
 {
-	int state = atomic_load_explicit(p->jit, memory_order_acquire);
-	if (state != PATTERN_JIT_NOT_YET)
-		return state == PATTERN_JIT_READY;
-	pthread_mutex_lock(&jit_lock);
-	state = atomic_load_explicit(p->jit, memory_order_relaxed);
+	struct pattern_jit *j = p->jit;
+	int state = atomic_load_explicit(&j->state, memory_order_acquire);
 	if (state == PATTERN_JIT_NOT_YET) {
-		state = pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE) == 0 ? PATTERN_JIT_READY : PATTERN_JIT_FAILED;
-		if (state == PATTERN_JIT_FAILED)
-			log_warnx("pattern '%s' (rule file line %u): PCRE2 JIT cannot compile it: matched without JIT",
-				  p->name, p->line);
-		atomic_store_explicit(p->jit, state, memory_order_release);
+		pthread_mutex_lock(&jit_lock);
+		state = atomic_load_explicit(&j->state, memory_order_relaxed);
+		if (state == PATTERN_JIT_NOT_YET) {
+			j->code = jit_copy(p);
+			state = j->code ? PATTERN_JIT_READY : PATTERN_JIT_FAILED;
+			atomic_store_explicit(&j->state, state, memory_order_release);
+		}
+		pthread_mutex_unlock(&jit_lock);
 	}
-	pthread_mutex_unlock(&jit_lock);
-	return state == PATTERN_JIT_READY;
+	return state == PATTERN_JIT_READY ? j->code : NULL;
 }

@@ -2,7 +2,7 @@
  * Why: what counts as an aggression is data, not code; users add services
  * by writing a file, and the stock sshd rule is one such file.
  * Guarantees: a loaded ruleset is fully validated and every pattern is
- * compiled (JIT-compiled at its first match: pattern_jit_ready()); a file
+ * compiled (JIT-compiled at its first match: pattern_jit_code()); a file
  * with any error is rejected whole, and every error is reported as
  * "file:line: key: message".
  * Ownership: ruleset_free() frees everything, including compiled patterns. */
@@ -48,15 +48,20 @@ struct pattern {
 	uint32_t port_group;    /* 0 when the regex has no (?<port>...) */
 	uint32_t time_group;    /* 0 when the regex has no (?<time>...): headerless lines' time */
 	uint32_t nofail_group;  /* 0 when the regex has no (?<nofail>...) */
-	pcre2_code *code;       /* compiled; JIT-compiled by pattern_jit_ready() */
-	_Atomic int *jit;       /* enum pattern_jit: shared by every thread matching code */
+	pcre2_code *code;       /* compiled, never JIT-compiled (pattern_jit_code() makes a copy that is) */
+	const char *file;       /* its rule file (its scenario's), for messages */
+	struct pattern_jit *jit;
 };
 
-/* Whether a pattern's JIT code exists (pattern.jit). */
-enum pattern_jit {
+/* A pattern's JIT code, made at its first match (pattern_jit_code()). */
+enum pattern_jit_state {
 	PATTERN_JIT_NOT_YET,    /* nothing matched with it yet */
 	PATTERN_JIT_READY,
-	PATTERN_JIT_FAILED,     /* PCRE2 could not (memory): its interpreter matches instead */
+	PATTERN_JIT_FAILED,     /* PCRE2 could not: its interpreter matches instead */
+};
+struct pattern_jit {
+	_Atomic int state;      /* enum pattern_jit_state */
+	pcre2_code *code;       /* pattern.code's copy, JIT-compiled: set before state is READY */
 };
 
 struct scenario {
@@ -109,14 +114,22 @@ int ruleset_load_texts(const struct rule_text *texts, size_t n, struct ruleset *
 
 void ruleset_free(struct ruleset *rs);
 
-/* JIT-compiles p's regex the first time it is asked, once for every
- * thread (the others wait for it); true when its JIT code can be used,
- * false when PCRE2 could not make it (then pcre2_match() must match, and
- * a warning was logged once). Why at first use: JIT-compiling every
- * pattern at load was half of `pacto replay`'s start-up (~0.5 ms), most
- * of it for patterns a log never reaches or that a hand-written matcher
- * (native.h) answers. */
-bool pattern_jit_ready(const struct pattern *p);
+/* p's regex JIT-compiled, made the first time it is asked, once for every
+ * thread (the others wait for it); NULL when PCRE2 could not make it (then
+ * pcre2_match() on p->code matches; a warning was logged once). The JIT
+ * code is a private copy of p->code: PCRE2 wants a pattern that is being
+ * JIT-compiled to be used by no other thread, and p->code is read by any
+ * (pcre2_pattern_info(), pcre2_match()). Why at first use: JIT-compiling
+ * every pattern at load was half of `pacto replay`'s start-up (~0.6 ms),
+ * most of it for patterns a log never reaches or that a hand-written
+ * matcher (native.h) answers. */
+const pcre2_code *pattern_jit_code(const struct pattern *p);
+
+/* Whether PCRE2's JIT can run in this process at all: tried once, at the
+ * first load of rules, so that a system that forbids it (systemd's
+ * MemoryDenyWriteExecute=yes) is said at start, once, not at the first
+ * match of each pattern. */
+bool rules_jit_available(void);
 
 const char *effect_name(enum effect e);
 
