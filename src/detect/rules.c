@@ -125,7 +125,7 @@ static int flag_index(struct scenario *s, const char *name, bool add)
 }
 
 /* Compiles one pattern alone, to report its errors precisely and learn
- * its groups; its JIT code comes at its first match (pattern_jit_ready). */
+ * its groups; its JIT code comes at its first match (pattern_jit_code). */
 static pcre2_code *compile_alone(struct yaml_ctx *c, struct pattern_text *pt)
 {
 	int err;
