@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -48,14 +49,16 @@ static int connect_daemon(char *path, size_t len)
 }
 
 /* Sends one request; on success *reply holds the daemon's answer (caller
- * frees) and *result points into it. Returns a sysexits code. */
-static int ask(const char *command, json_t *args, json_t **reply, json_t **result)
+ * frees) and *result points into it. Returns a sysexits code; quiet: says
+ * nothing of a failure. */
+static int ask_to(const char *command, json_t *args, json_t **reply, json_t **result, bool quiet)
 {
 	char path[512], err[512];
 	json_t *req = ctl_request(command, args);
 	int fd = connect_daemon(path, sizeof(path));
 	if (fd < 0) {
-		fprintf(stderr, "pacto: cannot reach pactod at %s: %s\n", path, strerror(errno));
+		if (!quiet)
+			fprintf(stderr, "pacto: cannot reach pactod at %s: %s\n", path, strerror(errno));
 		json_decref(req);
 		return EXIT_UNAVAILABLE;
 	}
@@ -68,16 +71,23 @@ static int ask(const char *command, json_t *args, json_t **reply, json_t **resul
 	close(fd);
 	json_decref(req);
 	if (rc != 0) {
-		fprintf(stderr, "pacto: %s: no answer from pactod (%s)\n", path, rc < 0 ? err : "");
+		if (!quiet)
+			fprintf(stderr, "pacto: %s: no answer from pactod (%s)\n", path, rc < 0 ? err : "");
 		return EXIT_UNAVAILABLE;
 	}
 	int ok = ctl_reply_check(*reply, result, err, sizeof(err));
 	if (ok != 0) {
-		fprintf(stderr, "pacto %s: %s\n", command, err);
+		if (!quiet)
+			fprintf(stderr, "pacto %s: %s\n", command, err);
 		json_decref(*reply);
 		return ok > 0 ? EXIT_DATAERR : EXIT_UNAVAILABLE;
 	}
 	return EXIT_OK;
+}
+
+static int ask(const char *command, json_t *args, json_t **reply, json_t **result)
+{
+	return ask_to(command, args, reply, result, false);
 }
 
 static void print_json(json_t *result)
@@ -350,11 +360,70 @@ static void find_ledger(char *buf, size_t len)
 	json_decref(reply);
 }
 
+/* What the pactod reached holds that the ledger at path does not show yet
+ * (its "held" command: sanctions it could not record yet, lifts it could
+ * not record yet); NULL when no pactod answers, or it keeps another
+ * ledger. Quiet: pacto sanctions reads the ledger without pactod too. */
+static json_t *ask_held(const char *path)
+{
+	json_t *reply = NULL, *result = NULL;
+	if (ask_to("held", NULL, &reply, &result, true) != EXIT_OK)
+		return NULL;
+	const char *theirs = json_string_value(json_object_get(result, "ledger"));
+	struct stat a, b;
+	if (!theirs || stat(theirs, &a) != 0 || stat(path, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		json_decref(reply);
+		return NULL;
+	}
+	json_t *held = json_incref(result);
+	json_decref(reply);
+	return held;
+}
+
 struct listing_out {
-	bool json;
+	bool json, all;
 	size_t n;
 	int64_t now_us;
+	json_t *held;   /* ask_held()'s, or NULL */
 };
+
+/* The held lift (of ask_held()) that ends the ledger's sanction s, or NULL. */
+static json_t *held_lift_of(const struct listing_out *o, const struct ledger_sanction *s)
+{
+	json_t *lift, *id;
+	size_t i, j;
+	json_array_foreach(json_object_get(o->held, "lifts"), i, lift)
+		json_array_foreach(json_object_get(lift, "ids"), j, id)
+			if (json_integer_value(id) == s->id)
+				return lift;
+	return NULL;
+}
+
+/* Whether the held sanction h is s, committed since pactod answered. */
+static bool same_sanction(json_t *h, const struct ledger_sanction *s)
+{
+	char addr[ADDR_STRLEN], created[40];
+	addr_format(&s->addr, addr, sizeof(addr));
+	format_time_utc(s->created_us, created, sizeof(created));
+	const char *a = json_string_value(json_object_get(h, "address"));
+	const char *c = json_string_value(json_object_get(h, "created"));
+	const char *sc = json_string_value(json_object_get(h, "scenario"));
+	const char *or = json_string_value(json_object_get(h, "origin"));
+	return a && c && sc && or && strcmp(a, addr) == 0 && strcmp(c, created) == 0 &&
+	       strcmp(sc, s->scenario ? s->scenario : "") == 0 && strcmp(or, s->origin ? s->origin : "") == 0;
+}
+
+/* Marks the held sanctions that the ledger lists now ("shown"): pactod is
+ * asked before the ledger is read, so one recorded in between would be
+ * listed twice, never missed. */
+static void mark_recorded(const struct listing_out *o, const struct ledger_sanction *s)
+{
+	json_t *h;
+	size_t i;
+	json_array_foreach(json_object_get(o->held, "sanctions"), i, h)
+		if (same_sanction(h, s))
+			json_object_set_new(h, "shown", json_true());
+}
 
 static void text_sanction(const struct ledger_sanction *s, int64_t now_us)
 {
@@ -372,9 +441,24 @@ static void text_sanction(const struct ledger_sanction *s, int64_t now_us)
 		       (long long)((s->expires_us - now_us) / 1000000), s->offence);
 }
 
-static int list_sanction(void *arg, const struct ledger_sanction *s)
+static int list_sanction(void *arg, const struct ledger_sanction *in)
 {
 	struct listing_out *o = arg;
+	struct ledger_sanction lifted;
+	const struct ledger_sanction *s = in;
+	json_t *lift = o->held && !in->lifted ? held_lift_of(o, in) : NULL;
+	if (o->held)
+		mark_recorded(o, in);
+	if (lift && in->expires_us > o->now_us) {
+		/* Lifted by hand, the lift not recorded yet: not in force. */
+		if (!o->all)
+			return 0;
+		lifted = *in;
+		lifted.lifted = true;
+		lifted.lifted_us = json_integer_value(json_object_get(lift, "at_us"));
+		lifted.lifted_by = json_string_value(json_object_get(lift, "by"));
+		s = &lifted;
+	}
 	if (o->json) {
 		fputs(o->n ? ",\n" : "\n", stdout);
 		json_emit_sanction(stdout, s, o->now_us);
@@ -385,6 +469,37 @@ static int list_sanction(void *arg, const struct ledger_sanction *s)
 	return 0;
 }
 
+/* After the ledger's: the sanctions pactod holds, not recorded yet (each
+ * marked held), and in JSON the lifts it holds ("lifts_held"). */
+static void list_held(struct listing_out *o)
+{
+	json_t *h;
+	size_t i;
+	json_array_foreach(json_object_get(o->held, "sanctions"), i, h) {
+		if (json_is_true(json_object_get(h, "shown")))
+			continue;
+		if (o->json) {
+			fputs(o->n ? ",\n" : "\n", stdout);
+			json_dumpf(h, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		} else {
+			printf("%-28s %-10s %-20s until %s (%llds left, offence %lld; held: not recorded yet)\n",
+			       str(h, "address"), str(h, "scenario"), str(h, "origin"), str(h, "expires"),
+			       num(h, "remaining_s"), num(h, "offence"));
+		}
+		o->n++;
+	}
+}
+
+/* The lifts pactod holds, as a JSON array ([] when none, or no pactod). */
+static void print_lifts_held(const struct listing_out *o)
+{
+	json_t *lifts = json_object_get(o->held, "lifts");
+	if (json_is_array(lifts))
+		json_dumpf(lifts, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	else
+		fputs("[]", stdout);
+}
+
 static int list_from_ledger(const char *path, bool all, bool json)
 {
 	struct ledger *l;
@@ -393,18 +508,23 @@ static int list_from_ledger(const char *path, bool all, bool json)
 		fprintf(stderr, "pacto: cannot read the ledger: %s; asking pactod\n", err);
 		return -1;
 	}
-	struct listing_out o = {.json = json, .now_us = clock_realtime_us()};
+	/* Asked first: see mark_recorded(). */
+	struct listing_out o = {.json = json, .all = all, .now_us = clock_realtime_us(), .held = ask_held(path)};
 	static char buf[1 << 20];
 	setvbuf(stdout, buf, _IOFBF, sizeof(buf));
 	if (json)
 		fputs("{\"sanctions\": [", stdout);
 	int rc = all ? ledger_each_recent(l, 1000, list_sanction, &o, err, sizeof(err))
 		     : ledger_each_active(l, o.now_us, list_sanction, &o, err, sizeof(err));
-	if (json)
-		fputs("\n]}\n", stdout);
-	else
+	list_held(&o);
+	if (json) {
+		fputs("\n], \"lifts_held\": ", stdout);
+		print_lifts_held(&o);
+		fputs("}\n", stdout);
+	} else
 		printf("%zu sanction%s\n", o.n, o.n == 1 ? "" : "s");
 	fflush(stdout);
+	json_decref(o.held);
 	ledger_close(l);
 	if (rc != 0) {
 		fprintf(stderr, "pacto: ledger: %s\n", err);

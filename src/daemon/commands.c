@@ -393,9 +393,47 @@ static json_t *cmd_reload(void *ctx, json_t *args, const struct ctl_peer *peer)
 	return ctl_reply_ok(json_pack("{s:o}", "message", json_text_cstr(msg)));
 }
 
+struct waiting_listing {
+	json_t *sanctions, *lifts;
+	int64_t now_us;
+};
+
+static void list_waiting(void *arg, const struct recorder_waiting *w)
+{
+	struct waiting_listing *l = arg;
+	if (!w->is_lift) {
+		json_t *o = sanction_json(&w->s, l->now_us);
+		json_object_set_new(o, "held", json_true());
+		json_array_append_new(l->sanctions, o);
+		return;
+	}
+	json_t *ids = json_array();
+	for (size_t i = 0; i < w->nrows; i++)
+		json_array_append_new(ids, json_integer(w->rows[i]));
+	json_array_append_new(l->lifts, json_pack("{s:o, s:o, s:I, s:o, s:o}", "address", addr_json(&w->s.addr), "at",
+						  time_json(w->s.lifted_us), "at_us", (json_int_t)w->s.lifted_us, "by",
+						  json_text_cstr(w->s.lifted_by), "ids", ids));
+}
+
+/* What pactod holds that its ledger does not show yet (recorder.h): the
+ * sanctions in force it could not record yet, the lifts it could not
+ * record yet (with the ledger's sanctions they end); `pacto sanctions`
+ * adds them to what it reads from the ledger. At most RECORDER_MAX_HELD. */
+static json_t *cmd_held(void *ctx, json_t *args, const struct ctl_peer *peer)
+{
+	struct daemon *d = ctx;
+	(void)args;
+	(void)peer;
+	struct waiting_listing l = {json_array(), json_array(), daemon_now_us()};
+	recorder_each_waiting(d->recorder, l.now_us, list_waiting, &l);
+	return ctl_reply_ok(json_pack("{s:o, s:o, s:o}", "ledger", json_text_cstr(d->ledger_path), "sanctions",
+				      l.sanctions, "lifts", l.lifts));
+}
+
 const struct ctl_command daemon_commands[] = {
 	{"status", cmd_status}, {"sanctions", cmd_sanctions}, {"why", cmd_why},
 	{"sanction", cmd_sanction}, {"lift", cmd_lift}, {"reload", cmd_reload}, {"allies", cmd_allies},
+	{"held", cmd_held},
 };
 
 const size_t daemon_ncommands = sizeof(daemon_commands) / sizeof(*daemon_commands);

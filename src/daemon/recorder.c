@@ -478,6 +478,39 @@ void recorder_each_pending(struct recorder *r, int64_t now, recorder_pending_fn 
 	each_in(&r->held, now, fn, arg);
 }
 
+static struct recorder_waiting waiting_of(const struct entry *e)
+{
+	struct recorder_waiting w = {.is_lift = e->is_lift, .rows = e->rows, .nrows = e->nrows};
+	w.s = (struct ledger_sanction){.addr = e->s.addr, .scenario = e->scenario, .origin = e->origin,
+				       .reason = e->reason, .attempts = e->s.attempts,
+				       .first_seen_us = e->s.first_seen_us, .last_seen_us = e->s.last_seen_us,
+				       .created_us = e->s.created_us, .offence = e->s.offence};
+	if (e->is_lift) {
+		w.s.lifted = true;
+		w.s.lifted_us = e->s.created_us;
+		w.s.lifted_by = e->origin;
+	} else {
+		w.s.expires_us = e->s.created_us + e->s.duration_us;
+	}
+	return w;
+}
+
+static void each_waiting_in(const struct list *l, int64_t now, recorder_waiting_fn fn, void *arg)
+{
+	for (const struct entry *e = l->head; e; e = e->next) {
+		if (!e->is_lift && !in_force(e, now))
+			continue;
+		struct recorder_waiting w = waiting_of(e);
+		fn(arg, &w);
+	}
+}
+
+void recorder_each_waiting(struct recorder *r, int64_t now, recorder_waiting_fn fn, void *arg)
+{
+	each_waiting_in(&r->txn, now, fn, arg);
+	each_waiting_in(&r->held, now, fn, arg);
+}
+
 void recorder_get_stats(const struct recorder *r, struct recorder_stats *out)
 {
 	*out = r->st;

@@ -34,6 +34,7 @@
 #include "common/addr.h"
 #include "daemon/evidence.h"
 #include "detect/sanction.h"
+#include "ledger/ledger.h"
 
 #define RECORDER_MAX_HELD 65536
 #define RECORDER_ERRLEN 256
@@ -115,6 +116,19 @@ int recorder_hold_lift(struct recorder *r, const struct addr *key, int64_t now, 
  * lift (id < 0: whether a lift of key is held at all). Cost: nothing
  * while no lift waits, else a keyed hash lookup. */
 bool recorder_lifted(struct recorder *r, const struct addr *key, int64_t id);
+
+/* What the ledger does not show yet (for `pacto sanctions`): a sanction
+ * held or in a transaction not committed, in force at now (its ledger
+ * fields, id 0, no evidence), or a held lift (key, time and who lifted in
+ * s; the ledger's sanctions it ends in rows). */
+struct recorder_waiting {
+	bool is_lift;
+	struct ledger_sanction s;
+	const int64_t *rows;
+	size_t nrows;
+};
+typedef void (*recorder_waiting_fn)(void *arg, const struct recorder_waiting *w);
+void recorder_each_waiting(struct recorder *r, int64_t now, recorder_waiting_fn fn, void *arg);
 
 void recorder_get_stats(const struct recorder *r, struct recorder_stats *out);
 

@@ -60,11 +60,13 @@ dropped_for() { l=$(left_s "$1") && [ -n "$l" ] && [ "$l" -ge "$2" ] && [ "$l" -
 # about_an_hour ADDRESS: dropped to about the end of its manual sanction.
 about_an_hour() { dropped_for "$1" $((HOUR - 300)) $HOUR; }
 # in_ledger ADDRESS ORIGIN-PREFIX: the ledger lists a sanction of ADDRESS
-# in force, from an origin starting so.
+# in force, from an origin starting so (not one pactod holds, unrecorded).
 in_ledger() {
 	ctl sanctions --json | jq -e --arg a "$1" --arg o "$2" \
-		'[.sanctions[] | select(.address == $a and (.origin | startswith($o)))] | length > 0' >/dev/null
+		'[.sanctions[] | select(.address == $a and (.origin | startswith($o)) and .held != true)] | length > 0' >/dev/null
 }
+# listed FILTER: how many of pacto sanctions --json's sanctions FILTER selects.
+listed() { ctl sanctions --json | jq "[.sanctions[] | select($1)] | length"; }
 received_more_than() { [ "$(received)" -gt "$1" ]; }
 # report ADDRESS SEQ DURATION: alpha's report; waits until it arrives and
 # its round is undone (one more "delivered again" in the log).
@@ -99,6 +101,11 @@ ctl sanction "$LONG" --for 1h >/dev/null
 both_for_hour() { about_an_hour "$SHORT" && about_an_hour "$LONG"; }
 check "pacto sanction $SHORT and $LONG --for 1h are held by the recorder (ledger.held $(held))" [ "$(held)" -ge 2 ]
 check "and dropped for an hour ($(left_s $SHORT), $(left_s $LONG) s left)" both_for_hour
+held_listed() {
+	[ "$(listed ".held == true and (.address == \"$SHORT\" or .address == \"$LONG\") and (.origin | startswith(\"manual\"))")" = 2 ] &&
+		ctl sanctions | grep -q "^$SHORT .*held: not recorded yet" && ! in_ledger "$SHORT" manual
+}
+check "pacto sanctions lists both, marked held (not recorded yet), the ledger neither" held_listed
 
 check "alpha's report of $SHORT for 60 s arrives, its round fails and is undone" report "$SHORT" 5000 60
 check "$SHORT is still dropped for about an hour ($(left_s $SHORT) s left)" about_an_hour "$SHORT"
@@ -130,6 +137,14 @@ check "the lift is held (ledger.lifts_held $(ctl status --json | jq .ledger.lift
 	[ "$(ctl status --json | jq .ledger.lifts_held)" = 1 ]
 status_says_lift_held() { ctl status | grep -q '^ledger: 1 lifts done but not recorded yet'; }
 check "pacto status says so" status_says_lift_held
+lifted_unlisted() { [ "$(listed ".address == \"$LIFTED\" or .address == \"$BOTH\"")" = 0 ]; }
+check "pacto sanctions lists neither $LIFTED nor $BOTH in force" lifted_unlisted
+lift_held_listed() {
+	ctl sanctions --all --json | jq -e --arg b "$BOTH" \
+		'(.lifts_held | map(.address) == [$b]) and
+		 ([.sanctions[] | select(.address == $b and .held != true and .lifted.by != null)] | length == 1)' >/dev/null
+}
+check "pacto sanctions --all: the lift of $BOTH held, its recorded sanction shown lifted" lift_held_listed
 wait "$lock_pid"
 lifted_gone() { ! in_set "$LIFTED" && ! in_set "$BOTH"; }
 check "$LIFTED and $BOTH are not dropped any more" lifted_gone
@@ -165,6 +180,10 @@ check "$SHORT is not sanctioned again: it is in force ($(sanctions) sanctions, $
 rm -f "$STATE/filler"
 none_held() { [ "$(held)" = 0 ]; }
 check "space back: the held sanctions are recorded late" wait_for 20 none_held
+nothing_held_listed() {
+	ctl sanctions --json | jq -e '([.sanctions[] | select(.held == true)] | length == 0) and .lifts_held == []' >/dev/null
+}
+check "pacto sanctions lists nothing held any more" nothing_held_listed
 manual_recorded() { in_ledger "$SHORT" manual && in_ledger "$LONG" manual; }
 check "the ledger lists the manual sanctions" manual_recorded
 check "and the kernel still drops both to their end ($(left_s $SHORT), $(left_s $LONG) s left)" both_for_hour
