@@ -166,8 +166,11 @@ static int replay_fd(struct replay *r, int fd, const char *name, struct reader_s
 	int64_t reference_us = file_reference_us(fd, r->opts);
 	engine_set_reference(r->in.engine, reference_us);
 	replay_input_start(&r->in, rs, reference_us);
-	/* A regular file is mapped, not copied by read() (reader_map.h). */
-	int rc = reader_run_file_shared(fd, replay_input_frame, &r->in, rs, &r->in.share);
+	/* A regular file is mapped, not copied by read() (reader_map.h); its
+	 * bytes are shared past the call only with scanning threads to read
+	 * them (without, each mapping would stay until the next move, and
+	 * count twice in the RSS). */
+	int rc = reader_run_file_shared(fd, replay_input_frame, &r->in, rs, r->in.pool ? &r->in.share : NULL);
 	if (r->in.pool)
 		scan_pool_flush(r->in.pool);    /* before the next input sets its own reference time */
 	if (rc == READER_SHRANK) {

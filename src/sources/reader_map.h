@@ -7,7 +7,9 @@
  * saved ~4% of the wall time (docs/performance.md, "Session 6").
  * Guarantees: at most READER_MAP_SPAN bytes are mapped at a time (the
  * mapping moves along the file; twice that with a reader_share, below),
- * so a replay's resident memory does not grow with the file. The file is read up to the size it had when the
+ * so a replay's resident memory does not grow with the file; without a
+ * share, what was framed is given back to the page cache every MiB, so
+ * at most ~1 MiB of the file counts in the resident set. The file is read up to the size it had when the
  * call began; bytes appended later are not read. A file that shrinks
  * (truncated, or rotated by copying) cannot crash the process:
  *  - found smaller before a framing call (the size is checked before

@@ -182,3 +182,16 @@ awk '/^case: v4, TCP, the --log file/ {f = 1; next} f && /^case:/ {f = 0} f && N
 TZ=Europe/Paris "$PACTO" replay --json openvpn.log >ovpn.jsonl 2>/dev/null
 check "OpenVPN's --log file: 192.0.2.2 sanctioned at the 5th failure, local time (07:55:58 in Paris is 06:55:58Z)" \
 	sh -c "[ \$(wc -l <ovpn.jsonl) -eq 1 ] && jq -e 'select(.address == \"192.0.2.2\" and .scenario == \"openvpn\" and .time == \"2026-11-27T06:55:58Z\" and .attempts == 5)' ovpn.jsonl >/dev/null"
+
+# 12. Memory: read on one thread, the log's pages already framed are given
+# back as the read goes (the whole mapping, two of them, stayed resident:
+# ~15 MB above an empty file's peak).
+peak_kb() {
+	/usr/bin/time -f %M -o "$SCRATCH/peak" "$BUILD/pacto" replay --threads 1 "$1" >/dev/null 2>&1 &&
+		tail -n 1 "$SCRATCH/peak"
+}
+: >empty.log
+empty_kb=$(peak_kb empty.log) big_kb=$(peak_kb auth.log)
+check "replay --threads 1 of a $(($(wc -c <auth.log) >> 20)) MiB log peaks $((big_kb - empty_kb)) KiB above an empty file (< 6 MiB)" \
+	[ -n "$empty_kb" -a -n "$big_kb" -a $((big_kb - empty_kb)) -lt 6144 ]
+
