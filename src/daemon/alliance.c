@@ -443,13 +443,21 @@ static void forget_inflight(struct alliance *a, size_t i)
 	a->inflight[i] = a->inflight[--a->ninflight];
 }
 
+static void write_acks(struct daemon *d, struct alliance *a);
+static void acks_settled(struct alliance *a, bool kept);
+
 /* A publish failed (a->failed_from) and later ones may have been stored:
  * allies applied their numbers and would refuse the failed reports under
- * their old, lower ones as replays. So every report from the failed one
- * on is renumbered past published_max, in order, the acknowledged ones
- * too (a sanction going again after its own lift would be in force again
- * at the allies); what they had of those comes twice, which they answer
- * as unchanged or refuse. Only outside any transaction, in one of its own:
+ * their old, lower ones as replays. So every report still owed from the
+ * failed one on is renumbered past published_max, in order; acknowledged
+ * ones keep their numbers and are not sent again, and an owed one that a
+ * later report of its address follows is marked done instead
+ * (ledger_outbox_shift). Acks taken but not marked yet (acks_due: the
+ * round that marked them was rolled back) are marked first, in the same
+ * transaction: else their reports, owed in the ledger, would go again,
+ * their old copies spending the allies' rate and a lift given by hand at
+ * an ally undone. If they cannot all be marked, nothing is renumbered
+ * yet. Only outside any transaction, in one of its own:
  * the rows are all committed, and a rollback cannot undo the renumbering
  * after it was published. The failed batch's in-flight entries and those
  * after it go: an ack of theirs comes under a number no longer in use.
@@ -460,15 +468,22 @@ static bool republish_failed(struct daemon *d, struct alliance *a)
 	if (ledger_in_transaction(d->ledger))
 		return false;
 	uint64_t from = a->failed_from, to = a->published_max + 1;
-	if (ledger_begin(d->ledger, err, sizeof(err)) != 0 ||
+	bool begun = ledger_begin(d->ledger, err, sizeof(err)) == 0;
+	if (begun)
+		write_acks(d, a);
+	if (begun && a->acks_due.n)
+		snprintf(err, sizeof(err), "acknowledged reports could not be marked first");
+	if (!begun || a->acks_due.n ||
 	    ledger_outbox_shift(d->ledger, from, to, daemon_now_us(), err, sizeof(err)) != 0 ||
 	    ledger_commit(d->ledger, err, sizeof(err)) != 0) {
 		ledger_rollback(d->ledger);
+		acks_settled(a, false);
 		log_warnx("ledger: outbox: %s (reports from %llu on are held until it works)", err,
 			  (unsigned long long)from);
 		a->retry_at_us = daemon_now_us() + RETRY_US;
 		return false;
 	}
+	acks_settled(a, true);
 	for (size_t i = a->ninflight; i-- > 0;)
 		if (a->inflight[i].first >= from)
 			forget_inflight(a, i);
