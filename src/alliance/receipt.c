@@ -758,10 +758,11 @@ static uint64_t window_span(const struct member_state *m)
  *   u32  FNV-1a of last_seq (8 bytes, not stored: it is in the row) and
  *        of every byte before it
  * Only those tags are kept: a number can be taken late only where it is
- * free, and the superseded check reads only the numbers above it; a free
- * number never appears below a taken one (numbers skipped are above the
- * highest), so the taken numbers below the lowest free are read back as
- * taken, address unknown, and never asked. A member whose window holds no
+ * free, and the superseded check reads only the numbers above it; below
+ * the lowest free number every number is taken (new free numbers appear
+ * only above the highest, when a report skips some), so a report there
+ * is a replay: those numbers are read back as taken, address unknown, and
+ * their tags are never asked. A member whose window holds no
  * free number costs 519 bytes, not the 16 KiB of a tag a number (schema
  * 4, below); one with free numbers low in it (for RECEIPT_WINDOW reports
  * after it skipped numbers) 4 bytes more a number taken above them. The

@@ -129,11 +129,13 @@ static void same_answers(struct receipt *a, struct receipt *b)
 	}
 }
 
+/* Input: mode, then where to cut (2 bytes) and which byte to change
+ * (2 bytes), then the reports (apply_reports). */
 static void build_and_damage(struct fuzz_in *in, uint8_t mode)
 {
 	static uint8_t saved[RECEIPT_WINDOW_SAVED_MAX], again[RECEIPT_WINDOW_SAVED_MAX];
 	struct receipt *r = fresh(), *back = fresh();
-	size_t cut = fuzz_u8(in), at = (size_t)fuzz_u8(in) << 8 | fuzz_u8(in);
+	size_t cut = (size_t)fuzz_u8(in) << 8 | fuzz_u8(in), at = (size_t)fuzz_u8(in) << 8 | fuzz_u8(in);
 	apply_reports(r, in);
 	uint64_t last = last_seq(r);
 	size_t len = receipt_member_window(r, "bravo", saved);
@@ -143,7 +145,7 @@ static void build_and_damage(struct fuzz_in *in, uint8_t mode)
 	if (len && (mode & 6)) {
 		struct receipt *damaged = fresh();
 		if (mode & 2)
-			len = cut % len;   /* cut short */
+			len = cut % len;   /* cut short: anywhere, the last tag or the checksum too */
 		else
 			saved[at % len] ^= (uint8_t)(cut | 1);   /* one byte changed */
 		FUZZ_CHECK(receipt_restore_member(damaged, "bravo", last, NOW, len ? saved : NULL, len) ==
