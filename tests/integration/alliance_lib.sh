@@ -270,3 +270,17 @@ expires_within() {
 	e=$(expires "$1")
 	[ -n "$e" ] && [ "$e" -ge "$2" ] && [ "$e" -le "$3" ]
 }
+
+# hold_wal SECONDS DO UNDO: 30 commits of DO, each undone by a commit of
+# UNDO (SQL of the script's own), grow the ledger's WAL past what pactod's
+# commits reuse; a read transaction then holds it for SECONDS, so a full
+# disk refuses pactod's next commits. In the background: its pid in $reader.
+hold_wal() {
+	(i=0; while [ $i -lt 30 ]; do
+		echo "$2"
+		echo "$3"
+		i=$((i + 1))
+	done
+	echo "BEGIN; SELECT count(*) FROM sanction;"; sleep "$1"; echo "COMMIT;") | sqlite3 "$STATE/ledger.db" >/dev/null 2>&1 &
+	reader=$!
+}

@@ -76,15 +76,8 @@ check "$REPORTS reports owed in bravo's outbox" owe_reports
 check "bravo's pactod starts, its link down" start_bravo
 check "it owes them all ($(outbox_pending))" [ "$(outbox_pending)" = "$REPORTS" ]
 
-# 60 commits of the script's own (each undone by the next) grow the WAL
-# past what pactod's commits reuse; the read transaction then holds it.
-(i=0; while [ $i -lt 30 ]; do
-	echo "UPDATE outbox SET attempts = attempts + 1 WHERE seq IN (SELECT seq FROM outbox LIMIT 400);"
-	echo "UPDATE outbox SET attempts = attempts - 1 WHERE seq IN (SELECT seq FROM outbox LIMIT 400);"
-	i=$((i + 1))
-done
-echo "BEGIN; SELECT count(*) FROM outbox;"; sleep 25; echo "COMMIT;") | sqlite3 "$STATE/ledger.db" >/dev/null 2>&1 &
-reader=$!   # for 25 s
+hold_wal 25 "UPDATE outbox SET attempts = attempts + 1 WHERE seq IN (SELECT seq FROM outbox LIMIT 400);" \
+	"UPDATE outbox SET attempts = attempts - 1 WHERE seq IN (SELECT seq FROM outbox LIMIT 400);"
 sleep 1
 fill
 errors_before=$(ledger_errors)

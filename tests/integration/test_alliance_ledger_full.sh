@@ -128,14 +128,7 @@ nats_stop
 ctl sanction 192.0.2.77 --for 1h >/dev/null
 check "bravo's own sanction is recorded, its report waits in the outbox (link down)" \
 	[ "$(outbox_pending)" = 1 ]
-# 60 commits of the script's own (each undone by the next) grow the WAL
-# past what pactod's commits reuse; the read transaction then holds it.
-(i=0; while [ $i -lt 30 ]; do
-	echo "UPDATE ally SET last_time_us = last_time_us + 1; UPDATE ally SET last_time_us = last_time_us - 1;"
-	i=$((i + 1))
-done
-echo "BEGIN; SELECT count(*) FROM sanction;"; sleep 20; echo "COMMIT;") | sqlite3 "$STATE/ledger.db" >/dev/null 2>&1 &
-reader=$!   # for 20 s
+hold_wal 20 "UPDATE ally SET last_time_us = last_time_us + 1;" "UPDATE ally SET last_time_us = last_time_us - 1;"
 sleep 1
 fill
 nats_start "$NS" 127.0.0.1 4222

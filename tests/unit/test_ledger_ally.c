@@ -327,22 +327,27 @@ static void test_ally_window(void **state)
 /* A ledger of schema 4 kept the window in its own form (ally.seen): read
  * back as such, and replaced by the member's next save in the form of
  * schema 5 (ally.taken). */
+/* Closes the fixture's ledger, runs sql on the file as another program
+ * would (an older schema made by hand), and opens it again (migrating). */
+static void reopen_after(struct fixture *fx, const char *sql)
+{
+	char err[256];
+	ledger_close(fx->l);
+	fx->l = NULL;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(ledger_open(fx->path, &fx->l, err, sizeof(err)), 0);
+}
+
 static void test_ally_window_schema4(void **state)
 {
 	struct fixture *fx = *state;
 	char err[256];
 	assert_int_equal(ledger_ally_save(fx->l, "bravo", 20, T0, err, sizeof(err)), 0);
-	ledger_close(fx->l);
-	fx->l = NULL;
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-				      "ALTER TABLE ally DROP COLUMN taken; PRAGMA user_version = 4;"
-				      " UPDATE ally SET seen = x'0102030405060708'",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(db);
-	assert_int_equal(ledger_open(fx->path, &fx->l, err, sizeof(err)), 0);
+	reopen_after(fx, "ALTER TABLE ally DROP COLUMN taken; PRAGMA user_version = 4;"
+			 " UPDATE ally SET seen = x'0102030405060708'");
 	struct allies a = {0};
 	assert_int_equal(ledger_each_ally(fx->l, collect_ally, &a, err, sizeof(err)), 0);
 	assert_int_equal(a.n, 1);
@@ -514,17 +519,8 @@ static void test_migration_from_v1(void **state)
 	struct fixture *fx = *state;
 	char err[256];
 	add_sanction(fx->l, "203.0.113.1", "local", T0 + 600 * SEC);
-	ledger_close(fx->l);
-	fx->l = NULL;
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-				      "DROP TABLE outbox; DROP TABLE ally; DROP TABLE report_in; DROP TABLE support;"
-				      " DROP INDEX sanction_end; PRAGMA user_version = 1",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(db);
-	assert_int_equal(ledger_open(fx->path, &fx->l, err, sizeof(err)), 0);
+	reopen_after(fx, "DROP TABLE outbox; DROP TABLE ally; DROP TABLE report_in; DROP TABLE support;"
+			 " DROP INDEX sanction_end; PRAGMA user_version = 1");
 	struct ledger_counts c;
 	assert_int_equal(ledger_counts(fx->l, T0, &c, err, sizeof(err)), 0);
 	assert_int_equal(c.sanctions, 1);
