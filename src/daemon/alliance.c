@@ -89,8 +89,8 @@ struct alliance {
 	 * acknowledged in a row merge; a range starts above a gap of numbers
 	 * not acknowledged: batches in flight (at most MAX_INFLIGHT), or a
 	 * failed publish, which nothing is published after until
-	 * republish_failed has renumbered it, and whose numbers, holding no
-	 * report owed then, it adds to acks_due to close the gap. */
+	 * republish_failed has renumbered it, and which marks every ack due
+	 * first (acks_due is empty after it). */
 	struct ranges acks_due, acks_written;
 	bool acks_failing;            /* logged: marking them failed, not since */
 	int64_t retry_at_us;
@@ -487,11 +487,6 @@ static bool republish_failed(struct daemon *d, struct alliance *a)
 	for (size_t i = a->ninflight; i-- > 0;)
 		if (a->inflight[i].first >= from)
 			forget_inflight(a, i);
-	/* from..to - 1 hold no report owed now (each moved past to), so
-	 * acknowledged batches on both sides of it merge: marking it marks
-	 * nothing more. */
-	if (a->acks_due.n)
-		ranges_add(&a->acks_due, from, to - 1);
 	a->next_publish = to;
 	a->failed_from = 0;
 	log_info("alliance: reports from %llu on published again from %llu (a publish failed)",
